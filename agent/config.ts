@@ -1,0 +1,168 @@
+// The agent's configuration: one JSON file, validated strictly (unknown keys are
+// rejected by name), where every key can be overridden by a CLI flag of the same
+// name in kebab case (`stateDir` ← `--state-dir`).
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { hostName, platform, switchMethod, flakeInput, printable } from '../protocol';
+
+const absolutePath = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .refine((p) => path.isAbsolute(p), `${what} must be an absolute path`)
+    .refine((p) => !p.includes('\0') && !p.split('/').includes('..'), `${what} must not contain ".." or NUL`);
+
+const argv = z
+  .array(z.string().min(1).refine((s) => !s.includes('\0'), 'must not contain NUL'))
+  .min(1, 'a health check is a non-empty argv list such as ["systemctl", "is-system-running"]');
+
+const listen = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/, 'listen must be ADDRESS:PORT, e.g. 127.0.0.1:7531 or [::1]:7531')
+  .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'listen port must be at most 65535');
+
+export const configSchema = z.strictObject({
+  /** Flake attribute name: nixosConfigurations.<host>, darwinConfigurations.<host> or homeConfigurations.<host>. */
+  host: hostName,
+  /** Path of the host's nixcfg checkout (a git repository holding flake.nix). */
+  flake: absolutePath('flake'),
+  platform,
+  /** The Nix profile switched and rolled back. Defaults per platform. */
+  profile: absolutePath('profile').optional(),
+  /** Journals, audit log, lock and recorded metadata. */
+  stateDir: absolutePath('stateDir'),
+  listen: listen.optional(),
+  /** File holding the bearer token(s); must not be readable by group or others. */
+  tokenFile: absolutePath('tokenFile').optional(),
+  tlsCert: absolutePath('tlsCert').optional(),
+  tlsKey: absolutePath('tlsKey').optional(),
+  healthChecks: z.array(argv).default([]),
+  /** Seconds each health check may take before it counts as failed. */
+  healthCheckTimeout: z.number().int().min(1).max(3600).default(60),
+  switchMethod: switchMethod.default('direct'),
+  /** The flake input that pins the agent itself, updated by self-update. */
+  agentInput: flakeInput.default('nixfleet'),
+  /** Rebuild Smart settings. */
+  autoCommit: z.boolean().default(true),
+  autoPush: z.boolean().default(true),
+  updateBeforeRebuild: z.boolean().default(false),
+  syncDotfiles: z.boolean().default(true),
+  offlineMode: z.boolean().default(false),
+  /** Magic rollback: seconds to wait for the controller's confirmation after a switch; 0 disables. */
+  confirmTimeout: z.number().int().min(0).max(3600).default(30),
+  /** Roll back automatically when the health checks fail after a switch. */
+  rollbackOnCheckFailure: z.boolean().default(false),
+});
+
+export type AgentConfigInput = z.input<typeof configSchema>;
+export type AgentConfig = z.output<typeof configSchema> & { profile: string };
+
+export function defaultProfile(p: z.infer<typeof platform>): string {
+  return p === 'home-manager'
+    ? path.join(homedir(), '.local/state/nix/profiles/home-manager')
+    : '/nix/var/nix/profiles/system';
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** camelCase config key → its CLI flag. */
+export function flagFor(key: string): string {
+  return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+const keyByFlag = new Map(Object.keys(configSchema.shape).map((k) => [flagFor(k), k]));
+
+/** Convert a CLI flag's text to the type the schema expects for that key. */
+function flagValue(key: string, text: string): unknown {
+  const field = configSchema.shape[key as keyof typeof configSchema.shape];
+  const inner = field instanceof z.ZodDefault || field instanceof z.ZodOptional ? field.unwrap() : field;
+  if (inner instanceof z.ZodBoolean) {
+    if (text === 'true' || text === 'false') return text === 'true';
+    throw new ConfigError(`${flagFor(key)} takes true or false, not "${printable(text)}"`);
+  }
+  if (inner instanceof z.ZodNumber) {
+    if (!/^[0-9]+$/.test(text)) throw new ConfigError(`${flagFor(key)} takes a whole number, not "${printable(text)}"`);
+    return Number(text);
+  }
+  if (inner instanceof z.ZodArray) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new ConfigError(`${flagFor(key)} takes a JSON list such as '[["systemctl","is-system-running"]]'`);
+    }
+  }
+  return text;
+}
+
+/**
+ * Split CLI arguments into config overrides and the rest. A config flag takes its value
+ * as the next argument or after "="; flags that are not config keys are left alone.
+ */
+export function extractConfigFlags(args: readonly string[]): { overrides: Record<string, unknown>; rest: string[] } {
+  const overrides: Record<string, unknown> = {};
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const eq = arg.indexOf('=');
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const key = keyByFlag.get(flag);
+    if (!key) {
+      rest.push(arg);
+      continue;
+    }
+    let value: string | undefined;
+    if (eq > 0) value = arg.slice(eq + 1);
+    else value = args[++i];
+    if (value === undefined) throw new ConfigError(`${flag} needs a value`);
+    overrides[key] = flagValue(key, value);
+  }
+  return { overrides, rest };
+}
+
+function describeIssues(error: z.ZodError, source: string): string {
+  const issue = error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => `"${printable(k)}"`).join(', ');
+    return `${source}: unknown key ${keys}; allowed keys are ${Object.keys(configSchema.shape).join(', ')}`;
+  }
+  const where = issue.path.length ? issue.path.join('.') : '(top level)';
+  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem(s))` : '';
+  return `${source}: ${where}: ${issue.message}${more}`;
+}
+
+/** Validate a config object (file contents merged with CLI overrides). */
+export function parseConfig(raw: unknown, source = 'config'): AgentConfig {
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, source));
+  const cfg = parsed.data;
+  if ((cfg.tlsCert === undefined) !== (cfg.tlsKey === undefined)) {
+    throw new ConfigError(`${source}: tlsCert and tlsKey go together: set both for TLS, or neither`);
+  }
+  return { ...cfg, profile: cfg.profile ?? defaultProfile(cfg.platform) };
+}
+
+/** Read `file` (if given), apply CLI overrides and validate. */
+export function loadConfig(file: string | undefined, overrides: Record<string, unknown> = {}): AgentConfig {
+  let fromFile: unknown = {};
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? err}; pass --config with the path of the agent's JSON config`);
+    }
+    try {
+      fromFile = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile)) {
+      throw new ConfigError(`config file ${file} must hold a JSON object`);
+    }
+  }
+  return parseConfig({ ...(fromFile as object), ...overrides }, file ?? 'command line');
+}

@@ -1,0 +1,116 @@
+// Every external command the agent runs goes through here: an argv array (never a
+// shell string), output split into lines as it arrives, cancellation by AbortSignal.
+import { execa } from 'execa';
+import { MAX_LINE_CHARS, type OutputStream } from '../protocol';
+
+export interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** Kill the command after this many milliseconds (it then counts as failed). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Collect stdout into the result as well as streaming it (for commands whose output is parsed). */
+  capture?: boolean;
+  /** Do not stream stdout lines (the captured output is parsed instead, e.g. JSON). */
+  quietStdout?: boolean;
+  /** Resolve with the exit code instead of throwing on a non-zero exit. */
+  allowFailure?: boolean;
+  input?: string;
+}
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  /** The last stderr lines, for error messages. */
+  stderrTail: string[];
+}
+
+export class CommandError extends Error {
+  override name = 'CommandError';
+  constructor(
+    readonly argv: readonly string[],
+    readonly exitCode: number | undefined,
+    readonly stderrTail: readonly string[],
+    reason: string,
+  ) {
+    super(`${argv.join(' ')} ${reason}${stderrTail.length ? ': ' + stderrTail[stderrTail.length - 1] : ''}`);
+  }
+}
+
+export type LineSink = (stream: OutputStream, text: string) => void;
+
+/** Split chunks into lines, emitting over-long lines in pieces rather than dropping them. */
+export class LineSplitter {
+  private partial = '';
+  constructor(private readonly emit: (line: string) => void) {}
+  push(chunk: string): void {
+    const text = this.partial + chunk;
+    const lines = text.split('\n');
+    this.partial = lines.pop()!;
+    for (const line of lines) this.emitLong(line.endsWith('\r') ? line.slice(0, -1) : line);
+    while (this.partial.length > MAX_LINE_CHARS) {
+      this.emit(this.partial.slice(0, MAX_LINE_CHARS));
+      this.partial = this.partial.slice(MAX_LINE_CHARS);
+    }
+  }
+  end(): void {
+    if (this.partial.length) this.emitLong(this.partial);
+    this.partial = '';
+  }
+  private emitLong(line: string): void {
+    for (let i = 0; i < line.length || i === 0; i += MAX_LINE_CHARS) this.emit(line.slice(i, i + MAX_LINE_CHARS));
+  }
+}
+
+/** Run argv[0] with argv[1..], streaming each output line to `sink`. */
+export async function runCommand(argv: readonly string[], sink: LineSink, opts: RunOptions = {}): Promise<RunResult> {
+  if (argv.length === 0 || argv.some((a) => typeof a !== 'string' || a.includes('\0'))) {
+    throw new Error('internal: a command must be a non-empty argv list without NUL bytes');
+  }
+  const stderrTail: string[] = [];
+  const captured: string[] = [];
+  const out = new LineSplitter((line) => {
+    if (opts.capture) captured.push(line);
+    if (!opts.quietStdout) sink('stdout', line);
+  });
+  const err = new LineSplitter((line) => {
+    stderrTail.push(line);
+    if (stderrTail.length > 20) stderrTail.shift();
+    sink('stderr', line);
+  });
+  const child = execa(argv[0]!, argv.slice(1), {
+    cwd: opts.cwd,
+    env: opts.env,
+    extendEnv: true,
+    reject: false,
+    stripFinalNewline: false,
+    buffer: false,
+    timeout: opts.timeoutMs,
+    cancelSignal: opts.signal,
+    input: opts.input,
+    stdin: opts.input === undefined ? 'ignore' : undefined,
+  });
+  child.stdout?.setEncoding('utf8').on('data', (c: string) => out.push(c));
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => err.push(c));
+  const result = await child;
+  out.end();
+  err.end();
+  const stdout = captured.join('\n');
+  if (result.failed && result.exitCode === undefined) {
+    const reason = result.isCanceled
+      ? 'was cancelled'
+      : result.timedOut
+        ? `timed out after ${opts.timeoutMs} ms`
+        : (result as { code?: string }).code === 'ENOENT'
+          ? 'could not be started: command not found (is it installed and on PATH?)'
+          : `failed to run: ${result.shortMessage ?? result.message}`;
+    if (opts.allowFailure && !result.isCanceled) return { exitCode: -1, stdout, stderrTail };
+    throw new CommandError(argv, undefined, stderrTail, reason);
+  }
+  const exitCode = result.exitCode ?? -1;
+  if (result.timedOut) throw new CommandError(argv, exitCode, stderrTail, `timed out after ${opts.timeoutMs} ms`);
+  if (exitCode !== 0 && !opts.allowFailure) {
+    throw new CommandError(argv, exitCode, stderrTail, `exited with code ${exitCode}`);
+  }
+  return { exitCode, stdout, stderrTail };
+}

@@ -1,0 +1,55 @@
+// The op registry's contract. Adding an operation means adding one OpDefinition
+// (its validation, its command, its post-check) to the registry, nothing else.
+import type { z } from 'zod';
+import type { ClientIdentity, OpKind, OpResult, OutputStream, opParams } from '../../protocol';
+import type { AgentConfig } from '../config';
+import type { RunOptions, RunResult } from '../exec';
+
+export interface NixInfo {
+  /** e.g. "2.8.0" */
+  version: string;
+  /** Nix ≥ 2.19 spells input updates `nix flake update X`; older `nix flake lock --update-input X`. */
+  flakeUpdateInput(input: string): string[];
+}
+
+/** What an op's code may do: log to its journal, run commands, see its config. */
+export interface OpContext {
+  readonly config: AgentConfig;
+  readonly opId: string;
+  readonly kind: OpKind;
+  readonly client: ClientIdentity;
+  readonly agentVersion: string;
+  readonly nix: NixInfo;
+  readonly signal: AbortSignal;
+  /** Append one line to the op's journal (seen live by every subscriber). */
+  log(stream: OutputStream, text: string): void;
+  /** Run a command with its output streamed into the journal. Throws CommandError on failure. */
+  run(argv: readonly string[], opts?: RunOptions): Promise<RunResult>;
+}
+
+/** A failure the user can act on: the message says what happened and what to do next. */
+export class OpError extends Error {
+  override name = 'OpError';
+  constructor(
+    message: string,
+    /** Partial result to record even though the op failed (e.g. generationAfter of a switch whose checks failed). */
+    readonly result?: OpResult,
+  ) {
+    super(message);
+  }
+}
+
+export interface OpDefinition<K extends OpKind = OpKind> {
+  kind: K;
+  /** Mutating ops take the host lock and need an authenticated controller. */
+  mutating: boolean;
+  /** Run outside the agent's process group (systemd-run or setsid) so an agent restart does not kill it. */
+  detached: boolean;
+  params: (typeof opParams)[K];
+  /** Checks that need the host's state (target generation exists, not too old); throws OpError. */
+  validate?(ctx: OpContext, params: z.infer<(typeof opParams)[K]>): Promise<void>;
+  /** The op itself. Returns what the journal's end record and the audit log store. */
+  run(ctx: OpContext, params: z.infer<(typeof opParams)[K]>): Promise<OpResult>;
+  /** Runs after a successful `run` (health checks); may turn success into failure by throwing OpError. */
+  postCheck?(ctx: OpContext, result: OpResult): Promise<OpResult>;
+}

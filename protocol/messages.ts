@@ -1,0 +1,274 @@
+// The wire contract between the extension (controller) and the host agent.
+// Both sides import these schemas; nothing else defines a message.
+//
+// Framing: one JSON object per WebSocket message, or one JSON object per line over
+// stdio. The first client message must be `hello`; the agent answers `welcome`.
+// Requests carry an `id` chosen by the client and are answered by exactly one
+// `result` or `error` with the same id. Events (`op.output`, `op.state`, `op.end`,
+// `host.status`) carry no id.
+import { z } from 'zod';
+import { commitHash, flakeInput, generationNumber, gitRef, hostName, opId } from './patterns';
+
+export const PROTOCOL_VERSION = 1;
+/** Largest frame either side accepts; bigger frames are refused with `frame-too-large`. */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+/** Longest output line kept in a journal; longer lines are split, never dropped. */
+export const MAX_LINE_CHARS = 16 * 1024;
+
+export const platform = z.enum(['nixos', 'darwin', 'home-manager']);
+export type Platform = z.infer<typeof platform>;
+
+export const switchMethod = z.enum(['direct', 'nixos-rebuild', 'darwin-rebuild', 'home-manager', 'nh']);
+export type SwitchMethod = z.infer<typeof switchMethod>;
+
+const isoTime = z.string().datetime({ offset: true });
+
+// ---------------------------------------------------------------- operations
+
+/** Parameters of each op kind. The agent's op registry validates with these. */
+export const opParams = {
+  /** Build the host's configuration from its checkout (optionally at `rev`), set the profile, activate, check. */
+  switch: z.strictObject({ rev: commitHash.optional() }),
+  /** `switch`, bypassing cached negative lookups; `fromSource` also forbids substitutes. Runs detached. */
+  'force-rebuild': z.strictObject({ fromSource: z.boolean().optional(), rev: commitHash.optional() }),
+  /** To the previous generation, or to `to`. Targets older than 30 days need `confirmOld`. */
+  rollback: z.strictObject({ to: generationNumber.optional(), confirmOld: z.boolean().optional() }),
+  /** Run the health checks and record the result for the current generation. */
+  test: z.strictObject({}),
+  /** Update the checkout: fast-forward to its upstream (or `ref`), or bring it to `rev`. */
+  pull: z.strictObject({ ref: gitRef.optional(), rev: commitHash.optional() }),
+  /** Pull, update the agent's flake input, force-rebuild; `verify` fails if the version did not change. */
+  'self-update': z.strictObject({
+    input: flakeInput.optional(),
+    dryRun: z.boolean().optional(),
+    verify: z.boolean().optional(),
+  }),
+} as const;
+
+export type OpKind = keyof typeof opParams;
+export const opKind = z.enum(Object.keys(opParams) as [OpKind, ...OpKind[]]);
+export type OpParams<K extends OpKind> = z.infer<(typeof opParams)[K]>;
+
+export const opStateName = z.enum(['running', 'succeeded', 'failed', 'cancelled', 'interrupted']);
+export type OpStateName = z.infer<typeof opStateName>;
+export const FINAL_OP_STATES: readonly OpStateName[] = ['succeeded', 'failed', 'cancelled', 'interrupted'];
+
+export const outputStream = z.enum(['stdout', 'stderr', 'info']);
+export type OutputStream = z.infer<typeof outputStream>;
+
+/** One journal line as streamed. `seq` starts at 1 and has no gaps within an op. */
+export const outputLine = z.strictObject({
+  seq: z.number().int().min(1),
+  stream: outputStream,
+  text: z.string().max(MAX_LINE_CHARS),
+  time: isoTime,
+});
+export type OutputLine = z.infer<typeof outputLine>;
+
+export const clientIdentity = z.strictObject({
+  /** What the client called itself in `hello` (e.g. "vscode alice@laptop"). */
+  name: z.string().max(128),
+  /** How it authenticated: `token:<sha256 prefix>`, `stdio:<user>` or `cli:<user>`. */
+  auth: z.string().max(128),
+  /** Peer address for network transports. */
+  address: z.string().max(128).optional(),
+});
+export type ClientIdentity = z.infer<typeof clientIdentity>;
+
+/** What an op ended with: generations before and after, revision built, check outcome. */
+export const opResult = z
+  .object({
+    generationBefore: z.number().int().optional(),
+    generationAfter: z.number().int().optional(),
+    storePath: z.string().optional(),
+    revision: z.string().optional(),
+    checks: z.enum(['passed', 'failed', 'not-run']).optional(),
+    agentVersionBefore: z.string().optional(),
+    agentVersionAfter: z.string().optional(),
+    message: z.string().optional(),
+  })
+  .catchall(z.unknown());
+export type OpResult = z.infer<typeof opResult>;
+
+export const opInfo = z.strictObject({
+  id: opId,
+  kind: opKind,
+  params: z.record(z.string(), z.unknown()),
+  state: opStateName,
+  client: clientIdentity,
+  startedAt: isoTime,
+  endedAt: isoTime.optional(),
+  /** Highest seq written to the journal so far. */
+  lastSeq: z.number().int().min(0),
+  exit: z.number().int().optional(),
+  result: opResult.optional(),
+  /** One sentence: what went wrong and what to do next. */
+  error: z.string().optional(),
+  agentVersion: z.string(),
+});
+export type OpInfo = z.infer<typeof opInfo>;
+
+// ---------------------------------------------------------------- host model
+
+export const checkOutcome = z.strictObject({
+  passed: z.boolean(),
+  at: isoTime,
+  /** The first failing check's argv and output tail, when it failed. */
+  detail: z.string().optional(),
+});
+
+export const generation = z.strictObject({
+  generation: z.number().int().min(1),
+  path: z.string(),
+  createdAt: isoTime,
+  current: z.boolean(),
+  /** False when the store path was garbage-collected: it cannot be rolled back to. */
+  present: z.boolean(),
+  systemVersion: z.string().optional(),
+  revision: z.string().optional(),
+  checks: checkOutcome.optional(),
+  lastKnownWorking: z.boolean(),
+});
+export type Generation = z.infer<typeof generation>;
+
+export const hostStatus = z.strictObject({
+  host: hostName,
+  platform,
+  agentVersion: z.string(),
+  nixVersion: z.string(),
+  switchMethod,
+  currentGeneration: z.number().int().optional(),
+  lastKnownWorking: z.number().int().optional(),
+  checkout: z
+    .strictObject({
+      path: z.string(),
+      revision: z.string().optional(),
+      branch: z.string().optional(),
+      dirty: z.boolean(),
+      ahead: z.number().int().optional(),
+      behind: z.number().int().optional(),
+      /** sha256 of flake.lock, to compare with the workspace's. */
+      lockHash: z.string().optional(),
+      error: z.string().optional(),
+    })
+    .optional(),
+  /** The revision the current generation was built from, when the agent recorded it. */
+  currentRevision: z.string().optional(),
+  lastChecks: checkOutcome.optional(),
+  busy: z.strictObject({ op: opId, kind: opKind, since: isoTime }).optional(),
+  startedAt: isoTime,
+});
+export type HostStatus = z.infer<typeof hostStatus>;
+
+// ---------------------------------------------------------------- client → agent
+
+const reqId = z.union([z.number().int().min(0), z.string().max(64)]);
+
+export const helloMessage = z.strictObject({
+  type: z.literal('hello'),
+  protocol: z.number().int(),
+  client: z.strictObject({ name: z.string().min(1).max(128), version: z.string().max(64) }),
+});
+
+export const requestMessage = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('status'), id: reqId }),
+  z.strictObject({ type: z.literal('generations'), id: reqId }),
+  z.strictObject({
+    type: z.literal('op.start'),
+    id: reqId,
+    op: opId,
+    kind: opKind,
+    params: z.record(z.string(), z.unknown()).default({}),
+  }),
+  z.strictObject({ type: z.literal('op.cancel'), id: reqId, op: opId }),
+  z.strictObject({
+    type: z.literal('op.subscribe'),
+    id: reqId,
+    op: opId,
+    /** Replay journal lines with seq > fromSeq, then stream live. */
+    fromSeq: z.number().int().min(0).default(0),
+  }),
+  z.strictObject({ type: z.literal('op.unsubscribe'), id: reqId, op: opId }),
+  z.strictObject({ type: z.literal('ops.list'), id: reqId, limit: z.number().int().min(1).max(1000).default(50) }),
+]);
+export type RequestMessage = z.infer<typeof requestMessage>;
+export type RequestType = RequestMessage['type'];
+
+export const clientMessage = z.union([helloMessage, requestMessage]);
+export type ClientMessage = z.infer<typeof clientMessage>;
+
+// ---------------------------------------------------------------- agent → client
+
+export const errorCode = z.enum([
+  'bad-frame', // not JSON, or not an object
+  'frame-too-large',
+  'invalid', // failed schema validation: the message names the field
+  'protocol', // hello missing, repeated, or version mismatch
+  'unauthorized',
+  'busy', // another mutating op holds the host lock
+  'not-found', // unknown op id, generation, ...
+  'conflict', // op id reused with different kind/params
+  'failed', // the request was valid but could not be carried out
+  'internal',
+]);
+export type ErrorCode = z.infer<typeof errorCode>;
+
+export const welcomeMessage = z.strictObject({
+  type: z.literal('welcome'),
+  protocol: z.number().int(),
+  agent: z.strictObject({ version: z.string() }),
+  host: hostName,
+  platform,
+  capabilities: z.array(z.string()),
+  nixVersion: z.string(),
+});
+
+export const resultMessage = z.strictObject({
+  type: z.literal('result'),
+  id: reqId,
+  result: z.unknown(),
+});
+
+export const errorMessage = z.strictObject({
+  type: z.literal('error'),
+  /** Absent when the offending frame had no readable id. */
+  id: reqId.optional(),
+  error: z.strictObject({ code: errorCode, message: z.string() }),
+});
+
+export const opOutputEvent = z.strictObject({
+  type: z.literal('op.output'),
+  op: opId,
+  /** Consecutive lines, in seq order, batched for throughput. */
+  lines: z.array(outputLine).min(1),
+});
+export const opStateEvent = z.strictObject({ type: z.literal('op.state'), op: opInfo });
+export const opEndEvent = z.strictObject({ type: z.literal('op.end'), op: opInfo });
+export const hostStatusEvent = z.strictObject({ type: z.literal('host.status'), status: hostStatus });
+
+export const agentMessage = z.discriminatedUnion('type', [
+  welcomeMessage,
+  resultMessage,
+  errorMessage,
+  opOutputEvent,
+  opStateEvent,
+  opEndEvent,
+  hostStatusEvent,
+]);
+export type AgentMessage = z.infer<typeof agentMessage>;
+export type WelcomeMessage = z.infer<typeof welcomeMessage>;
+export type OpOutputEvent = z.infer<typeof opOutputEvent>;
+
+/** Result payloads, per request type. */
+export interface ResultOf {
+  status: HostStatus;
+  generations: { generations: Generation[] };
+  'op.start': { op: OpInfo; /** true when the op id already existed: nothing new was started. */ existing: boolean };
+  'op.cancel': { op: OpInfo };
+  'op.subscribe': { op: OpInfo };
+  'op.unsubscribe': Record<string, never>;
+  'ops.list': { ops: OpInfo[] };
+}
+
+/** Capabilities announced in `welcome`, so old controllers can tell what a newer agent does. */
+export const CAPABILITIES = ['ops', 'journal-resume', 'generations', 'detached-ops', 'health-checks'] as const;
