@@ -37,6 +37,22 @@ export const opParams = {
   test: z.strictObject({}),
   /** Update the checkout: fast-forward to its upstream (or `ref`), or bring it to `rev`. */
   pull: z.strictObject({ ref: gitRef.optional(), rev: commitHash.optional() }),
+  /** Build the configuration (optionally at `rev`) without activating it; the result carries the closure diff against the current generation. */
+  build: z.strictObject({ rev: commitHash.optional() }),
+  /** Pull, sync dotfiles, update inputs, rebuild, check, commit and push: see agent/rebuildSmart. */
+  'rebuild-smart': z.strictObject({
+    skipUpstream: z.boolean().optional(),
+    skipDotfiles: z.boolean().optional(),
+    skipUpdate: z.boolean().optional(),
+    update: z.boolean().optional(),
+    dryRun: z.boolean().optional(),
+    offline: z.boolean().optional(),
+    rollbackOnFailure: z.boolean().optional(),
+    /** Instead of rebuilding: restore the commit and generation recorded by the last run. */
+    rollback: z.boolean().optional(),
+    autoCommit: z.boolean().optional(),
+    autoPush: z.boolean().optional(),
+  }),
   /** Pull, update the agent's flake input, force-rebuild; `verify` fails if the version did not change. */
   'self-update': z.strictObject({
     input: flakeInput.optional(),
