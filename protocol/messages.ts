@@ -121,6 +121,11 @@ export const opInfo = z.strictObject({
   /** One sentence: what went wrong and what to do next. */
   error: z.string().optional(),
   agentVersion: z.string(),
+  /**
+   * Magic rollback: set while an activated op waits for the controller's `op.confirm`
+   * over a fresh connection; without it by this time the host goes back to its previous generation.
+   */
+  confirmDeadline: isoTime.optional(),
 });
 export type OpInfo = z.infer<typeof opInfo>;
 
@@ -195,7 +200,11 @@ export const requestMessage = z.discriminatedUnion('type', [
     op: opId,
     kind: opKind,
     params: z.record(z.string(), z.unknown()).default({}),
+    /** Ask for magic rollback: after activation the op waits for `op.confirm` (host setting confirmTimeout). */
+    magicRollback: z.boolean().optional(),
   }),
+  /** Confirm an activated op (magic rollback). Must come over a connection opened after the activation. */
+  z.strictObject({ type: z.literal('op.confirm'), id: reqId, op: opId }),
   z.strictObject({ type: z.literal('op.cancel'), id: reqId, op: opId }),
   z.strictObject({
     type: z.literal('op.subscribe'),
@@ -281,6 +290,7 @@ export interface ResultOf {
   generations: { generations: Generation[] };
   'op.start': { op: OpInfo; /** true when the op id already existed: nothing new was started. */ existing: boolean };
   'op.cancel': { op: OpInfo };
+  'op.confirm': { op: OpInfo };
   'op.subscribe': { op: OpInfo };
   'op.unsubscribe': Record<string, never>;
   'ops.list': { ops: OpInfo[] };
