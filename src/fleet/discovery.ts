@@ -1,0 +1,73 @@
+// Hosts declared by the workspace flake. Runs `nix eval` (argv, no shell) only when asked:
+// evaluating the flake runs the workspace's Nix code, so callers do this only in a trusted
+// workspace, after the view is shown.
+import { execa } from 'execa';
+import type { Platform } from '../../protocol';
+import { HOST_NAME_RE, printable } from '../../protocol';
+
+export interface DiscoveredHost {
+  name: string;
+  platform: Platform;
+  /** e.g. nixosConfigurations */
+  attribute: string;
+}
+
+export const FLAKE_ATTRIBUTES: ReadonlyArray<{ attribute: string; platform: Platform }> = [
+  { attribute: 'nixosConfigurations', platform: 'nixos' },
+  { attribute: 'darwinConfigurations', platform: 'darwin' },
+  { attribute: 'homeConfigurations', platform: 'home-manager' },
+];
+
+export interface DiscoveryResult {
+  hosts: DiscoveredHost[];
+  /** Evaluation failures, one per attribute that could not be read. */
+  errors: string[];
+}
+
+function missingAttribute(stderr: string): boolean {
+  return /does not provide attribute/.test(stderr);
+}
+
+export async function discoverFlakeHosts(
+  flakeDir: string,
+  opts: { signal?: AbortSignal; nix?: string; timeoutMs?: number } = {},
+): Promise<DiscoveryResult> {
+  const nix = opts.nix ?? 'nix';
+  const results = await Promise.all(
+    FLAKE_ATTRIBUTES.map(async ({ attribute, platform }) => {
+      const r = await execa(
+        nix,
+        ['eval', '--json', `${flakeDir}#${attribute}`, '--apply', 'builtins.attrNames'],
+        { reject: false, cancelSignal: opts.signal, timeout: opts.timeoutMs ?? 60_000, stdin: 'ignore', env: { NIX_CONFIG: 'warn-dirty = false' } },
+      );
+      if (r.exitCode === 0) {
+        let names: unknown;
+        try {
+          names = JSON.parse(String(r.stdout));
+        } catch {
+          return { hosts: [], error: `nix eval ${attribute}: output is not JSON` };
+        }
+        if (!Array.isArray(names)) return { hosts: [], error: `nix eval ${attribute}: expected a list of names` };
+        const hosts: DiscoveredHost[] = [];
+        for (const n of names) {
+          if (typeof n === 'string' && HOST_NAME_RE.test(n)) hosts.push({ name: n, platform, attribute });
+        }
+        return { hosts, error: undefined };
+      }
+      const stderr = String(r.stderr ?? '');
+      if (missingAttribute(stderr)) return { hosts: [], error: undefined };
+      const why = r.isCanceled ? 'cancelled' : r.timedOut ? 'timed out' : (lastErrorLine(stderr) || r.shortMessage);
+      return { hosts: [], error: `could not list ${attribute} of the workspace flake: ${printable(why, 300)}; check that "nix eval .#${attribute}" works in a terminal` };
+    }),
+  );
+  return {
+    hosts: results.flatMap((r) => r.hosts),
+    errors: results.flatMap((r) => (r.error ? [r.error] : [])),
+  };
+}
+
+function lastErrorLine(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const err = lines.find((l) => l.startsWith('error:'));
+  return err ?? lines[lines.length - 1] ?? '';
+}

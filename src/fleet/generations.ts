@@ -1,0 +1,75 @@
+// Generations as the user picks them: newest first, current and last-known-working marked,
+// with the 30-day age rule the agent enforces (confirmOld) made visible beforehand.
+import type { Generation } from '../../protocol';
+import { formatTime, shortRev } from './statusRows';
+
+export const OLD_GENERATION_DAYS = 30;
+
+export function newestFirst(gens: readonly Generation[]): Generation[] {
+  return [...gens].sort((a, b) => b.generation - a.generation);
+}
+
+export function ageDays(g: Generation, now = Date.now()): number {
+  return (now - Date.parse(g.createdAt)) / 86_400_000;
+}
+
+export function isOld(g: Generation, now = Date.now()): boolean {
+  return ageDays(g, now) > OLD_GENERATION_DAYS;
+}
+
+export function testsText(g: Generation): string {
+  if (!g.checks) return 'tests not run';
+  return g.checks.passed ? 'tests passed' : 'tests failed';
+}
+
+export function marks(g: Generation): string[] {
+  const m: string[] = [];
+  if (g.current) m.push('current');
+  if (g.lastKnownWorking) m.push('last known working');
+  if (!g.present) m.push('garbage-collected');
+  return m;
+}
+
+/** "2026-11-20 10:31 · abc1234 · tests passed" */
+export function describeGeneration(g: Generation): string {
+  return [formatTime(g.createdAt), g.revision ? shortRev(g.revision) : 'commit unknown', testsText(g)].join(' · ');
+}
+
+/** Targets a rollback can go to: every present generation but the current one. */
+export function rollbackTargets(gens: readonly Generation[]): Generation[] {
+  return newestFirst(gens).filter((g) => !g.current && g.present);
+}
+
+/** The preselected rollback target: last known working, else the newest before the current. */
+export function defaultRollbackTarget(gens: readonly Generation[]): Generation | undefined {
+  const targets = rollbackTargets(gens);
+  const current = gens.find((g) => g.current);
+  return (
+    targets.find((g) => g.lastKnownWorking) ??
+    targets.find((g) => current === undefined || g.generation < current.generation) ??
+    targets[0]
+  );
+}
+
+export interface RollbackPlan {
+  host: string;
+  from?: Generation;
+  to: Generation;
+  old: boolean;
+  /** The modal's text: names FROM and TO, and warns about age. */
+  message: string;
+}
+
+export function planRollback(host: string, gens: readonly Generation[], target: number, now = Date.now()): RollbackPlan {
+  const to = gens.find((g) => g.generation === target);
+  if (!to) throw new Error(`host ${host} has no generation ${target}: refresh the Fleet view and pick one of its generations`);
+  if (to.current) throw new Error(`host ${host} already runs generation ${target}: pick another generation`);
+  if (!to.present) throw new Error(`generation ${target} of host ${host} was garbage-collected and cannot be restored: pick a newer one`);
+  const from = gens.find((g) => g.current);
+  const old = isOld(to, now);
+  const fromText = from ? `generation ${from.generation} (${describeGeneration(from)})` : 'its current system';
+  const lines = [`Roll back ${host} from ${fromText} to generation ${to.generation} (${describeGeneration(to)})?`];
+  if (old) lines.push(`Warning: generation ${to.generation} is ${Math.floor(ageDays(to, now))} days old (older than ${OLD_GENERATION_DAYS} days).`);
+  if (to.checks && !to.checks.passed) lines.push(`Warning: generation ${to.generation} failed its health checks.`);
+  return { host, from, to, old, message: lines.join('\n') };
+}

@@ -1,0 +1,109 @@
+// The `nixfleet.hosts` setting: validated entry by entry, so one bad entry is reported
+// by name and does not hide the others.
+import { z } from 'zod';
+import { hostName, platform, printable, type Platform } from '../../protocol';
+
+export interface HostEntry {
+  name: string;
+  address: string;
+  platform: Platform;
+  /** ssh:// hosts: the agent config file on the host, passed as `--config`. */
+  agentConfig?: string;
+}
+
+/** How to reach an agent: a WebSocket URL, or a command whose stdio speaks the protocol. */
+export type AgentEndpoint =
+  | { kind: 'ws'; url: string }
+  | { kind: 'command'; argv: string[]; display: string };
+
+// ssh user and host end up in an argv: refuse anything that ssh could read as an option.
+const SSH_USER_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/;
+const SSH_HOST_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]{0,252})$/;
+
+const entrySchema = z.strictObject({
+  name: hostName,
+  address: z.string().min(1).max(300),
+  platform,
+  agentConfig: z
+    .string()
+    .min(1)
+    .max(4096)
+    .refine((p) => p.startsWith('/') && !p.includes('\0'), 'agentConfig must be an absolute path on the host')
+    .optional(),
+});
+
+/** Parse a host address into an endpoint; throws an Error naming the host and the fix. */
+export function parseAddress(host: string, address: string, agentConfig?: string): AgentEndpoint {
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    throw new Error(`host ${host}: address "${printable(address)}" is not a URL: use ws://HOST:PORT, wss://HOST:PORT or ssh://[user@]HOST[:PORT]`);
+  }
+  if (url.protocol === 'ws:' || url.protocol === 'wss:') {
+    if (url.username || url.password) {
+      throw new Error(`host ${host}: address must not carry credentials; store the token with "NixFleet: Set Agent Token"`);
+    }
+    return { kind: 'ws', url: url.toString() };
+  }
+  if (url.protocol === 'ssh:') {
+    const user = decodeURIComponent(url.username);
+    const hostname = url.hostname;
+    if (user && !SSH_USER_RE.test(user)) throw new Error(`host ${host}: ssh user "${printable(user)}" is not a valid user name`);
+    if (!SSH_HOST_RE.test(hostname)) throw new Error(`host ${host}: ssh host "${printable(hostname)}" is not a host name or address`);
+    if (url.password) throw new Error(`host ${host}: ssh address must not carry a password; use ssh keys`);
+    if ((url.pathname && url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
+      throw new Error(`host ${host}: ssh address takes no path: use ssh://[user@]HOST[:PORT] and put the agent config path in agentConfig`);
+    }
+    const target = (user ? `${user}@` : '') + hostname.replace(/^\[(.*)\]$/, '$1');
+    // BatchMode: never prompt inside the extension host, fail with ssh's message instead.
+    const argv = ['ssh', '-o', 'BatchMode=yes', '-o', 'ServerAliveInterval=15'];
+    if (url.port) argv.push('-p', url.port);
+    argv.push('--', target, 'nixfleet-agent', 'stdio');
+    if (agentConfig) argv.push('--config', agentConfig);
+    return { kind: 'command', argv, display: `ssh ${target}${url.port ? ':' + url.port : ''}` };
+  }
+  throw new Error(`host ${host}: address scheme "${printable(url.protocol)}" is not supported: use ws://, wss:// or ssh://`);
+}
+
+export interface HostConfigResult {
+  hosts: HostEntry[];
+  /** One message per rejected entry: which one, what is wrong, how to fix it. */
+  errors: string[];
+}
+
+export function parseHostsSetting(value: unknown): HostConfigResult {
+  const hosts: HostEntry[] = [];
+  const errors: string[] = [];
+  if (value === undefined || value === null) return { hosts, errors };
+  if (!Array.isArray(value)) {
+    return { hosts, errors: ['nixfleet.hosts must be a list of { name, address, platform } objects'] };
+  }
+  const seen = new Set<string>();
+  value.forEach((raw, i) => {
+    const label = raw && typeof raw === 'object' && typeof (raw as { name?: unknown }).name === 'string'
+      ? `"${printable((raw as { name: string }).name)}"`
+      : `#${i + 1}`;
+    const parsed = entrySchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const field = issue.path.length ? issue.path.join('.') : 'entry';
+      errors.push(`nixfleet.hosts entry ${label}: ${field}: ${issue.message}`);
+      return;
+    }
+    const entry = parsed.data;
+    if (seen.has(entry.name)) {
+      errors.push(`nixfleet.hosts entry ${label}: host ${entry.name} is listed twice; keep one entry per host`);
+      return;
+    }
+    try {
+      parseAddress(entry.name, entry.address, entry.agentConfig);
+    } catch (err) {
+      errors.push(`nixfleet.hosts entry ${label}: ${(err as Error).message}`);
+      return;
+    }
+    seen.add(entry.name);
+    hosts.push(entry);
+  });
+  return { hosts, errors };
+}

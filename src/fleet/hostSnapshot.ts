@@ -1,0 +1,32 @@
+// What the extension knows about one host at a moment: its settings entry (if any), its
+// connection, and the last status and generations the agent sent. Offline hosts keep their
+// last known state, with the reason they are offline.
+import type { Generation, HostStatus, OpInfo, Platform } from '../../protocol';
+import type { HostEntry } from './hostConfig';
+
+export type ConnectionState = 'unconfigured' | 'connecting' | 'online' | 'offline';
+
+export interface HostSnapshot {
+  name: string;
+  platform: Platform;
+  /** The nixfleet.hosts entry; absent for a host found only in the flake. */
+  entry?: HostEntry;
+  /** Flake attribute the host was discovered under, e.g. nixosConfigurations. */
+  discoveredIn?: string;
+  connection: ConnectionState;
+  /** Why the host is offline (or why the last refresh failed), with what to do. */
+  problem?: string;
+  /** When the agent last answered. */
+  lastSeen?: string;
+  agentVersion?: string;
+  status?: HostStatus;
+  generations?: Generation[];
+  /** Ops of this host currently running, as last reported. */
+  runningOps: OpInfo[];
+}
+
+export function isFailing(s: HostSnapshot): boolean {
+  if (s.status?.lastChecks && !s.status.lastChecks.passed) return true;
+  const current = s.generations?.find((g) => g.current);
+  return current?.checks?.passed === false;
+}
