@@ -1,0 +1,38 @@
+// Health checks: the configured argv lists, run one after another with a timeout each.
+// The first failure decides the outcome; its argv and output tail become the detail.
+import { CommandError } from './exec';
+import type { OpContext } from './ops/types';
+import type { CheckOutcome } from './state/metadata';
+
+export type CheckContext = Pick<OpContext, 'config' | 'log' | 'run'>;
+
+/** Run every health check; never throws for a failing check (that is the outcome). */
+export async function runHealthChecks(ctx: CheckContext): Promise<CheckOutcome> {
+  const checks = ctx.config.healthChecks;
+  const timeoutMs = ctx.config.healthCheckTimeout * 1000;
+  if (checks.length === 0) {
+    ctx.log('info', 'health checks: none configured (set healthChecks in the agent config); counting as passed');
+  }
+  for (const [i, argv] of checks.entries()) {
+    const label = `health check ${i + 1}/${checks.length}: ${argv.join(' ')}`;
+    ctx.log('info', label);
+    let failure: string | undefined;
+    try {
+      const r = await ctx.run(argv, { allowFailure: true, timeoutMs, capture: true });
+      if (r.exitCode !== 0) {
+        const tail = r.stderrTail.length ? r.stderrTail : r.stdout.split('\n').slice(-5);
+        failure = `${argv.join(' ')} exited with code ${r.exitCode}${tail.filter(Boolean).length ? ': ' + tail.filter(Boolean).join(' | ') : ''}`;
+      }
+    } catch (err) {
+      if (err instanceof CommandError && /was cancelled/.test(err.message)) throw err;
+      if (err instanceof CommandError) failure = err.message;
+      else failure = `${argv.join(' ')} could not run: ${(err as Error).message}`;
+    }
+    if (failure !== undefined) {
+      ctx.log('info', `${label}: FAILED`);
+      return { passed: false, at: new Date().toISOString(), detail: failure.slice(0, 2000) };
+    }
+    ctx.log('info', `${label}: passed`);
+  }
+  return { passed: true, at: new Date().toISOString() };
+}

@@ -1,0 +1,197 @@
+// Moving the host's nixcfg checkout: fast-forward to its upstream or a ref, or bring it to a
+// commit. Refuses (before changing anything) on local changes or diverged history, so a
+// refused pull leaves the checkout exactly as it was.
+import { simpleGit, type SimpleGit } from 'simple-git';
+import type { OutputStream } from '../../protocol';
+import { OpError } from '../ops/types';
+import { firstLine, hasTrackedChanges } from './status';
+
+export interface GitContext {
+  /** Host name, for error messages. */
+  host: string;
+  log(stream: OutputStream, text: string): void;
+  signal?: AbortSignal;
+}
+
+export interface SyncResult {
+  before: string;
+  after: string;
+  /** Branch checked out afterwards; undefined when detached. */
+  branch?: string;
+  changed: boolean;
+}
+
+function open(ctx: GitContext, checkout: string): SimpleGit {
+  return simpleGit({ baseDir: checkout, abort: ctx.signal });
+}
+
+async function step<T>(ctx: GitContext, checkout: string, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof OpError) throw err;
+    throw new OpError(`host ${ctx.host}: ${what} in ${checkout} failed: ${firstLine(err)}; fix the checkout (or its remote) and retry`);
+  }
+}
+
+async function isAncestor(git: SimpleGit, a: string, b: string): Promise<boolean> {
+  try {
+    await git.raw(['merge-base', '--is-ancestor', a, b]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function resolveCommit(git: SimpleGit, spec: string): Promise<string | undefined> {
+  try {
+    return (await git.raw(['rev-parse', '--verify', '--quiet', `${spec}^{commit}`])).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function requireClean(ctx: GitContext, git: SimpleGit, checkout: string, doing: string): Promise<void> {
+  const status = await step(ctx, checkout, 'git status', () => git.status());
+  if (hasTrackedChanges(status)) {
+    const files = status.files.filter((f) => !(f.index === '?' && f.working_dir === '?')).map((f) => f.path);
+    const shown = files.slice(0, 5).join(', ') + (files.length > 5 ? `, and ${files.length - 5} more` : '');
+    throw new OpError(
+      `host ${ctx.host}: the nixcfg checkout ${checkout} has local changes (${shown}); commit or discard them before ${doing}`,
+    );
+  }
+}
+
+async function fetch(ctx: GitContext, git: SimpleGit, checkout: string, required: boolean): Promise<void> {
+  ctx.log('info', `git fetch --prune origin (in ${checkout})`);
+  try {
+    await git.fetch(['--prune', 'origin']);
+  } catch (err) {
+    if (required) {
+      throw new OpError(`host ${ctx.host}: git fetch in ${checkout} failed: ${firstLine(err)}; check the network and the remote "origin", then retry`);
+    }
+    ctx.log('stderr', `git fetch failed (${firstLine(err)}); using the commits already in the checkout`);
+  }
+}
+
+async function headOf(git: SimpleGit): Promise<{ rev: string; branch?: string }> {
+  const rev = (await git.revparse(['--verify', 'HEAD'])).trim();
+  const branch = (await git.raw(['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '')).trim();
+  return { rev, branch: branch || undefined };
+}
+
+/**
+ * Bring the checkout to commit `rev`: fast-forward the branch when `rev` is ahead of it,
+ * otherwise a detached checkout. The tree must be clean.
+ */
+export async function bringToRev(ctx: GitContext, checkout: string, rev: string): Promise<SyncResult> {
+  const git = open(ctx, checkout);
+  const head = await step(ctx, checkout, 'reading HEAD', () => headOf(git));
+  if (head.rev.startsWith(rev)) return { before: head.rev, after: head.rev, branch: head.branch, changed: false };
+  await requireClean(ctx, git, checkout, `moving it to ${rev}`);
+  let target = await resolveCommit(git, rev);
+  if (!target) {
+    await fetch(ctx, git, checkout, true);
+    target = await resolveCommit(git, rev);
+  }
+  if (!target) {
+    throw new OpError(`host ${ctx.host}: commit ${rev} is neither in the checkout ${checkout} nor on its remote "origin"; push it first or give another revision`);
+  }
+  if (head.branch && (await isAncestor(git, head.rev, target))) {
+    ctx.log('info', `git merge --ff-only ${target} (on ${head.branch})`);
+    await step(ctx, checkout, 'git merge --ff-only', () => git.raw(['merge', '--ff-only', target]));
+  } else {
+    ctx.log('info', `git checkout --detach ${target}`);
+    await step(ctx, checkout, 'git checkout --detach', () => git.raw(['checkout', '--quiet', '--detach', target]));
+  }
+  const after = await step(ctx, checkout, 'reading HEAD', () => headOf(git));
+  return { before: head.rev, after: after.rev, branch: after.branch, changed: after.rev !== head.rev };
+}
+
+/** Fast-forward to the upstream, to `ref` (a branch on origin or a tag), or bring the checkout to `rev`. */
+export async function pullCheckout(
+  ctx: GitContext,
+  checkout: string,
+  opts: { ref?: string; rev?: string } = {},
+): Promise<SyncResult> {
+  if (opts.ref !== undefined && opts.rev !== undefined) {
+    throw new OpError(`host ${ctx.host}: pull takes a ref or a rev, not both; give one of them`);
+  }
+  if (opts.rev !== undefined) return bringToRev(ctx, checkout, opts.rev);
+  const git = open(ctx, checkout);
+  const head = await step(ctx, checkout, 'reading HEAD', () => headOf(git));
+  await requireClean(ctx, git, checkout, 'pulling');
+  await fetch(ctx, git, checkout, true);
+
+  let target: string | undefined;
+  let targetName: string;
+  let switchTo: string | undefined; // a branch to check out (tracking origin/<ref>)
+  if (opts.ref !== undefined) {
+    const remote = await resolveCommit(git, `refs/remotes/origin/${opts.ref}`);
+    const tag = remote ? undefined : await resolveCommit(git, `refs/tags/${opts.ref}`);
+    target = remote ?? tag;
+    targetName = remote ? `origin/${opts.ref}` : `tag ${opts.ref}`;
+    if (!target) throw new OpError(`host ${ctx.host}: "${opts.ref}" is neither a branch on origin nor a tag in ${checkout}; check the name and push it first`);
+    if (remote && head.branch !== opts.ref) switchTo = opts.ref;
+  } else {
+    if (!head.branch) {
+      throw new OpError(`host ${ctx.host}: the checkout ${checkout} is detached (at ${head.rev.slice(0, 12)}); pull with a ref (e.g. main) or a rev`);
+    }
+    const upstream = (await git.raw(['rev-parse', '--abbrev-ref', '--symbolic-full-name', '@{upstream}']).catch(() => '')).trim();
+    if (!upstream) {
+      throw new OpError(`host ${ctx.host}: branch ${head.branch} in ${checkout} has no upstream; set one (git branch -u origin/${head.branch}) or pull with a ref`);
+    }
+    target = await resolveCommit(git, upstream);
+    targetName = upstream;
+    if (!target) throw new OpError(`host ${ctx.host}: upstream ${upstream} of ${checkout} does not exist on origin; pull with a ref`);
+  }
+
+  // The branch that will be moved: the one checked out, or the local branch named ref.
+  const moving = switchTo ? await resolveCommit(git, `refs/heads/${switchTo}`) : head.rev;
+  if (moving && moving !== target && !(await isAncestor(git, moving, target))) {
+    const behindTarget = await isAncestor(git, target, moving);
+    throw new OpError(
+      behindTarget
+        ? `host ${ctx.host}: the checkout ${checkout} is ahead of ${targetName} (local commits not pushed); push them or pull with a rev`
+        : `host ${ctx.host}: the checkout ${checkout} has diverged from ${targetName}; rebase or reset it by hand, then pull again`,
+    );
+  }
+  if (switchTo) {
+    ctx.log('info', `git checkout -B ${switchTo} --track origin/${switchTo}`);
+    await step(ctx, checkout, 'git checkout', () => git.raw(['checkout', '--quiet', '-B', switchTo, '--track', `origin/${switchTo}`]));
+  } else if (target !== head.rev) {
+    // A branch follows its upstream (or origin/<itself>) by fast-forward; a tag is checked out detached.
+    const fastForward = head.branch !== undefined && (opts.ref === undefined || targetName === `origin/${head.branch}`);
+    if (fastForward) {
+      ctx.log('info', `git merge --ff-only ${targetName}`);
+      await step(ctx, checkout, 'git merge --ff-only', () => git.raw(['merge', '--ff-only', target]));
+    } else {
+      ctx.log('info', `git checkout --detach ${targetName}`);
+      await step(ctx, checkout, 'git checkout --detach', () => git.raw(['checkout', '--quiet', '--detach', target]));
+    }
+  }
+  const after = await step(ctx, checkout, 'reading HEAD', () => headOf(git));
+  ctx.log('info', after.rev === head.rev ? `already at ${after.rev}` : `moved from ${head.rev} to ${after.rev}`);
+  return { before: head.rev, after: after.rev, branch: after.branch, changed: after.rev !== head.rev };
+}
+
+/** HEAD of the checkout and whether tracked files differ from it. */
+export async function checkoutRevision(ctx: GitContext, checkout: string): Promise<{ revision: string; dirty: boolean }> {
+  const git = open(ctx, checkout);
+  const [status, rev] = await step(ctx, checkout, 'git status', () => Promise.all([git.status(), git.revparse(['--verify', 'HEAD'])]));
+  return { revision: rev.trim(), dirty: hasTrackedChanges(status) };
+}
+
+/** Full hash of `rev`, fetching once if the checkout does not have it. */
+export async function resolveRevision(ctx: GitContext, checkout: string, rev: string): Promise<string> {
+  const git = open(ctx, checkout);
+  let full = await resolveCommit(git, rev);
+  if (!full) {
+    await fetch(ctx, git, checkout, true);
+    full = await resolveCommit(git, rev);
+  }
+  if (!full) {
+    throw new OpError(`host ${ctx.host}: commit ${rev} is neither in the checkout ${checkout} nor on its remote "origin"; push it first or give another revision`);
+  }
+  return full;
+}

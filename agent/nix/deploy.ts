@@ -1,0 +1,94 @@
+// The switch pipeline shared by switch, force-rebuild and self-update: bring the checkout
+// to the wanted commit, build, set the profile, activate (or let the configured rebuild
+// tool do those), record the revision. Health checks follow in the op's postCheck.
+import type { OpResult } from '../../protocol';
+import { checkoutRevision, bringToRev } from '../git/sync';
+import type { OpContext } from '../ops/types';
+import { OpError } from '../ops/types';
+import { recordChecks, recordRevision } from '../state/metadata';
+import { runHealthChecks } from '../checks';
+import { CommandError } from '../exec';
+import { currentGeneration, readProfile } from './profile';
+import { rebuildToolArgv } from './rebuildTool';
+import { activateOrRestore, buildSystem, flakeRef, restoreGeneration, setProfile } from './system';
+
+export interface DeployOptions {
+  rev?: string;
+  nixOptions?: string[];
+}
+
+export function gitContext(ctx: Pick<OpContext, 'config' | 'log' | 'signal'>) {
+  return { host: ctx.config.host, log: ctx.log.bind(ctx), signal: ctx.signal };
+}
+
+export async function deployConfiguration(ctx: OpContext, opts: DeployOptions): Promise<OpResult> {
+  const { config } = ctx;
+  const before = currentGeneration(config.profile);
+  ctx.log('info', `host ${config.host}: current generation ${before ? `${before.generation} (${before.target})` : 'none'}`);
+  if (opts.rev !== undefined) await bringToRev(gitContext(ctx), config.flake, opts.rev);
+  const head = await checkoutRevision(gitContext(ctx), config.flake);
+  const revision = head.dirty ? `${head.revision}-dirty` : head.revision;
+  if (head.dirty) ctx.log('info', `the checkout has uncommitted changes: recording revision ${revision}`);
+
+  let after;
+  if (config.switchMethod === 'direct') {
+    const storePath = await buildSystem(ctx, { nixOptions: opts.nixOptions });
+    after = await setProfile(ctx, storePath);
+    ctx.log('info', `profile ${config.profile} is now generation ${after.generation}`);
+    // Recorded before activation: the build is from this revision whether or not activation works.
+    recordRevision(config.stateDir, storePath, revision);
+    await activateOrRestore(ctx, after, before);
+  } else {
+    const argv = rebuildToolArgv(config.switchMethod, config.platform, flakeRef(config.flake), config.host, opts.nixOptions);
+    try {
+      await ctx.run(argv);
+    } catch (err) {
+      const now = currentGeneration(config.profile);
+      const changed = now && now.generation !== before?.generation;
+      const restored = changed && before ? '; ' + (await restoreGeneration(ctx, before)) : '';
+      const reason = err instanceof CommandError ? err.message : (err as Error).message;
+      throw new OpError(`host ${config.host}: ${argv[0]} failed (${reason})${restored}; fix the configuration and switch again`, {
+        generationBefore: before?.generation,
+        generationAfter: changed ? now.generation : undefined,
+      });
+    }
+    after = currentGeneration(config.profile);
+    if (!after) {
+      throw new OpError(`host ${config.host}: ${argv[0]} succeeded but the profile ${config.profile} has no generation; set "profile" in the agent config to the profile ${argv[0]} switches`);
+    }
+    recordRevision(config.stateDir, after.target, revision);
+  }
+  return {
+    generationBefore: before?.generation,
+    generationAfter: after.generation,
+    storePath: after.target,
+    revision,
+    message:
+      before?.generation === after.generation
+        ? `host ${config.host}: generation ${after.generation} was already current; re-activated it`
+        : `host ${config.host}: switched from generation ${before?.generation ?? 'none'} to ${after.generation}`,
+  };
+}
+
+/**
+ * Post-check of every op that activates something: run the health checks, record them
+ * for the generation now current, and (if configured) go back when they fail.
+ */
+export async function checkAndRecord(ctx: OpContext, result: OpResult): Promise<OpResult> {
+  const current = currentGeneration(ctx.config.profile);
+  if (!current) throw new OpError(`host ${ctx.config.host}: the profile ${ctx.config.profile} has no generation to check; switch first`);
+  const outcome = await runHealthChecks(ctx);
+  recordChecks(ctx.config.stateDir, current.generation, current.target, outcome);
+  const checked: OpResult = { ...result, checks: outcome.passed ? 'passed' : 'failed' };
+  if (outcome.passed) return checked;
+  let restored = '';
+  const before = result.generationBefore;
+  if (ctx.config.rollbackOnCheckFailure && before !== undefined && before !== current.generation) {
+    const link = readProfile(ctx.config.profile).links.find((l) => l.generation === before);
+    restored = link ? `; rollbackOnCheckFailure: ${await restoreGeneration(ctx, link)}` : `; generation ${before} no longer exists, so it was not restored`;
+  }
+  throw new OpError(
+    `host ${ctx.config.host}: health checks failed on generation ${current.generation} (${outcome.detail ?? 'no detail'})${restored}; fix the cause or roll back`,
+    checked,
+  );
+}

@@ -1,0 +1,147 @@
+// The Nix steps of a switch, each one named as deploy-rs names its phases: build the
+// host's system, set the profile, activate, and switch back when activation fails.
+import type { OpContext } from '../ops/types';
+import { OpError } from '../ops/types';
+import { CommandError } from '../exec';
+import { activationCommands, systemAttr } from './platform';
+import { currentGeneration, type ProfileLink } from './profile';
+import { existsSync } from 'node:fs';
+
+export type NixContext = Pick<OpContext, 'config' | 'log' | 'run'>;
+
+/** Options that make a rebuild bypass cached "not in the binary cache" answers. */
+export const FORCE_OPTIONS = ['--option', 'narinfo-cache-negative-ttl', '0'];
+/** Options that forbid substitutes entirely: everything is built here. */
+export const FROM_SOURCE_OPTIONS = ['--option', 'substitute', 'false'];
+
+/**
+ * The flake reference of a checkout. A plain path is clearest in logs; paths Nix would
+ * misparse as URLs (e.g. containing "@") are spelled git+file://.
+ */
+export function flakeRef(checkout: string, rev?: string): string {
+  if (rev === undefined && /^[A-Za-z0-9._/+-]+$/.test(checkout)) return checkout;
+  const url = 'git+file://' + checkout.split('/').map(encodeURIComponent).join('/');
+  return rev === undefined ? url : `${url}?rev=${rev}`;
+}
+
+/** The store path out of `nix build --json` (Nix 2.8 has no --print-out-paths). */
+export function parseBuildJson(stdout: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stdout);
+  } catch {
+    throw new Error(`nix build --json printed something that is not JSON: "${stdout.slice(0, 120)}"`);
+  }
+  const first = Array.isArray(parsed) ? (parsed[0] as { outputs?: Record<string, unknown> } | undefined) : undefined;
+  const out = first?.outputs?.out;
+  if (typeof out !== 'string' || !out.startsWith('/')) {
+    throw new Error(`nix build --json did not name an "out" store path: "${stdout.slice(0, 120)}"`);
+  }
+  return out;
+}
+
+function commandFailure(ctx: NixContext, what: string, err: unknown, advice: string): OpError {
+  const reason = err instanceof CommandError ? err.message : (err as Error).message;
+  return new OpError(`host ${ctx.config.host}: ${what} failed (${reason}); ${advice}`);
+}
+
+/** nix build of the host's system attribute; returns its store path. */
+export async function buildSystem(ctx: NixContext, opts: { nixOptions?: string[]; ref?: string } = {}): Promise<string> {
+  const installable = `${opts.ref ?? flakeRef(ctx.config.flake)}#${systemAttr(ctx.config.platform, ctx.config.host)}`;
+  const argv = ['nix', 'build', '--json', '--no-link', ...(opts.nixOptions ?? []), installable];
+  try {
+    const r = await ctx.run(argv, { capture: true, quietStdout: true });
+    const out = parseBuildJson(r.stdout);
+    ctx.log('info', `built ${out}`);
+    return out;
+  } catch (err) {
+    if (err instanceof OpError) throw err;
+    throw commandFailure(ctx, `building ${installable}`, err, 'fix the configuration (see the build log above) and retry');
+  }
+}
+
+/** Make `storePath` the profile's newest generation (nix-env --set); returns that generation. */
+export async function setProfile(ctx: NixContext, storePath: string): Promise<ProfileLink> {
+  try {
+    await ctx.run(['nix-env', '-p', ctx.config.profile, '--set', storePath]);
+  } catch (err) {
+    throw commandFailure(ctx, `setting the profile ${ctx.config.profile}`, err, 'check that the agent may write the profile, then retry');
+  }
+  const now = currentGeneration(ctx.config.profile);
+  if (!now || now.target !== storePath) {
+    throw new OpError(`host ${ctx.config.host}: after nix-env --set the profile ${ctx.config.profile} does not point at ${storePath}; another process may be changing it: retry`);
+  }
+  return now;
+}
+
+/** Point the profile at existing generation N (nix-env --switch-generation). */
+export async function switchProfileGeneration(ctx: NixContext, generation: number): Promise<void> {
+  try {
+    await ctx.run(['nix-env', '-p', ctx.config.profile, '--switch-generation', String(generation)]);
+  } catch (err) {
+    throw commandFailure(ctx, `switching the profile ${ctx.config.profile} to generation ${generation}`, err, 'list the generations and pick one that exists');
+  }
+}
+
+/** Run the activation script(s) of a built system. Throws CommandError on failure. */
+export async function activate(ctx: NixContext, storePath: string): Promise<void> {
+  for (const { argv, optional } of activationCommands(ctx.config.platform, storePath)) {
+    if (optional && !existsSync(argv[0]!)) continue;
+    ctx.log('info', `activating: ${argv.join(' ')}`);
+    await ctx.run(argv);
+  }
+}
+
+/**
+ * Bring the host back to generation `to` after a failed activation or failed checks:
+ * profile first, then activation, each step logged. Returns a sentence for the error.
+ */
+export async function restoreGeneration(ctx: NixContext, to: ProfileLink): Promise<string> {
+  ctx.log('info', `restoring generation ${to.generation} (${to.target})`);
+  try {
+    await switchProfileGeneration(ctx, to.generation);
+  } catch (err) {
+    ctx.log('stderr', (err as Error).message);
+    return `switching the profile back to generation ${to.generation} failed too: switch it by hand (nix-env -p ${ctx.config.profile} --switch-generation ${to.generation})`;
+  }
+  try {
+    await activate(ctx, to.target);
+  } catch (err) {
+    ctx.log('stderr', `re-activating generation ${to.generation} failed: ${(err as Error).message}`);
+    return `the profile points at generation ${to.generation} again but its re-activation failed: activate it by hand (${activationCommands(ctx.config.platform, to.target).at(-1)!.argv.join(' ')})`;
+  }
+  return `generation ${to.generation} was restored and re-activated`;
+}
+
+/**
+ * Activate `target` (already the profile's current generation); on failure switch the
+ * profile back to `before` and re-activate it, then fail with what happened.
+ */
+export async function activateOrRestore(ctx: NixContext, target: ProfileLink, before: ProfileLink | undefined): Promise<void> {
+  try {
+    await activate(ctx, target.target);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    const restored =
+      before && before.generation !== target.generation
+        ? await restoreGeneration(ctx, before)
+        : 'there was no earlier generation to go back to';
+    throw new OpError(
+      `host ${ctx.config.host}: activation of generation ${target.generation} failed (${reason}); ${restored}; fix the configuration and switch again`,
+      { generationBefore: before?.generation, generationAfter: target.generation, storePath: target.target },
+    );
+  }
+}
+
+/** `nix store diff-closures A B` as lines without colour codes. */
+export async function closureDiff(ctx: NixContext, from: string, to: string): Promise<string[]> {
+  try {
+    const r = await ctx.run(['nix', 'store', 'diff-closures', from, to], { capture: true, quietStdout: true });
+    return r.stdout
+      .split('\n')
+      .map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').trimEnd())
+      .filter((l) => l.length > 0);
+  } catch (err) {
+    throw commandFailure(ctx, `comparing ${from} with ${to}`, err, 'check that both store paths exist');
+  }
+}

@@ -1,0 +1,48 @@
+// build: build the configuration (optionally at `rev`, without touching the checkout) and
+// show what would change against the current generation. Activates nothing.
+import { opParams } from '../../protocol';
+import { checkoutRevision, resolveRevision } from '../git/sync';
+import { gitContext } from '../nix/deploy';
+import { currentGeneration } from '../nix/profile';
+import { buildSystem, closureDiff, flakeRef } from '../nix/system';
+import { existsSync } from 'node:fs';
+import type { OpDefinition } from './types';
+
+export const buildOp: OpDefinition<'build'> = {
+  kind: 'build',
+  mutating: false,
+  detached: false,
+  params: opParams.build,
+  async run(ctx, params) {
+    const { config } = ctx;
+    let revision: string;
+    let ref: string;
+    if (params.rev !== undefined) {
+      revision = await resolveRevision(gitContext(ctx), config.flake, params.rev);
+      ref = flakeRef(config.flake, revision);
+    } else {
+      const head = await checkoutRevision(gitContext(ctx), config.flake);
+      revision = head.dirty ? `${head.revision}-dirty` : head.revision;
+      ref = flakeRef(config.flake);
+    }
+    const storePath = await buildSystem(ctx, { ref });
+    const current = currentGeneration(config.profile);
+    let diff: string[] = [];
+    if (current && existsSync(current.target)) {
+      diff = await closureDiff(ctx, current.target, storePath);
+      for (const line of diff) ctx.log('info', `closure diff: ${line}`);
+    }
+    const same = current?.target === storePath;
+    return {
+      storePath,
+      revision,
+      ...(current ? { generationBefore: current.generation } : {}),
+      closureDiff: diff,
+      message: same
+        ? `host ${config.host}: revision ${revision.slice(0, 12)} builds the current generation ${current.generation}; nothing would change`
+        : current
+          ? `host ${config.host}: built ${storePath}; ${diff.length} closure change(s) against generation ${current.generation}`
+          : `host ${config.host}: built ${storePath}; there is no current generation to compare with`,
+    };
+  },
+};

@@ -1,0 +1,27 @@
+// force-rebuild: a switch that ignores cached "not in the binary cache" answers; with
+// fromSource nothing is substituted at all. Runs detached: it may restart the agent.
+import { opParams } from '../../protocol';
+import { checkAndRecord, deployConfiguration } from '../nix/deploy';
+import { FORCE_OPTIONS, FROM_SOURCE_OPTIONS } from '../nix/system';
+import { requireReadableState, requireSwitchMethod } from './common';
+import type { OpDefinition } from './types';
+
+export function forceRebuildOptions(fromSource: boolean | undefined): string[] {
+  return [...FORCE_OPTIONS, ...(fromSource ? FROM_SOURCE_OPTIONS : [])];
+}
+
+export const forceRebuildOp: OpDefinition<'force-rebuild'> = {
+  kind: 'force-rebuild',
+  mutating: true,
+  detached: true,
+  params: opParams['force-rebuild'],
+  async validate(ctx) {
+    requireSwitchMethod(ctx);
+    requireReadableState(ctx);
+  },
+  async run(ctx, params) {
+    const result = await deployConfiguration(ctx, { rev: params.rev, nixOptions: forceRebuildOptions(params.fromSource) });
+    return { ...result, agentVersionBefore: ctx.agentVersion, fromSource: params.fromSource === true };
+  },
+  postCheck: checkAndRecord,
+};

@@ -1,0 +1,24 @@
+// pull: update the host's nixcfg checkout (fast-forward only, or to a given commit).
+import { opParams } from '../../protocol';
+import { pullCheckout } from '../git/sync';
+import { gitContext } from '../nix/deploy';
+import type { OpDefinition } from './types';
+
+export const pullOp: OpDefinition<'pull'> = {
+  kind: 'pull',
+  mutating: true,
+  detached: false,
+  params: opParams.pull,
+  async run(ctx, params) {
+    const r = await pullCheckout(gitContext(ctx), ctx.config.flake, { ref: params.ref, rev: params.rev });
+    return {
+      revision: r.after,
+      revisionBefore: r.before,
+      ...(r.branch ? { branch: r.branch } : {}),
+      changed: r.changed,
+      message: r.changed
+        ? `host ${ctx.config.host}: checkout moved from ${r.before.slice(0, 12)} to ${r.after.slice(0, 12)}`
+        : `host ${ctx.config.host}: checkout already at ${r.after.slice(0, 12)}`,
+    };
+  },
+};

@@ -1,0 +1,130 @@
+// self-update: pull the nixcfg checkout, update the flake input that pins the agent, then
+// the force-rebuild path. dryRun prints the commands it would run and runs none. The
+// result carries agentVersionBefore; the runtime compares it after the restart (verify).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { simpleGit } from 'simple-git';
+import { opParams, type OpResult } from '../../protocol';
+import { firstLine } from '../git/status';
+import { pullCheckout } from '../git/sync';
+import { checkAndRecord, deployConfiguration, gitContext } from '../nix/deploy';
+import { activationCommands, systemAttr } from '../nix/platform';
+import { rebuildToolArgv } from '../nix/rebuildTool';
+import { flakeRef } from '../nix/system';
+import { requireReadableState, requireSwitchMethod } from './common';
+import { forceRebuildOptions } from './forceRebuild';
+import type { OpContext, OpDefinition } from './types';
+import { OpError } from './types';
+
+/** The locked revision (or narHash) of a flake input, from flake.lock; undefined when absent. */
+export function lockedInput(lockText: string, input: string): { present: boolean; locked?: string } {
+  let lock: { nodes?: Record<string, { inputs?: Record<string, unknown>; locked?: Record<string, unknown> }>; root?: string };
+  try {
+    lock = JSON.parse(lockText);
+  } catch {
+    return { present: false };
+  }
+  const rootNode = lock.nodes?.[lock.root ?? 'root'];
+  const ref = rootNode?.inputs?.[input];
+  const nodeName = typeof ref === 'string' ? ref : undefined;
+  if (!nodeName) return { present: false };
+  const locked = lock.nodes?.[nodeName]?.locked;
+  const id = locked?.rev ?? locked?.narHash;
+  return { present: true, locked: typeof id === 'string' ? id : undefined };
+}
+
+function readLock(ctx: OpContext): string {
+  const file = path.join(ctx.config.flake, 'flake.lock');
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new OpError(`host ${ctx.config.host}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err}); self-update needs a flake.lock pinning the agent input "${ctx.config.agentInput}"`);
+  }
+}
+
+function requireAgentInput(ctx: OpContext, input: string): string | undefined {
+  const found = lockedInput(readLock(ctx), input);
+  if (!found.present) {
+    throw new OpError(
+      `host ${ctx.config.host}: the flake in ${ctx.config.flake} has no input "${input}" in flake.lock; set agentInput in the agent config to the input that pins nixfleet`,
+    );
+  }
+  return found.locked;
+}
+
+function plannedCommands(ctx: OpContext, input: string): string[][] {
+  const { config } = ctx;
+  const nixOptions = forceRebuildOptions(false);
+  const build =
+    config.switchMethod === 'direct'
+      ? [
+          ['nix', 'build', '--json', '--no-link', ...nixOptions, `${flakeRef(config.flake)}#${systemAttr(config.platform, config.host)}`],
+          ['nix-env', '-p', config.profile, '--set', '<built store path>'],
+          ...activationCommands(config.platform, '<built store path>').map((c) => c.argv),
+        ]
+      : [rebuildToolArgv(config.switchMethod, config.platform, flakeRef(config.flake), config.host, nixOptions)];
+  return [
+    ['git', 'fetch', '--prune', 'origin'],
+    ['git', 'merge', '--ff-only', '@{upstream}'],
+    ctx.nix.flakeUpdateInput(input),
+    ['git', 'commit', '-m', `self-update: update flake input ${input}`, '--', 'flake.lock'],
+    ...build,
+    ...config.healthChecks,
+  ];
+}
+
+export const selfUpdateOp: OpDefinition<'self-update'> = {
+  kind: 'self-update',
+  mutating: true,
+  detached: true,
+  params: opParams['self-update'],
+  async validate(ctx, params) {
+    requireSwitchMethod(ctx);
+    requireReadableState(ctx);
+    requireAgentInput(ctx, params.input ?? ctx.config.agentInput);
+  },
+  async run(ctx, params) {
+    const input = params.input ?? ctx.config.agentInput;
+    const base: OpResult = { agentVersionBefore: ctx.agentVersion, input, verify: params.verify === true };
+    if (params.dryRun) {
+      ctx.log('info', `host ${ctx.config.host}: self-update dry run: these commands would run (none is run):`);
+      for (const argv of plannedCommands(ctx, input)) ctx.log('stdout', argv.join(' '));
+      return { ...base, dryRun: true, message: `host ${ctx.config.host}: self-update dry run; nothing was changed` };
+    }
+    const pulled = await pullCheckout(gitContext(ctx), ctx.config.flake);
+    const lockedBefore = requireAgentInput(ctx, input);
+    try {
+      await ctx.run(ctx.nix.flakeUpdateInput(input), { cwd: ctx.config.flake });
+    } catch (err) {
+      throw new OpError(`host ${ctx.config.host}: updating flake input "${input}" failed (${firstLine(err)}); check that the input's source is reachable, then retry`);
+    }
+    const lockedAfter = requireAgentInput(ctx, input);
+    let lockCommit: string | undefined;
+    if (lockedAfter !== lockedBefore) {
+      // Commit the new pin so the generation's revision names what was built.
+      const git = simpleGit({ baseDir: ctx.config.flake });
+      ctx.log('info', `git commit flake.lock (input ${input}: ${lockedBefore ?? '?'} -> ${lockedAfter ?? '?'})`);
+      try {
+        await git.raw(['commit', '--quiet', '-m', `self-update: update flake input ${input}`, '--', 'flake.lock']);
+        lockCommit = (await git.revparse(['HEAD'])).trim();
+      } catch (err) {
+        throw new OpError(`host ${ctx.config.host}: committing the updated flake.lock failed (${firstLine(err)}); set git user.name/user.email for the agent's user, then retry`);
+      }
+    } else {
+      ctx.log('info', `flake input ${input} is already at its newest version (${lockedAfter ?? 'unknown'})`);
+    }
+    const result = await deployConfiguration(ctx, { nixOptions: forceRebuildOptions(false) });
+    return {
+      ...base,
+      ...result,
+      pulledFrom: pulled.before,
+      inputBefore: lockedBefore,
+      inputAfter: lockedAfter,
+      ...(lockCommit ? { lockCommit } : {}),
+    };
+  },
+  async postCheck(ctx, result) {
+    if (result.dryRun) return result;
+    return checkAndRecord(ctx, result);
+  },
+};

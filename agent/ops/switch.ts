@@ -1,0 +1,20 @@
+// switch: build the host's configuration (optionally at `rev`), set the profile, activate,
+// record the revision; the post-check runs the health checks for the new generation.
+import { opParams } from '../../protocol';
+import { checkAndRecord, deployConfiguration } from '../nix/deploy';
+import { requireReadableState, requireSwitchMethod } from './common';
+import type { OpDefinition } from './types';
+
+export const switchOp: OpDefinition<'switch'> = {
+  kind: 'switch',
+  mutating: true,
+  // Activation may restart the agent itself; the op must outlive it.
+  detached: true,
+  params: opParams.switch,
+  async validate(ctx) {
+    requireSwitchMethod(ctx);
+    requireReadableState(ctx);
+  },
+  run: (ctx, params) => deployConfiguration(ctx, { rev: params.rev }),
+  postCheck: checkAndRecord,
+};

@@ -1,0 +1,94 @@
+// What the agent knows about generations beyond the profile links: the git revision each
+// store path was built from, and the health-check outcome recorded for each generation.
+// One small JSON file under stateDir, replaced atomically and validated on every read.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { checkOutcome } from '../../protocol';
+import { writeFileAtomicSync } from './atomic';
+
+export const METADATA_FILE = 'generations.json';
+
+const revisionRecord = z.strictObject({
+  revision: z.string().min(1).max(100),
+  recordedAt: z.string().datetime({ offset: true }),
+});
+
+const checksRecord = z.strictObject({
+  /** The generation's store path when checked: a reused number with another path does not inherit it. */
+  storePath: z.string().min(1),
+  outcome: checkOutcome,
+});
+
+const metadataSchema = z.strictObject({
+  version: z.literal(1),
+  /** store path → revision it was built from. */
+  revisions: z.record(z.string(), revisionRecord),
+  /** generation number (as text) → last health-check outcome. */
+  checks: z.record(z.string().regex(/^[0-9]+$/), checksRecord),
+});
+
+export type Metadata = z.infer<typeof metadataSchema>;
+export type CheckOutcome = z.infer<typeof checkOutcome>;
+
+export class StateError extends Error {
+  override name = 'StateError';
+}
+
+export function metadataPath(stateDir: string): string {
+  return path.join(stateDir, METADATA_FILE);
+}
+
+const empty = (): Metadata => ({ version: 1, revisions: {}, checks: {} });
+
+/** Read and validate the metadata; a missing file is an empty record, a corrupt one a StateError naming it. */
+export function readMetadata(stateDir: string): Metadata {
+  const file = metadataPath(stateDir);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return empty();
+    throw new StateError(`cannot read the agent's state file ${file}: ${(err as NodeJS.ErrnoException).code ?? err}; check its permissions`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new StateError(
+      `the agent's state file ${file} is corrupt (not JSON: ${(err as Error).message}); move it aside to start a fresh record of revisions and health checks`,
+    );
+  }
+  const parsed = metadataSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new StateError(
+      `the agent's state file ${file} is corrupt (${issue.path.join('.') || 'top level'}: ${issue.message}); move it aside to start a fresh record of revisions and health checks`,
+    );
+  }
+  return parsed.data;
+}
+
+function update(stateDir: string, change: (m: Metadata) => void): void {
+  const m = readMetadata(stateDir);
+  change(m);
+  writeFileAtomicSync(metadataPath(stateDir), JSON.stringify(m, null, 2) + '\n');
+}
+
+export function recordRevision(stateDir: string, storePath: string, revision: string, at = new Date()): void {
+  update(stateDir, (m) => {
+    m.revisions[storePath] = { revision, recordedAt: at.toISOString() };
+  });
+}
+
+export function recordChecks(stateDir: string, generation: number, storePath: string, outcome: CheckOutcome): void {
+  update(stateDir, (m) => {
+    m.checks[String(generation)] = { storePath, outcome };
+  });
+}
+
+/** The check outcome recorded for generation N, if it still has the same store path. */
+export function checksFor(m: Metadata, generation: number, storePath: string): CheckOutcome | undefined {
+  const rec = m.checks[String(generation)];
+  return rec && rec.storePath === storePath ? rec.outcome : undefined;
+}
