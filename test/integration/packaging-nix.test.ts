@@ -1,0 +1,235 @@
+// The Nix packaging (flake.nix, nix/**) checked with the real Nix that is installed here.
+// nixpkgs cannot be downloaded, so: every .nix file is parsed; the flake's output names
+// are evaluated with nixpkgs overridden by a stub flake (names need no nixpkgs); the
+// modules are evaluated with a minimal stand-in for nixpkgs' `lib` (only the pure helpers
+// they call) to check the systemd/launchd units they generate, and the config JSON they
+// write is fed to the agent's own validation.
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { configSchema, parseConfig } from '../../agent/config';
+
+const root = process.env.NIXFLEET_REPO_ROOT ?? path.resolve(import.meta.dirname, '../..');
+const work = mkdtempSync(path.join(tmpdir(), 'nixfleet-packaging-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const r = spawnSync(cmd, args, { cwd: opts.cwd ?? work, env: { ...process.env, ...opts.env }, encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+function ok(cmd: string, args: string[], opts: { cwd?: string } = {}): string {
+  const r = run(cmd, args, opts);
+  assert.equal(r.status, 0, `${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+test('every .nix file in the repository parses', () => {
+  const files = ok('git', ['ls-files', '--cached', '--others', '--exclude-standard', '--', '*.nix'], { cwd: root })
+    .split('\n')
+    .filter(Boolean);
+  for (const f of ['flake.nix', 'nix/package.nix', 'nix/update.nix', 'nix/modules/nixos.nix', 'nix/modules/darwin.nix', 'nix/modules/home-manager.nix']) {
+    assert.ok(files.includes(f), `${f} is missing`);
+  }
+  for (const f of files) {
+    const r = run('nix-instantiate', ['--parse', path.join(root, f)]);
+    assert.equal(r.status, 0, `${f} does not parse: ${r.stderr}`);
+  }
+});
+
+// A copy of the packaging files as a git flake in a temp dir (never evaluated in place,
+// so no flake.lock is written into the project), with a stub nixpkgs.
+function flakeCopy(): { dir: string; override: string[] } {
+  const dir = path.join(work, 'flake');
+  const stub = path.join(work, 'stub-nixpkgs');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(stub, { recursive: true });
+  writeFileSync(path.join(stub, 'flake.nix'), '{ outputs = _: { legacyPackages = { }; }; }\n');
+  mkdirSync(dir);
+  for (const f of ['flake.nix', 'nix', 'package.json', 'package-lock.json']) cpSync(path.join(root, f), path.join(dir, f), { recursive: true });
+  ok('git', ['init', '-q'], { cwd: dir });
+  ok('git', ['add', '-A'], { cwd: dir });
+  ok('git', ['-c', 'user.name=t', '-c', 'user.email=t@localhost', 'commit', '-qm', 'flake'], { cwd: dir });
+  return { dir, override: ['--no-write-lock-file', '--override-input', 'nixpkgs', `path:${stub}`] };
+}
+
+test('the flake evaluates its output names offline (nixpkgs stubbed)', () => {
+  const { dir, override } = flakeCopy();
+  const names = (attr: string) => JSON.parse(ok('nix', ['eval', '--json', ...override, `.#${attr}`, '--apply', 'builtins.attrNames'], { cwd: dir }));
+  const systems = ['aarch64-darwin', 'aarch64-linux', 'x86_64-darwin', 'x86_64-linux'];
+  assert.deepEqual(names('packages'), systems);
+  for (const s of systems) {
+    assert.deepEqual(names(`packages.${s}`), ['default', 'nixfleet-agent', 'nixfleet-update']);
+    assert.deepEqual(names(`apps.${s}`), ['default', 'nixfleet-agent', 'nixfleet-update']);
+  }
+  for (const m of ['nixosModules', 'darwinModules', 'homeManagerModules']) {
+    assert.deepEqual(names(m), ['default', 'nixfleet-agent']);
+    assert.equal(ok('nix', ['eval', ...override, `.#${m}.nixfleet-agent`, '--apply', 'builtins.isFunction'], { cwd: dir }).trim(), 'true');
+  }
+  assert.deepEqual(names('overlays'), ['default']);
+  // The flake's lib generates a config the agent accepts.
+  const json = ok('nix', ['eval', '--raw', ...override, '.#lib', '--apply', 'l: l.toJSON { host = "h1"; flake = "/srv/nixcfg"; platform = "nixos"; stateDir = "/var/lib/nixfleet-agent"; listen = null; }'], { cwd: dir });
+  assert.deepEqual(JSON.parse(json), { host: 'h1', flake: '/srv/nixcfg', platform: 'nixos', stateDir: '/var/lib/nixfleet-agent' });
+  parseConfig(JSON.parse(json));
+});
+
+test('the config generator knows exactly the keys of agent/config.ts', () => {
+  const keys = JSON.parse(ok('nix-instantiate', ['--eval', '--strict', '--json', '-E', `(import ${root}/nix/lib/agent-config.nix).keys`]));
+  assert.deepEqual(keys, Object.keys(configSchema.shape));
+  const bad = run('nix-instantiate', ['--eval', '--strict', '-E', `(import ${root}/nix/lib/agent-config.nix).toJSON { host = "h"; flake = "/f"; platform = "nixos"; stateDir = "/s"; stateDirr = "/x"; }`]);
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /unknown key\(s\) stateDirr/);
+  const missing = run('nix-instantiate', ['--eval', '--strict', '-E', `(import ${root}/nix/lib/agent-config.nix).toJSON { host = "h"; platform = "nixos"; stateDir = "/s"; }`]);
+  assert.match(missing.stderr, /flake must be set/);
+  const port = (l: string) => run('nix-instantiate', ['--eval', '-E', `(import ${root}/nix/lib/agent-config.nix).listenPort "${l}"`]);
+  assert.equal(port('[::1]:7531').stdout.trim(), '7531');
+  assert.match(port('0.0.0.0:70000').stderr, /port 70000 is above 65535/);
+  assert.match(port('nonsense').stderr, /must be ADDRESS:PORT/);
+});
+
+// Only the pure helpers the modules call, behaving as nixpkgs' do; option declarations are
+// kept as plain attrsets so their defaults can be read back.
+const stubLib = `rec {
+  mkOption = o: o;
+  mkEnableOption = d: { default = false; description = d; };
+  types = let t = name: { inherit name; }; in {
+    str = t "str"; bool = t "bool"; package = t "package"; listOf = _: t "listOf"; nonEmptyListOf = _: t "nonEmptyListOf";
+    nullOr = _: t "nullOr"; enum = _: t "enum"; strMatching = _: t "strMatching"; addCheck = _: _: t "addCheck";
+    ints = { positive = t "int"; between = _: _: t "int"; };
+  };
+  literalExpression = text: { _type = "literalExpression"; inherit text; };
+  mkIf = condition: content: { _type = "if"; inherit condition content; };
+  mkMerge = contents: { _type = "merge"; inherit contents; };
+  escapeShellArg = s: "'" + builtins.replaceStrings [ "'" ] [ "'\\\\''" ] s + "'";
+  escapeShellArgs = l: builtins.concatStringsSep " " (map escapeShellArg l);
+  makeBinPath = ps: builtins.concatStringsSep ":" (map (p: "\${p}/bin") ps);
+  hasPrefix = pre: s: builtins.substring 0 (builtins.stringLength pre) s == pre;
+  mapAttrsToList = f: a: map (n: f n a.\${n}) (builtins.attrNames a);
+}`;
+
+function evalModule(kind: 'nixos' | 'darwin' | 'home-manager', settings: string, system = 'x86_64-linux'): any {
+  const file = path.join(work, `eval-${kind}-${Math.random().toString(36).slice(2)}.nix`);
+  writeFileSync(
+    file,
+    `let
+  lib = ${stubLib};
+  self = { packages.${system} = { nixfleet-agent = "/nix/store/00000000000000000000000000000000-nixfleet-agent"; nixfleet-update = "/nix/store/00000000000000000000000000000000-nixfleet-update"; }; };
+  isDarwin = ${system.endsWith('darwin')};
+  pkgs = {
+    stdenv.hostPlatform = { system = "${system}"; isLinux = !isDarwin; isDarwin = isDarwin; };
+    writeText = builtins.toFile;
+    git = "/nix/store/g-git"; coreutils = "/nix/store/c-coreutils"; util-linux = "/nix/store/u-util-linux";
+  };
+  config = {
+    services.nixfleet-agent = defaults // (${settings});
+    nix.package = "/nix/store/n-nix"; systemd.package = "/nix/store/s-systemd";
+    system.build.nixos-rebuild = "/nix/store/r-nixos-rebuild";
+    xdg.stateHome = "/home/alice/.local/state"; home.profileDirectory = "/home/alice/.nix-profile";
+  };
+  module = import ${root}/nix/modules/${kind}.nix { inherit self; } { inherit config lib pkgs; };
+  defaults = builtins.mapAttrs (_: o: o.default or null) module.options.services.nixfleet-agent;
+  cfg = config.services.nixfleet-agent;
+in { inherit cfg; enabled = module.config.condition; config = module.config.content; }
+`,
+  );
+  return JSON.parse(ok('nix-instantiate', ['--eval', '--strict', '--json', '--read-write-mode', file]));
+}
+
+test('the NixOS module makes a root systemd service that survives its own switch, and a config the agent accepts', () => {
+  const tokens = path.join(work, 'tokens');
+  const r = evalModule('nixos', `{ enable = true; host = "web1"; flake = "/etc/nixcfg"; listen = "0.0.0.0:7531"; tokenFile = "${tokens}"; openFirewall = true; healthChecks = [ [ "systemctl" "is-system-running" ] ]; switchMethod = "nixos-rebuild"; }`);
+  assert.equal(r.enabled, true);
+  const unit = r.config.systemd.services['nixfleet-agent'];
+  assert.equal(unit.serviceConfig.Restart, 'always');
+  assert.equal(unit.serviceConfig.KillMode, 'process', 'detached op workers must survive the agent restart a switch causes');
+  assert.equal(unit.serviceConfig.StateDirectory, 'nixfleet-agent');
+  assert.equal(unit.serviceConfig.User, 'root');
+  assert.deepEqual(unit.wantedBy, ['multi-user.target']);
+  for (const p of ['/nix/store/n-nix', '/nix/store/g-git']) assert.ok(unit.path.includes(p), `PATH lacks ${p}`);
+  assert.equal(unit.environment.GIT_CONFIG_VALUE_0, '/etc/nixcfg');
+  const configPath = r.config.environment.etc['nixfleet-agent/config.json'].source;
+  assert.equal(unit.serviceConfig.ExecStart, `'/nix/store/00000000000000000000000000000000-nixfleet-agent/bin/nixfleet-agent' 'serve' '--config' '${configPath}'`);
+  assert.deepEqual(r.config.networking.firewall.allowedTCPPorts, { _type: 'if', condition: true, content: [7531] });
+  for (const a of r.config.assertions) assert.equal(a.assertion, true, a.message);
+
+  const written = JSON.parse(readFileSync(configPath, 'utf8'));
+  assert.deepEqual(written, {
+    host: 'web1',
+    flake: '/etc/nixcfg',
+    platform: 'nixos',
+    profile: '/nix/var/nix/profiles/system',
+    stateDir: '/var/lib/nixfleet-agent',
+    listen: '0.0.0.0:7531',
+    tokenFile: tokens,
+    healthChecks: [['systemctl', 'is-system-running']],
+    switchMethod: 'nixos-rebuild',
+  });
+  const cfg = parseConfig(written, configPath);
+  assert.equal(cfg.confirmTimeout, 30, 'unset options leave the agent its own defaults');
+});
+
+test('the NixOS module refuses an open listener without a token and secrets in the store', () => {
+  const r = evalModule('nixos', `{ enable = true; host = "web1"; flake = "/etc/nixcfg"; listen = "0.0.0.0:7531"; }`);
+  const failing = r.config.assertions.filter((a: { assertion: boolean }) => !a.assertion).map((a: { message: string }) => a.message);
+  assert.equal(failing.length, 1);
+  assert.match(failing[0], /is not loopback: set tokenFile/);
+  const s = evalModule('nixos', `{ enable = true; host = "web1"; flake = "/etc/nixcfg"; tokenFile = "/nix/store/abc-tokens"; }`);
+  assert.ok(s.config.assertions.some((a: { assertion: boolean; message: string }) => !a.assertion && /must not be in the Nix store/.test(a.message)));
+  const off = evalModule('nixos', `{ host = "web1"; flake = "/etc/nixcfg"; }`);
+  assert.equal(off.enabled, false);
+});
+
+test('the nix-darwin module makes a launchd daemon whose op workers outlive it', () => {
+  const r = evalModule('darwin', `{ enable = true; host = "mac1"; flake = "/Users/me/nixcfg"; }`, 'aarch64-darwin');
+  const d = r.config.launchd.daemons['nixfleet-agent'].serviceConfig;
+  assert.equal(d.KeepAlive, true);
+  assert.equal(d.RunAtLoad, true);
+  assert.equal(d.AbandonProcessGroup, true);
+  assert.equal(d.ProgramArguments[1], 'serve');
+  assert.match(d.EnvironmentVariables.PATH, /^\/nix\/store\/n-nix\/bin:/);
+  const written = JSON.parse(readFileSync(d.ProgramArguments[3], 'utf8'));
+  assert.equal(written.platform, 'darwin');
+  assert.equal(parseConfig(written).listen, '127.0.0.1:7531');
+});
+
+test('the home-manager module makes a user service on Linux and a launchd agent on macOS', () => {
+  const linux = evalModule('home-manager', `{ enable = true; host = "alice@laptop"; flake = "/home/alice/nixcfg"; }`);
+  const parts = linux.config.contents;
+  const svc = parts.find((p: any) => p.content?.systemd)?.content.systemd.user.services['nixfleet-agent'];
+  assert.equal(parts.find((p: any) => p.content?.systemd).condition, true);
+  assert.equal(parts.find((p: any) => p.content?.launchd).condition, false);
+  assert.equal(svc.Service.KillMode, 'process');
+  assert.equal(svc.Service.Restart, 'always');
+  const configPath = parts[0].xdg.configFile['nixfleet-agent/config.json'].source;
+  const written = JSON.parse(readFileSync(configPath, 'utf8'));
+  assert.equal(written.profile, '/home/alice/.local/state/nix/profiles/home-manager');
+  assert.equal(written.stateDir, '/home/alice/.local/state/nixfleet-agent');
+  assert.equal(parseConfig(written).platform, 'home-manager');
+  const mac = evalModule('home-manager', `{ enable = true; host = "alice@mac"; flake = "/Users/alice/nixcfg"; }`, 'aarch64-darwin');
+  const agent = mac.config.contents.find((p: any) => p.content?.launchd);
+  assert.equal(agent.condition, true);
+  assert.equal(agent.content.launchd.agents['nixfleet-agent'].config.AbandonProcessGroup, true);
+});
+
+test('nix/esbuild-agent.json builds the same dist/agent.js as scripts/build.mjs', () => {
+  const spec = JSON.parse(readFileSync(path.join(root, 'nix/esbuild-agent.json'), 'utf8'));
+  const env = { NIXFLEET_BUILD_VERSION: '9.9.9+test' };
+  const a = path.join(work, 'bundle-a');
+  const b = path.join(work, 'bundle-b');
+  const r = run(process.execPath, ['scripts/build.mjs', '--only=agent', '--production', `--outdir=${a}`], { cwd: root, env });
+  assert.equal(r.status, 0, r.stderr);
+  const args = spec.args.map((x: string) => x.replace('@VERSION@', env.NIXFLEET_BUILD_VERSION));
+  ok(path.join(root, 'node_modules/.bin/esbuild'), [spec.entry, ...args, `--outfile=${b}/agent.js`], { cwd: root });
+  const built = readFileSync(`${a}/agent.js`);
+  assert.ok(built.includes('9.9.9+test'), 'the version is baked into the bundle');
+  assert.ok(built.equals(readFileSync(`${b}/agent.js`)), 'nix/esbuild-agent.json has drifted from scripts/build.mjs: update it to the same options');
+});
+
+test('nix/npm-deps-hash.nix matches package-lock.json', () => {
+  const expected = /"(sha256-[A-Za-z0-9+/=]+)"/.exec(readFileSync(path.join(root, 'nix/npm-deps-hash.nix'), 'utf8'))?.[1];
+  assert.ok(expected, 'nix/npm-deps-hash.nix holds no sha256 hash');
+  const actual = execFileSync('bash', [path.join(root, 'nix/npm-deps-hash.sh')], { encoding: 'utf8' }).trim();
+  assert.equal(actual, expected, 'runtime npm dependencies changed: run `bash nix/npm-deps-hash.sh --write` and commit nix/npm-deps-hash.nix');
+});
