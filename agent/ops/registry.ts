@@ -3,6 +3,7 @@ import { printable, type OpKind, type OpParams, type OpResult } from '../../prot
 import { buildOp } from './build';
 import { forceRebuildOp } from './forceRebuild';
 import { pullOp } from './pull';
+import { rebuildSmartOp } from './rebuildSmart';
 import { rollbackOp } from './rollback';
 import { selfUpdateOp } from './selfUpdate';
 import { switchOp } from './switch';
@@ -18,6 +19,7 @@ export const registry: { [K in OpKind]?: OpDefinition<K> } = {
   pull: pullOp,
   build: buildOp,
   'self-update': selfUpdateOp,
+  'rebuild-smart': rebuildSmartOp,
 };
 
 export function getOp<K extends OpKind>(kind: K): OpDefinition<K> | undefined {

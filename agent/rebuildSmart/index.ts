@@ -1,0 +1,153 @@
+// Rebuild Smart: pull nixcfg, sync dotfiles, update secrets (and with --update every
+// input), rebuild, check, commit and push, as one op with a live phase list. Each phase
+// is one named function under phases/; this file wires them, applies the failure policy
+// and produces the OpResult (with the structured phase list for VS Code).
+import type { OpParams, OpResult } from '../../protocol';
+import { OpError, type OpContext } from '../ops/types';
+import { readWorkTree, short } from './gitState';
+import { agentNixSide } from './nixSide';
+import { runPhases, summaryTable, type PhaseSpec, type PhasesOutcome } from './phaseRunner';
+import { commitAndPush, commitSkip } from './phases/commitPush';
+import { dotfiles, dotfilesSkip } from './phases/dotfiles';
+import { secretsSkip, updateAllInputs, updateSecrets, updateSkip } from './phases/flakeInputs';
+import { postChecks } from './phases/postChecks';
+import { prepare } from './phases/prepare';
+import { rebuild } from './phases/rebuild';
+import { upstreamSkip, upstreamSync } from './phases/upstream';
+import { readRecord } from './record';
+import { rollbackLastRun, rollbackToRecord } from './rollback';
+import { Steps } from './steps';
+import type { NixSide, PhaseResult, RunFlags, RunState } from './types';
+
+export type RebuildSmartParams = OpParams<'rebuild-smart'>;
+
+export const PHASE_SPECS: PhaseSpec[] = [
+  { name: 'prepare', fn: prepare },
+  { name: 'upstream', fn: upstreamSync, skip: upstreamSkip, soft: true },
+  { name: 'dotfiles', fn: dotfiles, skip: dotfilesSkip, soft: true },
+  // Built with the secrets locked before when their update fails: a warning, not a stop.
+  { name: 'secrets', fn: updateSecrets, skip: secretsSkip, soft: true },
+  { name: 'update', fn: updateAllInputs, skip: updateSkip },
+  { name: 'rebuild', fn: rebuild },
+  { name: 'checks', fn: postChecks },
+  // The host is rebuilt and checked by now: a failed commit or push must not undo that.
+  { name: 'commit', fn: commitAndPush, skip: commitSkip, soft: true },
+];
+
+export function resolveFlags(ctx: OpContext, params: RebuildSmartParams): RunFlags {
+  const c = ctx.config;
+  return {
+    skipUpstream: params.skipUpstream ?? false,
+    skipDotfiles: params.skipDotfiles ?? false,
+    update: (params.update ?? c.updateBeforeRebuild) && !params.skipUpdate,
+    dryRun: params.dryRun ?? false,
+    rollbackOnFailure: params.rollbackOnFailure ?? false,
+    autoCommit: params.autoCommit ?? c.autoCommit,
+    autoPush: params.autoPush ?? c.autoPush,
+    syncDotfiles: c.syncDotfiles,
+  };
+}
+
+export async function runRebuildSmart(ctx: OpContext, params: RebuildSmartParams, nix: NixSide = agentNixSide): Promise<OpResult> {
+  if (params.update && params.skipUpdate) {
+    throw new OpError('--update and --skip-update contradict each other: give one of them');
+  }
+  if (params.rollback && (params.update || params.skipUpstream || params.skipDotfiles || params.offline)) {
+    throw new OpError('--rollback restores the last run\'s commit and generation and takes no other phase flags (only --dry-run)');
+  }
+  const flags = resolveFlags(ctx, params);
+  const run: RunState = {
+    ctx,
+    config: ctx.config,
+    flags,
+    steps: new Steps(ctx, flags.dryRun),
+    nix,
+    warnings: [],
+    offline: params.offline ?? false,
+    offlineReason: params.offline ? '--offline' : undefined,
+    commitsMade: [],
+    lockChanges: [],
+  };
+  const mode = flags.dryRun ? ' (dry run: nothing is changed)' : '';
+  ctx.log('info', `Rebuild Smart on ${ctx.config.host}${params.rollback ? ': rollback' : ''}${mode}`);
+
+  let outcome: PhasesOutcome;
+  if (params.rollback) {
+    outcome = await runPhases(run, [{ name: 'rollback', fn: rollbackLastRun }]);
+  } else {
+    outcome = await runPhases(run, PHASE_SPECS);
+    const rebuildFailed = outcome.stoppedAt === 'rebuild' || outcome.stoppedAt === 'checks';
+    if (rebuildFailed && !outcome.cancelled && flags.rollbackOnFailure && !flags.dryRun) {
+      ctx.log('info', `--rollback-on-failure: restoring the commit and generation recorded before this run`);
+      const rb = await runPhases(run, [{ name: 'rollback', fn: (r) => rollbackToRecord(r, readRecord(r.config.stateDir)) }]);
+      outcome.phases.push(...rb.phases);
+      if (rb.error) outcome.error = `${outcome.error}; the rollback failed too: ${rb.error}`;
+    }
+  }
+  return finish(run, params, outcome);
+}
+
+async function finish(run: RunState, params: RebuildSmartParams, outcome: PhasesOutcome): Promise<OpResult> {
+  const { ctx, config, flags } = run;
+  const state = await describeState(run);
+  const status = outcome.cancelled
+    ? `cancelled during ${outcome.stoppedAt}`
+    : outcome.stoppedAt
+      ? `failed at ${outcome.stoppedAt}${run.rolledBack ? ', rolled back' : ''}`
+      : flags.dryRun
+        ? 'dry run done'
+        : 'succeeded';
+  for (const line of summaryTable(outcome.phases, `Rebuild Smart on ${config.host}: ${status}`)) ctx.log('info', line);
+  for (const w of run.warnings) ctx.log('info', `warning: ${w}`);
+  if (flags.dryRun) ctx.log('info', `dry run: ${run.steps.planned.length} command(s) would run; none was run`);
+  ctx.log('info', state.text);
+
+  const result: OpResult = {
+    generationBefore: run.before?.generation,
+    generationAfter: run.after?.generation ?? run.before?.generation,
+    storePath: run.after?.path,
+    revision: state.commit,
+    checks: run.checksPassed === undefined ? 'not-run' : run.checksPassed ? 'passed' : 'failed',
+    message: `${status}; ${state.text}`,
+    phases: outcome.phases satisfies PhaseResult[],
+    warnings: run.warnings,
+    offline: run.offline,
+    dryRun: flags.dryRun,
+    ...(flags.dryRun ? { plannedCommands: run.steps.planned } : {}),
+    ...(run.closureDiff ? { closureDiff: run.closureDiff } : {}),
+    ...(run.lockChanges.length ? { lockChanges: run.lockChanges } : {}),
+    commitsMade: run.commitsMade,
+    rolledBack: run.rolledBack ?? false,
+    ...(params.rollback ? { rollback: true } : {}),
+  };
+  if (outcome.cancelled) throw new OpError(`Rebuild Smart on ${config.host} was ${status}; ${state.text}`, result);
+  if (outcome.stoppedAt) {
+    const next = run.rolledBack
+      ? 'fix the cause and run Rebuild Smart again'
+      : outcome.stoppedAt === 'rebuild' || outcome.stoppedAt === 'checks'
+        ? 'roll back with `nixfleet-agent rebuild-smart --rollback` (or the Rollback button), or fix and run again'
+        : 'fix the cause and run Rebuild Smart again';
+    throw new OpError(`Rebuild Smart on ${config.host} ${status}: ${outcome.error}; ${next}`, result);
+  }
+  return result;
+}
+
+/** Where the checkout and the profile are now, against what the run started from. */
+async function describeState(run: RunState): Promise<{ text: string; commit?: string }> {
+  const parts: string[] = [];
+  let commit: string | undefined;
+  try {
+    const tree = await readWorkTree(run.steps.cleanupGit(run.config.flake));
+    commit = tree.commit;
+    const started = run.checkout?.commit;
+    parts.push(
+      `checkout ${run.config.flake} at ${short(tree.commit)}${started && started !== tree.commit ? ` (was ${short(started)})` : started ? ' (unchanged)' : ''}${tree.dirty.length ? `, ${tree.dirty.length} uncommitted change(s)` : ''}`,
+    );
+  } catch (err) {
+    parts.push(`checkout ${run.config.flake} could not be read (${(err as Error).message.split('\n')[0]})`);
+  }
+  const now = await run.nix.currentGeneration(run.config.profile).catch(() => undefined);
+  const was = run.before?.generation;
+  parts.push(`generation ${now?.generation ?? 'none'}${was !== undefined && was !== now?.generation ? ` (was ${was})` : was !== undefined ? ' (unchanged)' : ''}`);
+  return { text: `now: ${parts.join('; ')}`, commit };
+}
