@@ -1,0 +1,108 @@
+// The demo fleet of one e2e phase: helper A's real-Nix test bed (via bed-setup.ts under tsx)
+// plus one real agent process per host (`node dist/agent.js serve --config FILE`) on loopback,
+// and one host address where nothing listens (the unreachable host).
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, readlinkSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { canConnect, freePort, startGroup, stopGroup, waitFor } from './procs.mjs';
+
+export const HOST_NAMES = ['h1', 'h2', 'alice@h3'];
+export const OFFLINE_HOST = 'offline1';
+
+export class Fleet {
+  constructor({ root, dir, keep = false }) {
+    this.root = root; // the project
+    this.dir = dir; // this phase's private folder (logs)
+    this.keep = keep;
+    this.bed = null;
+    this.agents = [];
+    this.agentErrors = [];
+  }
+
+  async create() {
+    const ports = {};
+    for (const n of HOST_NAMES) ports[n] = await freePort();
+    const out = path.join(this.dir, 'bed.json');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(this.root, 'test/e2e/bed-setup.ts'), out, JSON.stringify(ports)], {
+      cwd: this.root,
+      env: { ...process.env, NIXFLEET_REPO_ROOT: this.root },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    if (r.status !== 0) throw new Error(`creating the Nix test bed failed (exit ${r.status}): ${(r.stderr || r.error?.message || '').trim().slice(-2000)}`);
+    this.bed = JSON.parse(readFileSync(out, 'utf8'));
+    // A loopback port where nothing listens: the extension must show this host offline.
+    this.offlinePort = await freePort();
+    return this.bed;
+  }
+
+  /** Start one agent per host; hosts whose agent does not come up are recorded, not thrown. */
+  async startAgents() {
+    const agentJs = path.join(this.root, 'dist', 'agent.js');
+    const env = { ...process.env, PATH: this.bed.path };
+    delete env.NODE_OPTIONS;
+    await Promise.all(
+      this.bed.hosts.map(async (h) => {
+        const logFile = path.join(this.dir, `agent-${h.name.replace('@', '-at-')}.log`);
+        const proc = startGroup(`agent ${h.name}`, [process.execPath, agentJs, 'serve', '--config', h.config], {
+          cwd: h.checkout,
+          env,
+          logFile,
+        });
+        this.agents.push(proc);
+        try {
+          await waitFor(`agent ${h.name} listening on 127.0.0.1:${h.port}`, async () => {
+            if (proc.exitedAt) {
+              const log = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join(' | ');
+              throw Object.assign(new Error(`agent exited: ${log}`), { fatal: true });
+            }
+            return canConnect(h.port);
+          }, { timeoutMs: 15_000, everyMs: 100 });
+        } catch (err) {
+          this.agentErrors.push(`agent for ${h.name} (node dist/agent.js serve --config ${h.config}) did not start: ${err.message}`);
+        }
+      }),
+    );
+    return this.agentErrors;
+  }
+
+  /** The hosts as C's suite wants them in NIXFLEET_E2E_HOSTS (docs/extension.md). */
+  e2eHosts({ withOffline = true } = {}) {
+    const list = this.bed.hosts.map((h) => ({
+      name: h.name,
+      address: h.address,
+      platform: h.platform,
+      token: this.bed.token,
+      profile: h.profile,
+      stateDir: h.stateDir,
+    }));
+    if (withOffline) list.push({ name: OFFLINE_HOST, address: `ws://127.0.0.1:${this.offlinePort}`, platform: 'nixos', token: this.bed.token });
+    return list;
+  }
+
+  /** The `nixfleet.hosts` setting: addresses only, never tokens. */
+  hostsSetting() {
+    return this.e2eHosts().map(({ name, address, platform }) => ({ name, address, platform }));
+  }
+
+  host(name) {
+    const h = this.bed.hosts.find((x) => x.name === name);
+    if (!h) throw new Error(`the demo fleet has no host ${name}`);
+    return h;
+  }
+
+  /** The generation number the host's profile points at, read from the link on disk. */
+  currentGeneration(name) {
+    const h = this.host(name);
+    const target = readlinkSync(h.profile);
+    const m = /-(\d+)-link$/.exec(target);
+    if (!m) throw new Error(`profile ${h.profile} points at ${target}, not at a generation link`);
+    return Number(m[1]);
+  }
+
+  async stop() {
+    await Promise.all(this.agents.map((p) => stopGroup(p)));
+    this.agents = [];
+    if (this.bed && !this.keep && existsSync(this.bed.root)) rmSync(this.bed.root, { recursive: true, force: true });
+  }
+}
