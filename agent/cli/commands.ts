@@ -1,0 +1,237 @@
+// The CLI: `nixfleet-agent <command> --config FILE [--json]`. Exit code 0 only on
+// success; errors go to stderr as one sentence.
+import { OP_ID_RE, printable } from '../../protocol';
+import { AGENT_VERSION } from '../version';
+import { detectNix } from '../nix/info';
+import { listGenerations } from '../nix/generations';
+import { OpManager } from '../runner/manager';
+import { readAllLines } from '../journal/reader';
+import { journalFile } from '../journal/paths';
+import { runWorker } from '../runner/worker';
+import { AgentCore } from '../server/core';
+import { startWsServer } from '../server/wsServer';
+import { serveStdio } from '../server/stdio';
+import { buildHostStatus } from '../server/status';
+import { parseCommandArgs, UsageError, type Parsed } from './args';
+import { opCommands, type FlagSpec } from './opCommands';
+import { followOp, newOpId, runOpFromCli, terminalPrinter } from './runOp';
+import { formatGenerations, formatOps, formatStatus } from './format';
+
+interface Command {
+  summary: string;
+  usage: string;
+  flags: Record<string, FlagSpec>;
+  positionals?: number;
+  run(p: Parsed): Promise<number>;
+}
+
+const print = (text: string) => process.stdout.write(text + '\n');
+const printJson = (v: unknown) => process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+
+const commands: Record<string, Command> = {
+  serve: {
+    summary: 'serve the protocol over WebSocket on config "listen" (TLS with tlsCert/tlsKey, bearer tokens from tokenFile)',
+    usage: 'serve --config FILE',
+    flags: {},
+    async run(p) {
+      const config = p.config();
+      const core = new AgentCore(config, await detectNix());
+      core.start();
+      const server = await startWsServer(core);
+      const scheme = config.tlsCert ? 'wss' : 'ws';
+      const host = server.address.host.includes(':') ? `[${server.address.host}]` : server.address.host;
+      process.stderr.write(`nixfleet-agent ${AGENT_VERSION}: host ${config.host} listening on ${scheme}://${host}:${server.address.port}` +
+        `${config.tokenFile ? '' : ' (no tokenFile: read-only, mutating ops refused)'}\n`);
+      if (p.json) print(JSON.stringify({ listening: `${host}:${server.address.port}`, pid: process.pid, version: AGENT_VERSION }));
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+      // Workers are in their own sessions: they keep running and a restarted agent re-attaches.
+      await server.close();
+      core.close();
+      return 0;
+    },
+  },
+  stdio: {
+    summary: 'speak the protocol as newline-delimited JSON on stdin/stdout (for SSH)',
+    usage: 'stdio --config FILE',
+    flags: {},
+    async run(p) {
+      const config = p.config();
+      const core = new AgentCore(config, await detectNix());
+      core.start();
+      await serveStdio(core);
+      core.close();
+      return 0;
+    },
+  },
+  status: {
+    summary: "show the host's generation, checkout, last checks and whether an op is running",
+    usage: 'status --config FILE [--json]',
+    flags: {},
+    async run(p) {
+      const config = p.config();
+      const status = await buildHostStatus(config, (await detectNix()).version, new Date().toISOString());
+      if (p.json) printJson(status);
+      else print(formatStatus(status));
+      return 0;
+    },
+  },
+  generations: {
+    summary: "list the profile's generations (oldest first)",
+    usage: 'generations --config FILE [--json]',
+    flags: {},
+    async run(p) {
+      const gens = await listGenerations(p.config());
+      if (p.json) printJson(gens);
+      else print(formatGenerations(gens));
+      return 0;
+    },
+  },
+  ops: {
+    summary: 'list recorded ops, newest first',
+    usage: 'ops --config FILE [--limit N] [--json]',
+    flags: { limit: { type: 'string', value: 'N', help: 'show at most N ops (default 50)' } },
+    async run(p) {
+      const limit = p.flags.limit === undefined ? 50 : Number(p.flags.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`ops: --limit takes a whole number of at least 1, not "${printable(String(p.flags.limit))}"`);
+      const manager = new OpManager(p.config());
+      const ops = manager.list(limit);
+      manager.close();
+      if (p.json) printJson(ops);
+      else print(formatOps(ops));
+      return 0;
+    },
+  },
+  log: {
+    summary: "print an op's journal (--follow: until it ends); exit status is the op's outcome",
+    usage: 'log OP --config FILE [--follow] [--from-seq N] [--json]',
+    flags: {
+      follow: { type: 'boolean', help: 'keep printing until the op ends' },
+      'from-seq': { type: 'string', value: 'N', help: 'start after journal line N' },
+    },
+    positionals: 1,
+    async run(p) {
+      const opId = p.positionals[0];
+      if (!opId) throw new UsageError('log: give the op id, e.g. "nixfleet-agent log cli-switch-xyz --config FILE" (see "nixfleet-agent ops")');
+      if (!OP_ID_RE.test(opId)) throw new UsageError(`log: "${printable(opId)}" is not an op id`);
+      const fromSeq = p.flags['from-seq'] === undefined ? 0 : Number(p.flags['from-seq']);
+      if (!Number.isInteger(fromSeq) || fromSeq < 0) throw new UsageError('log: --from-seq takes a whole number');
+      const config = p.config();
+      const manager = new OpManager(config);
+      try {
+        const info = manager.get(opId);
+        if (!info) throw new Error(`no op ${opId} on host ${config.host}; list ops with "nixfleet-agent ops --config FILE"`);
+        if (p.json) {
+          const final = p.flags.follow && !manager.isFinal(info) ? await followOp(manager, opId, fromSeq, { line: () => {} }) : info;
+          printJson({ op: final, lines: await readAllLines(journalFile(config.stateDir, opId), fromSeq) });
+          return final.state === 'succeeded' || final.state === 'running' ? 0 : 1;
+        }
+        if (p.flags.follow) {
+          const final = await followOp(manager, opId, fromSeq, terminalPrinter(false));
+          return final.state === 'succeeded' ? 0 : 1;
+        }
+        for (const l of await readAllLines(journalFile(config.stateDir, opId), fromSeq)) terminalPrinter(false).line(l);
+        return info.state === 'succeeded' || info.state === 'running' ? 0 : 1;
+      } finally {
+        manager.close();
+      }
+    },
+  },
+  'run-op': {
+    summary: '(internal) the worker process that runs one accepted op',
+    usage: 'run-op --state-dir DIR --op ID',
+    flags: { op: { type: 'string', value: 'ID', help: 'the op to run' } },
+    async run(p) {
+      const opId = p.flags.op;
+      if (typeof opId !== 'string' || !OP_ID_RE.test(opId)) throw new UsageError('run-op: --op ID is required');
+      const dir = p.overrides.stateDir;
+      if (typeof dir !== 'string' || !dir.startsWith('/')) throw new UsageError('run-op: --state-dir DIR (absolute) is required');
+      return runWorker(dir, opId);
+    },
+  },
+};
+
+for (const [name, oc] of Object.entries(opCommands)) {
+  commands[name] = {
+    summary: oc.summary,
+    usage: `${name} --config FILE${Object.entries(oc.flags)
+      .map(([f, s]) => ` [--${f}${s.type === 'string' ? ' ' + (s.value ?? 'VALUE') : ''}]`)
+      .join('')} [--op-id ID] [--json]`,
+    flags: { ...oc.flags, 'op-id': { type: 'string', value: 'ID', help: 'op id to use (a retry with the same id never runs twice)' } },
+    async run(p) {
+      let params: Record<string, unknown>;
+      try {
+        params = oc.toParams(p.flags);
+      } catch (err) {
+        throw new UsageError(`${name}: ${(err as Error).message}`);
+      }
+      const opId = typeof p.flags['op-id'] === 'string' ? p.flags['op-id'] : newOpId(oc.kind);
+      if (!OP_ID_RE.test(opId)) throw new UsageError(`${name}: "${printable(opId)}" is not a valid op id (letters, digits, "_" and "-")`);
+      const final = await runOpFromCli(p.config(), oc.kind, params, opId, p.json);
+      if (p.json) printJson(final);
+      if (final.state !== 'succeeded') {
+        process.stderr.write(`nixfleet-agent: ${final.error ?? `${name} ${final.state}`}\n`);
+        return 1;
+      }
+      return 0;
+    },
+  };
+}
+
+function helpFor(name: string, c: Command): string {
+  const flags = Object.entries(c.flags).map(([f, s]) => `  --${f}${s.type === 'string' ? ' ' + (s.value ?? 'VALUE') : ''}`.padEnd(26) + s.help);
+  return [
+    `nixfleet-agent ${c.usage}`,
+    '',
+    c.summary,
+    '',
+    'Options:',
+    '  --config FILE'.padEnd(26) + 'agent config (JSON); or $NIXFLEET_AGENT_CONFIG',
+    '  --json'.padEnd(26) + 'machine-readable output on stdout',
+    ...flags,
+    '  --<config-key> VALUE'.padEnd(26) + 'override any config key (e.g. --state-dir /tmp/s)',
+  ].join('\n');
+}
+
+function mainHelp(): string {
+  const width = Math.max(...Object.keys(commands).map((n) => n.length)) + 2;
+  return [
+    `nixfleet-agent ${AGENT_VERSION}: the NixFleet host agent`,
+    '',
+    'Usage: nixfleet-agent <command> --config FILE [--json] [options]',
+    '',
+    'Commands:',
+    ...Object.entries(commands)
+      .filter(([n]) => n !== 'run-op')
+      .map(([n, c]) => `  ${n.padEnd(width)}${c.summary}`),
+    '',
+    'Run "nixfleet-agent <command> --help" for its options.',
+  ].join('\n');
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    print(mainHelp());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === 'version') {
+    print(AGENT_VERSION);
+    return 0;
+  }
+  const command = commands[name];
+  if (!command) throw new UsageError(`unknown command "${printable(name)}"; run "nixfleet-agent --help" for the list`);
+  const parsed = parseCommandArgs(name, args, command.flags, command.positionals ?? 0);
+  if (parsed.help) {
+    print(helpFor(name, command));
+    return 0;
+  }
+  if (name !== 'run-op' && parsed.configFile === undefined && !args.some((a) => a.startsWith('--host') || a.startsWith('--state-dir'))) {
+    throw new UsageError(`${name}: --config FILE is required (the agent's JSON config)`);
+  }
+  return command.run(parsed);
+}
+

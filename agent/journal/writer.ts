@@ -1,0 +1,124 @@
+// The append-only op journal: one JSON object per output line, `seq` 1.. with no gaps.
+// Only the worker writes it. Lines are buffered for at most one event-loop turn and
+// written with one write(2) per batch; the agent streams only what it read back from
+// the file, so whatever a client saw is on disk, whatever kill -9 hits.
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { MAX_LINE_CHARS, type OutputStream } from '../../protocol';
+
+/** Flush the buffer when it holds this much, without waiting for the next turn. */
+const FLUSH_BYTES = 256 * 1024;
+
+export class JournalWriter {
+  private readonly fd: number;
+  private seq: number;
+  private buffer: string[] = [];
+  private bufferedChars = 0;
+  private scheduled = false;
+  private closed = false;
+
+  private constructor(fd: number, lastSeq: number) {
+    this.fd = fd;
+    this.seq = lastSeq;
+  }
+
+  /**
+   * Open (or create) a journal for appending. A torn final line, left by a writer killed
+   * mid-write, is cut off so the next line starts on a line boundary; seq continues
+   * after the last complete line.
+   */
+  static open(file: string): JournalWriter {
+    const fd = openSync(file, 'a+', 0o600);
+    try {
+      const { lastSeq, validBytes, size } = scanTail(fd);
+      if (validBytes < size) ftruncateSync(fd, validBytes);
+      return new JournalWriter(fd, lastSeq);
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+  }
+
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  /** Append text (split at newlines and at MAX_LINE_CHARS) as one or more journal lines. */
+  append(stream: OutputStream, text: string): void {
+    if (this.closed) throw new Error('internal: journal written after it was closed');
+    const time = new Date().toISOString();
+    const parts = text.split('\n');
+    if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
+    for (const part of parts) {
+      for (let i = 0; i < part.length || i === 0; i += MAX_LINE_CHARS) {
+        const line = JSON.stringify({ seq: ++this.seq, stream, text: part.slice(i, i + MAX_LINE_CHARS), time }) + '\n';
+        this.buffer.push(line);
+        this.bufferedChars += line.length;
+      }
+    }
+    if (this.bufferedChars >= FLUSH_BYTES) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Write buffered lines now. */
+  flush(): void {
+    this.scheduled = false;
+    if (!this.buffer.length || this.closed) return;
+    const data = Buffer.from(this.buffer.join(''), 'utf8');
+    this.buffer = [];
+    this.bufferedChars = 0;
+    let off = 0;
+    while (off < data.length) off += writeSync(this.fd, data, off, data.length - off);
+  }
+
+  /** Flush, fsync and close. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    try {
+      fsyncSync(this.fd);
+    } finally {
+      closeSync(this.fd);
+    }
+  }
+}
+
+/** Seq of a raw journal line, read from its fixed prefix without a full JSON parse. */
+export function seqOf(raw: string): number | undefined {
+  const m = /^\{"seq":(\d+),/.exec(raw);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * Find the end of the last complete line and its seq by reading backwards from the end.
+ * The journal's lines are at most ~100 KB, so a few blocks always reach a newline.
+ */
+export function scanTail(fd: number): { lastSeq: number; validBytes: number; size: number } {
+  const size = fstatSync(fd).size;
+  if (size === 0) return { lastSeq: 0, validBytes: 0, size };
+  const block = 64 * 1024;
+  let end = size;
+  let tail = Buffer.alloc(0);
+  // Collect enough bytes to hold the last complete line and any torn remainder.
+  while (end > 0) {
+    const start = Math.max(0, end - block);
+    const buf = Buffer.alloc(end - start);
+    readSync(fd, buf, 0, buf.length, start);
+    tail = Buffer.concat([buf, tail]);
+    end = start;
+    const lastNl = tail.lastIndexOf(0x0a);
+    if (lastNl < 0) continue;
+    const prevNl = tail.lastIndexOf(0x0a, lastNl - 1);
+    if (prevNl < 0 && end > 0) continue;
+    const validBytes = end + lastNl + 1;
+    const raw = tail.subarray(prevNl + 1, lastNl).toString('utf8');
+    const seq = seqOf(raw);
+    if (seq === undefined) throw new Error(`journal line before byte ${validBytes} is not a journal record; the journal is corrupt`);
+    return { lastSeq: seq, validBytes, size };
+  }
+  // No newline at all: the only line is torn.
+  return { lastSeq: 0, validBytes: 0, size };
+}

@@ -1,0 +1,407 @@
+// Runs ops for the agent and the CLI alike: accepts a start (idempotent by op id),
+// takes the host lock for mutating ops, spawns the worker, watches it until it ends,
+// cancels it, and on start-up re-attaches to workers that outlived a previous agent
+// (or marks their ops interrupted when they did not).
+import { EventEmitter } from 'node:events';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { FINAL_OP_STATES, type ClientIdentity, type ErrorCode, type OpInfo, type OpKind } from '../../protocol';
+import type { AgentConfig } from '../config';
+import { AGENT_VERSION } from '../version';
+import { getOp } from '../ops/registry';
+import type { OpDefinition } from '../ops/types';
+import { createOpDir, listOpIds, listOps, readOpInfo, writeOpInfo } from '../journal/opStore';
+import { journalFile, opDir } from '../journal/paths';
+import { lastSeqOf } from '../journal/reader';
+import { JournalWriter } from '../journal/writer';
+import { FileWatcher } from '../journal/watcher';
+import { acquireLock, BusyError, readLock, releaseLock } from './lock';
+import { processRunning } from './process';
+import { readWorker, writeRequest, writeWorker } from './request';
+import { spawnWorker } from './spawn';
+import { auditEnd, confirmFile } from './worker';
+
+/** A request the manager refuses, with the protocol error code to answer it with. */
+export class OpRequestError extends Error {
+  override name = 'OpRequestError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface StartRequest {
+  op: string;
+  kind: OpKind;
+  params: Record<string, unknown>;
+  client: ClientIdentity;
+  magicRollback?: boolean;
+}
+
+/** How long a cancelled worker gets to stop on SIGTERM before its process group is killed. */
+export const CANCEL_GRACE_MS = 10_000;
+/** A worker that has not recorded itself this long after its op was accepted never started. */
+const WORKER_START_MS = 30_000;
+const POLL_MS = 200;
+
+const cancelFile = (stateDir: string, opId: string) => path.join(opDir(stateDir, opId), 'cancel-requested');
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => JSON.stringify(k) + ':' + canonical(o[k]))
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+interface Watched {
+  timer: NodeJS.Timeout;
+  cancelTimer?: NodeJS.Timeout;
+}
+
+export interface OpManagerEvents {
+  state: [OpInfo];
+  end: [OpInfo];
+}
+
+export class OpManager extends EventEmitter<OpManagerEvents> {
+  readonly stateDir: string;
+  private readonly running = new Map<string, Watched>();
+  private readonly journals = new Map<string, { watcher: FileWatcher; listeners: Set<() => void> }>();
+  private closed = false;
+
+  constructor(readonly config: AgentConfig) {
+    super();
+    this.stateDir = config.stateDir;
+  }
+
+  /** Re-attach to ops still running; finish the record of ops that ended while no agent watched. */
+  recover(): void {
+    for (const id of listOpIds(this.stateDir)) {
+      let info: OpInfo | undefined;
+      try {
+        info = readOpInfo(this.stateDir, id);
+      } catch {
+        continue;
+      }
+      if (!info) continue;
+      if (info.state === 'running') this.watch(id);
+      else if (info.result?.agentVersionAfter === undefined) this.observeEnd(info);
+    }
+  }
+
+  definition(kind: OpKind): OpDefinition {
+    const def = getOp(kind) as OpDefinition | undefined;
+    if (!def) throw new OpRequestError('failed', `op kind "${kind}" is not available on agent ${AGENT_VERSION} of host ${this.config.host}; update the agent`);
+    return def;
+  }
+
+  /** Accept an op: returns the existing op when the id is known (nothing new runs). */
+  start(req: StartRequest, opts: { authenticated: boolean }): { op: OpInfo; existing: boolean } {
+    const known = this.get(req.op);
+    if (known) return { op: this.sameRequest(known, req), existing: true };
+    const def = this.definition(req.kind);
+    if (def.mutating && !opts.authenticated) {
+      throw new OpRequestError('unauthorized', `${req.kind} changes host ${this.config.host} and needs an authenticated controller: connect with the host's bearer token (or over SSH)`);
+    }
+    const parsed = def.params.safeParse(req.params);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const where = ['params', ...issue.path.map(String)].join('.');
+      const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+      throw new OpRequestError('invalid', `${where}: ${issue.message}${keys}`);
+    }
+    const startedAt = new Date().toISOString();
+    if (def.mutating) {
+      try {
+        acquireLock(this.stateDir, req.op, req.kind, startedAt);
+      } catch (err) {
+        if (err instanceof BusyError) throw new OpRequestError('busy', err.message);
+        throw err;
+      }
+    }
+    try {
+      try {
+        createOpDir(this.stateDir, req.op);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+          // Another process accepted the same id a moment ago.
+          if (def.mutating) releaseLock(this.stateDir, req.op);
+          const other = this.waitForInfo(req.op);
+          return { op: this.sameRequest(other, req), existing: true };
+        }
+        throw err;
+      }
+      const info: OpInfo = {
+        id: req.op,
+        kind: req.kind,
+        params: req.params,
+        state: 'running',
+        client: req.client,
+        startedAt,
+        lastSeq: 0,
+        agentVersion: AGENT_VERSION,
+      };
+      writeRequest(this.stateDir, req.op, {
+        kind: req.kind,
+        params: req.params,
+        client: req.client,
+        config: this.config,
+        magicRollback: req.magicRollback,
+      });
+      writeFileSync(journalFile(this.stateDir, req.op), '', { mode: 0o600, flag: 'a' });
+      writeOpInfo(this.stateDir, info);
+      const spawned = spawnWorker(this.stateDir, req.op);
+      if (spawned.pid !== undefined && !readWorker(this.stateDir, req.op)) {
+        writeWorker(this.stateDir, req.op, { pid: spawned.pid });
+      }
+      this.watch(req.op);
+      spawned.exited?.then(() => this.check(req.op));
+      this.emit('state', info);
+      return { op: info, existing: false };
+    } catch (err) {
+      if (def.mutating && readLock(this.stateDir)?.op === req.op && !readWorker(this.stateDir, req.op)) {
+        releaseLock(this.stateDir, req.op);
+      }
+      throw err;
+    }
+  }
+
+  private waitForInfo(opId: string): OpInfo {
+    const until = Date.now() + 2000;
+    for (;;) {
+      const info = readOpInfo(this.stateDir, opId);
+      if (info) return info;
+      if (Date.now() > until) throw new OpRequestError('conflict', `op ${opId} is being created by another process; retry`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+
+  private sameRequest(known: OpInfo, req: StartRequest): OpInfo {
+    if (known.kind !== req.kind || canonical(known.params) !== canonical(req.params)) {
+      throw new OpRequestError(
+        'conflict',
+        `op id ${req.op} was already used for ${known.kind} ${canonical(known.params)}; choose a new op id for a different operation`,
+      );
+    }
+    return known;
+  }
+
+  /** The op's record, with lastSeq read from the journal while it runs. */
+  get(opId: string): OpInfo | undefined {
+    let info: OpInfo | undefined;
+    try {
+      info = readOpInfo(this.stateDir, opId);
+    } catch (err) {
+      throw new OpRequestError('failed', (err as Error).message);
+    }
+    if (info && info.state === 'running') info = { ...info, lastSeq: Math.max(info.lastSeq, lastSeqOf(journalFile(this.stateDir, opId))) };
+    return info;
+  }
+
+  list(limit: number): OpInfo[] {
+    return listOps(this.stateDir, limit).map((o) => (o.state === 'running' ? (this.get(o.id) ?? o) : o));
+  }
+
+  isFinal(info: OpInfo): boolean {
+    return FINAL_OP_STATES.includes(info.state);
+  }
+
+  /** Ask a running op to stop: SIGTERM to the worker's process group, SIGKILL after a grace period. */
+  cancel(opId: string): OpInfo {
+    const info = this.get(opId);
+    if (!info) throw new OpRequestError('not-found', `no op ${opId} on host ${this.config.host}`);
+    if (this.isFinal(info)) return info;
+    writeFileSync(cancelFile(this.stateDir, opId), new Date().toISOString() + '\n', { mode: 0o600 });
+    const worker = readWorker(this.stateDir, opId);
+    if (worker && processRunning(worker.pid, worker.startTime)) {
+      signalGroup(worker.pid, 'SIGTERM');
+      this.watch(opId);
+      const w = this.running.get(opId)!;
+      w.cancelTimer ??= setTimeout(() => {
+        const again = readWorker(this.stateDir, opId);
+        if (again && processRunning(again.pid, again.startTime)) signalGroup(again.pid, 'SIGKILL');
+        setTimeout(() => this.check(opId), 100).unref();
+      }, CANCEL_GRACE_MS);
+      w.cancelTimer.unref();
+    } else {
+      this.check(opId);
+    }
+    return this.get(opId) ?? info;
+  }
+
+  /** Magic rollback: record the controller's confirmation for the waiting worker. */
+  confirm(opId: string): OpInfo {
+    const info = this.get(opId);
+    if (!info) throw new OpRequestError('not-found', `no op ${opId} on host ${this.config.host}`);
+    if (info.state !== 'running' || !info.confirmDeadline) {
+      throw new OpRequestError('failed', `op ${opId} is not waiting for a confirmation (state ${info.state})`);
+    }
+    writeFileSync(confirmFile(this.stateDir, opId), new Date().toISOString() + '\n', { mode: 0o600 });
+    return info;
+  }
+
+  /** Call `listener` whenever the op's journal may have grown. Returns the unsubscribe function. */
+  watchJournal(opId: string, listener: () => void): () => void {
+    let entry = this.journals.get(opId);
+    if (!entry) {
+      const listeners = new Set<() => void>();
+      const watcher = new FileWatcher(journalFile(this.stateDir, opId), () => {
+        for (const l of listeners) l();
+      });
+      entry = { watcher, listeners };
+      this.journals.set(opId, entry);
+    }
+    entry.listeners.add(listener);
+    return () => {
+      const e = this.journals.get(opId);
+      if (!e) return;
+      e.listeners.delete(listener);
+      if (!e.listeners.size) {
+        e.watcher.close();
+        this.journals.delete(opId);
+      }
+    };
+  }
+
+  /** Follow an op this manager did not start (started by the CLI or another agent instance). */
+  attach(opId: string): void {
+    const info = this.get(opId);
+    if (info && info.state === 'running') this.watch(opId);
+  }
+
+  private watch(opId: string): void {
+    if (this.running.has(opId) || this.closed) return;
+    const timer = setInterval(() => this.check(opId), POLL_MS);
+    timer.unref();
+    this.running.set(opId, { timer });
+    setImmediate(() => this.check(opId));
+  }
+
+  private unwatch(opId: string): void {
+    const w = this.running.get(opId);
+    if (!w) return;
+    clearInterval(w.timer);
+    if (w.cancelTimer) clearTimeout(w.cancelTimer);
+    this.running.delete(opId);
+  }
+
+  /** Has the op ended, or has its worker died without saying so? */
+  private check(opId: string): void {
+    if (!this.running.has(opId)) return;
+    let info: OpInfo | undefined;
+    try {
+      info = readOpInfo(this.stateDir, opId);
+    } catch {
+      return; // mid-replace on a filesystem without atomic rename: next poll
+    }
+    if (!info) return;
+    if (this.isFinal(info)) {
+      this.unwatch(opId);
+      this.observeEnd(info);
+      return;
+    }
+    if (this.workerAlive(opId, info)) return;
+    // The worker writes op.json before it exits: read once more to close that window.
+    const again = readOpInfo(this.stateDir, opId);
+    this.unwatch(opId);
+    if (again && this.isFinal(again)) this.observeEnd(again);
+    else this.markDead(again ?? info);
+  }
+
+  private workerAlive(opId: string, info: OpInfo): boolean {
+    const worker = readWorker(this.stateDir, opId);
+    if (!worker) return Date.now() - Date.parse(info.startedAt) < WORKER_START_MS;
+    return processRunning(worker.pid, worker.startTime);
+  }
+
+  /** The worker is gone and never wrote an end: record the op as interrupted (or cancelled). */
+  private markDead(info: OpInfo): void {
+    const cancelled = existsSync(cancelFile(this.stateDir, info.id));
+    const worker = readWorker(this.stateDir, info.id);
+    const who = worker ? `its worker process (pid ${worker.pid})` : 'its worker process';
+    const error = cancelled
+      ? `${info.kind} was cancelled on host ${this.config.host}; ${who} was killed before it could finish`
+      : `${info.kind} was interrupted on host ${this.config.host}: ${who} ended without recording a result (killed or the machine restarted); check the host with "nixfleet-agent status" and run the op again if needed`;
+    let lastSeq = info.lastSeq;
+    try {
+      // Opening the journal also cuts off a line torn by the kill.
+      const journal = JournalWriter.open(journalFile(this.stateDir, info.id));
+      journal.append('info', error);
+      journal.close();
+      lastSeq = journal.lastSeq;
+    } catch {
+      lastSeq = Math.max(lastSeq, lastSeqOf(journalFile(this.stateDir, info.id)));
+    }
+    const final: OpInfo = {
+      ...info,
+      state: cancelled ? 'cancelled' : 'interrupted',
+      endedAt: new Date().toISOString(),
+      lastSeq,
+      exit: cancelled ? 130 : 1,
+      error,
+      result: { ...(info.result ?? {}), agentVersionAfter: AGENT_VERSION },
+    };
+    delete final.confirmDeadline;
+    writeOpInfo(this.stateDir, final);
+    if (readLock(this.stateDir)?.op === info.id) releaseLock(this.stateDir, info.id);
+    let mutating = true;
+    try {
+      mutating = this.definition(info.kind).mutating;
+    } catch {
+      /* unknown kind: audit it anyway */
+    }
+    if (mutating) auditEnd(this.stateDir, final);
+    this.emit('end', final);
+  }
+
+  /** Record which agent version saw the op end (force-rebuild/self-update across restarts). */
+  private observeEnd(info: OpInfo): void {
+    let final = info;
+    if (info.result?.agentVersionAfter === undefined) {
+      final = { ...info, result: { ...(info.result ?? {}), agentVersionAfter: AGENT_VERSION } };
+      const r = final.result!;
+      if (final.kind === 'self-update' && final.params.verify === true && final.state === 'succeeded' && r.agentVersionBefore === r.agentVersionAfter) {
+        final = {
+          ...final,
+          state: 'failed',
+          exit: 1,
+          error: `self-update --verify: host ${this.config.host} still runs agent ${r.agentVersionAfter} after the update; check that the agent's flake input moved and that the service restarted`,
+        };
+      }
+      try {
+        writeOpInfo(this.stateDir, final);
+      } catch {
+        /* state dir read-only or gone: report what we know */
+      }
+    }
+    this.emit('end', final);
+  }
+
+  /** Stop watching (the workers keep running). */
+  close(): void {
+    this.closed = true;
+    for (const id of [...this.running.keys()]) this.unwatch(id);
+    for (const e of this.journals.values()) e.watcher.close();
+    this.journals.clear();
+  }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}

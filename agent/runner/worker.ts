@@ -1,0 +1,212 @@
+// The op worker: `nixfleet-agent run-op --state-dir X --op ID`. One process per op, in
+// its own session, so it outlives the agent (force-rebuild restarts the agent mid-op).
+// It owns the op's journal and op.json, and holds the host lock for mutating ops.
+import { existsSync } from 'node:fs';
+import { FINAL_OP_STATES, type ClientIdentity, type OpInfo, type OpResult, type OpStateName } from '../../protocol';
+import { AGENT_VERSION } from '../version';
+import { CommandError, runCommand } from '../exec';
+import { OpError, type OpContext, type OpDefinition, type NixInfo } from '../ops/types';
+import { getOp } from '../ops/registry';
+import { detectNix } from '../nix/info';
+import { JournalWriter } from '../journal/writer';
+import { journalFile, opDir } from '../journal/paths';
+import { readOpInfo, writeOpInfo } from '../journal/opStore';
+import { appendAudit } from '../journal/audit';
+import { BusyError, claimLock, releaseLock } from './lock';
+import { readRequest, writeWorker, type OpRequest } from './request';
+import { selfIdentity } from './process';
+import path from 'node:path';
+
+export const confirmFile = (stateDir: string, opId: string) => path.join(opDir(stateDir, opId), 'confirmed');
+
+interface Outcome {
+  state: OpStateName;
+  result: OpResult;
+  error?: string;
+}
+
+/** Run op `opId` to completion; resolves with the process exit code. */
+export async function runWorker(stateDir: string, opId: string): Promise<number> {
+  const me = selfIdentity();
+  writeWorker(stateDir, opId, { pid: me.pid, startTime: me.startTime, unit: process.env.NIXFLEET_OP_UNIT });
+  const req = readRequest(stateDir, opId);
+  const initial = readOpInfo(stateDir, opId);
+  if (!initial) throw new Error(`op ${opId} has no op.json under ${stateDir}; it was never accepted`);
+  if (FINAL_OP_STATES.includes(initial.state)) return initial.state === 'succeeded' ? 0 : 1;
+
+  const journal = JournalWriter.open(journalFile(stateDir, opId));
+  const abort = new AbortController();
+  const onSignal = () => {
+    if (!abort.signal.aborted) journal.append('info', `cancel requested: stopping ${req.kind} ${opId}`);
+    abort.abort();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  // The agent's terminal may vanish; the worker must not die with it.
+  process.on('SIGHUP', () => {});
+
+  const def = getOp(req.kind) as OpDefinition | undefined;
+  let outcome: Outcome;
+  let lockHeld = false;
+  try {
+    if (!def) throw new OpError(`op kind "${req.kind}" is not available on agent ${AGENT_VERSION}; update the agent`);
+    if (def.mutating) {
+      claimLock(stateDir, opId, req.kind, initial.startedAt);
+      lockHeld = true;
+    }
+    journal.append('info', `${req.kind} ${opId} on ${req.config.host} started by ${describeClient(req.client)} (agent ${AGENT_VERSION})`);
+    const nix = await detectNix();
+    const ctx = makeContext(req, opId, journal, nix, abort.signal);
+    outcome = await execute(def, ctx, req, stateDir, opId, initial);
+  } catch (err) {
+    outcome = failure(err, req, abort.signal.aborted);
+  }
+  outcome.result.agentVersionBefore ??= AGENT_VERSION;
+  journal.append('info', summary(req.kind, opId, req.config.host, outcome));
+  journal.close();
+
+  const final: OpInfo = {
+    ...initial,
+    ...(readOpInfo(stateDir, opId) ?? {}),
+    state: outcome.state,
+    endedAt: new Date().toISOString(),
+    lastSeq: journal.lastSeq,
+    exit: outcome.state === 'succeeded' ? 0 : outcome.state === 'cancelled' ? 130 : 1,
+    result: outcome.result,
+    error: outcome.error,
+  };
+  delete final.confirmDeadline;
+  if (final.error === undefined) delete final.error;
+  writeOpInfo(stateDir, final);
+  if (def?.mutating !== false) auditEnd(stateDir, final);
+  if (lockHeld) releaseLock(stateDir, opId);
+  return final.exit!;
+}
+
+function describeClient(c: ClientIdentity): string {
+  return `${c.name} (${c.auth}${c.address ? ' from ' + c.address : ''})`;
+}
+
+function makeContext(req: OpRequest, opId: string, journal: JournalWriter, nix: NixInfo, signal: AbortSignal): OpContext {
+  return {
+    config: req.config,
+    opId,
+    kind: req.kind,
+    client: req.client,
+    agentVersion: AGENT_VERSION,
+    nix,
+    signal,
+    log: (stream, text) => journal.append(stream, text),
+    run: (argv, opts = {}) => {
+      journal.append('info', `$ ${argv.map(quoteForDisplay).join(' ')}`);
+      return runCommand(argv, (s, t) => journal.append(s, t), { ...opts, signal: opts.signal ?? signal });
+    },
+  };
+}
+
+/** Shown in the journal only, never executed: makes argv boundaries visible. */
+function quoteForDisplay(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+async function execute(
+  def: OpDefinition,
+  ctx: OpContext,
+  req: OpRequest,
+  stateDir: string,
+  opId: string,
+  initial: OpInfo,
+): Promise<Outcome> {
+  const parsed = def.params.safeParse(req.params);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new OpError(`invalid parameters for ${req.kind}: ${issue.path.join('.') || '(params)'}: ${issue.message}`);
+  }
+  const params = parsed.data as never;
+  await def.validate?.(ctx, params);
+  let result = await def.run(ctx, params);
+  if (def.postCheck) result = await def.postCheck(ctx, result);
+  if (req.magicRollback) result = await awaitConfirmation(ctx, req, stateDir, opId, initial, result);
+  return { state: 'succeeded', result: { ...result } };
+}
+
+/**
+ * Magic rollback: after an activation, wait for the controller's `op.confirm` (a file the
+ * agent writes). Without it by the deadline, go back to the generation from before.
+ */
+async function awaitConfirmation(
+  ctx: OpContext,
+  req: OpRequest,
+  stateDir: string,
+  opId: string,
+  initial: OpInfo,
+  result: OpResult,
+): Promise<OpResult> {
+  const timeout = req.config.confirmTimeout;
+  const before = result.generationBefore;
+  const after = result.generationAfter;
+  if (timeout === 0 || before === undefined || after === undefined || before === after) return result;
+  const deadline = new Date(Date.now() + timeout * 1000);
+  writeOpInfo(stateDir, { ...(readOpInfo(stateDir, opId) ?? initial), confirmDeadline: deadline.toISOString() });
+  ctx.log('info', `waiting for the controller to confirm generation ${after} by ${deadline.toISOString()} (magic rollback)`);
+  while (Date.now() < deadline.getTime()) {
+    if (existsSync(confirmFile(stateDir, opId))) {
+      ctx.log('info', `generation ${after} confirmed`);
+      return result;
+    }
+    if (ctx.signal.aborted) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const reason = `no confirmation within ${timeout} s`;
+  ctx.log('info', `${reason}: rolling back to generation ${before}`);
+  const rollback = getOp('rollback') as OpDefinition | undefined;
+  if (!rollback) throw new OpError(`no confirmation within ${timeout} s, and this agent has no rollback op: roll host ${req.config.host} back by hand`);
+  const back = await rollback.run(ctx, { to: before, confirmOld: true } as never);
+  throw new OpError(`rolled back automatically: ${reason}; host ${req.config.host} is back on generation ${before}`, {
+    ...result,
+    generationAfter: back.generationAfter ?? before,
+    rolledBack: true,
+    message: `rolled back automatically: ${reason}`,
+  });
+}
+
+function failure(err: unknown, req: OpRequest, aborted: boolean): Outcome {
+  if (err instanceof BusyError) return { state: 'failed', result: {}, error: err.message };
+  if (aborted) {
+    return { state: 'cancelled', result: err instanceof OpError ? { ...(err.result ?? {}) } : {}, error: `${req.kind} was cancelled on host ${req.config.host}` };
+  }
+  if (err instanceof OpError) return { state: 'failed', result: { ...(err.result ?? {}) }, error: err.message };
+  if (err instanceof CommandError) {
+    return { state: 'failed', result: {}, error: `${req.kind} failed on host ${req.config.host}: ${err.message}; see the op's log for the full output` };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { state: 'failed', result: {}, error: `${req.kind} failed on host ${req.config.host}: ${message}` };
+}
+
+function summary(kind: string, opId: string, host: string, o: Outcome): string {
+  const gens =
+    o.result.generationBefore !== undefined || o.result.generationAfter !== undefined
+      ? ` (generation ${o.result.generationBefore ?? '?'} → ${o.result.generationAfter ?? '?'})`
+      : '';
+  return o.state === 'succeeded' ? `${kind} ${opId} on ${host} succeeded${gens}` : `${kind} ${opId} on ${host} ${o.state}${gens}: ${o.error}`;
+}
+
+export function auditEnd(stateDir: string, info: OpInfo): void {
+  appendAudit(stateDir, {
+    time: new Date().toISOString(),
+    op: info.id,
+    kind: info.kind,
+    client: info.client,
+    params: info.params,
+    startedAt: info.startedAt,
+    endedAt: info.endedAt,
+    outcome: info.state,
+    generationBefore: info.result?.generationBefore,
+    generationAfter: info.result?.generationAfter,
+    revision: info.result?.revision,
+    error: info.error,
+    agentVersion: info.agentVersion,
+    agentVersionBefore: info.result?.agentVersionBefore,
+    agentVersionAfter: info.result?.agentVersionAfter,
+  });
+}

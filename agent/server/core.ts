@@ -1,0 +1,71 @@
+// What every session shares: config, the op manager, the detected Nix version, and the
+// list of live sessions for host.status pushes after an op ends.
+import { CAPABILITIES, PROTOCOL_VERSION, type HostStatus, type OpInfo } from '../../protocol';
+import type { AgentConfig } from '../config';
+import { AGENT_VERSION } from '../version';
+import { OpManager } from '../runner/manager';
+import type { NixInfo } from '../ops/types';
+import { buildHostStatus } from './status';
+import { listGenerations } from '../nix/generations';
+
+export interface SessionLike {
+  readonly welcomed: boolean;
+  sendEvent(msg: object): void;
+  opEnded(info: OpInfo): void;
+}
+
+export class AgentCore {
+  readonly manager: OpManager;
+  readonly startedAt = new Date().toISOString();
+  readonly sessions = new Set<SessionLike>();
+
+  constructor(
+    readonly config: AgentConfig,
+    readonly nix: NixInfo,
+  ) {
+    this.manager = new OpManager(config);
+    this.manager.on('end', (info) => void this.onOpEnd(info));
+    this.manager.on('state', (info) => {
+      for (const s of this.sessions) if (s.welcomed) s.sendEvent({ type: 'op.state', op: info });
+    });
+  }
+
+  start(): void {
+    this.manager.recover();
+  }
+
+  welcome() {
+    return {
+      type: 'welcome' as const,
+      protocol: PROTOCOL_VERSION,
+      agent: { version: AGENT_VERSION },
+      host: this.config.host,
+      platform: this.config.platform,
+      capabilities: [...CAPABILITIES, 'magic-rollback'],
+      nixVersion: this.nix.version,
+    };
+  }
+
+  status(): Promise<HostStatus> {
+    return buildHostStatus(this.config, this.nix.version, this.startedAt);
+  }
+
+  generations() {
+    return listGenerations(this.config);
+  }
+
+  private async onOpEnd(info: OpInfo): Promise<void> {
+    for (const s of this.sessions) s.opEnded(info);
+    let status: HostStatus;
+    try {
+      status = await this.status();
+    } catch {
+      return; // a status that cannot be built now is asked for again by the client
+    }
+    for (const s of this.sessions) if (s.welcomed) s.sendEvent({ type: 'host.status', status });
+  }
+
+  close(): void {
+    this.manager.close();
+  }
+}

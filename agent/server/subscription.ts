@@ -1,0 +1,119 @@
+// One client's view of one op's journal: replay the lines after `fromSeq`, then follow
+// the file as the worker appends, then send op.end. Lines go out exactly as stored,
+// batched into op.output frames. When the client does not keep up, reading pauses
+// (the session's unflushed bytes are bounded) and resumes from the journal offset,
+// so a slow client costs disk reads, never agent memory.
+import { open, type FileHandle } from 'node:fs/promises';
+import type { OpInfo } from '../../protocol';
+import { journalFile } from '../journal/paths';
+import { readChunk } from '../journal/reader';
+import type { OpManager } from '../runner/manager';
+
+export interface SubscriptionSink {
+  /** True when the client has too much unflushed output; the subscription waits for `resume`. */
+  congested(): boolean;
+  sendRaw(text: string): void;
+  sendEvent(msg: object): void;
+}
+
+export class Subscription {
+  private fh: FileHandle | undefined;
+  private offset = 0;
+  private lastSeq: number;
+  private busy = false;
+  private again = false;
+  private final: OpInfo | undefined;
+  private closed = false;
+  private unwatch: (() => void) | undefined;
+  private readonly prefix: string;
+
+  constructor(
+    private readonly manager: OpManager,
+    readonly opId: string,
+    fromSeq: number,
+    info: OpInfo,
+    private readonly sink: SubscriptionSink,
+    private readonly onDone: () => void,
+  ) {
+    this.lastSeq = fromSeq;
+    if (manager.isFinal(info)) this.final = info;
+    this.prefix = `{"type":"op.output","op":${JSON.stringify(opId)},"lines":[`;
+  }
+
+  async start(): Promise<void> {
+    this.fh = await open(journalFile(this.manager.stateDir, this.opId), 'r');
+    if (this.closed) return void this.fh.close();
+    if (!this.final) {
+      this.unwatch = this.manager.watchJournal(this.opId, () => this.kick());
+      this.manager.attach(this.opId);
+      // It may have ended between the caller's read and attach, with nobody to announce it.
+      const now = this.manager.get(this.opId);
+      if (now && this.manager.isFinal(now)) this.final ??= now;
+    }
+    this.kick();
+  }
+
+  /** The op ended: drain what is left, then send op.end. */
+  ended(info: OpInfo): void {
+    this.final = info;
+    this.kick();
+  }
+
+  kick(): void {
+    if (this.closed) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    this.busy = true;
+    this.pump()
+      .catch((err) => {
+        if (this.closed) return;
+        this.sink.sendEvent({ type: 'error', error: { code: 'internal', message: `reading the journal of op ${this.opId} failed: ${(err as Error).message}` } });
+        this.close();
+      })
+      .finally(() => {
+        this.busy = false;
+        if (this.again && !this.closed) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  private async pump(): Promise<void> {
+    while (!this.closed && this.fh) {
+      if (this.sink.congested()) return; // the session kicks us when the client drained
+      // Only an end known before this read proves the read reached the journal's end.
+      const endKnown = this.final;
+      const chunk = await readChunk(this.fh, this.offset);
+      if (this.closed) return;
+      if (chunk.nextOffset === this.offset) {
+        if (endKnown) {
+          this.sink.sendEvent({ type: 'op.end', op: { ...endKnown, lastSeq: Math.max(endKnown.lastSeq, this.lastSeq) } });
+          this.close();
+          this.onDone();
+        }
+        return;
+      }
+      this.offset = chunk.nextOffset;
+      const parts: string[] = [];
+      for (const l of chunk.lines) {
+        if (l.seq <= this.lastSeq) continue;
+        parts.push(l.raw);
+        this.lastSeq = l.seq;
+      }
+      if (parts.length) this.sink.sendRaw(this.prefix + parts.join(',') + ']}');
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unwatch?.();
+    const fh = this.fh;
+    this.fh = undefined;
+    // A read may be in flight; closing after it settles avoids EBADF in the pump.
+    if (fh) setImmediate(() => void fh.close().catch(() => {}));
+  }
+}
