@@ -34,13 +34,13 @@ async function step<T>(ctx: GitContext, checkout: string, what: string, fn: () =
   }
 }
 
+// Not `merge-base --is-ancestor`: simple-git does not report its silent exit code 1.
 async function isAncestor(git: SimpleGit, a: string, b: string): Promise<boolean> {
-  try {
-    await git.raw(['merge-base', '--is-ancestor', a, b]);
-    return true;
-  } catch {
-    return false;
-  }
+  const [fullA, base] = await Promise.all([
+    resolveCommit(git, a),
+    git.raw(['merge-base', a, b]).then((s) => s.trim(), () => ''),
+  ]);
+  return fullA !== undefined && base === fullA;
 }
 
 async function resolveCommit(git: SimpleGit, spec: string): Promise<string | undefined> {
