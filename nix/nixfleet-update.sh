@@ -146,17 +146,18 @@ agent_version() {
 lock=""
 release_lock() { if [ -n "$lock" ]; then rm -f -- "$lock"; fi; }
 take_lock() {
+  # Same file and JSON as the agent's lock (agent/runner/lock.ts): {op, kind, pid, since}.
   [ -n "$state_dir" ] && [ -d "$state_dir" ] || return 0
   local file="$state_dir/lock" pid
   if [ -f "$file" ]; then
     pid=$(jq -r '.pid // empty' -- "$file" 2>/dev/null || true)
-    if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
-      die "busy: $(jq -r '"\(.op // .opId // "an op") running since \(.since // "?")"' -- "$file" 2>/dev/null || echo "an op is running") (lock $(q "$file")); wait for it or cancel it"
+    if [[ $pid =~ ^[0-9]+$ ]] && [ "$pid" -gt 0 ] && kill -0 "$pid" 2>/dev/null; then
+      die "busy: $(jq -r '"\(.kind // "an op") \(.op // "") running since \(.since // "?")"' -- "$file" 2>/dev/null || echo "an op is running") (lock $(q "$file")); wait for it to finish or cancel it, then run nixfleet-update again"
     fi
     rm -f -- "$file"  # stale: its holder is gone
   fi
-  if ( set -o noclobber; printf '{"opId":"nixfleet-update-%s","op":"nixfleet-update","pid":%d,"since":"%s"}\n' \
-      "$$" "$$" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$file" ) 2>/dev/null; then
+  if ( umask 077; set -o noclobber; printf '{"op":"nixfleet-update-%d","kind":"self-update","pid":%d,"since":"%s"}\n' \
+      "$$" "$$" "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" >"$file" ) 2>/dev/null; then
     lock=$file
     trap release_lock EXIT
   else

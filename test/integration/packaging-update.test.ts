@@ -9,6 +9,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { lockHolder } from '../../agent/runner/lock';
 
 const root = process.env.NIXFLEET_REPO_ROOT ?? path.resolve(import.meta.dirname, '../..');
 const script = path.join(root, 'nix/nixfleet-update.sh');
@@ -37,6 +38,7 @@ const profile = path.join(work, 'profiles', 'system');
 const stateDir = path.join(work, 'state');
 const activationLog = path.join(work, 'activations.log');
 const config = path.join(work, 'agent.json');
+const lockSeen = path.join(work, 'lock-seen.json');
 
 function setAgentVersion(version: string) {
   writeFileSync(path.join(nixfleetRepo, 'flake.nix'), `{ outputs = _: { lib.version = "${version}"; }; }\n`);
@@ -68,7 +70,7 @@ before(() => {
       args = [ "-c" ''
         mkdir -p $out/bin $out/sw/bin
         echo 24.05.3 > $out/nixos-version
-        printf '#!/bin/sh\\necho "switch-to-configuration $*" >> ${activationLog}\\n' > $out/bin/switch-to-configuration
+        printf '#!/bin/sh\\necho "switch-to-configuration $*" >> ${activationLog}\\ncp ${path.join(stateDir, 'lock')} ${lockSeen}\\n' > $out/bin/switch-to-configuration
         printf '#!/bin/sh\\necho ${'$'}{nixfleet.lib.version}\\n' > $out/sw/bin/nixfleet-agent
         chmod +x $out/bin/switch-to-configuration $out/sw/bin/nixfleet-agent
       '' ];
@@ -165,6 +167,10 @@ test('a real update: builds, switches the profile, --verify sees the new agent v
   assert.equal(currentGeneration(), 1);
   assert.match(first.stdout, /agent version none -> 1\.0\.0/);
   assert.deepEqual(readFileSync(activationLog, 'utf8').trim().split('\n'), ['switch-to-configuration switch']);
+  // While it switched, it held the host lock in the agent's own format.
+  const held = lockHolder.parse(JSON.parse(readFileSync(lockSeen, 'utf8')));
+  assert.equal(held.kind, 'self-update');
+  assert.ok(!existsSync(path.join(stateDir, 'lock')), 'the lock is released at exit');
 
   // A new NixFleet release: --verify passes and the profile moves.
   setAgentVersion('2.0.0');
@@ -190,17 +196,17 @@ test('a real update: builds, switches the profile, --verify sees the new agent v
 
 test('the host lock of a running agent op makes it wait its turn', () => {
   const lock = path.join(stateDir, 'lock');
-  writeFileSync(lock, JSON.stringify({ opId: 'op-1', op: 'switch', pid: process.pid, since: '2026-01-01T00:00:00Z' }));
+  writeFileSync(lock, JSON.stringify({ op: 'op-1', kind: 'switch', pid: process.pid, since: '2026-01-01T00:00:00Z' }));
   try {
     const r = update(['--force', '--config', config]);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /busy: switch running since 2026-01-01T00:00:00Z/);
+    assert.match(r.stderr, /busy: switch op-1 running since 2026-01-01T00:00:00Z/);
     assert.equal(currentGeneration(), 2);
   } finally {
     rmSync(lock, { force: true });
   }
   // A stale lock (its holder is gone) is taken over.
-  writeFileSync(lock, JSON.stringify({ opId: 'op-2', op: 'switch', pid: 2 ** 22 + 12345, since: '2026-01-01T00:00:00Z' }));
+  writeFileSync(lock, JSON.stringify({ op: 'op-2', kind: 'switch', pid: 2 ** 22 + 12345, since: '2026-01-01T00:00:00Z' }));
   const r = update(['--force', '--config', config]);
   assert.equal(r.status, 0, r.stderr);
   assert.ok(!existsSync(lock), 'the lock is released at exit');
