@@ -42,7 +42,8 @@ export class Steps {
    * printed and `undefined` is returned.
    */
   async change(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult | undefined> {
-    if (!this.announce(argv, opts.cwd)) return undefined;
+    if (this.dryRun) return void this.announce(argv, opts.cwd);
+    // ctx.run writes the "$ argv" line itself.
     return this.ctx.run(argv, { signal: this.ctx.signal, ...opts });
   }
 
