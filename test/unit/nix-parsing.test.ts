@@ -1,0 +1,128 @@
+// Parsing and argv construction in the Nix layer, without running Nix.
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { compareVersions, nixInfoFor, parseNixVersion } from '../../agent/nix/info';
+import { activationCommands, systemAttr, versionFile } from '../../agent/nix/platform';
+import { readProfile } from '../../agent/nix/profile';
+import { rebuildToolArgv } from '../../agent/nix/rebuildTool';
+import { flakeRef, parseBuildJson } from '../../agent/nix/system';
+import { lockedInput } from '../../agent/ops/selfUpdate';
+import { planRollback } from '../../agent/ops/rollback';
+import { checksFor, readMetadata, recordChecks, recordRevision } from '../../agent/state/metadata';
+import { listGenerations } from '../../agent/nix/generations';
+
+test('parseNixVersion reads the versions Nix prints', () => {
+  assert.equal(parseNixVersion('nix (Nix) 2.8.0\n'), '2.8.0');
+  assert.equal(parseNixVersion('nix (Nix) 2.24.10\n'), '2.24.10');
+  assert.equal(parseNixVersion('nix (Nix) 2.25.0pre20241101_dirty'), '2.25.0');
+  assert.equal(parseNixVersion('nix (Lix, like Nix) 2.91.1'), '2.91.1');
+  assert.throws(() => parseNixVersion('command not found'), /cannot read the Nix version from "command not found"/);
+});
+
+test('flake input update is spelled per Nix version', () => {
+  assert.deepEqual(nixInfoFor('2.8.0').flakeUpdateInput('nixfleet'), ['nix', 'flake', 'lock', '--update-input', 'nixfleet']);
+  assert.deepEqual(nixInfoFor('2.18.9').flakeUpdateInput('x'), ['nix', 'flake', 'lock', '--update-input', 'x']);
+  assert.deepEqual(nixInfoFor('2.19.0').flakeUpdateInput('x'), ['nix', 'flake', 'update', 'x']);
+  assert.deepEqual(nixInfoFor('2.24.10').flakeUpdateInput('x'), ['nix', 'flake', 'update', 'x']);
+  assert.equal(compareVersions('2.9', '2.19'), -1);
+  assert.equal(compareVersions('2.19', '2.19.0'), 0);
+  assert.equal(compareVersions('3.0', '2.19'), 1);
+});
+
+test('parseBuildJson takes the out path of nix build --json and rejects anything else', () => {
+  assert.equal(
+    parseBuildJson('[{"drvPath":"/nix/store/a.drv","outputs":{"out":"/nix/store/abc-nixos-system-h1"}}]\n'),
+    '/nix/store/abc-nixos-system-h1',
+  );
+  assert.throws(() => parseBuildJson('building...'), /not JSON/);
+  assert.throws(() => parseBuildJson('[]'), /did not name an "out" store path/);
+  assert.throws(() => parseBuildJson('[{"outputs":{"out":"relative"}}]'), /did not name an "out" store path/);
+});
+
+test('system attributes, version files, activation commands per platform', () => {
+  assert.equal(systemAttr('nixos', 'h1'), 'nixosConfigurations."h1".config.system.build.toplevel');
+  assert.equal(systemAttr('darwin', 'mac'), 'darwinConfigurations."mac".system');
+  assert.equal(systemAttr('home-manager', 'alice@h3'), 'homeConfigurations."alice@h3".activationPackage');
+  assert.deepEqual([versionFile('nixos'), versionFile('darwin'), versionFile('home-manager')], ['nixos-version', 'darwin-version', 'hm-version']);
+  assert.deepEqual(activationCommands('nixos', '/nix/store/x'), [{ argv: ['/nix/store/x/bin/switch-to-configuration', 'switch'], optional: false }]);
+  assert.deepEqual(
+    activationCommands('darwin', '/nix/store/x').map((c) => c.argv[0]),
+    ['/nix/store/x/activate-user', '/nix/store/x/activate'],
+  );
+});
+
+test('flakeRef: plain paths stay plain, others become git+file URLs; revs pin', () => {
+  assert.equal(flakeRef('/etc/nixos'), '/etc/nixos');
+  assert.equal(flakeRef('/home/a@b/nixcfg'), 'git+file:///home/a%40b/nixcfg');
+  assert.equal(flakeRef('/etc/nixos', 'abc'), 'git+file:///etc/nixos?rev=abc');
+});
+
+test('rebuild tool argv per method and platform; option pass-through', () => {
+  const opt = ['--option', 'substitute', 'false'];
+  assert.deepEqual(rebuildToolArgv('nixos-rebuild', 'nixos', '/c', 'h1', opt), ['nixos-rebuild', 'switch', '--flake', '/c#h1', ...opt]);
+  assert.deepEqual(rebuildToolArgv('home-manager', 'home-manager', '/c', 'a@b'), ['home-manager', 'switch', '--flake', '/c#a@b']);
+  assert.deepEqual(rebuildToolArgv('nh', 'nixos', '/c', 'h1', opt), ['nh', 'os', 'switch', '/c', '--hostname', 'h1', '--', ...opt]);
+  assert.deepEqual(rebuildToolArgv('nh', 'home-manager', '/c', 'a@b'), ['nh', 'home', 'switch', '/c', '--configuration', 'a@b']);
+  assert.throws(() => rebuildToolArgv('darwin-rebuild', 'nixos', '/c', 'h1'), /switchMethod darwin-rebuild cannot switch a nixos host/);
+});
+
+test('lockedInput finds the input node and its pin', () => {
+  const lock = JSON.stringify({
+    nodes: { root: { inputs: { nixfleet: 'nixfleet_2' } }, nixfleet_2: { locked: { rev: 'abc', narHash: 'sha256-x' } } },
+    root: 'root',
+    version: 7,
+  });
+  assert.deepEqual(lockedInput(lock, 'nixfleet'), { present: true, locked: 'abc' });
+  assert.deepEqual(lockedInput(lock, 'other'), { present: false });
+  assert.deepEqual(lockedInput('not json', 'nixfleet'), { present: false });
+});
+
+test('readProfile and listGenerations read hand-made links like nix-env makes them', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nixfleet-unit-'));
+  try {
+    const store = path.join(dir, 'store');
+    for (const v of ['1', '2']) {
+      mkdirSync(path.join(store, `sys${v}`), { recursive: true });
+      writeFileSync(path.join(store, `sys${v}`, 'nixos-version'), `24.05.${v}\n`);
+    }
+    const profile = path.join(dir, 'profiles', 'system');
+    mkdirSync(path.dirname(profile));
+    symlinkSync(path.join(store, 'sys1'), profile + '-1-link');
+    symlinkSync(path.join(store, 'sys2'), profile + '-2-link');
+    symlinkSync(path.join(store, 'gone'), profile + '-10-link');
+    symlinkSync('system-2-link', profile);
+    writeFileSync(profile + '-3-link.tmp', ''); // not a generation
+    symlinkSync(path.join(store, 'sys1'), path.join(dir, 'profiles', 'system-other-1-link')); // another profile
+    const state = readProfile(profile);
+    assert.deepEqual(state.links.map((l) => l.generation), [1, 2, 10]);
+    assert.equal(state.current, 2);
+    assert.deepEqual(readProfile(path.join(dir, 'missing', 'system')), { links: [] });
+
+    const stateDir = path.join(dir, 'state');
+    recordRevision(stateDir, path.join(store, 'sys1'), 'a'.repeat(40));
+    recordChecks(stateDir, 1, path.join(store, 'sys1'), { passed: true, at: new Date().toISOString() });
+    recordChecks(stateDir, 2, path.join(store, 'other'), { passed: true, at: new Date().toISOString() });
+    const meta = readMetadata(stateDir);
+    assert.equal(checksFor(meta, 2, path.join(store, 'sys2')), undefined, 'a check recorded for another store path does not count');
+    const gens = await listGenerations({ profile, platform: 'nixos', stateDir });
+    assert.deepEqual(
+      gens.map((g) => [g.generation, g.current, g.present, g.systemVersion, g.revision, g.lastKnownWorking]),
+      [
+        [1, false, true, '24.05.1', 'a'.repeat(40), true],
+        [2, true, true, '24.05.2', undefined, false],
+        [10, false, false, undefined, undefined, false],
+      ],
+    );
+    // Rollback planning on the same links: 10 is gone, 1 is the previous one.
+    const cfg = { config: { host: 'h1', profile, stateDir } } as Parameters<typeof planRollback>[0];
+    assert.equal(planRollback(cfg, {}).to.generation, 1);
+    assert.throws(() => planRollback(cfg, { to: 10 }), /generation 10 was garbage-collected .*rebuild its configuration with a switch instead/);
+    assert.throws(() => planRollback(cfg, { to: 1 }, Date.now() + 31 * 86_400_000), /days old \(more than 30\)/);
+    assert.equal(planRollback(cfg, { to: 1, confirmOld: true }, Date.now() + 31 * 86_400_000).to.generation, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
