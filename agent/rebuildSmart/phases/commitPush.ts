@@ -19,7 +19,7 @@ export async function commitAndPush(run: RunState): Promise<PhaseOutcome> {
   if (tree.untracked.length) {
     run.warnings.push(`commit: untracked files were neither built nor committed: ${tree.untracked.slice(0, 5).join(', ')}${tree.untracked.length > 5 ? ', …' : ''} (git add them)`);
   }
-  if (run.flags.autoCommit && (tree.dirty.length || steps.dryRun)) {
+  if (run.flags.autoCommit && tree.dirty.length) {
     const gen = run.after ? `generation ${run.after.generation}` : 'a new generation';
     const message = `${config.host}: rebuild-smart ${gen}\n\nBuilt and switched on ${config.host} by rebuild-smart (op ${ctx.opId}).\n`;
     if (c.vcs === 'jj') {
