@@ -172,6 +172,10 @@ for (const [name, oc] of Object.entries(opCommands)) {
       if (!OP_ID_RE.test(opId)) throw new UsageError(`${name}: "${printable(opId)}" is not a valid op id (letters, digits, "_" and "-")`);
       const final = await runOpFromCli(p.config(), oc.kind, params, opId, p.json);
       if (p.json) printJson(final);
+      if (final.state !== 'succeeded' && oc.onFailure && !p.json) {
+        const next = await oc.onFailure(final, (more) => runOpFromCli(p.config(), oc.kind, more, newOpId(oc.kind), false));
+        if (next) process.stderr.write(`nixfleet-agent: follow-up ${next.kind} ${next.state}${next.error ? `: ${next.error}` : ''}\n`);
+      }
       if (final.state !== 'succeeded') {
         process.stderr.write(`nixfleet-agent: ${final.error ?? `${name} ${final.state}`}\n`);
         return 1;

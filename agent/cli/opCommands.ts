@@ -1,6 +1,7 @@
 // CLI commands that run an op, table-driven: each entry maps its flags to the op's
 // params. Adding an op to the CLI means adding one entry here.
-import { parseGeneration, type OpKind } from '../../protocol';
+import { parseGeneration, type OpInfo, type OpKind } from '../../protocol';
+import { rollbackPrompt } from '../rebuildSmart/cliPrompt';
 
 export interface FlagSpec {
   type: 'boolean' | 'string';
@@ -15,6 +16,11 @@ export interface OpCommand {
   flags: Record<string, FlagSpec>;
   /** Map parsed flags to the op's params; throws Error with a clear sentence on bad input. */
   toParams(flags: Record<string, string | boolean | undefined>): Record<string, unknown>;
+  /**
+   * Runs when the op did not succeed (not with --json): may start a follow-up op of the same
+   * kind through `followUp` (e.g. rebuild-smart's interactive rollback prompt).
+   */
+  onFailure?(final: OpInfo, followUp: (params: Record<string, unknown>) => Promise<OpInfo>): Promise<OpInfo | undefined>;
 }
 
 const rev: FlagSpec = { type: 'string', value: 'COMMIT', help: 'build this commit of the checkout instead of its HEAD' };
@@ -74,5 +80,35 @@ export const opCommands: Record<string, OpCommand> = {
       input: { type: 'string', value: 'NAME', help: "the agent's flake input (default: config agentInput)" },
     },
     toParams: (f) => given({ dryRun: f['dry-run'] === true ? true : undefined, verify: f.verify === true ? true : undefined, input: f.input }),
+  },
+  'rebuild-smart': {
+    kind: 'rebuild-smart',
+    summary: 'pull nixcfg, sync dotfiles, update secrets (--update: all inputs), rebuild, check, commit and push (docs/rebuild-smart.md)',
+    flags: {
+      'skip-upstream': { type: 'boolean', help: 'do not fetch and rebase onto upstream' },
+      'skip-dotfiles': { type: 'boolean', help: 'do not run chezmoi re-add and sync' },
+      'skip-update': { type: 'boolean', help: 'no flake input update, even with updateBeforeRebuild' },
+      update: { type: 'boolean', help: 'update all flake inputs and commit flake.lock' },
+      'dry-run': { type: 'boolean', help: 'print every command it would run, run none' },
+      offline: { type: 'boolean', help: 'skip network phases (also automatic when the remote is unreachable)' },
+      'rollback-on-failure': { type: 'boolean', help: 'on a failed rebuild or check, restore the recorded commit and generation' },
+      rollback: { type: 'boolean', help: 'restore the commit and generation recorded by the last run, nothing else' },
+    },
+    toParams: (f) => {
+      if (f.update === true && f['skip-update'] === true) throw new Error('--update and --skip-update contradict each other: give one');
+      const phaseFlags = ['skip-upstream', 'skip-dotfiles', 'skip-update', 'update', 'offline', 'rollback-on-failure'] as const;
+      if (f.rollback === true && phaseFlags.some((k) => f[k] === true)) throw new Error('--rollback takes no phase flags (only --dry-run)');
+      return given({
+        skipUpstream: f['skip-upstream'],
+        skipDotfiles: f['skip-dotfiles'],
+        skipUpdate: f['skip-update'],
+        update: f.update,
+        dryRun: f['dry-run'],
+        offline: f.offline,
+        rollbackOnFailure: f['rollback-on-failure'],
+        rollback: f.rollback,
+      });
+    },
+    onFailure: rollbackPrompt,
   },
 };
