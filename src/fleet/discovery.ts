@@ -56,7 +56,7 @@ export async function discoverFlakeHosts(
       }
       const stderr = String(r.stderr ?? '');
       if (missingAttribute(stderr)) return { hosts: [], error: undefined };
-      const why = r.isCanceled ? 'cancelled' : r.timedOut ? 'timed out' : (lastErrorLine(stderr) || r.shortMessage);
+      const why = r.isCanceled ? 'cancelled' : r.timedOut ? 'timed out' : (lastErrorLine(stderr) || r.shortMessage || `exit ${r.exitCode}`);
       return { hosts: [], error: `could not list ${attribute} of the workspace flake: ${printable(why, 300)}; check that "nix eval .#${attribute}" works in a terminal` };
     }),
   );

@@ -1,0 +1,65 @@
+// The one list of commands. Adding a command = one file in this folder + one line here.
+import * as vscode from 'vscode';
+import type { Container } from '../container';
+import { CancelledByUser, isProgrammatic } from '../ui/pickHost';
+import { requireTrust } from '../ui/trust';
+import type { CommandDefinition } from './types';
+
+import addHost from './addHost';
+import focus from './focus';
+import forceRebuild from './forceRebuild';
+import forceRebuildFromSource from './forceRebuildFromSource';
+import pull from './pull';
+import rebuildSmart from './rebuildSmart';
+import refresh from './refresh';
+import rollback from './rollback';
+import rollbackToGeneration from './rollbackToGeneration';
+import runTests from './runTests';
+import setAgentToken from './setAgentToken';
+import setGitHubToken from './setGitHubToken';
+import showLogs from './showLogs';
+import switchCommand from './switch';
+import updateAgent from './updateAgent';
+
+export const COMMANDS: readonly CommandDefinition[] = [
+  addHost,
+  focus,
+  forceRebuild,
+  forceRebuildFromSource,
+  pull,
+  rebuildSmart,
+  refresh,
+  rollback,
+  rollbackToGeneration,
+  runTests,
+  setAgentToken,
+  setGitHubToken,
+  showLogs,
+  switchCommand,
+  updateAgent,
+];
+
+/**
+ * Register every command with the shared wrapper: trust check for mutating commands, and
+ * errors reported once. From the UI an error becomes a notification; from code (an argument
+ * object) the returned promise rejects, so callers and tests see it.
+ */
+export function registerCommands(c: Container, commands: readonly CommandDefinition[] = COMMANDS): vscode.Disposable[] {
+  return commands.map((def) =>
+    vscode.commands.registerCommand(def.id, async (arg?: unknown, ...rest: unknown[]) => {
+      const programmatic = isProgrammatic(arg);
+      try {
+        if (def.mutating) requireTrust(`NixFleet: ${def.title}`);
+        return await def.run(c, arg, ...rest);
+      } catch (err) {
+        if (err instanceof CancelledByUser) return undefined;
+        if (programmatic) throw err;
+        const message = err instanceof Error ? err.message : String(err);
+        const action = /Manage Workspace Trust/.test(message) ? 'Manage Workspace Trust' : undefined;
+        const choice = await vscode.window.showErrorMessage(`NixFleet: ${def.title}: ${message}`, ...(action ? [action] : []));
+        if (choice === 'Manage Workspace Trust') void vscode.commands.executeCommand('workbench.trust.manage');
+        return undefined;
+      }
+    }),
+  );
+}

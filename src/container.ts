@@ -1,0 +1,119 @@
+// Everything commands and views need, built once in activate() and handed to them: the
+// fleet, the per-host logs, the token store and the workspace's facts.
+import { hostname, userInfo } from 'node:os';
+import * as vscode from 'vscode';
+import { discoverFlakeHosts, type DiscoveredHost } from './fleet/discovery';
+import { Fleet } from './fleet/fleet';
+import { parseHostsSetting, type HostEntry } from './fleet/hostConfig';
+import { readWorkspaceInfo } from './fleet/workspace';
+import { openAgentSession } from './fleet/agentSession';
+import { HostLogs } from './ui/hostLogs';
+import { TokenStore } from './ui/secrets';
+
+export class Container implements vscode.Disposable {
+  readonly fleet: Fleet;
+  readonly logs: HostLogs;
+  readonly tokens: TokenStore;
+  private started: Promise<void> | undefined;
+  private discovered: DiscoveredHost[] = [];
+  private discoveryErrors: string[] = [];
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(readonly context: vscode.ExtensionContext) {
+    this.tokens = new TokenStore(context.secrets);
+    const version = String(context.extension.packageJSON.version ?? '0.0.0');
+    this.fleet = new Fleet({
+      openSession: (entry, endpoint, token) => openAgentSession({ entry, endpoint, token, clientName: clientName(), clientVersion: version }),
+      getToken: (host) => this.tokens.getAgentToken(host),
+    });
+    this.logs = new HostLogs(this.fleet);
+    this.disposables.push(
+      this.logs,
+      this.tokens.onDidChange((host) => {
+        if (host !== 'github') void this.fleet.reconnect(host);
+      }),
+    );
+    // Reading settings is cheap and spawns nothing: the tree can list hosts right away.
+    this.loadHosts();
+  }
+
+  get workspaceDir(): string | undefined {
+    return vscode.workspace.workspaceFolders?.[0]?.uri.scheme === 'file' ? vscode.workspace.workspaceFolders[0]!.uri.fsPath : undefined;
+  }
+
+  get trusted(): boolean {
+    return vscode.workspace.isTrusted;
+  }
+
+  /** Re-read `nixfleet.hosts` (and apply the last discovery result). */
+  loadHosts(): void {
+    const { hosts, errors } = parseHostsSetting(vscode.workspace.getConfiguration('nixfleet').get('hosts'));
+    this.fleet.configure(hosts, this.discovered, [...errors, ...this.discoveryErrors]);
+  }
+
+  /**
+   * First use (view shown or a command run): read the workspace, discover the flake's hosts
+   * and connect to the agents. Idempotent.
+   */
+  ensureStarted(): Promise<void> {
+    this.started ??= (async () => {
+      await Promise.all([this.rediscover(), this.readWorkspace()]);
+      await this.fleet.start();
+    })();
+    return this.started;
+  }
+
+  async readWorkspace(): Promise<void> {
+    const dir = this.workspaceDir;
+    this.fleet.setWorkspace(dir ? await readWorkspaceInfo(dir).catch(() => undefined) : undefined);
+  }
+
+  /** Evaluate the workspace flake's host names; only in a trusted workspace (it runs Nix code). */
+  async rediscover(): Promise<void> {
+    const dir = this.workspaceDir;
+    const enabled = vscode.workspace.getConfiguration('nixfleet').get<boolean>('discoverFromFlake', true);
+    if (!dir || !enabled || !this.trusted) {
+      this.discovered = [];
+      this.discoveryErrors = [];
+    } else {
+      const hasFlake = await vscode.workspace.fs.stat(vscode.Uri.joinPath(vscode.Uri.file(dir), 'flake.nix')).then(() => true, () => false);
+      if (!hasFlake) {
+        this.discovered = [];
+        this.discoveryErrors = [];
+      } else {
+        const r = await discoverFlakeHosts(dir).catch((err: Error) => ({ hosts: [], errors: [`could not run nix eval: ${err.message}; is Nix installed and on PATH?`] }));
+        this.discovered = r.hosts;
+        this.discoveryErrors = r.errors;
+      }
+    }
+    this.loadHosts();
+  }
+
+  /** Write `nixfleet.hosts` with `entry` added (or replacing the entry of the same name). */
+  async saveHostEntry(entry: HostEntry): Promise<void> {
+    const config = vscode.workspace.getConfiguration('nixfleet');
+    const inspect = config.inspect<unknown[]>('hosts');
+    const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+    const current = (target === vscode.ConfigurationTarget.Workspace ? inspect?.workspaceValue : inspect?.globalValue) ?? [];
+    const list = (Array.isArray(current) ? current : []).filter((h) => !(h && typeof h === 'object' && (h as { name?: unknown }).name === entry.name));
+    list.push(Object.fromEntries(Object.entries(entry).filter(([, v]) => v !== undefined)));
+    await config.update('hosts', list, target);
+    this.loadHosts();
+  }
+
+  dispose(): void {
+    this.fleet.dispose();
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+/** "vscode alice@laptop": how the agent's audit log names this controller. */
+function clientName(): string {
+  let user = 'user';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry (containers): keep "user"
+  }
+  return `vscode ${user}@${hostname()}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 128);
+}

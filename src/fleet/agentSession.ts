@@ -1,0 +1,113 @@
+// The fleet's AgentSession on top of the protocol client (agentClient.ts) and its
+// transports: ws/wss with the bearer token, or a command (ssh … nixfleet-agent stdio).
+import type { OpInfo } from '../../protocol';
+import { AgentClient } from './agentClient';
+import type { AgentEndpoint, HostEntry } from './hostConfig';
+import type { AgentSession, OpEvent, SessionState, StartOpRequest } from './session';
+import { CommandTransport } from './transportCommand';
+import { WsTransport } from './transportWs';
+import { Emitter } from './emitter';
+
+export interface OpenSessionOptions {
+  entry: HostEntry;
+  endpoint: AgentEndpoint;
+  token: string | undefined;
+  clientName: string;
+  clientVersion: string;
+  requestTimeoutMs?: number;
+}
+
+export function openAgentSession(o: OpenSessionOptions): AgentSession {
+  const client = new AgentClient({
+    clientName: o.clientName,
+    clientVersion: o.clientVersion,
+    requestTimeoutMs: o.requestTimeoutMs ?? 30_000,
+    reconnect: { initialDelayMs: 500, maxDelayMs: 15_000 },
+    transport:
+      o.endpoint.kind === 'ws'
+        ? () => new WsTransport({ url: (o.endpoint as { url: string }).url, token: o.token })
+        : () => new CommandTransport({ argv: (o.endpoint as { argv: string[] }).argv }),
+  });
+  return new ClientSession(o.entry.name, client);
+}
+
+class ClientSession implements AgentSession {
+  private readonly stateEmitter = new Emitter<SessionState>();
+  private readonly statusEmitter = new Emitter<import('../../protocol').HostStatus>();
+  private readonly opEmitter = new Emitter<OpEvent>();
+  private current: SessionState = { state: 'connecting' };
+
+  constructor(
+    readonly host: string,
+    private readonly client: AgentClient,
+  ) {
+    client.on('state', (s) => {
+      this.current =
+        s.state === 'online' ? { state: 'online', welcome: s.welcome }
+          : s.state === 'offline' ? { state: 'offline', reason: offlineReason(host, s.reason, s.fatal) }
+            : { state: 'connecting' };
+      this.stateEmitter.fire(this.current);
+    });
+    client.on('host.status', (s) => this.statusEmitter.fire(s));
+    client.on('output', (op, lines) => this.opEmitter.fire({ type: 'op.output', op, lines }));
+    client.on('op.state', (op) => this.opEmitter.fire({ type: 'op.state', op }));
+    client.on('op.end', (op) => this.opEmitter.fire({ type: 'op.end', op }));
+    // A welcome for another host means the address points at the wrong agent: refuse it.
+    client.on('welcome', (w) => {
+      if (w.host !== host) {
+        this.current = { state: 'offline', reason: `the agent at this address is host ${w.host}, not ${host}: fix the address in nixfleet.hosts` };
+        this.stateEmitter.fire(this.current);
+        client.close();
+      }
+    });
+    client.connect().catch(() => {
+      // Reported through the 'state' event; the client keeps retrying unless it is fatal.
+    });
+  }
+
+  get state(): SessionState {
+    return this.current;
+  }
+
+  onState(l: (s: SessionState) => void) {
+    return this.stateEmitter.on(l);
+  }
+  onHostStatus(l: (s: import('../../protocol').HostStatus) => void) {
+    return this.statusEmitter.on(l);
+  }
+  onOpEvent(l: (e: OpEvent) => void) {
+    return this.opEmitter.on(l);
+  }
+  status() {
+    return this.client.status();
+  }
+  generations() {
+    return this.client.generations();
+  }
+  startOp(req: StartOpRequest) {
+    return this.client.startOp(req.op, req.kind, req.params, req.magicRollback);
+  }
+  cancelOp(op: string): Promise<OpInfo> {
+    return this.client.cancelOp(op);
+  }
+  confirmOp(op: string): Promise<OpInfo> {
+    return this.client.confirmOp(op);
+  }
+  subscribeOp(op: string, fromSeq: number): Promise<OpInfo> {
+    return this.client.subscribe(op, fromSeq);
+  }
+  listOps(limit?: number): Promise<OpInfo[]> {
+    return this.client.listOps(limit);
+  }
+  close(): void {
+    this.client.close();
+    this.stateEmitter.clear();
+    this.statusEmitter.clear();
+    this.opEmitter.clear();
+  }
+}
+
+function offlineReason(host: string, reason: string, fatal: boolean): string {
+  if (reason === 'closed by the client') return reason;
+  return fatal ? `${reason} (not retrying: fix it, then Refresh ${host})` : reason;
+}

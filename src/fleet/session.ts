@@ -1,0 +1,48 @@
+// What the fleet needs from a connection to one agent. `agentSession.ts` provides it on top
+// of the protocol client (agentClient.ts); tests may provide it over a real agent too.
+import type { Generation, HostStatus, OpInfo, OpKind, OutputLine, WelcomeMessage } from '../../protocol';
+
+export type SessionState =
+  | { state: 'connecting' }
+  | { state: 'online'; welcome: WelcomeMessage }
+  | { state: 'offline'; reason: string };
+
+export type OpEvent =
+  | { type: 'op.output'; op: string; lines: OutputLine[] }
+  | { type: 'op.state' | 'op.end'; op: OpInfo };
+
+export interface StartOpRequest {
+  op: string;
+  kind: OpKind;
+  params: Record<string, unknown>;
+  magicRollback?: boolean;
+}
+
+export interface AgentSession {
+  readonly host: string;
+  /** Current state; the session reconnects by itself with backoff until closed. */
+  readonly state: SessionState;
+  onState(listener: (s: SessionState) => void): () => void;
+  onHostStatus(listener: (s: HostStatus) => void): () => void;
+  onOpEvent(listener: (e: OpEvent) => void): () => void;
+  status(): Promise<HostStatus>;
+  generations(): Promise<Generation[]>;
+  startOp(req: StartOpRequest): Promise<{ op: OpInfo; existing: boolean }>;
+  cancelOp(op: string): Promise<OpInfo>;
+  confirmOp(op: string): Promise<OpInfo>;
+  /** Replays journal lines with seq > fromSeq as op.output events, then streams live. */
+  subscribeOp(op: string, fromSeq: number): Promise<OpInfo>;
+  listOps(limit?: number): Promise<OpInfo[]>;
+  close(): void;
+}
+
+/** A request failure from the agent, with its protocol error code when it has one. */
+export class AgentRequestError extends Error {
+  override name = 'AgentRequestError';
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}

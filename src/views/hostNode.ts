@@ -1,0 +1,72 @@
+// A host: its status rows and its generations. contextValue host-online / host-offline /
+// host-noagent keys the context menus (package.json menus.view/item/context).
+import * as vscode from 'vscode';
+import type { HostSnapshot } from '../fleet/hostSnapshot';
+import { isFailing } from '../fleet/hostSnapshot';
+import { statusRows } from '../fleet/statusRows';
+import type { WorkspaceInfo } from '../fleet/workspace';
+import { GenerationsNode } from './generationsNode';
+import { MessageNode } from './messageNode';
+import { LEVEL_COLOR, type FleetNode } from './node';
+import { StatusRowNode } from './statusRowNode';
+
+const PLATFORM_LABEL = { nixos: 'NixOS', darwin: 'nix-darwin', 'home-manager': 'home-manager' } as const;
+
+export class HostNode implements FleetNode {
+  readonly treeNode = true as const;
+  constructor(
+    readonly snapshot: HostSnapshot,
+    readonly workspace: WorkspaceInfo | undefined,
+    readonly trusted: boolean,
+  ) {}
+
+  get host(): string {
+    return this.snapshot.name;
+  }
+
+  getTreeItem(): vscode.TreeItem {
+    const s = this.snapshot;
+    const item = new vscode.TreeItem(s.name, vscode.TreeItemCollapsibleState.Collapsed);
+    item.id = `${s.name}`;
+    const busy = s.runningOps[0] ?? (s.status?.busy ? { kind: s.status.busy.kind } : undefined);
+    const state =
+      s.connection === 'unconfigured' ? 'no agent configured'
+        : s.connection === 'online' ? (busy ? `${busy.kind} running` : isFailing(s) ? 'failing' : 'online')
+          : s.connection === 'connecting' ? 'connecting…' : 'offline';
+    item.description = `${PLATFORM_LABEL[s.platform]} · ${state}${s.status?.currentGeneration ? ` · gen ${s.status.currentGeneration}` : ''}`;
+    item.iconPath =
+      s.connection === 'online'
+        ? busy
+          ? new vscode.ThemeIcon('sync~spin')
+          : new vscode.ThemeIcon('vm-active', new vscode.ThemeColor(isFailing(s) ? LEVEL_COLOR.error! : LEVEL_COLOR.ok!))
+        : s.connection === 'unconfigured'
+          ? new vscode.ThemeIcon('vm-outline', new vscode.ThemeColor(LEVEL_COLOR.unknown!))
+          : new vscode.ThemeIcon('vm-outline', new vscode.ThemeColor(LEVEL_COLOR.error!));
+    const tip = new vscode.MarkdownString();
+    tip.appendMarkdown(`**${s.name}** (${PLATFORM_LABEL[s.platform]})\n\n`);
+    tip.appendText(s.entry ? `Agent: ${s.entry.address}\n` : `In the workspace flake (${s.discoveredIn}); no agent configured.\n`);
+    if (s.connection === 'offline') tip.appendText(`Offline: ${s.problem ?? 'no answer'}${s.lastSeen ? ` (last seen ${s.lastSeen})` : ''}\n`);
+    if (busy) tip.appendText(`Running: ${busy.kind}\n`);
+    if (!this.trusted) tip.appendText('\nRead-only: this workspace is not trusted.');
+    item.tooltip = tip;
+    item.contextValue = s.connection === 'unconfigured' ? 'host-noagent' : s.connection === 'online' ? 'host-online' : 'host-offline';
+    return item;
+  }
+
+  getChildren(): FleetNode[] {
+    const s = this.snapshot;
+    const rows = statusRows(s, this.workspace).map((r) => new StatusRowNode(s.name, r));
+    if (s.connection === 'unconfigured') {
+      return [
+        ...rows,
+        new MessageNode('Add Host… (give its agent\'s address)', 'info', `Add ${s.name} to nixfleet.hosts`, {
+          command: 'nixfleet.addHost',
+          title: 'Add Host',
+          arguments: [{ host: s.name, platform: s.platform, treeNode: true }],
+        }),
+      ];
+    }
+    if (s.problem && s.connection === 'online') rows.push(new StatusRowNode(s.name, { kind: 'agent', label: 'Problem', value: s.problem, level: 'warn', tooltip: s.problem }));
+    return [...rows, new GenerationsNode(s)];
+  }
+}
