@@ -1,0 +1,169 @@
+// Small helpers over VS Code's workbench DOM for the UI tests: the Fleet tree, the command
+// palette and QuickPicks, context menus, dialogs, notifications and the output panel.
+import { normalise, sel } from './browser.mjs';
+
+/** Click the NixFleet activity bar item unless the Fleet view is already showing. */
+export async function openFleetView(page) {
+  const item = page.locator(`${sel.activityBar} [aria-label^="NixFleet"]`).first();
+  await item.waitFor({ timeout: 20_000 });
+  const header = page.locator(`${sel.sidebar} .composite.title`, { hasText: /NixFleet/i }).first();
+  if (!(await header.isVisible().catch(() => false))) await item.click();
+  await header.waitFor({ timeout: 20_000 });
+}
+
+/** The visible rows of the sidebar tree: { text, level, expanded, index }. */
+export async function treeRows(page) {
+  return page.$$eval(sel.treeRow, (rows) =>
+    rows.map((r) => ({
+      text: (r.innerText || '').replace(/\u00a0/g, ' ').replace(/\s+/g, ' ').trim(),
+      label: (r.querySelector('.label-name')?.textContent || '').trim(),
+      description: (r.querySelector('.label-description')?.textContent || '').trim(),
+      aria: r.getAttribute('aria-label') || '',
+      level: Number(r.getAttribute('aria-level') || 0),
+      expanded: r.getAttribute('aria-expanded'),
+      index: Number(r.getAttribute('data-index') ?? -1),
+    })),
+  );
+}
+
+/** Text dump of the tree, for error messages. */
+export async function treeDump(page) {
+  const rows = await treeRows(page);
+  return rows.map((r) => `${'  '.repeat(Math.max(0, r.level - 1))}${r.text}`).join('\n') || '(no rows)';
+}
+
+/** Locator of the first tree row (at `level`, if given) whose label matches `label`. */
+export function rowLocator(page, label, level) {
+  const rows = page.locator(sel.treeRow + (level ? `[aria-level="${level}"]` : ''));
+  return rows.filter({ has: page.locator('.label-name', { hasText: label instanceof RegExp ? label : exact(label) }) }).first();
+}
+
+function exact(text) {
+  return new RegExp(`^\\s*${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`);
+}
+
+/** Wait until a row appears, with the tree in the error message when it does not. */
+export async function waitRow(page, label, { level, timeoutMs = 30_000 } = {}) {
+  const row = rowLocator(page, label, level);
+  try {
+    await row.waitFor({ timeout: timeoutMs });
+  } catch {
+    throw new Error(`no tree row ${label}${level ? ` at level ${level}` : ''} within ${timeoutMs / 1000} s; the Fleet tree shows:\n${await treeDump(page)}`);
+  }
+  return row;
+}
+
+/** Expand a collapsed row (clicking its twistie), then wait for its children. */
+export async function expand(page, row) {
+  if ((await row.getAttribute('aria-expanded')) === 'false') {
+    await row.locator('.monaco-tl-twistie').click();
+  }
+  await page.waitForFunction((el) => el.getAttribute('aria-expanded') === 'true', await row.elementHandle(), { timeout: 10_000 });
+}
+
+/** Poll a condition on the tree (e.g. a row's description) with the tree dump on timeout. */
+export async function waitTree(page, what, check, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await treeRows(page);
+    const v = check(rows);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; the Fleet tree shows:\n${await treeDump(page)}`);
+    await page.waitForTimeout(200);
+  }
+}
+
+/** F1, type the command's title, run it. */
+export async function runPaletteCommand(page, title) {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  const input = page.locator(sel.quickInputBox);
+  await input.waitFor({ timeout: 10_000 });
+  await input.fill('>' + title);
+  const row = page.locator(sel.quickInputRow, { has: page.locator('.label-name', { hasText: exact(title) }) }).first();
+  try {
+    await row.waitFor({ timeout: 10_000 });
+  } catch {
+    const shown = await page.locator(sel.quickInputRow).allInnerTexts();
+    throw new Error(`the command palette has no command "${title}"; it shows: ${shown.map((s) => s.replace(/\s+/g, ' ')).join(' | ') || '(nothing)'}`);
+  }
+  await row.click();
+}
+
+/** In an open QuickPick, choose the first item whose label is `text` (string) or matches (RegExp). */
+export async function pickQuick(page, text, timeoutMs = 15_000) {
+  const rows = page.locator(sel.quickInputRow);
+  const row = (typeof text === 'string' ? rows.filter({ has: page.locator('.label-name', { hasText: exact(text) }) }) : rows.filter({ hasText: text })).first();
+  try {
+    await row.waitFor({ timeout: timeoutMs });
+  } catch {
+    const shown = await page.locator(sel.quickInputRow).allInnerTexts();
+    throw new Error(`the QuickPick has no item matching ${text}; it shows: ${shown.map((s) => s.replace(/\s+/g, ' ')).join(' | ') || '(nothing)'}`);
+  }
+  const items = await page.locator(sel.quickInputRow).allInnerTexts();
+  await row.click();
+  return items.map((s) => s.replace(/\s+/g, ' ').trim());
+}
+
+/** Right-click a row and click the context menu item with this title. */
+export async function contextMenu(page, row, title) {
+  await row.click({ button: 'right' });
+  const menu = page.locator('.context-view .monaco-menu');
+  await menu.waitFor({ timeout: 10_000 });
+  const item = menu.locator('.action-item .action-label', { hasText: exact(title) }).first();
+  if (!(await item.count())) {
+    const shown = await menu.locator('.action-item .action-label').allInnerTexts();
+    await page.keyboard.press('Escape');
+    throw new Error(`the context menu has no "${title}"; it shows: ${shown.filter(Boolean).join(' | ') || '(nothing)'}`);
+  }
+  await item.click();
+}
+
+/** The open modal dialog's message text, and a function to click one of its buttons. */
+export async function dialog(page, timeoutMs = 15_000) {
+  const box = page.locator(sel.dialog);
+  await box.waitFor({ timeout: timeoutMs });
+  const text = normalise(await box.innerText()).replace(/\s+/g, ' ');
+  const buttons = (await box.locator('.monaco-button').allInnerTexts()).map((s) => s.trim());
+  return {
+    text,
+    buttons,
+    click: (label) => box.locator('.monaco-button', { hasText: label }).first().click(),
+  };
+}
+
+/** Texts of the notification toasts currently shown. */
+export async function notifications(page) {
+  return (await page.locator(sel.notification).allInnerTexts()).map((s) => normalise(s).replace(/\s+/g, ' ').trim());
+}
+
+export async function waitNotification(page, re, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const all = await notifications(page);
+    const hit = all.find((t) => re.test(t));
+    if (hit) return hit;
+    if (Date.now() > deadline) throw new Error(`no notification matching ${re} within ${timeoutMs / 1000} s; shown: ${all.join(' | ') || '(none)'}`);
+    await page.waitForTimeout(200);
+  }
+}
+
+/** The output panel's visible lines, U+00A0 normalised. */
+export async function outputLines(page) {
+  const lines = await page.$$eval(`${sel.outputLines} .view-line`, (els) =>
+    els
+      .map((e) => ({ top: parseFloat(e.style.top || '0'), text: e.textContent || '' }))
+      .sort((a, b) => a.top - b.top)
+      .map((l) => l.text),
+  );
+  return lines.map((l) => normalise(l).trimEnd());
+}
+
+/** Which output channel the panel shows (the channel picker's value). */
+export async function outputChannel(page) {
+  return page
+    .locator(`${sel.panel} .monaco-select-box, ${sel.panel} select`)
+    .first()
+    .evaluate((e) => (e.tagName === 'SELECT' ? e.options[e.selectedIndex]?.text : e.getAttribute('title') || e.textContent) || '')
+    .catch(() => '');
+}

@@ -1,0 +1,131 @@
+// Operations from the UI against real agents on real Nix: Rollback from a generation's context
+// menu (checked on disk: the profile link and the activation log), and Force Rebuild from the
+// command palette with its output streamed live into the host's output channel.
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { childrenOf, showGenerations } from './02-fleet.mjs';
+import { contextMenu, dialog, openFleetView, outputLines, pickQuick, rowLocator, runPaletteCommand, waitNotification, waitTree } from '../lib/workbench.mjs';
+import { waitFor } from '../lib/procs.mjs';
+
+function lastActivation(host) {
+  const lines = readFileSync(host.activationLog, 'utf8').split('\n').filter(Boolean);
+  const [script = '', storePath = '', args = ''] = (lines.at(-1) ?? '').split('\t');
+  return { count: lines.length, script, storePath, args };
+}
+
+/** Every op journal line of the host's op of `kind` that started last (agent's stateDir). */
+function journalLines(host, kind) {
+  const opsDir = path.join(host.stateDir, 'ops');
+  if (!existsSync(opsDir)) return { op: null, lines: [] };
+  const ops = readdirSync(opsDir)
+    .map((id) => {
+      try {
+        return { id, info: JSON.parse(readFileSync(path.join(opsDir, id, 'op.json'), 'utf8')) };
+      } catch {
+        return null;
+      }
+    })
+    .filter((o) => o && o.info.kind === kind)
+    .sort((a, b) => String(a.info.startedAt).localeCompare(String(b.info.startedAt)));
+  const op = ops.at(-1);
+  if (!op) return { op: null, lines: [] };
+  const file = path.join(opsDir, op.id, 'journal.jsonl');
+  const lines = existsSync(file)
+    ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    : [];
+  return { op, lines };
+}
+
+export default [
+  {
+    name: "Rollback from a generation's context menu moves the host's profile on disk",
+    async run(ctx) {
+      const { page, fleet } = ctx;
+      const host = fleet.host('h1');
+      const from = fleet.currentGeneration('h1');
+      const to = from - 1;
+      const target = host.generations[to - 1];
+      if (!target) throw new Error(`test bed: h1 has no generation ${to}`);
+      const before = lastActivation(host);
+      await showGenerations(page, 'h1');
+      const row = rowLocator(page, new RegExp(`^\\s*Generation ${to}\\b`), 3);
+      await row.waitFor({ timeout: 20_000 });
+      await contextMenu(page, row, 'Rollback to This Generation');
+      const d = await dialog(page);
+      await ctx.shot('06-rollback-confirmation');
+      if (!d.text.includes('h1') || !new RegExp(`from generation ${from}\\b`).test(d.text) || !new RegExp(`to generation ${to}\\b`).test(d.text)) {
+        throw new Error(`the confirmation must name h1, FROM generation ${from} and TO generation ${to}; it says: "${d.text}"`);
+      }
+      const confirm = d.buttons.find((b) => /roll ?back/i.test(b));
+      if (!confirm) throw new Error(`the confirmation has no Roll Back button; buttons: ${d.buttons.join(', ')}`);
+      await d.click(confirm);
+
+      await waitFor(`h1's profile link to point at generation ${to}`, () => fleet.currentGeneration('h1') === to, { timeoutMs: 60_000, everyMs: 100 });
+      await waitNotification(page, new RegExp(`Rolled back h1 to generation ${to}\\b`));
+      const after = lastActivation(host);
+      if (after.count <= before.count || after.storePath !== target.storePath) {
+        throw new Error(`the rollback did not activate generation ${to} (${target.storePath}); last activation: ${after.script} ${after.storePath} ${after.args}`);
+      }
+      await waitTree(page, `h1 shown on generation ${to}`, (rows) => {
+        const h = rows.find((r) => r.level === 1 && r.label === 'h1');
+        if (!h || !new RegExp(`\\bgen ${to}\\b`).test(h.description)) return null;
+        const gensRow = childrenOf(rows, h).find((r) => r.label === 'Generations');
+        const cur = gensRow && childrenOf(rows, gensRow).filter((r) => /current/.test(r.label));
+        return cur && cur.length === 1 && cur[0].label.startsWith(`Generation ${to} `);
+      });
+      await ctx.shot('07-rolled-back');
+    },
+  },
+  {
+    name: 'Force Rebuild from the palette streams its output live into the output panel, each line once',
+    timeoutMs: 120_000,
+    async run(ctx) {
+      const { page, fleet } = ctx;
+      const host = fleet.host('h2');
+      // The activation script runs this hook (test bed): three lines two seconds apart, so the
+      // panel can be seen showing the first while the op is still running.
+      const marker = `e2e-${Date.now()}`;
+      writeFileSync(
+        host.hookFile,
+        `case "$1" in activate|switch-to-configuration) ;; *) exit 0 ;; esac\n` +
+          `for i in 1 2 3; do echo "${marker} step $i of 3"; [ $i = 3 ] || sleep 2; done\n`,
+      );
+      try {
+        await openFleetView(page);
+        await runPaletteCommand(page, 'NixFleet: Force Rebuild');
+        await pickQuick(page, 'h2');
+        // Open the host's log while the op runs.
+        await runPaletteCommand(page, 'NixFleet: Show Logs');
+        await pickQuick(page, 'h2');
+        const seen = async () => (await outputLines(page)).filter((l) => l.includes(marker));
+        const first = await waitFor('the first hook line in the output panel', async () => {
+          const l = await seen();
+          return l.length ? l : null;
+        }, { timeoutMs: 60_000, everyMs: 100 });
+        const live = !first.some((l) => l.includes('step 3 of 3'));
+        await ctx.shot('08-force-rebuild-streaming');
+        await waitNotification(page, /Rebuilt h2/, 60_000);
+        const lines = await waitFor('all three hook lines in the output panel', async () => {
+          const l = await seen();
+          return l.some((x) => x.includes('step 3 of 3')) ? l : null;
+        }, { timeoutMs: 20_000, everyMs: 200 });
+        await ctx.shot('09-force-rebuild-done');
+        if (!live) throw new Error(`the output panel showed nothing until the op had printed its last line: ${first.join(' / ')}`);
+        for (const i of [1, 2, 3]) {
+          const n = lines.filter((l) => l.includes(`${marker} step ${i} of 3`)).length;
+          if (n !== 1) throw new Error(`"${marker} step ${i} of 3" appears ${n} times in the output panel, expected once:\n${lines.join('\n')}`);
+        }
+        const journal = journalLines(host, 'force-rebuild');
+        if (!journal.op) throw new Error(`no force-rebuild op in h2's state dir ${host.stateDir}/ops`);
+        const inJournal = journal.lines.filter((l) => String(l.text ?? '').includes(marker)).length;
+        if (inJournal !== 3) throw new Error(`h2's journal for op ${journal.op.id} has ${inJournal} hook lines, expected 3`);
+        const all = await outputLines(page);
+        if (!all.some((l) => /force-rebuild/.test(l) && /succeeded/.test(l))) {
+          throw new Error(`the output panel does not show the op's end (force-rebuild succeeded):\n${all.join('\n')}`);
+        }
+      } finally {
+        rmSync(host.hookFile, { force: true });
+      }
+    },
+  },
+];
