@@ -2,7 +2,7 @@
 // OpContext shaped like the op worker's (journal lines collected, commands through
 // runCommand), PATH control over which test doubles (nh, chezmoi, jj) exist, and git helpers.
 import { execFile } from 'node:child_process';
-import { mkdirSync, readlinkSync, realpathSync, symlinkSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readlinkSync, realpathSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { OpParams, OpResult, OutputStream } from '../../protocol';
@@ -106,13 +106,17 @@ export async function runSmart(
 ): Promise<SmartRun> {
   const config = loadConfig(bed.writeConfig(opts.host ?? 'h1', opts.config ?? {}));
   const { ctx, journal } = await makeContext(config, { signal: opts.signal, onLine: opts.onLine });
+  let run: SmartRun;
   try {
     const result = await executeOp('rebuild-smart', ctx, params);
-    return { result, journal, outcome: result };
+    run = { result, journal, outcome: result };
   } catch (err) {
     if (!(err instanceof OpError)) throw err;
-    return { error: err, journal, outcome: err.result ?? {} };
+    run = { error: err, journal, outcome: err.result ?? {} };
   }
+  // For reports: RS_PHASE_LOG=FILE collects every run's phase timings.
+  if (process.env.RS_PHASE_LOG) appendFileSync(process.env.RS_PHASE_LOG, JSON.stringify({ params, phases: run.outcome.phases }) + '\n');
+  return run;
 }
 
 export function phaseStatus(outcome: OpResult): Record<string, string> {
