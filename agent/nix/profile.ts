@@ -10,6 +10,8 @@ export interface ProfileLink {
   target: string;
   /** Creation time of the generation: the link's lstat mtime. */
   mtimeMs: number;
+  /** The same as ISO-8601 text. */
+  createdAt: string;
 }
 
 export interface ProfileState {
@@ -18,15 +20,33 @@ export interface ProfileState {
   current?: number;
 }
 
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /** Generation links of profile `profile`, sorted by number; a missing profile has none. */
 export function readProfile(profile: string): ProfileState {
+  return readProfileWith(profile, undefined);
+}
+
+/** Link name + target → creation time, remembered between reads of one profile. */
+type MtimeCache = Map<string, { target: string; mtimeMs: number; createdAt: string }>;
+const mtimes = new Map<string, MtimeCache>();
+
+/**
+ * readProfile for frequent readers (the generations request): every link is still read,
+ * but a link whose name and target are unchanged keeps the creation time read before, so
+ * only new links cost an lstat. nix-env never rewrites a generation link in place.
+ */
+export function readProfileCached(profile: string): ProfileState {
+  let known = mtimes.get(profile);
+  if (!known) {
+    if (mtimes.size > 64) mtimes.clear();
+    known = new Map();
+    mtimes.set(profile, known);
+  }
+  return readProfileWith(profile, known);
+}
+
+function readProfileWith(profile: string, known: MtimeCache | undefined): ProfileState {
   const dir = path.dirname(profile);
-  const base = path.basename(profile);
-  const re = new RegExp(`^${escapeRe(base)}-([0-9]+)-link$`);
+  const prefix = path.basename(profile) + '-';
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -36,30 +56,53 @@ export function readProfile(profile: string): ProfileState {
   }
   const links: ProfileLink[] = [];
   for (const name of names) {
-    const m = re.exec(name);
-    if (!m) continue;
-    const full = path.join(dir, name);
+    const generation = generationOfName(name, prefix);
+    if (generation === undefined) continue;
+    const full = dir + '/' + name;
     let target: string;
     let mtimeMs: number;
+    let createdAt: string;
     try {
       target = readlinkSync(full);
-      mtimeMs = lstatSync(full).mtimeMs;
+      const prev = known?.get(name);
+      if (prev && prev.target === target) ({ mtimeMs, createdAt } = prev);
+      else {
+        mtimeMs = lstatSync(full).mtimeMs;
+        createdAt = new Date(mtimeMs).toISOString();
+        known?.set(name, { target, mtimeMs, createdAt });
+      }
     } catch (err) {
       // Deleted between readdir and here (a concurrent nix-collect-garbage): skip it.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'EINVAL') continue;
       throw err;
     }
-    links.push({ generation: Number(m[1]), target: path.resolve(dir, target), mtimeMs });
+    links.push({ generation, target: target.startsWith('/') ? target : path.resolve(dir, target), mtimeMs, createdAt });
   }
   links.sort((a, b) => a.generation - b.generation);
+  if (known && known.size > links.length * 2 + 16) {
+    // Forget generations that were deleted.
+    const live = new Set(names);
+    for (const name of known.keys()) if (!live.has(name)) known.delete(name);
+  }
   let current: number | undefined;
   try {
-    const m = re.exec(path.basename(readlinkSync(profile)));
-    if (m) current = Number(m[1]);
+    current = generationOfName(readlinkSync(profile).split('/').pop()!, prefix);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   return { links, current };
+}
+
+/** N for "<prefix>N-link", else undefined. (Plain string checks: this runs per link.) */
+function generationOfName(name: string, prefix: string): number | undefined {
+  if (!name.startsWith(prefix) || !name.endsWith('-link')) return undefined;
+  const digits = name.slice(prefix.length, -5);
+  if (digits.length === 0 || digits.length > 10) return undefined;
+  for (let i = 0; i < digits.length; i++) {
+    const c = digits.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+  }
+  return Number(digits);
 }
 
 /** The generation the profile points at now, or undefined for an empty profile. */
@@ -67,3 +110,4 @@ export function currentGeneration(profile: string): ProfileLink | undefined {
   const state = readProfile(profile);
   return state.links.find((l) => l.generation === state.current);
 }
+

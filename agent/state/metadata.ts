@@ -1,7 +1,7 @@
 // What the agent knows about generations beyond the profile links: the git revision each
 // store path was built from, and the health-check outcome recorded for each generation.
 // One small JSON file under stateDir, replaced atomically and validated on every read.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { checkOutcome } from '../../protocol';
@@ -67,6 +67,23 @@ export function readMetadata(stateDir: string): Metadata {
     );
   }
   return parsed.data;
+}
+
+let lastRead: { file: string; key: string; meta: Metadata } | undefined;
+
+/**
+ * readMetadata for readers that do not modify the result, reusing the last parse while the
+ * file is the same (it is only ever replaced by rename, which gives it a new inode).
+ */
+export function readMetadataCached(stateDir: string): Metadata {
+  const file = metadataPath(stateDir);
+  const st = statSync(file, { throwIfNoEntry: false, bigint: true });
+  if (!st) return empty();
+  const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+  if (lastRead && lastRead.file === file && lastRead.key === key) return lastRead.meta;
+  const meta = readMetadata(stateDir);
+  lastRead = { file, key, meta };
+  return meta;
 }
 
 function update(stateDir: string, change: (m: Metadata) => void): void {
