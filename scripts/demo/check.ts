@@ -4,10 +4,8 @@
 // work on every host, reading the profile links on disk to confirm each one.
 import { readlinkSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { AgentClient } from '../../src/fleet/agentClient';
-import { WsTransport } from '../../src/fleet/transportWs';
-import type { OpKind } from '../../protocol';
 import type { DemoFleet, DemoHost } from './fleet';
+import { client, runOp } from './ops';
 
 export interface CheckResult {
   name: string;
@@ -15,14 +13,6 @@ export interface CheckResult {
   detail: string;
 }
 
-function client(h: DemoHost, token = h.token): AgentClient {
-  return new AgentClient({
-    transport: () => new WsTransport({ url: h.address, token, connectTimeoutMs: 5000 }),
-    clientName: 'nixfleet-demo-check',
-    reconnect: false,
-    requestTimeoutMs: 60_000,
-  });
-}
 
 /** The generation the profile link points at, read from disk (P -> P-N-link). */
 function profileGeneration(profile: string): number {
@@ -39,12 +29,6 @@ function systemVersion(h: DemoHost): string {
   return readFileSync(path.join(readlinkSync(path.join(path.dirname(h.profile), readlinkSync(h.profile))), versionFile(h)), 'utf8').trim();
 }
 
-async function runOp(c: AgentClient, h: DemoHost, kind: OpKind, params: Record<string, unknown>): Promise<{ state: string; error?: string; lines: number }> {
-  const id = `demo-${kind}-${h.name.replace(/[^A-Za-z0-9_-]/g, '-')}-${Date.now().toString(36)}`;
-  await c.startOp(id, kind, params);
-  const { op, lines } = await c.follow(id);
-  return { state: op.state, error: op.error, lines: lines.length };
-}
 
 export async function checkFleet(fleet: DemoFleet, say: (r: CheckResult) => void): Promise<CheckResult[]> {
   const results: CheckResult[] = [];

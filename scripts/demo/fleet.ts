@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
 import { createTestBed, type TestBed } from '../../test/fixtures/testbed';
 import type { Platform } from '../../protocol';
+import { client, runOp } from './ops';
 
 const execFileP = promisify(execFile);
 
@@ -93,15 +94,12 @@ export async function createDemoFleet(opts: { root: string; log: (msg: string) =
   };
   try {
     const names = Object.keys(bed.hosts);
-    for (const [i, version] of DEMO_VERSIONS.entries()) {
-      log(`building generation ${i + 1} (system version ${version}) of ${names.join(', ')}`);
-      if (i > 0) for (const n of names) await bed.setVersion(n, version);
-      for (const n of names) {
-        const storePath = await bed.build(n, bed.workstation);
-        await execFileP('nix-env', ['-p', bed.hosts[n]!.profile, '--set', storePath], { env: bed.env });
-      }
-    }
+    // Generation 1 is installed by hand, as on a host that just got its agent; 2 and 3 come
+    // from commits switched by the agents, so they carry their revision and check results.
+    log(`installing generation 1 (system version ${DEMO_VERSIONS[0]}) on ${names.join(', ')}`);
     for (const n of names) {
+      const storePath = await bed.build(n, bed.workstation);
+      await execFileP('nix-env', ['-p', bed.hosts[n]!.profile, '--set', storePath], { env: bed.env });
       await execFileP('git', ['pull', '-q', '--ff-only', 'origin', 'main'], { cwd: bed.hosts[n]!.checkout, env: bed.env });
     }
 
@@ -113,7 +111,8 @@ export async function createDemoFleet(opts: { root: string; log: (msg: string) =
       const token = randomBytes(24).toString('base64url');
       const tokenFile = path.join(h.dir, 'agent-token');
       writeFileSync(tokenFile, token + '\n', { mode: 0o600 });
-      const config = bed.writeConfig(n, { listen: `127.0.0.1:${port}`, tokenFile });
+      // A real health check: the running generation is a valid store path.
+      const config = bed.writeConfig(n, { listen: `127.0.0.1:${port}`, tokenFile, healthChecks: [['nix-store', '--query', '--hash', h.profile]] });
       const logFile = path.join(h.dir, 'agent.log');
       const fd = openSync(logFile, 'a');
       const env = { ...process.env, ...bed.env };
@@ -136,6 +135,24 @@ export async function createDemoFleet(opts: { root: string; log: (msg: string) =
         if (Date.now() > deadline) throw new Error(`the agent for ${h.name} is not listening on 127.0.0.1:${h.port} after 20 s; see ${h.log}`);
         await new Promise((r) => setTimeout(r, 100));
       }
+    }
+    for (const version of DEMO_VERSIONS.slice(1)) {
+      for (const n of names) await bed.setVersion(n, version);
+      log(`switching ${names.join(', ')} to system version ${version} through their agents (pull, switch)`);
+      await Promise.all(
+        hosts.map(async (h) => {
+          const c = client(h);
+          try {
+            await c.connect();
+            for (const kind of ['pull', 'switch'] as const) {
+              const r = await runOp(c, h, kind, {});
+              if (r.state !== 'succeeded') throw new Error(`${kind} on ${h.name} ${r.state}: ${r.error ?? ''}; see ${h.log}`);
+            }
+          } finally {
+            c.close();
+          }
+        }),
+      );
     }
     return { bed, workspace: bed.workstation, hosts, stop };
   } catch (err) {

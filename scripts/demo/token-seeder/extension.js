@@ -1,8 +1,10 @@
 // NixFleet demo helper (installed only into the demo's private VS Code profile by
 // scripts/demo.mjs). The demo writes its agents' tokens to a 0600 file and names it in
 // NIXFLEET_DEMO_TOKENS; this extension hands each token to NixFleet's public
-// "Set Agent Token" command (which stores it in SecretStorage), then deletes the file.
-// The real extension has no demo mode and never reads tokens from the environment.
+// "Set Agent Token" command (which stores it in SecretStorage). It does so at every start:
+// with code-server, SecretStorage lives in the browser, so each new browser needs them. The
+// file is removed with the demo's temp dir when the demo stops. The real extension has no
+// demo mode and never reads tokens from the environment.
 'use strict';
 const fs = require('node:fs');
 const vscode = require('vscode');
@@ -29,7 +31,6 @@ async function activate() {
       vscode.window.showErrorMessage(`NixFleet demo: Set Agent Token for ${host} failed: ${err.message}`);
     }
   }
-  fs.rmSync(file, { force: true });
   try {
     await vscode.commands.executeCommand('nixfleet.refresh');
   } catch {
