@@ -49,6 +49,9 @@ export async function makePrRepo(base: Record<string, string>, prFiles: Record<s
   await git(dir, 'init', '-q', '--bare', '-b', 'main', origin);
   await git(dir, 'clone', '-q', origin, work);
   await git(work, 'checkout', '-q', '-B', 'main');
+  // simple-git (src/gitops) does not pass GIT_AUTHOR_* through: the clone needs an identity.
+  await git(work, 'config', 'user.name', 'Test Author');
+  await git(work, 'config', 'user.email', 'author@example.test');
   const beforeMerge = await commitFiles(work, base, 'base config');
   await git(work, 'push', '-q', 'origin', 'main');
   await git(work, 'checkout', '-q', '-b', feature);
