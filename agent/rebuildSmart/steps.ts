@@ -11,6 +11,9 @@ export function showArgv(argv: readonly string[]): string {
   return argv.map((a) => (/^[A-Za-z0-9_@%+=:,./~-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
 }
 
+/** Who commits (e.g. set in the agent's service unit); harmless to pass to git. */
+const IDENTITY_VARS = ['GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL'];
+
 export class Steps {
   /** Every command printed instead of run, in order (dry run only). */
   readonly planned: string[] = [];
@@ -70,12 +73,14 @@ export class Steps {
       baseDir: dir,
       ...(signal ? { abort: signal } : {}),
       ...(timeoutMs ? { timeout: { block: timeoutMs } } : {}),
-      allowEnvironment: ['GIT_TERMINAL_PROMPT'],
+      allowEnvironment: ['GIT_TERMINAL_PROMPT', ...IDENTITY_VARS],
     });
     // Never wait for a password prompt: the agent runs unattended. simple-git refuses
-    // other GIT_* variables (they can redirect git), so they are left out.
+    // GIT_* variables that can redirect git; the commit identity ones are passed on.
     const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.toUpperCase().startsWith('GIT_')) env[k] = v;
+    for (const [k, v] of Object.entries(process.env)) {
+      if (v !== undefined && (!k.toUpperCase().startsWith('GIT_') || IDENTITY_VARS.includes(k))) env[k] = v;
+    }
     return git.env({ ...env, GIT_TERMINAL_PROMPT: '0' });
   }
 

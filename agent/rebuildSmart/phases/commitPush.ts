@@ -16,6 +16,8 @@ export async function commitAndPush(run: RunState): Promise<PhaseOutcome> {
   const c = run.checkout!;
   const done: string[] = [];
   const tree = await readWorkTree(steps.git(c.path));
+  // jj snapshots new files into the working-copy commit: for jj they are changes too.
+  if (c.vcs === 'jj') tree.dirty.push(...tree.untracked.splice(0));
   if (tree.untracked.length) {
     run.warnings.push(`commit: untracked files were neither built nor committed: ${tree.untracked.slice(0, 5).join(', ')}${tree.untracked.length > 5 ? ', …' : ''} (git add them)`);
   }
