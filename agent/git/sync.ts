@@ -149,14 +149,15 @@ export async function pullCheckout(
   // The branch that will be moved: the one checked out, or the local branch named ref.
   const moving = switchTo ? await resolveCommit(git, `refs/heads/${switchTo}`) : head.rev;
   if (moving && moving !== target && !(await isAncestor(git, moving, target))) {
-    const behindTarget = await isAncestor(git, target, moving);
-    throw new OpError(
-      behindTarget
-        ? `host ${ctx.host}: the checkout ${checkout} is ahead of ${targetName} (local commits not pushed); push them or pull with a rev`
-        : `host ${ctx.host}: the checkout ${checkout} has diverged from ${targetName}; rebase or reset it by hand, then pull again`,
-    );
-  }
-  if (switchTo) {
+    if (!(await isAncestor(git, target, moving))) {
+      throw new OpError(`host ${ctx.host}: the checkout ${checkout} has diverged from ${targetName}; rebase or reset it by hand, then pull again`);
+    }
+    // Ahead only (e.g. a self-update's committed flake.lock): like `git pull --ff-only`, nothing to do.
+    ctx.log('info', `${switchTo ?? head.branch ?? 'HEAD'} has local commits not on ${targetName}; nothing to fast-forward`);
+    if (!switchTo) return { before: head.rev, after: head.rev, branch: head.branch, changed: false };
+    ctx.log('info', `git checkout ${switchTo}`);
+    await step(ctx, checkout, 'git checkout', () => git.raw(['checkout', '--quiet', switchTo]));
+  } else if (switchTo) {
     ctx.log('info', `git checkout -B ${switchTo} --track origin/${switchTo}`);
     await step(ctx, checkout, 'git checkout', () => git.raw(['checkout', '--quiet', '-B', switchTo, '--track', `origin/${switchTo}`]));
   } else if (target !== head.rev) {

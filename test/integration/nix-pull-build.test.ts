@@ -87,6 +87,18 @@ describe('pull', () => {
     assert.equal(back.branch, 'main');
   });
 
+  test('ahead of the upstream only (local commits): nothing to fast-forward, nothing lost', async () => {
+    const h = bed.host('h1');
+    git(h.checkout, 'commit', '-q', '--allow-empty', '-m', 'local only');
+    const head = git(h.checkout, 'rev-parse', 'HEAD');
+    const { ctx, lines } = await testOpContext(bed, 'h1', { kind: 'pull' });
+    const r = await executeOp('pull', ctx, {});
+    assert.equal(r.changed, false);
+    assert.equal(git(h.checkout, 'rev-parse', 'HEAD'), head);
+    assert.ok(lines.some((l) => l.text === 'main has local commits not on origin/main; nothing to fast-forward'));
+    git(h.checkout, 'reset', '-q', '--hard', 'origin/main');
+  });
+
   test('a rev that exists nowhere is refused clearly', async () => {
     const { ctx } = await testOpContext(bed, 'h1', { kind: 'pull' });
     await assert.rejects(executeOp('pull', ctx, { rev: 'deadbeefdeadbeef' }), /^OpError: host h1: commit deadbeefdeadbeef is neither in the checkout .* nor on its remote "origin"; push it first/);
