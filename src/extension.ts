@@ -9,9 +9,11 @@ import { FleetTreeProvider } from './views/fleetTreeProvider';
 
 let container: Container | undefined;
 
+/** What activate() returns: for other parts of the extension and for tests in the extension host. */
 export interface NixFleetApi {
-  /** The container, for other parts of the extension and for tests inside the extension host. */
   container: Container;
+  tree: FleetTreeProvider;
+  statusBar: StatusBar;
 }
 
 export function activate(context: vscode.ExtensionContext): NixFleetApi {
@@ -40,7 +42,7 @@ export function activate(context: vscode.ExtensionContext): NixFleetApi {
     ...watchWorkspace(c),
   );
   void vscode.commands.executeCommand('setContext', 'nixfleet.activated', true);
-  return { container: c };
+  return { container: c, tree, statusBar };
 }
 
 /** flake.nix/flake.lock/HEAD changes update discovery and the Lock/System rows (once started). */

@@ -2,29 +2,10 @@
 // streams its phases into the host's log, and offers the rollback it recorded on failure.
 import * as vscode from 'vscode';
 import type { OpInfo } from '../../protocol';
+import { rebuildSmartParams } from '../fleet/rebuildSmartParams';
 import { runOpWithProgress } from '../ui/opProgress';
 import { asArgs, isProgrammatic, resolveHost } from '../ui/pickHost';
 import { defineCommand } from './types';
-
-const FLAGS = ['skipUpstream', 'skipDotfiles', 'skipUpdate', 'update', 'dryRun', 'offline', 'rollbackOnFailure', 'rollback', 'autoCommit', 'autoPush'] as const;
-
-/** Settings first, explicit arguments over them. */
-export function rebuildSmartParams(settings: vscode.WorkspaceConfiguration, args: Record<string, unknown>): Record<string, boolean> {
-  const params: Record<string, boolean> = {
-    autoCommit: settings.get<boolean>('autoCommit', true),
-    autoPush: settings.get<boolean>('autoPush', true),
-  };
-  if (settings.get<boolean>('updateBeforeRebuild', false)) params.update = true;
-  if (!settings.get<boolean>('syncDotfiles', true)) params.skipDotfiles = true;
-  if (settings.get<boolean>('offlineMode', false)) params.offline = true;
-  for (const f of FLAGS) {
-    const v = args[f];
-    if (v === undefined) continue;
-    if (typeof v !== 'boolean') throw new Error(`Rebuild Smart: ${f} must be true or false`);
-    params[f] = v;
-  }
-  return params;
-}
 
 export default defineCommand({
   id: 'nixfleet.rebuildSmart',
@@ -33,7 +14,17 @@ export default defineCommand({
   async run(c, arg) {
     const args = asArgs(arg);
     const host = await resolveHost(c, arg, { title: 'Rebuild Smart' });
-    const params = rebuildSmartParams(vscode.workspace.getConfiguration('nixfleet.rebuildSmart'), args);
+    const cfg = vscode.workspace.getConfiguration('nixfleet.rebuildSmart');
+    const params = rebuildSmartParams(
+      {
+        autoCommit: cfg.get<boolean>('autoCommit', true),
+        autoPush: cfg.get<boolean>('autoPush', true),
+        updateBeforeRebuild: cfg.get<boolean>('updateBeforeRebuild', false),
+        syncDotfiles: cfg.get<boolean>('syncDotfiles', true),
+        offlineMode: cfg.get<boolean>('offlineMode', false),
+      },
+      args,
+    );
     const title = params.rollback ? 'Rebuild Smart rollback' : params.dryRun ? 'Rebuild Smart (dry run)' : 'Rebuild Smart';
     c.logs.show(host.name);
     const op: OpInfo = await runOpWithProgress(c, host.name, 'rebuild-smart', params, title, { quiet: true });

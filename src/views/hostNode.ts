@@ -67,6 +67,8 @@ export class HostNode implements FleetNode {
       ];
     }
     if (s.problem && s.connection === 'online') rows.push(new StatusRowNode(s.name, { kind: 'agent', label: 'Problem', value: s.problem, level: 'warn', tooltip: s.problem }));
+    // A host never reached has no generations to show; its Agent row says why.
+    if (!s.generations && s.connection !== 'online') return rows;
     return [...rows, new GenerationsNode(s)];
   }
 }

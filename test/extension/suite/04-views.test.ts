@@ -1,0 +1,49 @@
+// The Fleet tree and the status bar, read through the provider the view uses.
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { FleetNode } from '../../../src/views/node';
+import { configureFleet, deadHosts, liveHosts, profileGeneration, until } from './helpers';
+
+const label = (n: FleetNode) => {
+  const l = n.getTreeItem().label;
+  return typeof l === 'string' ? l : (l?.label ?? '');
+};
+
+describe('Fleet view and status bar', () => {
+  it('lists every host; a host has the five status rows and its generations, current marked', async () => {
+    const a = await configureFleet();
+    await until('all live hosts online', () => liveHosts().every((h) => a.container.fleet.host(h.name)?.generations));
+    const roots = await a.tree.getChildren();
+    const names = roots.map(label);
+    for (const h of [...liveHosts(), ...deadHosts()]) assert.ok(names.includes(h.name), `${h.name} in ${names.join(', ')}`);
+    const h = liveHosts()[0]!;
+    const hostNode = roots.find((n) => label(n) === h.name)!;
+    assert.equal(hostNode.getTreeItem().contextValue, 'host-online');
+    const children = await a.tree.getChildren(hostNode);
+    assert.deepEqual(children.map(label), ['Agent', 'Git', 'Lock', 'System', 'Tests', 'Generations']);
+    const gens = await a.tree.getChildren(children[5]);
+    const current = profileGeneration(h.profile!);
+    const currentNode = gens.find((g) => g.getTreeItem().contextValue === 'generation-current')!;
+    assert.match(label(currentNode), new RegExp(`^Generation ${current} \\(current`));
+    assert.ok(gens.filter((g) => g.getTreeItem().contextValue === 'generation').length >= 1, 'older generations can be rolled back to');
+  });
+
+  it('an offline host stays listed with the reason and offers no ops', async () => {
+    const a = await configureFleet();
+    for (const h of deadHosts()) {
+      await until(`${h.name} offline`, () => a.container.fleet.host(h.name)?.connection === 'offline');
+      const node = (await a.tree.getChildren()).find((n) => label(n) === h.name)!;
+      assert.equal(node.getTreeItem().contextValue, 'host-offline');
+      const [agent] = await a.tree.getChildren(node);
+      assert.match(String(agent!.getTreeItem().description), /^offline/);
+    }
+  });
+
+  it('the status bar summarises the fleet and opens the view', async () => {
+    const a = await configureFleet();
+    const live = liveHosts().length;
+    const all = live + deadHosts().length;
+    await until('status bar summary', () => a.statusBar.text.includes(`${live}/${all} online`));
+    await vscode.commands.executeCommand('nixfleet.focus');
+  });
+});
