@@ -110,7 +110,7 @@ export class Session implements SessionLike {
       return this.fail(undefined, 'bad-frame', 'frame is not a JSON object: send one JSON object per frame');
     }
     const raw = msg as Record<string, unknown>;
-    const id = (typeof raw.id === 'number' && Number.isInteger(raw.id) && raw.id >= 0) || (typeof raw.id === 'string' && raw.id.length <= 64) ? (raw.id as ReqId) : undefined;
+    const id = (typeof raw.id === 'number' && Number.isSafeInteger(raw.id) && raw.id >= 0) || (typeof raw.id === 'string' && raw.id.length <= 64) ? (raw.id as ReqId) : undefined;
     if (raw.type === 'hello') return this.hello(raw);
     if (!this.welcomed) return this.fail(id, 'protocol', 'the first message must be hello ({"type":"hello","protocol":1,"client":{...}})');
     const parsed = requestMessage.safeParse(raw);
