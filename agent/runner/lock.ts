@@ -83,19 +83,23 @@ function tryCreate(stateDir: string, holder: LockHolder): boolean {
 export function acquireLock(stateDir: string, op: string, kind: OpKind, since = new Date().toISOString()): LockHolder {
   const me = selfIdentity();
   const holder: LockHolder = { op, kind, pid: me.pid, startTime: me.startTime, since };
-  for (let attempt = 0; attempt < 5; attempt++) {
+  for (let attempt = 0; attempt < 100; attempt++) {
     if (tryCreate(stateDir, holder)) return holder;
     const existing = readLock(stateDir);
     if (!existing) continue; // released meanwhile
     if (holderAlive(existing)) throw new BusyError(existing);
-    takeOverStale(stateDir, existing);
+    // Another process is replacing the stale lock: give it a moment.
+    if (!takeOverStale(stateDir, existing)) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
   }
   const h = readLock(stateDir);
   throw new BusyError(h ?? holder);
 }
 
-/** Remove a stale lock, under the takeover guard, only if it is still the same stale lock. */
-function takeOverStale(stateDir: string, stale: LockHolder): void {
+/**
+ * Remove a stale lock, under the takeover guard, only if it is still the same stale lock.
+ * False when another process holds the guard.
+ */
+function takeOverStale(stateDir: string, stale: LockHolder): boolean {
   const guard = lockFile(stateDir) + '.takeover';
   let fd: number;
   try {
@@ -107,7 +111,7 @@ function takeOverStale(stateDir: string, stale: LockHolder): void {
     } catch {
       /* someone else removed it */
     }
-    return; // another process is taking over; the caller retries
+    return false; // another process is taking over; the caller retries
   }
   closeSync(fd);
   try {
@@ -118,6 +122,7 @@ function takeOverStale(stateDir: string, stale: LockHolder): void {
   } finally {
     unlinkSync(guard);
   }
+  return true;
 }
 
 /**
