@@ -94,7 +94,10 @@ export class Fleet {
       if (rec) {
         rec.snapshot.entry = e;
         rec.snapshot.platform = e.platform;
-        if (rec.snapshot.connection === 'unconfigured') rec.snapshot.connection = 'offline';
+        if (rec.snapshot.connection === 'unconfigured') {
+          rec.snapshot.connection = 'offline';
+          rec.snapshot.problem = 'not connected yet';
+        }
       } else {
         this.records.set(e.name, { snapshot: { name: e.name, platform: e.platform, entry: e, connection: 'offline', problem: 'not connected yet', runningOps: [] }, unsubscribe: [] });
       }
@@ -244,7 +247,7 @@ export class Fleet {
       const running = ops.filter((o) => o.state === 'running');
       this.update(rec, { status, generations, runningOps: running, lastSeen: new Date().toISOString(), problem: undefined });
       // Show output of ops started elsewhere (CLI, deploy, another window) in this host's log.
-      for (const op of running) if (!this.followed.has(op.id)) this.follow(rec, op.id);
+      for (const op of running) if (!this.followed.has(op.id)) this.follow(rec, op);
     } catch (err) {
       if (rec.session !== session) return;
       this.update(rec, { problem: `refresh failed: ${(err as Error).message}` });
@@ -262,6 +265,8 @@ export class Fleet {
       return;
     }
     const op = e.op;
+    // An op started by someone else (CLI, another window, a deploy): show its output too.
+    if (!isFinal(op) && !this.followed.has(op.id)) this.follow(rec, op);
     const others = rec.snapshot.runningOps.filter((o) => o.id !== op.id);
     this.update(rec, { runningOps: isFinal(op) ? others : [...others, op] });
     const waiter = this.waiters.get(op.id);
@@ -291,9 +296,10 @@ export class Fleet {
     check();
   }
 
-  private follow(rec: HostRecord, op: string): void {
-    this.followed.set(op, rec.snapshot.name);
-    void this.resubscribe(rec, op);
+  private follow(rec: HostRecord, op: OpInfo): void {
+    this.followed.set(op.id, rec.snapshot.name);
+    this.onOpStart.fire({ host: rec.snapshot.name, op });
+    void this.resubscribe(rec, op.id);
   }
 
   private async resubscribe(rec: HostRecord, op: string): Promise<void> {

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { OpInfo, OutputLine } from '../../protocol';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
-import { AGENT_JS, startAgent, type RunningAgent } from '../integration/agent-harness';
+import { AGENT_JS, connect, startAgent, type RunningAgent } from '../integration/agent-harness';
 import { openAgentSession } from '../../src/fleet/agentSession';
 import { Fleet } from '../../src/fleet/fleet';
 import type { HostEntry } from '../../src/fleet/hostConfig';
@@ -163,6 +163,29 @@ describe('fleet against real agents', { skip: !existsSync(AGENT_JS) && 'dist/age
     assert.equal(op.state, 'succeeded', op.error);
     assert.equal(profileGeneration(bed.host('h1').profile), target.generation);
     await until('current generation in the snapshot', () => fleet.host('h1')!.generations!.find((g) => g.current)?.generation === target.generation);
+  });
+
+  it('ops started by another client (CLI, another window) show up live in the host log', async () => {
+    const other = connect(agents.get('h1')!, bed.token);
+    await other.connect();
+    const seen: OutputLine[] = [];
+    const started: string[] = [];
+    const ended: OpInfo[] = [];
+    const offs = [
+      fleet.onOpStart.on((e) => e.op.id === 'foreign-test-1' && started.push(e.op.kind)),
+      fleet.onOutput.on((e) => e.op === 'foreign-test-1' && seen.push(...e.lines)),
+      fleet.onOpEnd.on((e) => e.op.id === 'foreign-test-1' && ended.push(e.op)),
+    ];
+    try {
+      await other.startOp('foreign-test-1', 'test', {});
+      const end = await until('the foreign op ended in the fleet', () => ended[0], 30_000);
+      assert.deepEqual(started, ['test']);
+      assert.ok(end.lastSeq > 0);
+      assert.deepEqual(seen.map((l) => l.seq), Array.from({ length: end.lastSeq }, (_, i) => i + 1));
+    } finally {
+      offs.forEach((o) => o());
+      other.close();
+    }
   });
 
   it('a wrong token: mutating ops are refused with what to do', async () => {
