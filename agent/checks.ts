@@ -18,15 +18,16 @@ export async function runHealthChecks(ctx: CheckContext): Promise<CheckOutcome> 
     ctx.log('info', label);
     let failure: string | undefined;
     try {
-      const r = await ctx.run(argv, { allowFailure: true, timeoutMs, capture: true });
-      if (r.exitCode !== 0) {
-        const tail = r.stderrTail.length ? r.stderrTail : r.stdout.split('\n').slice(-5);
-        failure = `${argv.join(' ')} exited with code ${r.exitCode}${tail.filter(Boolean).length ? ': ' + tail.filter(Boolean).join(' | ') : ''}`;
-      }
+      // Not allowFailure: runCommand then keeps the reason (timeout, not found) in its error.
+      await ctx.run(argv, { timeoutMs });
     } catch (err) {
       if (err instanceof CommandError && /was cancelled/.test(err.message)) throw err;
-      if (err instanceof CommandError) failure = err.message;
-      else failure = `${argv.join(' ')} could not run: ${(err as Error).message}`;
+      if (err instanceof CommandError && err.exitCode !== undefined && err.exitCode >= 0 && !/timed out/.test(err.message)) {
+        const tail = err.stderrTail.filter((l) => l.trim().length > 0).slice(-5);
+        failure = `${argv.join(' ')} exited with code ${err.exitCode}${tail.length ? ': ' + tail.join(' | ') : ''}`;
+      } else {
+        failure = err instanceof Error ? err.message : `${argv.join(' ')} could not run: ${String(err)}`;
+      }
     }
     if (failure !== undefined) {
       ctx.log('info', `${label}: FAILED`);
