@@ -14,7 +14,7 @@
 // to .test-artifacts/screenshots/, logs to .test-artifacts/e2e/.
 //
 // Environment: NIXFLEET_E2E_ONLY=ui|mocha (one phase), NIXFLEET_E2E_KEEP=1 (keep temp dirs),
-// NIXFLEET_E2E_GREP=TEXT (only UI tests whose name contains TEXT).
+// NIXFLEET_E2E_GREP=TEXT (only UI tests whose name contains TEXT), NIXFLEET_E2E_ARTIFACTS=DIR.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +28,9 @@ import { killAllNow, stopAll, waitFor } from './lib/procs.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const toolsDir = path.join(root, '.tools');
-const artifacts = path.join(root, '.test-artifacts');
+// NIXFLEET_E2E_ARTIFACTS: another folder for screenshots and logs (e.g. for a second run at
+// the same time as `npm test`, which uses .test-artifacts/).
+const artifacts = path.resolve(process.env.NIXFLEET_E2E_ARTIFACTS || path.join(root, '.test-artifacts'));
 const shotsDir = path.join(artifacts, 'screenshots');
 const logsDir = path.join(artifacts, 'e2e');
 const EXTENSION_ID = 'nixfleet.nixfleet';
@@ -49,6 +51,7 @@ const mocha = { passed: 0, failed: 0, failures: [], error: null };
 const timings = {};
 const cleanups = []; // async functions, run in reverse order
 let browser = null;
+let browserHome = null; // Chromium's HOME/XDG dirs, removed at the very end
 let finished = false;
 
 function log(msg) {
@@ -88,6 +91,7 @@ async function finish(code) {
   if (finished) return;
   finished = true;
   await teardown();
+  if (browserHome) rmSync(browserHome, { recursive: true, force: true });
   const s = writeSummary();
   log(`${s.passed} passed, ${s.failed} failed in ${s.seconds} s (UI tests ${tests.filter((t) => t.ok).length}/${tests.length}, extension-host mocha ${mocha.passed} passed ${mocha.failed} failed)`);
   process.exit(code ?? (s.failed === 0 && s.passed > 0 ? 0 : 1));
@@ -219,17 +223,23 @@ async function uiPhase(context, vsix) {
   const installed = await timed('ui.install-extension', () => cs.installExtension(vsix, EXTENSION_ID));
   await timed('ui.code-server-start', () => cs.start(fleet.bed.workstation));
 
+  // 1. The bridge hands the tokens to the extension inside the extension host.
   const t0 = Date.now();
   const { page, exited } = await openWorkbench(context, cs, dir, {
     extensionDevelopmentPath: installed.folder,
     extensionTestsPath: path.join(here, 'ui-bridge.cjs'),
   });
   timings['ui.workbench-load'] = Date.now() - t0;
-  const bridge = await waitFor('the UI bridge in the extension host to hand over the tokens', () => {
-    const f = path.join(bridgeDir, 'ready');
-    return existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) : null;
-  }, { timeoutMs: 60_000, everyMs: 100 });
-  timings['ui.bridge-ready'] = Date.now() - t0;
+  const code = await withTimeout(exited, 60_000, 'the UI bridge (tokens to the extension)');
+  const bridgeFile = path.join(bridgeDir, 'ready');
+  const bridge = existsSync(bridgeFile) ? JSON.parse(readFileSync(bridgeFile, 'utf8')) : { extension: null, activated: false, tokens: [], errors: ['the bridge wrote no report'] };
+  if (code !== 0) log(`warning: the UI bridge ended with exit code ${code}: ${bridge.errors.join('; ')}`);
+  timings['ui.bridge'] = Date.now() - t0;
+  // 2. The workbench as a user has it: the installed extension, no test runner.
+  const t1 = Date.now();
+  await page.goto(cs.url(), { timeout: 30_000 });
+  await page.waitForSelector(sel.activityBar, { timeout: 30_000 });
+  timings['ui.workbench-reload'] = Date.now() - t1;
 
   const ctx = {
     page,
@@ -263,13 +273,6 @@ async function uiPhase(context, vsix) {
       }
     }
   }
-
-  writeFileSync(path.join(bridgeDir, 'done'), '');
-  const code = await withTimeout(exited, 20_000, 'the UI bridge run to end').catch((err) => {
-    log(`warning: ${err.message}`);
-    return null;
-  });
-  if (code !== null && code !== 0) log(`warning: the UI bridge ended with exit code ${code}: ${bridge.errors.join('; ')}`);
   await page.close();
 }
 
@@ -367,7 +370,8 @@ async function main() {
   }
   const vsix = await timed('vsix', () => packageVsix(logsDir));
   globalThis.vsixPath = vsix;
-  browser = await timed('chromium', () => launchChromium(toolsDir));
+  browserHome = mkdtempSync(path.join(tmpdir(), 'nixfleet-e2e-chromium-'));
+  browser = await timed('chromium', () => launchChromium(toolsDir, browserHome));
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
 
   if (!only || only === 'ui') {
@@ -378,7 +382,7 @@ async function main() {
     }
     // Stop this phase's agents and code-server before the next one starts.
     await teardown();
-    browser = await launchChromium(toolsDir);
+    browser = await launchChromium(toolsDir, browserHome);
   }
   if (!only || only === 'mocha') {
     const ctx2 = await browser.newContext({ viewport: { width: 1400, height: 900 } });

@@ -1,20 +1,20 @@
 // extensionTestsPath for the UI phase of the e2e harness. It runs inside the real extension
 // host (code-server's), next to the extension under test, and does the one thing the UI
 // cannot: hand the agents' tokens to the extension through its "Set Agent Token" command
-// executed with arguments (the tokens go to SecretStorage, never to settings). Then it stays
-// until the harness has finished driving the UI in Chromium (it writes `done` into the bridge
-// folder), so the window stays up; the workbench then reports the exit code.
+// executed with arguments (the tokens go to SecretStorage, never to settings). It reports
+// what it did in `ready` and ends; the workbench reports its exit code to the harness, which
+// then reloads the workbench without the test runner (VS Code refuses modal dialogs while an
+// extension test runner is active) and drives the UI in Chromium.
 //
 // Environment (set by test/e2e/run.mjs on code-server, inherited by the extension host):
 //   NIXFLEET_E2E_HOSTS       JSON list of { name, address, platform, token? }
-//   NIXFLEET_E2E_BRIDGE_DIR  folder for `ready` (written here) and `done` (written by the harness)
+//   NIXFLEET_E2E_BRIDGE_DIR  folder for `ready`
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 const vscode = require('vscode');
 
 const EXTENSION_ID = 'nixfleet.nixfleet';
-const WAIT_FOR_DONE_MS = 10 * 60 * 1000;
 
 function writeReady(dir, report) {
   const tmp = path.join(dir, 'ready.tmp');
@@ -51,12 +51,6 @@ async function run() {
     report.errors.push(err && err.stack ? err.stack : String(err));
   }
   writeReady(dir, report);
-
-  const deadline = Date.now() + WAIT_FOR_DONE_MS;
-  while (!fs.existsSync(path.join(dir, 'done'))) {
-    if (Date.now() > deadline) throw new Error(`ui-bridge: the harness did not write ${path.join(dir, 'done')} within ${WAIT_FOR_DONE_MS} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
   if (report.errors.length) throw new Error(report.errors.join('; '));
 }
 

@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 
 export const CHROMIUM = process.env.NIXFLEET_E2E_CHROMIUM || '/usr/bin/chromium';
 
-export async function launchChromium(toolsDir) {
+/** `home`: a temp folder for Chromium's HOME and XDG dirs (crash reports, caches). */
+export async function launchChromium(toolsDir, home) {
   const entry = path.join(toolsDir, 'node_modules', 'playwright-core', 'index.mjs');
   if (!existsSync(entry)) throw new Error(`playwright-core is not installed in ${toolsDir}: run bash scripts/install-test-tools.sh`);
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (or set NIXFLEET_E2E_CHROMIUM)`);
@@ -15,6 +16,13 @@ export async function launchChromium(toolsDir) {
   return chromium.launch({
     executablePath: CHROMIUM,
     timeout: 30_000,
+    env: {
+      ...process.env,
+      HOME: home,
+      XDG_CONFIG_HOME: path.join(home, '.config'),
+      XDG_CACHE_HOME: path.join(home, '.cache'),
+      XDG_DATA_HOME: path.join(home, '.local/share'),
+    },
     args: [
       '--headless',
       '--no-sandbox',

@@ -110,13 +110,21 @@ export async function contextMenu(page, row, title) {
   await row.click({ button: 'right' });
   const menu = page.locator('.context-view .monaco-menu');
   await menu.waitFor({ timeout: 10_000 });
-  const item = menu.locator('.action-item .action-label', { hasText: exact(title) }).first();
-  if (!(await item.count())) {
-    const shown = await menu.locator('.action-item .action-label').allInnerTexts();
+  // Choose with the keyboard, as a mouse click right after the menu opens can be swallowed
+  // while VS Code's menu is still taking focus: Down moves through the enabled items in order.
+  const labels = (await menu.locator('.action-item:not(.disabled) .action-label').allInnerTexts()).map((s) => s.trim()).filter(Boolean);
+  const at = labels.findIndex((l) => l === title);
+  if (at < 0) {
     await page.keyboard.press('Escape');
-    throw new Error(`the context menu has no "${title}"; it shows: ${shown.filter(Boolean).join(' | ') || '(nothing)'}`);
+    throw new Error(`the context menu has no "${title}"; it shows: ${labels.join(' | ') || '(nothing)'}`);
   }
-  await item.click();
+  for (let i = 0; i <= at; i++) await page.keyboard.press('ArrowDown');
+  const focused = (await menu.locator('.action-item.focused .action-label').allInnerTexts().catch(() => []))[0]?.trim();
+  if (focused !== title) {
+    await page.keyboard.press('Escape');
+    throw new Error(`could not select "${title}" in the context menu (focused: ${focused ?? 'nothing'}; items: ${labels.join(' | ')})`);
+  }
+  await page.keyboard.press('Enter');
 }
 
 /** The open modal dialog's message text, and a function to click one of its buttons. */

@@ -32,18 +32,13 @@ export async function showHost(page, name) {
 
 export async function showGenerations(page, host) {
   const hostRow = await showHost(page, host);
-  const hostIndex = Number(await hostRow.getAttribute('data-index'));
-  const gens = page.locator(`.part.sidebar .monaco-list-row[aria-level="2"]`).filter({ has: page.locator('.label-name', { hasText: /^\s*Generations\s*$/ }) });
-  // The first "Generations" row after this host's row.
-  const n = await gens.count();
-  for (let i = 0; i < n; i++) {
-    const g = gens.nth(i);
-    if (Number(await g.getAttribute('data-index')) > hostIndex) {
-      await expand(page, g);
-      return { hostRow, gensRow: g };
-    }
-  }
-  throw new Error(`host ${host} has no Generations row`);
+  const found = await waitTree(page, `the Generations row of ${host}`, (rows) => {
+    const h = rows.find((r) => r.level === 1 && r.label === host);
+    return h && childrenOf(rows, h).find((r) => r.label === 'Generations');
+  });
+  const gensRow = page.locator(`.part.sidebar .monaco-list-row[data-index="${found.index}"]`);
+  await expand(page, gensRow);
+  return { hostRow, gensRow };
 }
 
 export default [
