@@ -94,12 +94,10 @@ export class Fleet {
       if (rec) {
         rec.snapshot.entry = e;
         rec.snapshot.platform = e.platform;
-        if (rec.snapshot.connection === 'unconfigured') {
-          rec.snapshot.connection = 'offline';
-          rec.snapshot.problem = 'not connected yet';
-        }
+        // Sessions open as soon as the fleet is started (view shown or a command run).
+        if (rec.snapshot.connection === 'unconfigured') rec.snapshot.connection = 'connecting';
       } else {
-        this.records.set(e.name, { snapshot: { name: e.name, platform: e.platform, entry: e, connection: 'offline', problem: 'not connected yet', runningOps: [] }, unsubscribe: [] });
+        this.records.set(e.name, { snapshot: { name: e.name, platform: e.platform, entry: e, connection: 'connecting', runningOps: [] }, unsubscribe: [] });
       }
     }
     for (const d of discovered) {
