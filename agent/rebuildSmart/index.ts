@@ -76,6 +76,7 @@ export async function runRebuildSmart(ctx: OpContext, params: RebuildSmartParams
     outcome = await runPhases(run, [{ name: 'rollback', fn: rollbackLastRun }]);
   } else {
     outcome = await runPhases(run, PHASE_SPECS);
+    if (outcome.cancelled && outcome.stoppedAt === 'rebuild' && !flags.dryRun) await restoreAfterCancelledSwitch(run);
     const rebuildFailed = outcome.stoppedAt === 'rebuild' || outcome.stoppedAt === 'checks';
     if (rebuildFailed && !outcome.cancelled && flags.rollbackOnFailure && !flags.dryRun) {
       ctx.log('info', `--rollback-on-failure: restoring the commit and generation recorded before this run`);
@@ -85,6 +86,29 @@ export async function runRebuildSmart(ctx: OpContext, params: RebuildSmartParams
     }
   }
   return finish(run, params, outcome);
+}
+
+/**
+ * A cancel inside the rebuild may have cut an activation short: the profile then points
+ * at a system that is only half switched to. Put the recorded generation back (profile
+ * and activation), with commands that no longer listen to the spent cancel signal.
+ */
+async function restoreAfterCancelledSwitch(run: RunState): Promise<void> {
+  const { ctx, config } = run;
+  const now = await run.nix.currentGeneration(config.profile);
+  if (!run.before || !now || now.generation === run.before.generation) return;
+  const live = new AbortController().signal;
+  const cleanupCtx: OpContext = Object.create(ctx, {
+    signal: { value: live },
+    run: { value: (argv: readonly string[], opts: Parameters<OpContext['run']>[1] = {}) => ctx.run(argv, { ...opts, signal: live }) },
+  });
+  ctx.log('info', `cancelled during the switch: restoring generation ${run.before.generation} (the profile was at ${now.generation})`);
+  try {
+    await run.nix.switchToGeneration(cleanupCtx, run.before.generation);
+    run.warnings.push(`rebuild: cancelled during the switch; generation ${run.before.generation} was restored and re-activated`);
+  } catch (err) {
+    run.warnings.push(`rebuild: cancelled during the switch and restoring generation ${run.before.generation} failed (${(err as Error).message}); run rebuild-smart --rollback`);
+  }
 }
 
 async function finish(run: RunState, params: RebuildSmartParams, outcome: PhasesOutcome): Promise<OpResult> {
