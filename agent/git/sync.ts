@@ -15,6 +15,8 @@ export interface GitContext {
 
 export interface SyncResult {
   before: string;
+  /** Branch checked out before; undefined when it was detached. */
+  branchBefore?: string;
   after: string;
   /** Branch checked out afterwards; undefined when detached. */
   branch?: string;
@@ -87,7 +89,7 @@ async function headOf(git: SimpleGit): Promise<{ rev: string; branch?: string }>
 export async function bringToRev(ctx: GitContext, checkout: string, rev: string): Promise<SyncResult> {
   const git = open(ctx, checkout);
   const head = await step(ctx, checkout, 'reading HEAD', () => headOf(git));
-  if (head.rev.startsWith(rev)) return { before: head.rev, after: head.rev, branch: head.branch, changed: false };
+  if (head.rev.startsWith(rev)) return { before: head.rev, branchBefore: head.branch, after: head.rev, branch: head.branch, changed: false };
   await requireClean(ctx, git, checkout, `moving it to ${rev}`);
   let target = await resolveCommit(git, rev);
   if (!target) {
@@ -105,7 +107,35 @@ export async function bringToRev(ctx: GitContext, checkout: string, rev: string)
     await step(ctx, checkout, 'git checkout --detach', () => git.raw(['checkout', '--quiet', '--detach', target]));
   }
   const after = await step(ctx, checkout, 'reading HEAD', () => headOf(git));
-  return { before: head.rev, after: after.rev, branch: after.branch, changed: after.rev !== head.rev };
+  return { before: head.rev, branchBefore: head.branch, after: after.rev, branch: after.branch, changed: after.rev !== head.rev };
+}
+
+/**
+ * Undo bringToRev after the op failed, so a failed switch leaves the checkout where it
+ * was: back onto the branch (which bringToRev only fast-forwarded) at its old commit, or
+ * the old detached commit. Returns a sentence for the error message.
+ */
+export async function restoreCheckout(ctx: GitContext, checkout: string, moved: SyncResult): Promise<string> {
+  if (!moved.changed) return '';
+  const git = open(ctx, checkout);
+  try {
+    if (moved.branchBefore) {
+      if (moved.branch === moved.branchBefore) {
+        ctx.log('info', `git reset --keep ${moved.before} (undo the fast-forward of ${moved.branchBefore})`);
+        await git.raw(['reset', '--quiet', '--keep', moved.before]);
+      } else {
+        ctx.log('info', `git checkout ${moved.branchBefore}`);
+        await git.raw(['checkout', '--quiet', moved.branchBefore]);
+      }
+    } else {
+      ctx.log('info', `git checkout --detach ${moved.before}`);
+      await git.raw(['checkout', '--quiet', '--detach', moved.before]);
+    }
+    return `the checkout was put back at ${moved.before.slice(0, 12)}`;
+  } catch (err) {
+    ctx.log('stderr', `putting the checkout back failed: ${firstLine(err)}`);
+    return `the checkout stays at ${moved.after.slice(0, 12)} (putting it back at ${moved.before.slice(0, 12)} failed)`;
+  }
 }
 
 /** Fast-forward to the upstream, to `ref` (a branch on origin or a tag), or bring the checkout to `rev`. */

@@ -2,7 +2,7 @@
 // to the wanted commit, build, set the profile, activate (or let the configured rebuild
 // tool do those), record the revision. Health checks follow in the op's postCheck.
 import type { OpResult } from '../../protocol';
-import { checkoutRevision, bringToRev } from '../git/sync';
+import { bringToRev, checkoutRevision, restoreCheckout } from '../git/sync';
 import type { OpContext } from '../ops/types';
 import { OpError } from '../ops/types';
 import { recordChecks, recordRevision } from '../state/metadata';
@@ -25,7 +25,19 @@ export async function deployConfiguration(ctx: OpContext, opts: DeployOptions): 
   const { config } = ctx;
   const before = currentGeneration(config.profile);
   ctx.log('info', `host ${config.host}: current generation ${before ? `${before.generation} (${before.target})` : 'none'}`);
-  if (opts.rev !== undefined) await bringToRev(gitContext(ctx), config.flake, opts.rev);
+  const moved = opts.rev !== undefined ? await bringToRev(gitContext(ctx), config.flake, opts.rev) : undefined;
+  try {
+    return await deployCheckedOut(ctx, opts, before);
+  } catch (err) {
+    // The host runs what it ran before (nothing activated, or restored): so does the checkout.
+    if (!moved?.changed || !(err instanceof OpError) || currentGeneration(config.profile)?.target !== before?.target) throw err;
+    const undone = await restoreCheckout(gitContext(ctx), config.flake, moved);
+    throw new OpError(`${err.message.replace(/\.$/, '')}; ${undone}`, err.result);
+  }
+}
+
+async function deployCheckedOut(ctx: OpContext, opts: DeployOptions, before: ReturnType<typeof currentGeneration>): Promise<OpResult> {
+  const { config } = ctx;
   const head = await checkoutRevision(gitContext(ctx), config.flake);
   const revision = head.dirty ? `${head.revision}-dirty` : head.revision;
   if (head.dirty) ctx.log('info', `the checkout has uncommitted changes: recording revision ${revision}`);

@@ -76,6 +76,7 @@ describe('switch (direct) on a nixos host', () => {
       await assert.rejects(executeOp('switch', ctx, { rev: rev3 }), (err: unknown) => {
         assert.ok(err instanceof OpError);
         assert.match(err.message, /^host h1: activation of generation 3 failed .*generation 2 /);
+        assert.match(err.message, /; the checkout was put back at [0-9a-f]{12}$/);
         assert.equal(err.result?.generationAfter, 3);
         return true;
       });
@@ -83,10 +84,29 @@ describe('switch (direct) on a nixos host', () => {
       bed.setFail('h1', false);
     }
     assert.equal(readlinkSync(h.profile), 'system-2-link');
+    // The checkout is back on main at the commit generation 2 was built from.
+    assert.equal(execFileSync('git', ['rev-parse', 'HEAD'], { cwd: h.checkout, encoding: 'utf8' }).trim(), (await listGenerations(ctx.config))[1]!.revision);
+    assert.equal(execFileSync('git', ['symbolic-ref', '--short', 'HEAD'], { cwd: h.checkout, encoding: 'utf8' }).trim(), 'main');
     const acts = bed.activations('h1').slice(activationsBefore);
     assert.equal(acts.length, 2);
     assert.match(acts[0]!.storePath, /24\.05\.3$/);
     assert.match(acts[1]!.storePath, /24\.05\.2$/);
+  });
+
+  test('a failing build leaves profile and checkout as they were', async () => {
+    const h = bed.host('h1');
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: h.checkout, encoding: 'utf8' }).trim();
+    const broken = await bed.commit({ 'hosts/h1/packages.json': '{ not json' }, 'broken packages');
+    const { ctx, lines } = await testOpContext(bed, 'h1');
+    await assert.rejects(executeOp('switch', ctx, { rev: broken }), (err: unknown) => {
+      assert.ok(err instanceof OpError);
+      assert.match(err.message, /^host h1: building .*#nixosConfigurations\."h1"\.config\.system\.build\.toplevel failed \(.*\); fix the configuration .*; the checkout was put back at /);
+      return true;
+    });
+    assert.ok(lines.some((l) => l.stream === 'stderr' && /error/.test(l.text)), 'the build error is in the journal');
+    assert.equal(readlinkSync(h.profile), 'system-2-link');
+    assert.equal(execFileSync('git', ['rev-parse', 'HEAD'], { cwd: h.checkout, encoding: 'utf8' }).trim(), head);
+    await bed.commit({ 'hosts/h1/packages.json': JSON.stringify({ openssl: '3.0.2', hello: '2.12.1' }) + '\n' }, 'fix packages');
   });
 
   test('failing health checks are recorded for the new generation and lastKnownWorking stays on the passing one', async () => {
