@@ -9,7 +9,10 @@
 //                            checked on disk), prints what it checked, tears down; exit 0 only
 //                            if all passed.
 //   npm start -- --help
-// Environment: NIXFLEET_DEMO_EDITOR=code|code-server picks the editor.
+// Environment: NIXFLEET_DEMO_EDITOR=code|code-server picks the editor; NIXFLEET_DEMO_INSTALL_NIX=0
+// never installs Nix (by default, as root on Debian, a missing Nix is installed with
+// scripts/setup-nix.sh); NIXFLEET_DEMO_SKIP_BUILD=1 uses the existing dist/ (the tests, which
+// build first and must not rewrite dist/agent.js under agents other tests run).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,7 +63,7 @@ function howToGetNix(why) {
 }
 
 let nix = nixWorks();
-if (!nix.ok && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
+if (!nix.ok && process.env.NIXFLEET_DEMO_INSTALL_NIX !== '0' && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
   log(`Nix is not ready (${nix.why}); setting it up with scripts/setup-nix.sh (Debian's nix-bin, single-user root store)`);
   const r = spawnSync('bash', [path.join(root, 'scripts/setup-nix.sh')], { stdio: 'inherit' });
   if (r.status === 0) nix = nixWorks();
@@ -72,9 +75,13 @@ for (const tool of ['git', 'nix-env']) {
 log(`using ${nix.version}`);
 
 // ---- build -----------------------------------------------------------------------------
-log('building dist/agent.js and dist/extension.js');
-if (spawnSync(process.execPath, [path.join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' }).status !== 0) {
-  fail('the build failed (see above); run `npm ci` first if node_modules is missing');
+if (process.env.NIXFLEET_DEMO_SKIP_BUILD === '1') {
+  if (!existsSync(path.join(root, 'dist/agent.js'))) fail('NIXFLEET_DEMO_SKIP_BUILD=1 but dist/agent.js does not exist; run npm run build');
+} else {
+  log('building dist/agent.js and dist/extension.js');
+  if (spawnSync(process.execPath, [path.join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' }).status !== 0) {
+    fail('the build failed (see above); run `npm ci` first if node_modules is missing');
+  }
 }
 
 // TypeScript modules (the test bed, the agent client) run through tsx.
