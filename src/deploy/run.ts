@@ -1,0 +1,195 @@
+// Running a deploy: read every host's current generation, optionally preview the closure
+// diffs and ask, then canaries one at a time, then the rest in parallel (bounded). The
+// first failure stops every host that has not started yet; hosts already running finish.
+import { FINAL_OP_STATES, type OpInfo, type OpKind } from '../../protocol';
+import type { AuditLog } from './audit';
+import { deployOpId, eachLimited } from './plan';
+import type { DeployAgents, DeployEvent, DeployHost, DeployPhase, DeployRecord } from './types';
+
+export interface RunDeployOptions {
+  agents: DeployAgents;
+  record: DeployRecord;
+  /**
+   * Preview: when given, every host builds the target first (op `build`, nothing activated)
+   * and this is called with the hosts and their closure diffs; false declines the deploy.
+   */
+  confirm?: (hosts: readonly DeployHost[]) => Promise<boolean>;
+  onEvent?: (e: DeployEvent) => void;
+  audit?: AuditLog;
+  /** Aborting stops hosts that have not started (like a failure); running ones finish. */
+  signal?: AbortSignal;
+}
+
+const now = () => new Date().toISOString();
+
+/** Shared by deploy and rollback: emit a host's new state. */
+export function hostEmitter(record: DeployRecord, onEvent?: (e: DeployEvent) => void) {
+  return (h: DeployHost, patch: Partial<DeployHost>) => {
+    Object.assign(h, patch);
+    onEvent?.({ type: 'host', deploy: record.id, host: { ...h, ops: [...h.ops] } });
+  };
+}
+
+/** The line that says what failed: the last stderr line of the op, else its error. */
+export function failingLineOf(op: OpInfo | undefined, lastErrorLine: string | undefined, fallback: string): string {
+  return (lastErrorLine ?? op?.error ?? fallback).slice(0, 500);
+}
+
+interface StepResult {
+  op?: OpInfo;
+  lastErrorLine?: string;
+  /** op.start was refused (offline, busy, unauthorized). */
+  startError?: string;
+}
+
+async function step(agents: DeployAgents, record: DeployRecord, h: DeployHost, kind: OpKind, params: Record<string, unknown>, update: ReturnType<typeof hostEmitter>, attempt = 1): Promise<StepResult> {
+  const opId = deployOpId(record.id, kind, h.host, attempt);
+  update(h, { phase: kind as DeployPhase, ops: [...h.ops, { id: opId, kind }] });
+  let lastErrorLine: string | undefined;
+  try {
+    const op = await agents.runOp(h.host, kind, params, {
+      opId,
+      onOutput: (lines) => {
+        for (const l of lines) if (l.stream === 'stderr' && l.text.trim()) lastErrorLine = l.text.trim();
+      },
+    });
+    update(h, { ops: h.ops.map((o) => (o.id === opId ? { ...o, state: op.state } : o)) });
+    return { op, lastErrorLine };
+  } catch (err) {
+    update(h, { ops: h.ops.map((o) => (o.id === opId ? { ...o, state: 'failed' } : o)) });
+    return { startError: (err as Error).message };
+  }
+}
+
+const ok = (r: StepResult) => r.op?.state === 'succeeded';
+
+function describeFailure(h: DeployHost, kind: OpKind, r: StepResult): string {
+  if (r.startError) return r.startError;
+  const op = r.op!;
+  if (op.error) return op.error;
+  return `host ${h.host}: ${kind} ended ${op.state}${FINAL_OP_STATES.includes(op.state) ? '' : ' (unexpected)'}; see the host's log`;
+}
+
+async function readGenerations(agents: DeployAgents, record: DeployRecord, update: ReturnType<typeof hostEmitter>): Promise<boolean> {
+  let allOk = true;
+  await eachLimited(record.hosts, Math.max(record.parallelism, 8), () => false, async (h) => {
+    update(h, { phase: 'status' });
+    try {
+      const status = await agents.status(h.host);
+      if (status.busy) {
+        allOk = false;
+        const msg = `host ${h.host} is busy: ${status.busy.kind} running since ${status.busy.since}; wait for it or cancel it, then deploy again`;
+        update(h, { outcome: 'failed-switch', error: msg, failingLine: msg, endedAt: now() });
+        return;
+      }
+      update(h, { generationBefore: status.currentGeneration });
+    } catch (err) {
+      allOk = false;
+      const msg = `host ${h.host}: could not read its status before deploying (${(err as Error).message}); nothing was changed on it`;
+      update(h, { outcome: 'failed-switch', error: msg, failingLine: msg, endedAt: now() });
+    }
+  });
+  return allOk;
+}
+
+async function preview(o: RunDeployOptions, update: ReturnType<typeof hostEmitter>): Promise<boolean> {
+  const { agents, record } = o;
+  let failed = false;
+  await eachLimited(record.hosts, record.parallelism, () => failed, async (h) => {
+    const r = await step(agents, record, h, 'build', { rev: record.target.commit }, update);
+    if (!ok(r)) {
+      failed = true;
+      const error = describeFailure(h, 'build', r);
+      update(h, { outcome: 'failed-switch', error, failingLine: failingLineOf(r.op, r.lastErrorLine, error), endedAt: now() });
+      record.stoppedBy ??= h.host;
+      return;
+    }
+    const diff = (r.op!.result as { closureDiff?: unknown } | undefined)?.closureDiff;
+    update(h, { closureDiff: Array.isArray(diff) ? diff.filter((l): l is string => typeof l === 'string') : [] });
+  });
+  return !failed;
+}
+
+async function deployHost(o: RunDeployOptions, h: DeployHost, update: ReturnType<typeof hostEmitter>): Promise<boolean> {
+  const { agents, record } = o;
+  const rev = record.target.commit;
+  update(h, { outcome: 'running', startedAt: now() });
+  const pulled = await step(agents, record, h, 'pull', { rev }, update);
+  if (!ok(pulled)) {
+    const error = describeFailure(h, 'pull', pulled);
+    update(h, { outcome: 'failed-switch', error, failingLine: failingLineOf(pulled.op, pulled.lastErrorLine, error), endedAt: now() });
+    return false;
+  }
+  update(h, { switchStarted: true });
+  const sw = await step(agents, record, h, 'switch', { rev }, update);
+  const result = sw.op?.result;
+  const generationAfter = result?.generationAfter;
+  if (ok(sw)) {
+    update(h, { outcome: 'succeeded', generationAfter, endedAt: now() });
+    return true;
+  }
+  const error = describeFailure(h, 'switch', sw);
+  const checksFailed = result?.checks === 'failed';
+  update(h, {
+    outcome: checksFailed ? 'failed-checks' : 'failed-switch',
+    generationAfter,
+    error,
+    // For failed checks the agent's error names the failing check and its output tail.
+    failingLine: checksFailed ? (sw.op?.error ?? error).slice(0, 500) : failingLineOf(sw.op, sw.lastErrorLine, error),
+    endedAt: now(),
+  });
+  return false;
+}
+
+function finish(o: RunDeployOptions, state: DeployRecord['state'], update: ReturnType<typeof hostEmitter>, detail?: string): DeployRecord {
+  const { record } = o;
+  for (const h of record.hosts) if (h.outcome === 'pending') update(h, { outcome: 'not-attempted', phase: undefined });
+  record.state = state;
+  record.endedAt = now();
+  o.audit?.append('deploy.end', record.who, record, detail);
+  o.onEvent?.({ type: 'deploy', record });
+  return record;
+}
+
+export async function runDeploy(o: RunDeployOptions): Promise<DeployRecord> {
+  const { record } = o;
+  if (record.state !== 'planned') throw new Error(`deploy ${record.id} already ran (${record.state}); plan a new one`);
+  const update = hostEmitter(record, o.onEvent);
+  const setState = (s: DeployRecord['state']) => {
+    record.state = s;
+    o.onEvent?.({ type: 'deploy', record });
+  };
+  setState('running');
+
+  if (!(await readGenerations(o.agents, record, update))) {
+    record.stoppedBy = record.hosts.find((h) => h.outcome === 'failed-switch')?.host;
+    return finish(o, 'failed', update, 'stopped before any host changed: a host could not be read');
+  }
+  if (o.confirm) {
+    setState('previewing');
+    if (!(await preview(o, update))) return finish(o, 'failed', update, 'stopped before any host changed: the preview build failed');
+    for (const h of record.hosts) update(h, { phase: undefined });
+    if (o.signal?.aborted || !(await o.confirm(record.hosts))) return finish(o, 'declined', update, 'declined after the closure diff preview');
+    setState('running');
+  }
+  o.audit?.append('deploy.start', record.who, record);
+
+  let stopped = false;
+  const stop = () => stopped || !!o.signal?.aborted;
+  const run = async (h: DeployHost) => {
+    if (stop()) return;
+    if (!(await deployHost(o, h, update))) {
+      stopped = true;
+      record.stoppedBy ??= h.host;
+    }
+  };
+  for (const h of record.hosts.filter((x) => x.canary)) {
+    if (stop()) break;
+    await run(h);
+  }
+  await eachLimited(record.hosts.filter((x) => !x.canary), record.parallelism, stop, run);
+
+  const allOk = record.hosts.every((h) => h.outcome === 'succeeded');
+  if (allOk) return finish(o, 'succeeded', update);
+  return finish(o, 'failed', update, o.signal?.aborted && !record.stoppedBy ? 'cancelled by the user' : `stopped by ${record.stoppedBy}`);
+}

@@ -1,0 +1,93 @@
+// The deploy model: one record per deploy, one entry per host, updated live and persisted
+// in the audit log. No vscode import: the extension renders these records as they change.
+import type { HostStatus, OpInfo, OpKind, OutputLine } from '../../protocol';
+
+/**
+ * What happened to one host. `pending`/`running` are live states; the others are final
+ * for the deploy, and `reverted`/`rolled-back`/`rollback-failed` follow an undo.
+ */
+export type HostOutcome =
+  | 'pending'
+  | 'running'
+  | 'succeeded'
+  | 'failed-switch' // pull, build or activation failed
+  | 'failed-checks' // switched, then its health checks failed
+  | 'not-attempted' // stopped by an earlier failure, or the deploy was declined
+  | 'reverted' // took the change, which was then reverted in the repository (still runs it)
+  | 'rolled-back' // back on the generation it had before the deploy
+  | 'rollback-failed';
+
+/** The named steps of a host's deploy (and of its undo). */
+export type DeployPhase = 'status' | 'build' | 'pull' | 'switch' | 'rollback';
+
+export interface DeployHost {
+  host: string;
+  canary: boolean;
+  outcome: HostOutcome;
+  phase?: DeployPhase;
+  /** Generation current before the deploy touched the host: what Rollback Deployed Hosts returns to. */
+  generationBefore?: number;
+  generationAfter?: number;
+  /** A switch op was started, so the host's profile may have changed. */
+  switchStarted: boolean;
+  /** The line that says what failed (last error line of the op's output, or the op's error). */
+  failingLine?: string;
+  /** The agent's one-sentence error (what happened, what to do). */
+  error?: string;
+  /** `nix store diff-closures` lines between the current and the new system (preview). */
+  closureDiff?: string[];
+  /** Op ids run on the host for this deploy, in order (for View Logs). */
+  ops: { id: string; kind: OpKind; state?: OpInfo['state'] }[];
+  rollback?: { to: number; outcome: 'running' | 'rolled-back' | 'rollback-failed' | 'unchanged'; error?: string; at: string };
+  startedAt?: string;
+  endedAt?: string;
+}
+
+export interface DeployTarget {
+  commit: string;
+  /** Set when deploying a PR's merge commit. */
+  pr?: { number: number; title?: string; url?: string; repo?: string };
+}
+
+export interface DeployRevert {
+  how: 'github-pr' | 'github-direct' | 'git';
+  revertCommit: string;
+  pullRequest?: { number: number; url: string };
+  branch?: string;
+  at: string;
+}
+
+export type DeployState = 'planned' | 'previewing' | 'running' | 'succeeded' | 'failed' | 'declined';
+
+export interface DeployRecord {
+  id: string;
+  target: DeployTarget;
+  /** GitHub login or local user name. */
+  who: string;
+  startedAt: string;
+  endedAt?: string;
+  state: DeployState;
+  canaries: string[];
+  parallelism: number;
+  hosts: DeployHost[];
+  /** The host whose failure stopped the deploy. */
+  stoppedBy?: string;
+  revert?: DeployRevert;
+}
+
+export type DeployEvent =
+  | { type: 'host'; deploy: string; host: DeployHost }
+  | { type: 'deploy'; record: DeployRecord };
+
+/**
+ * What the deploy needs from the fleet: the host's status and running an op to its end.
+ * src/deploy/fleetAgents.ts provides it over the extension's Fleet; tests over real agents.
+ */
+export interface DeployAgents {
+  status(host: string): Promise<HostStatus>;
+  /**
+   * Start op `opId` and follow it to its end; resolves with the final OpInfo whatever its
+   * state, rejects when it could not be started (offline, busy, refused).
+   */
+  runOp(host: string, kind: OpKind, params: Record<string, unknown>, opts: { opId: string; onOutput?: (lines: OutputLine[]) => void }): Promise<OpInfo>;
+}
