@@ -214,9 +214,9 @@ export class Fleet {
       void this.refresh(rec.snapshot.name);
     } else if (s.state === 'offline') {
       this.update(rec, { connection: 'offline', problem: s.reason });
-    } else if (rec.snapshot.connection !== 'online') {
-      this.update(rec, { connection: 'connecting' });
     }
+    // 'connecting' changes nothing shown: an offline host stays offline (with its reason)
+    // while the session retries, so the tree does not flicker on every backoff round.
   }
 
   private update(rec: HostRecord, patch: Partial<HostSnapshot>): void {
