@@ -149,7 +149,7 @@ function packageVsix(outDir) {
   const ignore = existsSync(path.join(stage, '.vscodeignore')) ? [] : ['--ignoreFile', path.join(here, 'fallback.vscodeignore')];
   const vsix = path.join(outDir, 'nixfleet.vsix');
   sh('vsce package', path.join(toolsDir, 'node_modules/.bin/vsce'), [
-    'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', ...ignore, '-o', vsix,
+    'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--no-rewrite-relative-links', ...ignore, '-o', vsix,
   ], { cwd: stage, stdio: ['ignore', 'pipe', 'pipe'] });
   rmSync(stage, { recursive: true, force: true });
   return vsix;

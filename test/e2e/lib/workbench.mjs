@@ -175,3 +175,15 @@ export async function outputChannel(page) {
     .evaluate((e) => (e.tagName === 'SELECT' ? e.options[e.selectedIndex]?.text : e.getAttribute('title') || e.textContent) || '')
     .catch(() => '');
 }
+
+/** Drag the sidebar's sash so tree descriptions fit (screenshots show the whole row). */
+export async function widenSidebar(page, width = 560) {
+  const box = await page.locator(sel.sidebar).boundingBox();
+  if (!box || box.width >= width) return;
+  const y = box.y + box.height / 2;
+  const x = box.x + box.width - 1;
+  await page.mouse.move(x, y);
+  await page.mouse.down();
+  await page.mouse.move(box.x + width, y, { steps: 5 });
+  await page.mouse.up();
+}

@@ -1,6 +1,7 @@
 // The workbench loads in Chromium with the packaged extension installed, and the extension
 // activates in the real extension host.
 import { sel } from '../lib/browser.mjs';
+import { widenSidebar } from '../lib/workbench.mjs';
 
 export default [
   {
@@ -23,7 +24,8 @@ export default [
       const item = page.locator(`${sel.activityBar} [aria-label^="NixFleet"]`).first();
       await item.waitFor({ timeout: 20_000 });
       await item.click();
-      await page.locator(`${sel.sidebar} .pane-header[aria-label*="Fleet"], ${sel.sidebar} .composite.title:has-text("NixFleet")`).first().waitFor({ timeout: 20_000 });
+      await page.locator(`${sel.sidebar} .composite.title`, { hasText: /NixFleet/i }).first().waitFor({ timeout: 20_000 });
+      await widenSidebar(page);
       await ctx.shot('02-fleet-view');
     },
   },
