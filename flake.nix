@@ -12,7 +12,7 @@
       # (and `nixfleet-update --verify`) can tell two builds of one release apart.
       version = packageJson.version + "+" + (self.shortRev or self.dirtyShortRev or "dirty");
       pkgsFor = system: nixpkgs.legacyPackages.${system};
-      agentFor = system: (pkgsFor system).callPackage ./nix/package.nix { src = self; inherit version; };
+      agentFor = system: (pkgsFor system).callPackage ./nix/package.nix { inherit version; };
       updateFor = system: (pkgsFor system).callPackage ./nix/update.nix { };
     in
     {
@@ -29,7 +29,7 @@
       });
 
       overlays.default = final: _prev: {
-        nixfleet-agent = final.callPackage ./nix/package.nix { src = self; inherit version; };
+        nixfleet-agent = final.callPackage ./nix/package.nix { inherit version; };
         nixfleet-update = final.callPackage ./nix/update.nix { };
       };
 

@@ -15,7 +15,7 @@
 , git
 , cacert
 , makeWrapper
-, src
+
 , version
 , npmDepsHash ? import ./npm-deps-hash.nix
 }:

@@ -5,7 +5,7 @@
 // they call) to check the systemd/launchd units they generate, and the config JSON they
 // write is fed to the agent's own validation.
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -230,6 +230,73 @@ test('nix/esbuild-agent.json builds the same dist/agent.js as scripts/build.mjs'
 test('nix/npm-deps-hash.nix matches package-lock.json', () => {
   const expected = /"(sha256-[A-Za-z0-9+/=]+)"/.exec(readFileSync(path.join(root, 'nix/npm-deps-hash.nix'), 'utf8'))?.[1];
   assert.ok(expected, 'nix/npm-deps-hash.nix holds no sha256 hash');
-  const actual = execFileSync('bash', [path.join(root, 'nix/npm-deps-hash.sh')], { encoding: 'utf8' }).trim();
+  // The same `npm ci --omit=dev` the Nix build does; it fails when package-lock.json does not
+  // match package.json (then `nix build` and a fresh `npm ci` fail the same way).
+  const r = run('bash', [path.join(root, 'nix/npm-deps-hash.sh')]);
+  assert.equal(r.status, 0, `nix/npm-deps-hash.sh (npm ci --omit=dev on package-lock.json) failed: ${r.stderr.split('\n').filter((l) => /npm error/.test(l)).slice(0, 6).join(' | ')}`);
+  const actual = r.stdout.trim();
   assert.equal(actual, expected, 'runtime npm dependencies changed: run `bash nix/npm-deps-hash.sh --write` and commit nix/npm-deps-hash.nix');
+});
+
+test('nix/package.nix: its build script, run here with stand-ins for nixpkgs, bundles an agent that reports the flake version', () => {
+  // Evaluate the package with the few nixpkgs functions it calls replaced by plain ones:
+  // derivations stay attrsets, so the build phase's text can be read and run.
+  const version = '0.1.0+abc1234';
+  const file = path.join(work, 'eval-package.nix');
+  writeFileSync(
+    file,
+    `let
+  lib = {
+    fileset = { toSource = { root, fileset }: root; unions = l: l; };
+    escapeShellArg = s: "'" + builtins.replaceStrings [ "'" ] [ "'\\\\''" ] s + "'";
+    escapeShellArgs = l: builtins.concatStringsSep " " (map lib.escapeShellArg l);
+    replaceStrings = builtins.replaceStrings;
+    makeBinPath = ps: builtins.concatStringsSep ":" (map (p: "\${p}/bin") ps);
+    getExe = p: "\${p}/bin/node";
+    fetchers.proxyImpureEnvVars = [ "http_proxy" ];
+    licenses.mit = "mit"; platforms = { linux = [ "x86_64-linux" ]; darwin = [ "aarch64-darwin" ]; };
+  };
+  drv = a: a // { outPath = "/nix/store/00000000000000000000000000000000-\${a.pname}"; };
+  pkg = import ${root}/nix/package.nix {
+    inherit lib;
+    stdenv.mkDerivation = drv;
+    stdenvNoCC.mkDerivation = a: a // { outPath = "${root}/node_modules"; };
+    nodejs = "/nix/store/n-nodejs"; esbuild = "/nix/store/e-esbuild"; git = "/nix/store/g-git";
+    cacert = "/nix/store/c-cacert"; makeWrapper = "/nix/store/m-make-wrapper";
+    version = "${version}";
+  };
+in { inherit (pkg) pname version buildPhase installPhase installCheckPhase; deps = { inherit (pkg.passthru.npmDeps) outputHash outputHashMode buildPhase; }; }
+`,
+  );
+  const pkg = JSON.parse(ok('nix-instantiate', ['--eval', '--strict', '--json', file]));
+  assert.equal(pkg.pname, 'nixfleet-agent');
+  assert.equal(pkg.version, version);
+  const pinned = /"(sha256-[^"]+)"/.exec(readFileSync(path.join(root, 'nix/npm-deps-hash.nix'), 'utf8'))![1];
+  assert.equal(pkg.deps.outputHash, pinned);
+  assert.equal(pkg.deps.outputHashMode, 'recursive');
+  assert.match(pkg.deps.buildPhase, /npm ci --omit=dev --omit=optional --ignore-scripts --no-bin-links/);
+  assert.match(pkg.installPhase, /makeWrapper \/nix\/store\/n-nodejs\/bin\/node "\$out\/bin\/nixfleet-agent"/);
+  assert.match(pkg.installCheckPhase, /--version \| grep -F -- '0\.1\.0\+abc1234'/);
+
+  // Run the build phase on a copy of the package's source, with this machine's esbuild.
+  const src = path.join(work, 'package-src');
+  rmSync(src, { recursive: true, force: true });
+  mkdirSync(path.join(src, 'scripts'), { recursive: true });
+  for (const f of ['package.json', 'tsconfig.json', 'agent', 'protocol', 'scripts/import-meta-url.js']) cpSync(path.join(root, f), path.join(src, f), { recursive: true });
+  const bin = path.join(work, 'esbuild-bin');
+  mkdirSync(bin, { recursive: true });
+  cpSync(path.join(root, 'node_modules/.bin/esbuild'), path.join(bin, 'esbuild'), { dereference: true });
+  // makeWrapper stand-in: the same wrapper, with this machine's node instead of nixpkgs' one.
+  const makeWrapper = `makeWrapper() { local out=$2 flags=""; shift 2; while [ $# -gt 0 ]; do case $1 in --add-flags) flags=$2; shift 2 ;; --suffix|--prefix) shift 4 ;; *) echo "makeWrapper: unexpected $1" >&2; return 1 ;; esac; done; mkdir -p "$(dirname "$out")"; printf '#!/bin/sh\\nexec %s %s "$@"\\n' "${process.execPath}" "$flags" > "$out"; chmod +x "$out"; }`;
+  const out = path.join(work, 'package-out');
+  rmSync(out, { recursive: true, force: true });
+  const r = run('bash', ['-euo', 'pipefail', '-c', `runHook() { :; }\n${makeWrapper}\n${pkg.buildPhase}\n${pkg.installPhase}\n${pkg.installCheckPhase}`], {
+    cwd: src,
+    env: { PATH: `${bin}:${process.env.PATH}`, out },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(readFileSync(path.join(out, 'lib/nixfleet-agent/package.json'), 'utf8')), { type: 'commonjs' });
+  const v = run(path.join(out, 'bin/nixfleet-agent'), ['--version']);
+  assert.equal(v.status, 0, v.stderr);
+  assert.equal(v.stdout.trim(), version);
 });
