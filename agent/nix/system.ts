@@ -48,7 +48,8 @@ function commandFailure(ctx: NixContext, what: string, err: unknown, advice: str
 /** nix build of the host's system attribute; returns its store path. */
 export async function buildSystem(ctx: NixContext, opts: { nixOptions?: string[]; ref?: string } = {}): Promise<string> {
   const installable = `${opts.ref ?? flakeRef(ctx.config.flake)}#${systemAttr(ctx.config.platform, ctx.config.host)}`;
-  const argv = ['nix', 'build', '--json', '--no-link', ...(opts.nixOptions ?? []), installable];
+  // Build logs go to the op's journal (stderr), so a failed or slow build can be followed.
+  const argv = ['nix', 'build', '--json', '--no-link', ...(opts.nixOptions ?? []), '--print-build-logs', installable];
   try {
     const r = await ctx.run(argv, { capture: true, quietStdout: true });
     const out = parseBuildJson(r.stdout);

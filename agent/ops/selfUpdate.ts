@@ -58,7 +58,7 @@ function plannedCommands(ctx: OpContext, input: string): string[][] {
   const build =
     config.switchMethod === 'direct'
       ? [
-          ['nix', 'build', '--json', '--no-link', ...nixOptions, `${flakeRef(config.flake)}#${systemAttr(config.platform, config.host)}`],
+          ['nix', 'build', '--json', '--no-link', ...nixOptions, '--print-build-logs', `${flakeRef(config.flake)}#${systemAttr(config.platform, config.host)}`],
           ['nix-env', '-p', config.profile, '--set', '<built store path>'],
           ...activationCommands(config.platform, '<built store path>').map((c) => c.argv),
         ]

@@ -53,6 +53,8 @@ describe('switch (direct) on a nixos host', () => {
     const build = second.commands.find((c) => c[0] === 'nix' && c[1] === 'build')!;
     assert.deepEqual(build.slice(0, 4), ['nix', 'build', '--json', '--no-link']);
     assert.ok(second.commands.some((c) => c.join(' ') === `nix-env -p ${h.profile} --set ${r2.storePath}`));
+    // Build logs reach the journal (nix build --print-build-logs).
+    assert.ok(second.lines.some((l) => l.stream === 'stderr' && l.text.includes(`test bed: building ${r2.storePath}`)), 'build log in the journal');
 
     const gens = await listGenerations(second.config);
     for (const g of gens) generationSchema.parse(g);
