@@ -33,7 +33,8 @@ try {
     if (existsSync(path.join(root, f))) cpSync(path.join(root, f), path.join(stage, f), { recursive: true });
   }
   run(process.execPath, [path.join(root, 'scripts/build.mjs'), '--production', '--only=extension', `--outdir=${path.join(stage, 'dist')}`], root);
-  run(vsce, ['package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '-o', out], stage);
+  // README.md links media/ and docs/ relatively (for the repository); the package keeps them as they are.
+  run(vsce, ['package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--no-rewrite-relative-links', '-o', out], stage);
 } finally {
   rmSync(stage, { recursive: true, force: true });
 }

@@ -46,7 +46,7 @@ export function ensureTools(root, log) {
 }
 
 /** Package a folder with vsce from a staged copy (vsce walks the whole folder before ignoring). */
-function packageFolder(vsce, from, out, { skip = [], ignoreFile } = {}) {
+function packageFolder(vsce, from, out, { skip = [] } = {}) {
   const stage = `${out}.stage`;
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
@@ -55,17 +55,16 @@ function packageFolder(vsce, from, out, { skip = [], ignoreFile } = {}) {
     if (skipped.has(name) || name.endsWith('.vsix')) continue;
     cpSync(path.join(from, name), path.join(stage, name), { recursive: true });
   }
-  const ignore = ignoreFile && !existsSync(path.join(stage, '.vscodeignore')) ? ['--ignoreFile', ignoreFile] : [];
-  sh(`vsce package (${from})`, vsce, ['package', '--no-dependencies', '--allow-missing-repository', '--skip-license', ...ignore, '-o', out], { cwd: stage });
+  sh(`vsce package (${from})`, vsce, ['package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--no-rewrite-relative-links', '-o', out], { cwd: stage });
   rmSync(stage, { recursive: true, force: true });
   return out;
 }
 
 export function packageExtensions(root, vsce, dir) {
   mkdirSync(dir, { recursive: true });
-  const main = packageFolder(vsce, root, path.join(dir, 'nixfleet.vsix'), {
-    ignoreFile: path.join(root, 'test/e2e/fallback.vscodeignore'),
-  });
+  // The extension exactly as `npm run package` makes it.
+  const main = path.join(dir, 'nixfleet.vsix');
+  sh('npm run package', process.execPath, [path.join(root, 'scripts/package-extension.mjs'), `--out=${main}`], { cwd: root });
   const seeder = packageFolder(vsce, path.join(root, 'scripts/demo/token-seeder'), path.join(dir, 'nixfleet-demo-tokens.vsix'));
   return [main, seeder];
 }
