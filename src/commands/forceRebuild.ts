@@ -5,5 +5,6 @@ export default opCommand({
   title: 'Force Rebuild',
   kind: 'force-rebuild',
   params: () => ({}),
+  activates: true,
   done: (host, op) => `Rebuilt ${host}${op.result?.generationAfter ? `: now on generation ${op.result.generationAfter}` : ''}`,
 });

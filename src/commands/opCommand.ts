@@ -13,6 +13,8 @@ export function opCommand(opts: {
   params: (c: Container, arg: unknown) => Record<string, unknown>;
   /** Message after success, from the final op. */
   done?: (host: string, op: OpInfo) => string;
+  /** Activates a new generation: ask for magic rollback when the setting is on. */
+  activates?: boolean;
 }): CommandDefinition {
   return defineCommand({
     id: opts.id,
@@ -20,7 +22,8 @@ export function opCommand(opts: {
     mutating: true,
     async run(c, arg) {
       const host = await resolveHost(c, arg, { title: opts.title });
-      const op = await runOpWithProgress(c, host.name, opts.kind, opts.params(c, arg), opts.title);
+      const magicRollback = opts.activates && vscode.workspace.getConfiguration('nixfleet').get<boolean>('magicRollback', true);
+      const op = await runOpWithProgress(c, host.name, opts.kind, opts.params(c, arg), opts.title, { magicRollback });
       if (op.state === 'succeeded' && opts.done) void vscode.window.showInformationMessage(opts.done(host.name, op));
       return op;
     },

@@ -10,5 +10,6 @@ export default opCommand({
     const { rev } = asArgs(arg);
     return rev === undefined ? {} : { rev: commitHash.parse(rev) };
   },
+  activates: true,
   done: (host, op) => `Switched ${host}${op.result?.generationAfter ? ` to generation ${op.result.generationAfter}` : ''}`,
 });

@@ -32,6 +32,11 @@ export interface RunOpOptions {
   signal?: AbortSignal;
   /** Reuse an id (e.g. to re-attach to an op after a restart); default: a new one. */
   opId?: string;
+  /**
+   * Magic rollback: the agent waits (its confirmTimeout) after activating for a confirmation
+   * sent over a NEW connection, proving the host is still reachable; without it the host goes
+   * back to its previous generation by itself. The fleet confirms automatically.
+   */
   magicRollback?: boolean;
   /** Called once the agent accepted the op. */
   onStarted?(op: OpInfo): void;
@@ -49,6 +54,7 @@ interface HostRecord {
 interface OpWaiter {
   host: string;
   kind: OpKind;
+  magicRollback?: { confirmed: boolean; inFlight: boolean };
   resolve(op: OpInfo): void;
   onState?(op: OpInfo): void;
 }
@@ -75,6 +81,8 @@ export class Fleet {
   readonly onOutput = new Emitter<OutputEvent>();
   readonly onOpEnd = new Emitter<{ host: string; op: OpInfo }>();
   readonly onOpStart = new Emitter<{ host: string; op: OpInfo }>();
+  /** Things the fleet did on its own that belong in the host's log (e.g. a magic-rollback confirmation). */
+  readonly onNotice = new Emitter<{ host: string; level: 'info' | 'warn'; text: string }>();
 
   constructor(private readonly deps: FleetDeps) {
     this.refreshQueue = new RefreshQueue((keys) => this.refreshNow(keys), deps.refreshDelayMs ?? 100);
@@ -260,6 +268,13 @@ export class Fleet {
       if (!this.followed.has(e.op)) this.followed.set(e.op, host);
       const { fresh, gap } = this.tracker.accept(e.op, e.lines);
       if (fresh.length) this.onOutput.fire({ host, op: e.op, lines: fresh, gap });
+      // The worker announces the wait for a confirmation with an info line ("waiting for the
+      // controller to confirm …") right after it recorded confirmDeadline. The line is only the
+      // cue; confirmActivation checks confirmDeadline in the op record before confirming.
+      const magic = this.waiters.get(e.op)?.magicRollback;
+      if (magic && !magic.confirmed && !magic.inFlight && fresh.some((l) => l.stream === 'info' && /confirm/i.test(l.text))) {
+        void this.confirmActivation(host, e.op, magic);
+      }
       return;
     }
     const op = e.op;
@@ -353,6 +368,36 @@ export class Fleet {
     return session;
   }
 
+  /** Confirm an activated op over a fresh connection (magic rollback). */
+  private async confirmActivation(host: string, op: string, magic: { confirmed: boolean; inFlight: boolean }): Promise<void> {
+    const entry = this.records.get(host)?.snapshot.entry;
+    if (!entry) return;
+    magic.inFlight = true;
+    let fresh: AgentSession | undefined;
+    try {
+      const token = await this.deps.getToken(host).catch(() => undefined);
+      fresh = this.deps.openSession(entry, parseAddress(entry.name, entry.address, entry.agentConfig), token);
+      const s = fresh;
+      if (s.state.state !== 'online') {
+        const state = await new Promise<SessionState>((resolve) => {
+          const timer = setTimeout(() => (off(), resolve(s.state)), 15_000);
+          const off = s.onState((x) => x.state !== 'connecting' && (clearTimeout(timer), off(), resolve(x)));
+        });
+        if (state.state !== 'online') throw new Error(state.state === 'offline' ? state.reason : 'no answer');
+      }
+      const info = (await s.listOps(100)).find((o) => o.id === op);
+      if (!info?.confirmDeadline || info.state !== 'running') return; // not waiting (yet): the next info line retries
+      await s.confirmOp(op);
+      magic.confirmed = true;
+      this.onNotice.fire({ host, level: 'info', text: `confirmed op ${op} over a new connection: host ${host} is still reachable (magic rollback)` });
+    } catch (err) {
+      this.onNotice.fire({ host, level: 'warn', text: `could not confirm op ${op} (magic rollback): ${(err as Error).message}; ${host} rolls back by itself unless confirmed in time` });
+    } finally {
+      magic.inFlight = false;
+      fresh?.close();
+    }
+  }
+
   /** Try again now for hosts that are offline (Refresh): a fresh session with the current token. */
   async retryOffline(host?: string): Promise<void> {
     if (!this.started) return;
@@ -369,7 +414,7 @@ export class Fleet {
     const session = await this.session(host);
     const rec = this.records.get(host)!;
     const id = opts.opId ?? newOpId(kind);
-    const ended = new Promise<OpInfo>((resolve) => this.waiters.set(id, { host, kind, resolve, onState: opts.onState }));
+    const ended = new Promise<OpInfo>((resolve) => this.waiters.set(id, { host, kind, resolve, onState: opts.onState, magicRollback: opts.magicRollback ? { confirmed: false, inFlight: false } : undefined }));
     this.followed.set(id, host);
     let started: { op: OpInfo; existing: boolean };
     try {
@@ -409,6 +454,7 @@ export class Fleet {
     this.onOutput.clear();
     this.onOpEnd.clear();
     this.onOpStart.clear();
+    this.onNotice.clear();
   }
 }
 

@@ -23,6 +23,7 @@ export class HostLogs implements vscode.Disposable {
         }
       }),
       fleet.onOpEnd.on(({ host, op }) => this.ended(host, op)),
+      fleet.onNotice.on(({ host, level, text }) => (level === 'warn' ? this.channel(host).warn(text) : this.channel(host).info(text))),
     );
   }
 

@@ -72,7 +72,9 @@ export async function rollbackFlow(c: Container, host: string, target: number | 
     );
     if (choice !== action) return undefined;
   }
-  const op = await runOpWithProgress(c, host, 'rollback', { to, ...(plan.old ? { confirmOld: true } : {}) }, `Rollback to generation ${to}`);
+  const op = await runOpWithProgress(c, host, 'rollback', { to, ...(plan.old ? { confirmOld: true } : {}) }, `Rollback to generation ${to}`, {
+    magicRollback: vscode.workspace.getConfiguration('nixfleet').get<boolean>('magicRollback', true),
+  });
   if (op.state === 'succeeded') void vscode.window.showInformationMessage(`Rolled back ${host} to generation ${to}`);
   return op;
 }

@@ -188,6 +188,47 @@ describe('fleet against real agents', { skip: !existsSync(AGENT_JS) && 'dist/age
     }
   });
 
+  it('magic rollback: the fleet confirms over a new connection; when it cannot, the host rolls back by itself', async () => {
+    // Agents with a short confirmation window for this test.
+    await agents.get('h1')!.stop();
+    agents.set('h1', await startAgent(bed, 'h1', { port: agents.get('h1')!.port, overrides: { confirmTimeout: 4 } }));
+    await until('h1 online again', () => fleet.host('h1')!.connection === 'online', 15_000);
+    const notices: string[] = [];
+    const offNotice = fleet.onNotice.on((n) => n.host === 'h1' && notices.push(n.text));
+    await bed.setVersion('h1', '24.05.4');
+    await fleet.runOp('h1', 'pull', {});
+    const before = profileGeneration(bed.host('h1').profile);
+    const ok = await fleet.runOp('h1', 'switch', {}, { magicRollback: true });
+    assert.equal(ok.state, 'succeeded', ok.error);
+    assert.equal(profileGeneration(bed.host('h1').profile), ok.result!.generationAfter);
+    assert.notEqual(ok.result!.generationAfter, before);
+    assert.ok(notices.some((t) => /confirmed op .* over a new connection/.test(t)), notices.join('\n'));
+
+    // A controller that cannot open a new connection (as when the switch broke the network).
+    let opened = 0;
+    const cut = new Fleet({
+      openSession: (entry, endpoint, token) =>
+        opened++ === 0
+          ? openAgentSession({ entry, endpoint, token, clientName: 'fleet-test', clientVersion: '1' })
+          : openAgentSession({ entry, endpoint: { kind: 'ws', url: 'ws://127.0.0.1:9/' }, token, clientName: 'fleet-test', clientVersion: '1' }),
+      getToken: async () => bed.token,
+    });
+    cut.configure([{ name: 'h1', address: agents.get('h1')!.url, platform: 'nixos' }], [], []);
+    await cut.start();
+    const cutNotices: string[] = [];
+    cut.onNotice.on((n) => cutNotices.push(n.text));
+    await bed.setVersion('h1', '24.05.5');
+    await cut.runOp('h1', 'pull', {});
+    const mid = profileGeneration(bed.host('h1').profile);
+    const back = await cut.runOp('h1', 'switch', {}, { magicRollback: true });
+    cut.dispose();
+    offNotice();
+    assert.equal(back.state, 'failed');
+    assert.match(back.error!, /rolled back automatically/);
+    assert.equal(profileGeneration(bed.host('h1').profile), mid, 'back on the generation from before the switch');
+    assert.ok(cutNotices.some((t) => /could not confirm/.test(t)), cutNotices.join('\n'));
+  });
+
   it('a wrong token: mutating ops are refused with what to do', async () => {
     tokens.h1 = 'wrong-token-wrong-token-wrong';
     await fleet.reconnect('h1');
