@@ -2,12 +2,11 @@
 // success; errors go to stderr as one sentence.
 import { OP_ID_RE, printable } from '../../protocol';
 import { AGENT_VERSION } from '../version';
-import { detectNix } from '../nix/info';
+import { probeNixVersion } from '../server/nixVersion';
 import { listGenerations } from '../nix/generations';
 import { OpManager } from '../runner/manager';
 import { readAllLines } from '../journal/reader';
 import { journalFile } from '../journal/paths';
-import { runWorker } from '../runner/worker';
 import { AgentCore } from '../server/core';
 import { startWsServer } from '../server/wsServer';
 import { serveStdio } from '../server/stdio';
@@ -35,7 +34,7 @@ const commands: Record<string, Command> = {
     flags: {},
     async run(p) {
       const config = p.config();
-      const core = new AgentCore(config, await detectNix());
+      const core = new AgentCore(config, await probeNixVersion());
       core.start();
       const server = await startWsServer(core);
       const scheme = config.tlsCert ? 'wss' : 'ws';
@@ -60,7 +59,7 @@ const commands: Record<string, Command> = {
     flags: {},
     async run(p) {
       const config = p.config();
-      const core = new AgentCore(config, await detectNix());
+      const core = new AgentCore(config, await probeNixVersion());
       core.start();
       await serveStdio(core);
       core.close();
@@ -73,7 +72,7 @@ const commands: Record<string, Command> = {
     flags: {},
     async run(p) {
       const config = p.config();
-      const status = await buildHostStatus(config, (await detectNix()).version, new Date().toISOString());
+      const status = await buildHostStatus(config, (await probeNixVersion()).version, new Date().toISOString());
       if (p.json) printJson(status);
       else print(formatStatus(status));
       return 0;
@@ -149,6 +148,8 @@ const commands: Record<string, Command> = {
       if (typeof opId !== 'string' || !OP_ID_RE.test(opId)) throw new UsageError('run-op: --op ID is required');
       const dir = p.overrides.stateDir;
       if (typeof dir !== 'string' || !dir.startsWith('/')) throw new UsageError('run-op: --state-dir DIR (absolute) is required');
+      // The worker alone needs the op code and execa: load it only here.
+      const { runWorker } = await import('../runner/worker');
       return runWorker(dir, opId);
     },
   },

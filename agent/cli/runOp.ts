@@ -75,7 +75,7 @@ export function followOp(manager: OpManager, opId: string, fromSeq: number, prin
 export async function runOpFromCli(config: AgentConfig, kind: OpKind, params: Record<string, unknown>, opId: string, json: boolean): Promise<OpInfo> {
   const manager = new OpManager(config);
   try {
-    const { op } = manager.start({ op: opId, kind, params, client: cliIdentity() }, { authenticated: true });
+    const { op } = await manager.start({ op: opId, kind, params, client: cliIdentity() }, { authenticated: true });
     // Ctrl-C cancels the op rather than abandoning a worker that runs on.
     const onInt = () => {
       process.stderr.write(`\ncancelling ${kind} ${op.id} …\n`);

@@ -1,7 +1,7 @@
 // The audit log: one JSON line per mutating op that ended, appended with O_APPEND so
 // concurrent writers (agent and CLI) never interleave within a line.
 import { appendFileSync, readFileSync } from 'node:fs';
-import type { ClientIdentity, OpKind, OpStateName } from '../../protocol';
+import type { ClientIdentity, OpInfo, OpKind, OpStateName } from '../../protocol';
 import { auditFile } from './paths';
 
 export interface AuditRecord {
@@ -46,4 +46,25 @@ export function readAudit(stateDir: string): AuditRecord[] {
     }
   }
   return out;
+}
+
+/** The audit record of an op that ended. */
+export function auditOp(stateDir: string, info: OpInfo): void {
+  appendAudit(stateDir, {
+    time: new Date().toISOString(),
+    op: info.id,
+    kind: info.kind,
+    client: info.client,
+    params: info.params,
+    startedAt: info.startedAt,
+    endedAt: info.endedAt,
+    outcome: info.state,
+    generationBefore: info.result?.generationBefore,
+    generationAfter: info.result?.generationAfter,
+    revision: info.result?.revision,
+    error: info.error,
+    agentVersion: info.agentVersion,
+    agentVersionBefore: info.result?.agentVersionBefore,
+    agentVersionAfter: info.result?.agentVersionAfter,
+  });
 }

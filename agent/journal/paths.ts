@@ -18,5 +18,7 @@ export const opInfoFile = (stateDir: string, opId: string) => path.join(opDir(st
 export const requestFile = (stateDir: string, opId: string) => path.join(opDir(stateDir, opId), 'request.json');
 /** The worker's pid and process start time, so a restarted agent can tell whether it still runs. */
 export const workerFile = (stateDir: string, opId: string) => path.join(opDir(stateDir, opId), 'worker.json');
+/** Written by the agent when the controller confirms an activation (magic rollback). */
+export const confirmFile = (stateDir: string, opId: string) => path.join(opDir(stateDir, opId), 'confirmed');
 export const auditFile = (stateDir: string) => path.join(stateDir, 'audit.jsonl');
 export const lockFile = (stateDir: string) => path.join(stateDir, 'lock');

@@ -8,10 +8,10 @@ import path from 'node:path';
 import { FINAL_OP_STATES, type ClientIdentity, type ErrorCode, type OpInfo, type OpKind } from '../../protocol';
 import type { AgentConfig } from '../config';
 import { AGENT_VERSION } from '../version';
-import { getOp } from '../ops/registry';
 import type { OpDefinition } from '../ops/types';
 import { createOpDir, listOpIds, listOps, readOpInfo, writeOpInfo } from '../journal/opStore';
-import { journalFile, opDir } from '../journal/paths';
+import { confirmFile, journalFile, opDir } from '../journal/paths';
+import { auditOp } from '../journal/audit';
 import { lastSeqOf } from '../journal/reader';
 import { JournalWriter } from '../journal/writer';
 import { FileWatcher } from '../journal/watcher';
@@ -19,7 +19,6 @@ import { acquireLock, BusyError, readLock, releaseLock } from './lock';
 import { processRunning } from './process';
 import { readWorker, writeRequest, writeWorker } from './request';
 import { spawnWorker } from './spawn';
-import { auditEnd, confirmFile } from './worker';
 
 /** A request the manager refuses, with the protocol error code to answer it with. */
 export class OpRequestError extends Error {
@@ -97,17 +96,25 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     }
   }
 
-  definition(kind: OpKind): OpDefinition {
+  /**
+   * The op's definition. The registry (and with it execa, simple-git and every op's
+   * code) is loaded on first use: an agent that only serves reads stays small.
+   */
+  async definition(kind: OpKind): Promise<OpDefinition> {
+    const { getOp } = await import('../ops/registry');
     const def = getOp(kind) as OpDefinition | undefined;
     if (!def) throw new OpRequestError('failed', `op kind "${kind}" is not available on agent ${AGENT_VERSION} of host ${this.config.host}; update the agent`);
     return def;
   }
 
   /** Accept an op: returns the existing op when the id is known (nothing new runs). */
-  start(req: StartRequest, opts: { authenticated: boolean }): { op: OpInfo; existing: boolean } {
+  async start(req: StartRequest, opts: { authenticated: boolean }): Promise<{ op: OpInfo; existing: boolean }> {
     const known = this.get(req.op);
     if (known) return { op: this.sameRequest(known, req), existing: true };
-    const def = this.definition(req.kind);
+    const def = await this.definition(req.kind);
+    // Everything below is synchronous, so two starts in this process cannot interleave.
+    const again = this.get(req.op);
+    if (again) return { op: this.sameRequest(again, req), existing: true };
     if (def.mutating && !opts.authenticated) {
       throw new OpRequestError('unauthorized', `${req.kind} changes host ${this.config.host} and needs an authenticated controller: connect with the host's bearer token (or over SSH)`);
     }
@@ -313,7 +320,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     const again = readOpInfo(this.stateDir, opId);
     this.unwatch(opId);
     if (again && this.isFinal(again)) this.observeEnd(again);
-    else this.markDead(again ?? info);
+    else void this.markDead(again ?? info);
   }
 
   private workerAlive(opId: string, info: OpInfo): boolean {
@@ -323,7 +330,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
   }
 
   /** The worker is gone and never wrote an end: record the op as interrupted (or cancelled). */
-  private markDead(info: OpInfo): void {
+  private async markDead(info: OpInfo): Promise<void> {
     const cancelled = existsSync(cancelFile(this.stateDir, info.id));
     const worker = readWorker(this.stateDir, info.id);
     const who = worker ? `its worker process (pid ${worker.pid})` : 'its worker process';
@@ -352,13 +359,8 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     delete final.confirmDeadline;
     writeOpInfo(this.stateDir, final);
     if (readLock(this.stateDir)?.op === info.id) releaseLock(this.stateDir, info.id);
-    let mutating = true;
-    try {
-      mutating = this.definition(info.kind).mutating;
-    } catch {
-      /* unknown kind: audit it anyway */
-    }
-    if (mutating) auditEnd(this.stateDir, final);
+    const mutating = await this.definition(info.kind).then((d) => d.mutating, () => true);
+    if (mutating) auditOp(this.stateDir, final);
     this.emit('end', final);
   }
 

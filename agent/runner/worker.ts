@@ -9,15 +9,13 @@ import { OpError, type OpContext, type OpDefinition, type NixInfo } from '../ops
 import { getOp } from '../ops/registry';
 import { detectNix } from '../nix/info';
 import { JournalWriter } from '../journal/writer';
-import { journalFile, opDir } from '../journal/paths';
+import { confirmFile, journalFile } from '../journal/paths';
 import { readOpInfo, writeOpInfo } from '../journal/opStore';
-import { appendAudit } from '../journal/audit';
+import { auditOp } from '../journal/audit';
 import { BusyError, claimLock, releaseLock } from './lock';
 import { readRequest, writeWorker, type OpRequest } from './request';
 import { selfIdentity } from './process';
-import path from 'node:path';
 
-export const confirmFile = (stateDir: string, opId: string) => path.join(opDir(stateDir, opId), 'confirmed');
 
 interface Outcome {
   state: OpStateName;
@@ -78,7 +76,7 @@ export async function runWorker(stateDir: string, opId: string): Promise<number>
   delete final.confirmDeadline;
   if (final.error === undefined) delete final.error;
   writeOpInfo(stateDir, final);
-  if (def?.mutating !== false) auditEnd(stateDir, final);
+  if (def?.mutating !== false) auditOp(stateDir, final);
   if (lockHeld) releaseLock(stateDir, opId);
   return final.exit!;
 }
@@ -189,24 +187,4 @@ function summary(kind: string, opId: string, host: string, o: Outcome): string {
       ? ` (generation ${o.result.generationBefore ?? '?'} → ${o.result.generationAfter ?? '?'})`
       : '';
   return o.state === 'succeeded' ? `${kind} ${opId} on ${host} succeeded${gens}` : `${kind} ${opId} on ${host} ${o.state}${gens}: ${o.error}`;
-}
-
-export function auditEnd(stateDir: string, info: OpInfo): void {
-  appendAudit(stateDir, {
-    time: new Date().toISOString(),
-    op: info.id,
-    kind: info.kind,
-    client: info.client,
-    params: info.params,
-    startedAt: info.startedAt,
-    endedAt: info.endedAt,
-    outcome: info.state,
-    generationBefore: info.result?.generationBefore,
-    generationAfter: info.result?.generationAfter,
-    revision: info.result?.revision,
-    error: info.error,
-    agentVersion: info.agentVersion,
-    agentVersionBefore: info.result?.agentVersionBefore,
-    agentVersionAfter: info.result?.agentVersionAfter,
-  });
 }

@@ -147,7 +147,7 @@ export class Session implements SessionLike {
         case 'generations':
           return this.reply(req.id, { generations: await this.core.generations() });
         case 'op.start': {
-          const r = this.core.manager.start(
+          const r = await this.core.manager.start(
             { op: req.op, kind: req.kind, params: req.params, client: this.identity, magicRollback: req.magicRollback },
             { authenticated: this.auth.authenticated },
           );

@@ -4,10 +4,11 @@ import { hostStatus, type HostStatus } from '../../protocol';
 import type { AgentConfig } from '../config';
 import { AGENT_VERSION } from '../version';
 import { listGenerations } from '../nix/generations';
-import { readCheckout } from '../git/status';
 import { currentHolder } from '../runner/lock';
 
 export async function buildHostStatus(config: AgentConfig, nixVersion: string, startedAt: string): Promise<HostStatus> {
+  // Loaded on first use: simple-git is not needed by an agent nobody asks.
+  const { readCheckout } = await import('../git/status');
   const [generations, checkout] = await Promise.all([
     listGenerations(config),
     readCheckout(config).catch((err: Error) => ({ path: config.flake, dirty: false, error: `cannot read the checkout: ${err.message}` })),
