@@ -8,11 +8,17 @@ describe('ops through the commands, checked on disk', () => {
     const { container: c } = await configureFleet();
     const h = liveHosts()[0]!;
     const lines: OutputLine[] = [];
+    const notices: string[] = [];
+    const offNotice = c.fleet.onNotice.on((n) => n.host === h.name && notices.push(n.text));
     const off = c.fleet.onOutput.on((e) => {
       if (e.host === h.name) lines.push(...e.lines);
     });
     try {
       const op = (await vscode.commands.executeCommand('nixfleet.forceRebuild', { host: h.name })) as OpInfo;
+      // nixfleet.magicRollback is on by default: the activation was confirmed over a new connection.
+      if (op.result?.generationAfter !== op.result?.generationBefore) {
+        assert.ok(notices.some((t) => /confirmed op .* over a new connection/.test(t)), `no magic-rollback confirmation: ${notices.join('; ')}`);
+      }
       assert.equal(op.state, 'succeeded', op.error);
       assert.equal(op.kind, 'force-rebuild');
       const mine = lines.filter((l) => l.seq <= op.lastSeq);
@@ -22,6 +28,7 @@ describe('ops through the commands, checked on disk', () => {
       await until('generations refreshed', () => c.fleet.host(h.name)?.generations?.find((g) => g.current)?.generation === profileGeneration(h.profile!));
     } finally {
       off();
+      offNotice();
     }
   });
 
