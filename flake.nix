@@ -1,6 +1,9 @@
 {
   description = "NixFleet: operate a fleet of NixOS, nix-darwin and home-manager hosts from VS Code (host agent, update script, modules)";
 
+  # No flake.lock is committed: your nixcfg pins nixpkgs for it
+  # (`inputs.nixfleet.inputs.nixpkgs.follows = "nixpkgs"`); `nix flake lock` makes one for
+  # building here. Needs nixpkgs 23.11 or newer (lib.fileset).
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
 
   outputs = { self, nixpkgs }:
