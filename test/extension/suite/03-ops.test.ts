@@ -46,6 +46,18 @@ describe('ops through the commands, checked on disk', () => {
     await until('the tree shows the new current generation', () => c.fleet.host(h.name)?.generations?.find((g) => g.current)?.generation === target.generation);
   });
 
+  it('Rollback works on every platform of the fleet (nixos, darwin, home-manager), checked on disk', async () => {
+    const { container: c } = await configureFleet();
+    for (const h of liveHosts().slice(1)) {
+      await vscode.commands.executeCommand('nixfleet.refresh', { host: h.name });
+      const gens = c.fleet.host(h.name)!.generations!;
+      const target = gens.filter((g) => !g.current && g.present).sort((a, b) => a.generation - b.generation)[0]!;
+      const op = (await vscode.commands.executeCommand('nixfleet.rollbackToGeneration', { host: h.name, generation: target.generation, confirm: true })) as OpInfo;
+      assert.equal(op.state, 'succeeded', `${h.name} (${h.platform}): ${op.error}`);
+      assert.equal(profileGeneration(h.profile!), target.generation, `${h.name} (${h.platform}) profile on disk`);
+    }
+  });
+
   it('Rollback to This Generation refuses the current generation and a missing one', async () => {
     const { container: c } = await configureFleet();
     const h = liveHosts()[0]!;
