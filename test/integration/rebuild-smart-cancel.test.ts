@@ -21,8 +21,10 @@ test('cancel inside the rebuild (activation running): the recorded generation is
   const h = bed.host('h1');
   const genBefore = currentGenerationOf(h.profile)!;
   writeFileSync(path.join(h.checkout, 'hosts/h1/version'), '24.05.80\n');
-  // The new system's activation hangs until killed.
-  bed.setHook('h1', 'if [ "$NIXFLEET_TESTBED_STORE_PATH" != "' + genBefore.path + '" ]; then sleep 60; fi\n');
+  // The new system's activation hangs until killed. The sleep must not hold the activation's
+  // output pipes (runCommand kills the activation script, not its children): exec with its
+  // output redirected.
+  bed.setHook('h1', 'if [ "$NIXFLEET_TESTBED_STORE_PATH" != "' + genBefore.path + '" ]; then exec sleep 60 >/dev/null 2>&1 </dev/null; fi\n');
   const abort = new AbortController();
   try {
     const r = await runSmart(bed, {}, {
@@ -58,7 +60,7 @@ test('cancel inside the upstream rebase: rebase aborted, uncommitted changes bac
   const head = await git(h.checkout, 'rev-parse', 'HEAD');
   const gen = currentGenerationOf(h.profile)!;
   const hook = path.join(h.checkout, '.git/hooks/pre-rebase');
-  writeFileSync(hook, '#!/bin/sh\nsleep 60\n');
+  writeFileSync(hook, '#!/bin/sh\nexec sleep 60 >/dev/null 2>&1 </dev/null\n');
   chmodSync(hook, 0o755);
   const abort = new AbortController();
   try {

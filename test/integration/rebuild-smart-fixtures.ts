@@ -11,7 +11,7 @@ import { runCommand } from '../../agent/exec';
 import { detectNix } from '../../agent/nix/info';
 import { executeOp } from '../../agent/ops/registry';
 import { OpError, type OpContext } from '../../agent/ops/types';
-import { createTestBed, type TestBed } from '../fixtures/testbed';
+import { createTestBed, type HostSpec, type TestBed } from '../fixtures/testbed';
 
 const execFileP = promisify(execFile);
 export const DOUBLES_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../fixtures/doubles');
@@ -32,8 +32,8 @@ export async function upstream<T>(bed: TestBed, change: (bed: TestBed) => Promis
   return change(bed);
 }
 
-export async function newBed(): Promise<TestBed> {
-  const bed = await createTestBed({ hosts: [{ name: 'h1', platform: 'nixos' }] });
+export async function newBed(hosts: HostSpec[] = [{ name: 'h1', platform: 'nixos' }]): Promise<TestBed> {
+  const bed = await createTestBed({ hosts });
   // The bed's env carries the git identity and NIXFLEET_TESTBED_ROOT (the doubles' log).
   for (const [k, v] of Object.entries(bed.env)) if (k !== 'PATH') process.env[k] = v;
   usePath(bed, {});

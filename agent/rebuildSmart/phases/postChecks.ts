@@ -2,6 +2,7 @@
 // secret the configuration declares is present, the host's own health checks pass; and
 // what changed, as a closure diff between the recorded and the new generation.
 import { existsSync } from 'node:fs';
+import { flakeRef } from '../../nix/system';
 import { errorText } from '../phaseRunner';
 import { PhaseStop, type PhaseOutcome, type RunState } from '../types';
 import { which } from '../which';
@@ -9,7 +10,8 @@ import { which } from '../which';
 const CONFIG_ATTR = { nixos: 'nixosConfigurations', darwin: 'darwinConfigurations', 'home-manager': 'homeConfigurations' } as const;
 
 /** A Nix function (an argv word, never shell text) returning secret name → path, or null without sops. */
-const SOPS_PATHS = 'c: if c ? sops && c.sops ? secrets then builtins.mapAttrs (n: v: v.path or "/run/secrets/${n}") c.sops.secrets else null';
+const SOPS_PATHS =
+  'h: if h ? config && h.config ? sops && h.config.sops ? secrets then builtins.mapAttrs (n: v: v.path or "/run/secrets/${n}") h.config.sops.secrets else null';
 
 export async function postChecks(run: RunState): Promise<PhaseOutcome> {
   const { steps, config } = run;
@@ -27,7 +29,7 @@ export async function postChecks(run: RunState): Promise<PhaseOutcome> {
     }
   } else done.push(config.platform === 'nixos' ? 'systemd not running: unit check skipped' : 'no systemd units on this platform');
 
-  const attr = `${config.flake}#${CONFIG_ATTR[config.platform]}.${JSON.stringify(config.host)}.config`;
+  const attr = `${flakeRef(config.flake)}#${CONFIG_ATTR[config.platform]}.${JSON.stringify(config.host)}`;
   const evalArgv = ['nix', 'eval', '--json', attr, '--apply', SOPS_PATHS];
   if (steps.dryRun) await steps.change(evalArgv);
   else {
