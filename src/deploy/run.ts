@@ -110,16 +110,15 @@ async function preview(o: RunDeployOptions, update: ReturnType<typeof hostEmitte
   return !failed;
 }
 
+/** Pull to the commit, build, set the profile, activate, health checks: the agent's switch op. */
 async function deployHost(o: RunDeployOptions, h: DeployHost, update: ReturnType<typeof hostEmitter>): Promise<boolean> {
   const { agents, record } = o;
   const rev = record.target.commit;
   update(h, { outcome: 'running', startedAt: now() });
-  const pulled = await step(agents, record, h, 'pull', { rev }, update);
-  if (!ok(pulled)) {
-    const error = describeFailure(h, 'pull', pulled);
-    update(h, { outcome: 'failed-switch', error, failingLine: failingLineOf(pulled.op, pulled.lastErrorLine, error), endedAt: now() });
-    return false;
-  }
+  // One op does both steps: `switch {rev}` brings the checkout to rev (fetch, fast-forward
+  // or detached checkout) before building, and puts it back when the switch fails. A
+  // separate `pull` op would fetch twice, take the host lock twice, and leave the checkout
+  // moved after a failed switch.
   update(h, { switchStarted: true });
   const sw = await step(agents, record, h, 'switch', { rev }, update);
   const result = sw.op?.result;

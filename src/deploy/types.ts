@@ -10,7 +10,7 @@ export type HostOutcome =
   | 'pending'
   | 'running'
   | 'succeeded'
-  | 'failed-switch' // pull, build or activation failed
+  | 'failed-switch' // bringing the checkout to the commit, building or activating failed
   | 'failed-checks' // switched, then its health checks failed
   | 'not-attempted' // stopped by an earlier failure, or the deploy was declined
   | 'reverted' // took the change, which was then reverted in the repository (still runs it)
@@ -18,7 +18,7 @@ export type HostOutcome =
   | 'rollback-failed';
 
 /** The named steps of a host's deploy (and of its undo). */
-export type DeployPhase = 'status' | 'build' | 'pull' | 'switch' | 'rollback';
+export type DeployPhase = 'status' | 'build' | 'switch' | 'rollback';
 
 export interface DeployHost {
   host: string;
