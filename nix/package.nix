@@ -2,8 +2,9 @@
 #
 # Dependencies: the bundle inlines its runtime npm dependencies, so the build needs
 # node_modules only while bundling. They are fetched by a fixed-output derivation that
-# runs `npm ci --omit=dev --omit=optional` against the npm registry configured by npm
-# itself; its hash lives in nix/npm-deps-hash.nix. After changing dependencies run
+# prunes devDependencies (nix/prune-dev-deps.cjs) and runs `npm ci --omit=dev
+# --omit=optional` against the npm registry configured by npm itself; its hash lives in
+# nix/npm-deps-hash.nix. After changing dependencies run
 #   bash nix/npm-deps-hash.sh --write
 # (the packaging test fails with that hint while the hash is stale). esbuild comes from
 # nixpkgs, with the exact arguments of scripts/build.mjs (nix/esbuild-agent.json).
@@ -27,19 +28,23 @@ let
     inherit version;
     src = lib.fileset.toSource {
       root = ../.;
-      fileset = lib.fileset.unions [ ../package.json ../package-lock.json ];
+      fileset = lib.fileset.unions [ ../package.json ../package-lock.json ./prune-dev-deps.cjs ];
     };
     nativeBuildInputs = [ nodejs cacert ];
     dontConfigure = true;
     buildPhase = ''
       runHook preBuild
       export HOME="$TMPDIR" npm_config_cache="$TMPDIR/npm-cache" npm_config_update_notifier=false
+      node nix/prune-dev-deps.cjs
       npm ci --omit=dev --omit=optional --ignore-scripts --no-bin-links --no-audit --no-fund --loglevel=error
       rm -f node_modules/.package-lock.json
       runHook postBuild
     '';
+    # $out/node_modules, not $out itself: esbuild follows the symlink below to the store
+    # path and resolves a package's own imports by walking up to a node_modules folder.
     installPhase = ''
-      cp -r node_modules "$out"
+      mkdir -p "$out"
+      cp -r node_modules "$out/node_modules"
     '';
     dontFixup = true;
     impureEnvVars = lib.fetchers.proxyImpureEnvVars ++ [ "NPM_CONFIG_REGISTRY" ];
@@ -65,7 +70,7 @@ stdenv.mkDerivation {
 
   buildPhase = ''
     runHook preBuild
-    ln -s ${npmDeps} node_modules
+    ln -s ${npmDeps}/node_modules node_modules
     esbuild ${lib.escapeShellArg bundle.entry} \
       ${lib.escapeShellArgs (map (lib.replaceStrings [ "@VERSION@" ] [ version ]) bundle.args)} \
       --outfile=dist/agent.js

@@ -6,7 +6,7 @@
 // write is fed to the agent's own validation.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -260,12 +260,12 @@ test('nix/package.nix: its build script, run here with stand-ins for nixpkgs, bu
   pkg = import ${root}/nix/package.nix {
     inherit lib;
     stdenv.mkDerivation = drv;
-    stdenvNoCC.mkDerivation = a: a // { outPath = "${root}/node_modules"; };
+    stdenvNoCC.mkDerivation = a: a // { outPath = "${path.join(work, 'deps-out')}"; };
     nodejs = "/nix/store/n-nodejs"; esbuild = "/nix/store/e-esbuild"; git = "/nix/store/g-git";
     cacert = "/nix/store/c-cacert"; makeWrapper = "/nix/store/m-make-wrapper";
     version = "${version}";
   };
-in { inherit (pkg) pname version buildPhase installPhase installCheckPhase; deps = { inherit (pkg.passthru.npmDeps) outputHash outputHashMode buildPhase; }; }
+in { inherit (pkg) pname version buildPhase installPhase installCheckPhase; deps = { inherit (pkg.passthru.npmDeps) outputHash outputHashMode buildPhase installPhase; }; }
 `,
   );
   const pkg = JSON.parse(ok('nix-instantiate', ['--eval', '--strict', '--json', file]));
@@ -274,7 +274,26 @@ in { inherit (pkg) pname version buildPhase installPhase installCheckPhase; deps
   const pinned = /"(sha256-[^"]+)"/.exec(readFileSync(path.join(root, 'nix/npm-deps-hash.nix'), 'utf8'))![1];
   assert.equal(pkg.deps.outputHash, pinned);
   assert.equal(pkg.deps.outputHashMode, 'recursive');
-  assert.match(pkg.deps.buildPhase, /npm ci --omit=dev --omit=optional --ignore-scripts --no-bin-links/);
+  assert.match(pkg.deps.buildPhase, /node nix\/prune-dev-deps\.cjs\n\s*npm ci --omit=dev --omit=optional --ignore-scripts --no-bin-links/);
+
+  // Run the fixed-output derivation's phases here (npm's cache standing in for the network)
+  // and hash the result as Nix would: it must give the pinned hash.
+  const depsSrc = path.join(work, 'deps-src');
+  const depsTmp = path.join(work, 'deps-tmp');
+  const depsOut = path.join(work, 'deps-out');
+  for (const d of [depsSrc, depsTmp, depsOut]) rmSync(d, { recursive: true, force: true });
+  // (the build phase below links ${'$'}{npmDeps}/node_modules, i.e. depsOut/node_modules)
+  mkdirSync(path.join(depsSrc, 'nix'), { recursive: true });
+  mkdirSync(depsTmp);
+  for (const f of ['package.json', 'package-lock.json', 'nix/prune-dev-deps.cjs']) cpSync(path.join(root, f), path.join(depsSrc, f));
+  const npmCache = ok('npm', ['config', 'get', 'cache']).trim();
+  symlinkSync(npmCache, path.join(depsTmp, 'npm-cache'));
+  const fod = run('bash', ['-euo', 'pipefail', '-c', `runHook() { :; }\n${pkg.deps.buildPhase}\n${pkg.deps.installPhase}`], {
+    cwd: depsSrc,
+    env: { TMPDIR: depsTmp, out: depsOut, npm_config_prefer_offline: 'true' },
+  });
+  assert.equal(fod.status, 0, fod.stderr);
+  assert.equal(ok('nix', ['hash', 'path', '--type', 'sha256', depsOut]).trim(), pinned, 'the npm deps derivation would not match nix/npm-deps-hash.nix: run `bash nix/npm-deps-hash.sh --write`');
   assert.match(pkg.installPhase, /makeWrapper \/nix\/store\/n-nodejs\/bin\/node "\$out\/bin\/nixfleet-agent"/);
   assert.match(pkg.installCheckPhase, /--version \| grep -F -- '0\.1\.0\+abc1234'/);
 
