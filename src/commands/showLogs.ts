@@ -8,6 +8,8 @@ export default defineCommand({
   async run(c, arg) {
     const host = await resolveHost(c, arg, { title: 'Show Logs', needsAgent: false });
     c.logs.show(host.name, false);
-    return { host: host.name, channel: `NixFleet: ${host.name}` };
+    // A fresh window has an empty channel: fill it with the host's recent ops.
+    const replayed = host.entry && host.connection !== 'unconfigured' ? await c.fleet.replayRecent(host.name).catch(() => []) : [];
+    return { host: host.name, channel: `NixFleet: ${host.name}`, replayed: replayed.map((o) => o.id) };
   },
 });

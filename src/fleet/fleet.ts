@@ -368,6 +368,27 @@ export class Fleet {
     return session;
   }
 
+  /**
+   * Replay the journals of the host's most recent ops that this window has not shown yet
+   * (e.g. after a reload), oldest first, into the output events. Returns the ops replayed.
+   */
+  async replayRecent(host: string, count = 3): Promise<OpInfo[]> {
+    const rec = this.records.get(host);
+    const session = await this.session(host);
+    const ops = (await session.listOps(count)).filter((o) => !this.followed.has(o.id) && this.tracker.lastSeq(o.id) === 0);
+    ops.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+    for (const op of ops) {
+      const ended = new Promise<void>((resolve) => {
+        const timer = setTimeout(() => (off(), resolve()), 10_000);
+        const off = this.onOpEnd.on((e) => e.op.id === op.id && (clearTimeout(timer), off(), resolve()));
+      });
+      this.follow(rec!, op);
+      // Running ops keep streaming; finished ones end right after their replay.
+      if (isFinal(op)) await ended;
+    }
+    return ops;
+  }
+
   /** Confirm an activated op over a fresh connection (magic rollback). */
   private async confirmActivation(host: string, op: string, magic: { confirmed: boolean; inFlight: boolean }): Promise<void> {
     const entry = this.records.get(host)?.snapshot.entry;

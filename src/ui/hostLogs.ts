@@ -47,7 +47,7 @@ export class HostLogs implements vscode.Disposable {
   private started(host: string, op: OpInfo): void {
     this.kinds.set(op.id, op.kind);
     const params = Object.keys(op.params).length ? ' ' + JSON.stringify(op.params) : '';
-    this.channel(host).info(`[${op.kind}] ▶ started ${op.kind}${params} on ${host} (op ${op.id})`);
+    this.channel(host).info(`[${op.kind}] ▶ ${op.kind}${params} on ${host}, started ${op.startedAt} by ${op.client.name} (op ${op.id})`);
   }
 
   private ended(host: string, op: OpInfo): void {

@@ -229,6 +229,25 @@ describe('fleet against real agents', { skip: !existsSync(AGENT_JS) && 'dist/age
     assert.ok(cutNotices.some((t) => /could not confirm/.test(t)), cutNotices.join('\n'));
   });
 
+  it('a new window replays the recent ops of a host from their journals, each line once', async () => {
+    const fresh = new Fleet({
+      openSession: (entry, endpoint, token) => openAgentSession({ entry, endpoint, token, clientName: 'fleet-test-2', clientVersion: '1' }),
+      getToken: async () => bed.token,
+    });
+    fresh.configure([{ name: 'h2', address: agents.get('h2')!.url, platform: 'nixos' }], [], []);
+    await fresh.start();
+    const byOp = new Map<string, number[]>();
+    const ended: OpInfo[] = [];
+    fresh.onOutput.on((e) => byOp.set(e.op, [...(byOp.get(e.op) ?? []), ...e.lines.map((l) => l.seq)]));
+    fresh.onOpEnd.on((e) => ended.push(e.op));
+    const replayed = await fresh.replayRecent('h2', 2);
+    assert.equal(replayed.length, 2);
+    for (const op of ended) assert.deepEqual(byOp.get(op.id), Array.from({ length: op.lastSeq }, (_, i) => i + 1), op.id);
+    assert.deepEqual(ended.map((o) => o.id).sort(), replayed.map((o) => o.id).sort());
+    assert.deepEqual(await fresh.replayRecent('h2', 2), [], 'nothing shown twice');
+    fresh.dispose();
+  });
+
   it('a wrong token: mutating ops are refused with what to do', async () => {
     tokens.h1 = 'wrong-token-wrong-token-wrong';
     await fleet.reconnect('h1');
