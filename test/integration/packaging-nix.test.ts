@@ -6,7 +6,7 @@
 // write is fed to the agent's own validation.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -318,4 +318,24 @@ in { inherit (pkg) pname version buildPhase installPhase installCheckPhase; deps
   const v = run(path.join(out, 'bin/nixfleet-agent'), ['--version']);
   assert.equal(v.status, 0, v.stderr);
   assert.equal(v.stdout.trim(), version);
+});
+
+test('README.md documents every command, every setting and every doc', () => {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+  for (const c of pkg.contributes?.commands ?? []) {
+    assert.ok(readme.includes(`| ${c.title} |`), `README's command table lacks "${c.title}" (${c.command})`);
+  }
+  for (const key of Object.keys(pkg.contributes?.configuration?.properties ?? {})) {
+    const group = key.split('.').slice(0, 2).join('.');
+    assert.ok(readme.includes(key) || readme.includes(`${group}.*`), `README does not mention the setting ${key}`);
+  }
+  const docs = ok('git', ['ls-files', '--cached', '--others', '--exclude-standard', '--', 'docs/*.md'], { cwd: root }).split('\n').filter(Boolean);
+  for (const d of docs) assert.ok(readme.includes(`](${d})`), `README does not link ${d}`);
+  assert.match(readme, /^npm start\b/m);
+  assert.match(readme, /^npm test\b/m);
+  for (const snippet of ['nixosModules.nixfleet-agent', 'darwinModules.nixfleet-agent', 'homeManagerModules.nixfleet-agent']) {
+    assert.ok(readme.includes(`nixfleet.${snippet}`), `README has no ${snippet} snippet`);
+  }
+  assert.ok(existsSync(path.join(root, 'media/fleet-view.png')), 'the README screenshot media/fleet-view.png is missing');
 });
