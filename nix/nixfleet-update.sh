@@ -207,7 +207,10 @@ else
   run nix-env -p "$profile" --set "$out"
   case "$platform" in
     nixos) run "$out/bin/switch-to-configuration" switch ;;
-    darwin) run "$out/activate" ;;
+    darwin)
+      # nix-darwin before 25.05 also has a per-user part.
+      if [ "$dry_run" = 0 ] && [ -x "$out/activate-user" ]; then run "$out/activate-user"; fi
+      run "$out/activate" ;;
     home-manager) run "$out/activate" ;;
   esac
 fi

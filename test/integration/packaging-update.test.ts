@@ -118,6 +118,12 @@ test('--dry-run prints the Nix 2.8 commands and changes nothing', () => {
   const hm = update(['--dry-run', '--flake', checkout, '--host', 'alice@h3', '--platform', 'home-manager', '--input', 'nixfleet', '--profile', profile]);
   assert.match(hm.stdout, /^\+ nix build --json --no-link .*#homeConfigurations\.\\"alice@h3\\"\.activationPackage$/m);
   assert.match(hm.stdout, /^\+ \\<built\\ path\\>\/activate$/m);
+  const darwin = update(['--dry-run', '--flake', checkout, '--host', 'mac1', '--platform', 'darwin', '--profile', profile]);
+  assert.equal(darwin.status, 0, darwin.stderr);
+  assert.match(darwin.stdout, /^\+ nix build --json --no-link .*#darwinConfigurations\.mac1\.system$/m);
+  assert.match(darwin.stdout, /^\+ \\<built\\ path\\>\/activate$/m);
+  const dr = update(['--dry-run', '--flake', checkout, '--host', 'mac1', '--platform', 'darwin', '--switch-method', 'darwin-rebuild']);
+  assert.match(dr.stdout, new RegExp(`^\\+ darwin-rebuild switch --flake ${checkout}#mac1$`, 'm'));
 });
 
 test('newer Nix (2.19+) gets `nix flake update NAME --flake DIR`', () => {
