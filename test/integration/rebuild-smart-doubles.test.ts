@@ -101,7 +101,7 @@ test('dotfiles skipped with the reason: not installed, not set up, syncDotfiles 
   mkdirSync(process.env.HOME, { recursive: true });
   try {
     r = await runSmart(bed, { autoCommit: false });
-    assert.ok(r.journal.info().includes('⏭ dotfiles: skipped (chezmoi not set up (no source directory: run chezmoi init))'), r.journal.info().join('\n'));
+    assert.ok(r.journal.info().includes('⏭ dotfiles: skipped (chezmoi not set up: no source directory, run chezmoi init)'), r.journal.info().join('\n'));
     assert.deepEqual(calls('chezmoi'), ['source-path'], 'only asked where its source is');
   } finally {
     process.env.HOME = home;

@@ -30,7 +30,7 @@ export async function dotfiles(run: RunState): Promise<PhaseOutcome> {
   const { steps, config } = run;
   const chezmoi = which('chezmoi')!;
   const src = await sourceDir(run, chezmoi);
-  if (!src) return { status: 'skipped', detail: 'chezmoi not set up (no source directory: run chezmoi init)' };
+  if (!src) return { status: 'skipped', detail: 'chezmoi not set up: no source directory, run chezmoi init' };
 
   await steps.change([chezmoi, 're-add'], { timeoutMs: 120_000 });
   if (!existsSync(path.join(src, '.git'))) {

@@ -13,7 +13,7 @@ export function secretsSkip(run: RunState): string | undefined {
 }
 
 export function updateSkip(run: RunState): string | undefined {
-  if (!run.flags.update) return 'not requested (use --update or updateBeforeRebuild)';
+  if (!run.flags.update) return 'not requested: use --update or updateBeforeRebuild';
   if (run.offline) {
     run.warnings.push('update: a flake update was asked for but the host is offline; rebuilt with the current flake.lock');
     return `offline: ${run.offlineReason}`;
