@@ -20,7 +20,7 @@ in
     };
   };
 
-  config = lib.mkIf cfg.enable {
+  config = lib.mkIf cfg.enable (lib.mkMerge [{
     assertions = common.assertions;
     environment.systemPackages = [ cfg.package updatePackage ];
     environment.etc."nixfleet-agent/config.json".source = common.configFile;
@@ -28,7 +28,9 @@ in
     system.activationScripts.postActivation.text = ''
       mkdir -p -m 0700 ${lib.escapeShellArg cfg.stateDir}
     '';
-
+  }
+  # listen = null: SSH only (`ssh HOST nixfleet-agent stdio`), no server to run.
+  (lib.mkIf (cfg.listen != null) {
     launchd.daemons.nixfleet-agent.serviceConfig = {
       Label = "org.nixfleet.agent";
       ProgramArguments = common.serveArgv;
@@ -46,5 +48,5 @@ in
         GIT_CONFIG_VALUE_0 = cfg.flake;
       };
     };
-  };
+  })]);
 }

@@ -21,7 +21,7 @@ in
     };
   };
 
-  config = lib.mkIf cfg.enable {
+  config = lib.mkIf cfg.enable (lib.mkMerge [{
     assertions = common.assertions ++ [{
       assertion = cfg.stateDir == "/var/lib/nixfleet-agent";
       message = "services.nixfleet-agent.stateDir: on NixOS the state lives in /var/lib/nixfleet-agent (systemd StateDirectory).";
@@ -30,8 +30,12 @@ in
     environment.systemPackages = [ cfg.package updatePackage ];
     # nixfleet-update and `nixfleet-agent <command>` find the config here without --config.
     environment.etc."nixfleet-agent/config.json".source = common.configFile;
-
-    networking.firewall.allowedTCPPorts = lib.mkIf (cfg.openFirewall && common.port != null) [ common.port ];
+    # Also needed without a server: `nixfleet-agent stdio` over SSH keeps its state there.
+    systemd.tmpfiles.rules = [ "d /var/lib/nixfleet-agent 0700 root root -" ];
+  }
+  # listen = null: SSH only (`ssh HOST nixfleet-agent stdio`), no server to run.
+  (lib.mkIf (cfg.listen != null) {
+    networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall [ common.port ];
 
     systemd.services.nixfleet-agent = {
       description = "NixFleet host agent (${cfg.host})";
@@ -61,5 +65,5 @@ in
         UMask = "0077";
       };
     };
-  };
+  })]);
 }

@@ -109,6 +109,29 @@ const stubLib = `rec {
   mapAttrsToList = f: a: map (n: f n a.\${n}) (builtins.attrNames a);
 }`;
 
+/** Apply mkIf/mkMerge as the module system would (conditions are plain booleans here). */
+function resolve(x: any): any {
+  if (Array.isArray(x)) return x.map(resolve);
+  if (x === null || typeof x !== 'object') return x;
+  if (x._type === 'if') return x.condition ? resolve(x.content) : undefined;
+  if (x._type === 'merge') return x.contents.map(resolve).filter((c: unknown) => c !== undefined).reduce(merge, {});
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(x)) {
+    const r = resolve(v);
+    if (r !== undefined) out[k] = r;
+  }
+  return out;
+}
+function merge(a: any, b: any): any {
+  if (Array.isArray(a) && Array.isArray(b)) return [...a, ...b];
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const out = { ...a };
+    for (const [k, v] of Object.entries(b)) out[k] = k in out ? merge(out[k], v) : v;
+    return out;
+  }
+  assert.fail(`conflicting definitions: ${JSON.stringify(a)} and ${JSON.stringify(b)}`);
+}
+
 function evalModule(kind: 'nixos' | 'darwin' | 'home-manager', settings: string, system = 'x86_64-linux'): any {
   const file = path.join(work, `eval-${kind}-${Math.random().toString(36).slice(2)}.nix`);
   writeFileSync(
@@ -134,7 +157,8 @@ function evalModule(kind: 'nixos' | 'darwin' | 'home-manager', settings: string,
 in { inherit cfg; enabled = module.config.condition; config = module.config.content; }
 `,
   );
-  return JSON.parse(ok('nix-instantiate', ['--eval', '--strict', '--json', '--read-write-mode', file]));
+  const raw = JSON.parse(ok('nix-instantiate', ['--eval', '--strict', '--json', '--read-write-mode', file]));
+  return { ...raw, config: resolve(raw.config) ?? {} };
 }
 
 test('the NixOS module makes a root systemd service that survives its own switch, and a config the agent accepts', () => {
@@ -151,7 +175,8 @@ test('the NixOS module makes a root systemd service that survives its own switch
   assert.equal(unit.environment.GIT_CONFIG_VALUE_0, '/etc/nixcfg');
   const configPath = r.config.environment.etc['nixfleet-agent/config.json'].source;
   assert.equal(unit.serviceConfig.ExecStart, `'/nix/store/00000000000000000000000000000000-nixfleet-agent/bin/nixfleet-agent' 'serve' '--config' '${configPath}'`);
-  assert.deepEqual(r.config.networking.firewall.allowedTCPPorts, { _type: 'if', condition: true, content: [7531] });
+  assert.deepEqual(r.config.networking.firewall.allowedTCPPorts, [7531]);
+  assert.deepEqual(r.config.systemd.tmpfiles.rules, ['d /var/lib/nixfleet-agent 0700 root root -']);
   for (const a of r.config.assertions) assert.equal(a.assertion, true, a.message);
 
   const written = JSON.parse(readFileSync(configPath, 'utf8'));
@@ -179,6 +204,14 @@ test('the NixOS module refuses an open listener without a token and secrets in t
   assert.ok(s.config.assertions.some((a: { assertion: boolean; message: string }) => !a.assertion && /must not be in the Nix store/.test(a.message)));
   const off = evalModule('nixos', `{ host = "web1"; flake = "/etc/nixcfg"; }`);
   assert.equal(off.enabled, false);
+  // SSH only: the config and the update script are installed, no server runs.
+  const ssh = evalModule('nixos', `{ enable = true; host = "web1"; flake = "/etc/nixcfg"; listen = null; openFirewall = true; }`);
+  assert.equal(ssh.config.systemd.services, undefined);
+  assert.equal(ssh.config.networking, undefined);
+  assert.ok(ssh.config.environment.etc['nixfleet-agent/config.json']);
+  assert.equal(JSON.parse(readFileSync(ssh.config.environment.etc['nixfleet-agent/config.json'].source, 'utf8')).listen, undefined);
+  const hmSsh = evalModule('home-manager', `{ enable = true; host = "alice@laptop"; flake = "/home/alice/nixcfg"; listen = null; }`);
+  assert.equal(hmSsh.config.systemd, undefined);
 });
 
 test('the nix-darwin module makes a launchd daemon whose op workers outlive it', () => {
@@ -196,21 +229,20 @@ test('the nix-darwin module makes a launchd daemon whose op workers outlive it',
 
 test('the home-manager module makes a user service on Linux and a launchd agent on macOS', () => {
   const linux = evalModule('home-manager', `{ enable = true; host = "alice@laptop"; flake = "/home/alice/nixcfg"; }`);
-  const parts = linux.config.contents;
-  const svc = parts.find((p: any) => p.content?.systemd)?.content.systemd.user.services['nixfleet-agent'];
-  assert.equal(parts.find((p: any) => p.content?.systemd).condition, true);
-  assert.equal(parts.find((p: any) => p.content?.launchd).condition, false);
+  const svc = linux.config.systemd.user.services['nixfleet-agent'];
+  assert.equal(linux.config.launchd, undefined);
   assert.equal(svc.Service.KillMode, 'process');
   assert.equal(svc.Service.Restart, 'always');
-  const configPath = parts[0].xdg.configFile['nixfleet-agent/config.json'].source;
+  assert.deepEqual(svc.Install.WantedBy, ['default.target']);
+  const configPath = linux.config.xdg.configFile['nixfleet-agent/config.json'].source;
   const written = JSON.parse(readFileSync(configPath, 'utf8'));
   assert.equal(written.profile, '/home/alice/.local/state/nix/profiles/home-manager');
   assert.equal(written.stateDir, '/home/alice/.local/state/nixfleet-agent');
   assert.equal(parseConfig(written).platform, 'home-manager');
   const mac = evalModule('home-manager', `{ enable = true; host = "alice@mac"; flake = "/Users/alice/nixcfg"; }`, 'aarch64-darwin');
-  const agent = mac.config.contents.find((p: any) => p.content?.launchd);
-  assert.equal(agent.condition, true);
-  assert.equal(agent.content.launchd.agents['nixfleet-agent'].config.AbandonProcessGroup, true);
+  assert.equal(mac.config.systemd, undefined);
+  assert.equal(mac.config.launchd.agents['nixfleet-agent'].config.AbandonProcessGroup, true);
+  assert.equal(mac.config.launchd.agents['nixfleet-agent'].config.KeepAlive, true);
 });
 
 test('nix/esbuild-agent.json builds the same dist/agent.js as scripts/build.mjs', () => {
