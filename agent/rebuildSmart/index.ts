@@ -2,6 +2,7 @@
 // input), rebuild, check, commit and push, as one op with a live phase list. Each phase
 // is one named function under phases/; this file wires them, applies the failure policy
 // and produces the OpResult (with the structured phase list for VS Code).
+import { rmSync } from 'node:fs';
 import type { OpParams, OpResult } from '../../protocol';
 import { OpError, type OpContext } from '../ops/types';
 import { readWorkTree, short } from './gitState';
@@ -14,7 +15,7 @@ import { postChecks } from './phases/postChecks';
 import { prepare } from './phases/prepare';
 import { rebuild } from './phases/rebuild';
 import { upstreamSkip, upstreamSync } from './phases/upstream';
-import { readRecord } from './record';
+import { readRecord, recordPath, writeRecord } from './record';
 import { rollbackLastRun, rollbackToRecord } from './rollback';
 import { Steps } from './steps';
 import type { NixSide, PhaseResult, RunFlags, RunState } from './types';
@@ -114,6 +115,7 @@ async function restoreAfterCancelledSwitch(run: RunState): Promise<void> {
 async function finish(run: RunState, params: RebuildSmartParams, outcome: PhasesOutcome): Promise<OpResult> {
   const { ctx, config, flags } = run;
   const state = await describeState(run);
+  keepRecordOfLastChange(run, state);
   const status = outcome.cancelled
     ? `cancelled during ${outcome.stoppedAt}`
     : outcome.stoppedAt
@@ -156,8 +158,21 @@ async function finish(run: RunState, params: RebuildSmartParams, outcome: Phases
   return result;
 }
 
+/**
+ * A run that changed neither the commit nor the generation (stopped at a conflict, found
+ * nothing to do) must not replace the record of the run before it, or `--rollback` would
+ * undo nothing.
+ */
+function keepRecordOfLastChange(run: RunState, state: { commit?: string; generation?: number }): void {
+  if (run.flags.dryRun || !run.checkout || run.rolledBack) return;
+  const unchanged = state.commit === run.checkout.commit && state.generation === run.before?.generation;
+  if (!unchanged) return;
+  if (run.previousRecord) writeRecord(run.config.stateDir, run.previousRecord);
+  else rmSync(recordPath(run.config.stateDir), { force: true });
+}
+
 /** Where the checkout and the profile are now, against what the run started from. */
-async function describeState(run: RunState): Promise<{ text: string; commit?: string }> {
+async function describeState(run: RunState): Promise<{ text: string; commit?: string; generation?: number }> {
   const parts: string[] = [];
   let commit: string | undefined;
   try {
@@ -173,5 +188,5 @@ async function describeState(run: RunState): Promise<{ text: string; commit?: st
   const now = await run.nix.currentGeneration(run.config.profile).catch(() => undefined);
   const was = run.before?.generation;
   parts.push(`generation ${now?.generation ?? 'none'}${was !== undefined && was !== now?.generation ? ` (was ${was})` : was !== undefined ? ' (unchanged)' : ''}`);
-  return { text: `now: ${parts.join('; ')}`, commit };
+  return { text: `now: ${parts.join('; ')}`, commit, generation: now?.generation };
 }

@@ -2,6 +2,7 @@
 // state the phases hand to each other.
 import type { AgentConfig } from '../config';
 import type { OpContext } from '../ops/types';
+import type { RollbackRecord } from './record';
 import type { Steps } from './steps';
 
 /** The phases of a run, in order; `rollback` is added when a failed run is rolled back (or for --rollback). */
@@ -107,6 +108,8 @@ export interface RunState {
   checksPassed?: boolean;
   closureDiff?: string[];
   rolledBack?: boolean;
+  /** The rollback record of the run before this one, as prepare found it. */
+  previousRecord?: RollbackRecord;
 }
 
 /** The Nix side of a run, supplied by the agent's own switch/rollback/checks code. */

@@ -104,3 +104,22 @@ test('rollback with nothing recorded is refused with a clear message', async () 
   assert.ok(r.error);
   assert.match(r.error!.message, /no Rebuild Smart run is recorded in .*last-run\.json: there is nothing to roll back to/);
 });
+
+test('a run that changes nothing keeps the record of the last run that did, so --rollback still undoes it', async () => {
+  const h = bed.host('h1');
+  await git(h.checkout, 'pull', '-q', '--rebase');
+  const commitBefore = await git(h.checkout, 'rev-parse', 'HEAD');
+  const genBefore = currentGenerationOf(h.profile)!;
+  await upstream(bed, (b) => b.setVersion('h1', '24.05.21'));
+  const changing = await runSmart(bed, {});
+  assert.equal(changing.error, undefined, changing.error?.message);
+  const record = readFileSync(recordPath(h.stateDir), 'utf8');
+  const noop = await runSmart(bed, {});
+  assert.equal(noop.error, undefined, noop.error?.message);
+  assert.match(noop.journal.info().find((l) => l.startsWith('now: '))!, /\(unchanged\).*\(unchanged\)/);
+  assert.equal(readFileSync(recordPath(h.stateDir), 'utf8'), record, 'record of the changing run kept');
+  const rb = await runSmart(bed, { rollback: true });
+  assert.equal(rb.error, undefined, rb.error?.message);
+  assert.equal(await git(h.checkout, 'rev-parse', 'HEAD'), commitBefore);
+  assert.equal(currentGenerationOf(h.profile)!.path, genBefore.path);
+});

@@ -3,7 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { errorText } from '../phaseRunner';
-import { writeRecord } from '../record';
+import { readRecord, writeRecord } from '../record';
 import { ourStashes, readWorkTree, remoteUrl, short, unfinishedOperation } from '../gitState';
 import { PhaseStop, type PhaseOutcome, type RunState } from '../types';
 import { which } from '../which';
@@ -70,6 +70,13 @@ export async function prepare(run: RunState): Promise<PhaseOutcome> {
   await detectOffline(run);
 
   if (!steps.dryRun) {
+    // Kept so that a run which ends up changing nothing can put it back (see index.ts):
+    // `--rollback` then still undoes the last run that did change something.
+    try {
+      run.previousRecord = readRecord(config.stateDir);
+    } catch {
+      run.previousRecord = undefined;
+    }
     writeRecord(config.stateDir, {
       opId: ctx.opId,
       host: config.host,
