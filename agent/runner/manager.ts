@@ -210,6 +210,9 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
       throw new OpRequestError('failed', (err as Error).message);
     }
     if (info && info.state === 'running') info = { ...info, lastSeq: Math.max(info.lastSeq, lastSeqOf(journalFile(this.stateDir, opId))) };
+    // Ended since the last poll (or while no agent watched): record the end now, so no
+    // client is handed a final record without agentVersionAfter.
+    else if (info && this.isFinal(info) && info.result?.agentVersionAfter === undefined) info = this.observeEnd(info);
     return info;
   }
 
@@ -365,7 +368,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
   }
 
   /** Record which agent version saw the op end (force-rebuild/self-update across restarts). */
-  private observeEnd(info: OpInfo): void {
+  private observeEnd(info: OpInfo): OpInfo {
     let final = info;
     if (info.result?.agentVersionAfter === undefined) {
       final = { ...info, result: { ...(info.result ?? {}), agentVersionAfter: AGENT_VERSION } };
@@ -385,6 +388,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
       }
     }
     this.emit('end', final);
+    return final;
   }
 
   /** Stop watching (the workers keep running). */
