@@ -13,7 +13,7 @@ const LINES = 1500;
 export const cutScenario: Scenario = {
   name: 'connection-cut',
   async run(ctx) {
-    const trials = ctx.quick ? 8 : 50;
+    const trials = ctx.quick ? 6 : 50;
     const random = rng(Number(process.env.NIXFLEET_RELIABILITY_SEED) + 3);
     const bed = await createTestBed({ hosts: [{ name: 'h1', platform: 'nixos' }] });
     const h = bed.host('h1');

@@ -16,7 +16,7 @@ import { Tally, assertProfileIntact, assertSameAsJournal, check, killWorkers, pu
 export const restartScenario: Scenario = {
   name: 'force-rebuild-restart',
   async run(ctx) {
-    const trials = ctx.quick ? 3 : 10;
+    const trials = ctx.quick ? 2 : 10;
     const newDist = mkdtempSync(path.join(tmpdir(), 'nixfleet-rel-agent-'));
     const newVersion = '9.9.9-reliability';
     const b = spawnSync(process.execPath, ['scripts/build.mjs', '--only=agent', `--outdir=${newDist}`], {
