@@ -91,12 +91,13 @@ const { createDemoFleet, freePort, stopChild } = await import('./demo/fleet.ts')
 
 const dir = mkdtempSync(path.join(tmpdir(), 'nixfleet-demo-'));
 let fleet = null;
+let stopFleet = null; // set as soon as the fleet has something to tear down
 let editorProc = null;
 let cleaning = null;
 async function cleanup() {
   cleaning ??= (async () => {
     if (editorProc?.child) await stopChild(editorProc.child).catch(() => {});
-    if (fleet) await fleet.stop().catch((err) => console.error(`demo: cleanup: ${err.message}`));
+    if (stopFleet) await stopFleet().catch((err) => console.error(`demo: cleanup: ${err.message}`));
     rmSync(dir, { recursive: true, force: true });
   })();
   return cleaning;
@@ -109,7 +110,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 }
 
 try {
-  fleet = await createDemoFleet({ root, log });
+  fleet = await createDemoFleet({ root, log, onStop: (stop) => (stopFleet = stop) });
   for (const h of fleet.hosts) log(`  ${h.name.padEnd(9)} ${h.platform.padEnd(12)} agent on ${h.address}  (config ${h.config})`);
 
   if (check) {

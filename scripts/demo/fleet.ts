@@ -80,7 +80,12 @@ export async function stopChild(child: ChildProcess, graceMs = 3000): Promise<vo
   clearTimeout(timer);
 }
 
-export async function createDemoFleet(opts: { root: string; log: (msg: string) => void }): Promise<DemoFleet> {
+export async function createDemoFleet(opts: {
+  root: string;
+  log: (msg: string) => void;
+  /** Gets the teardown as soon as there is something to tear down (for Ctrl-C during set-up). */
+  onStop?: (stop: () => Promise<void>) => void;
+}): Promise<DemoFleet> {
   const { root, log } = opts;
   const agents: ChildProcess[] = [];
   log('creating the nixcfg flake, its origin and one checkout per host (real git, real Nix)');
@@ -92,6 +97,7 @@ export async function createDemoFleet(opts: { root: string; log: (msg: string) =
     await Promise.all(agents.map((a) => stopChild(a)));
     await bed.cleanup();
   };
+  opts.onStop?.(stop);
   try {
     const names = Object.keys(bed.hosts);
     // Generation 1 is installed by hand, as on a host that just got its agent; 2 and 3 come
