@@ -6,6 +6,7 @@ import { requireTrust } from '../ui/trust';
 import type { CommandDefinition } from './types';
 
 import addHost from './addHost';
+import cancelOp from './cancelOp';
 import focus from './focus';
 import forceRebuild from './forceRebuild';
 import forceRebuildFromSource from './forceRebuildFromSource';
@@ -23,6 +24,7 @@ import updateAgent from './updateAgent';
 
 export const COMMANDS: readonly CommandDefinition[] = [
   addHost,
+  cancelOp,
   focus,
   forceRebuild,
   forceRebuildFromSource,

@@ -7,6 +7,7 @@ import { statusRows } from '../fleet/statusRows';
 import type { WorkspaceInfo } from '../fleet/workspace';
 import { GenerationsNode } from './generationsNode';
 import { MessageNode } from './messageNode';
+import { OpNode } from './opNode';
 import { LEVEL_COLOR, type FleetNode } from './node';
 import { StatusRowNode } from './statusRowNode';
 
@@ -67,8 +68,9 @@ export class HostNode implements FleetNode {
       ];
     }
     if (s.problem && s.connection === 'online') rows.push(new StatusRowNode(s.name, { kind: 'agent', label: 'Problem', value: s.problem, level: 'warn', tooltip: s.problem }));
+    const ops = s.connection === 'online' ? s.runningOps.map((op) => new OpNode(s.name, op)) : [];
     // A host never reached has no generations to show; its Agent row says why.
     if (!s.generations && s.connection !== 'online') return rows;
-    return [...rows, new GenerationsNode(s)];
+    return [...ops, ...rows, new GenerationsNode(s)];
   }
 }

@@ -2,7 +2,8 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { FleetNode } from '../../../src/views/node';
-import { configureFleet, deadHosts, liveHosts, profileGeneration, until } from './helpers';
+import type { OpInfo } from '../../../protocol';
+import { configureFleet, deadHosts, liveHosts, profileGeneration, setActivationHook, until } from './helpers';
 
 const label = (n: FleetNode) => {
   const l = n.getTreeItem().label;
@@ -36,6 +37,29 @@ describe('Fleet view and status bar', () => {
       assert.equal(node.getTreeItem().contextValue, 'host-offline');
       const [agent] = await a.tree.getChildren(node);
       assert.match(String(agent!.getTreeItem().description), /^offline/);
+    }
+  });
+
+  it('a running op shows under its host and Cancel Operation cancels it', async () => {
+    const a = await configureFleet();
+    const h = liveHosts()[0]!;
+    setActivationHook(h, 'sleep 20');
+    try {
+      let id = '';
+      const running = a.container.fleet.runOp(h.name, 'force-rebuild', {}, { onStarted: (o) => (id = o.id) });
+      await until('the op in the host snapshot', () => id && a.container.fleet.host(h.name)?.runningOps.some((o) => o.id === id));
+      // Nodes hold the snapshot they were made from: ask the provider afresh each time, as the view does.
+      const hostChildren = async () => a.tree.getChildren((await a.tree.getChildren()).find((n) => label(n) === h.name)!);
+      const opNode = await until('the running op in the tree', async () =>
+        (await hostChildren()).find((n) => n.getTreeItem().contextValue === 'op-running'),
+      );
+      assert.equal(label(opNode), 'Running: force-rebuild');
+      await vscode.commands.executeCommand('nixfleet.cancelOp', { host: h.name, op: id });
+      const op: OpInfo = await running;
+      assert.equal(op.state, 'cancelled', op.error);
+      await until('the op gone from the tree', async () => !(await hostChildren()).some((n) => n.getTreeItem().contextValue === 'op-running'));
+    } finally {
+      setActivationHook(h, null);
     }
   });
 

@@ -1,6 +1,7 @@
 // Shared by the suites: the real agents the harness started (NIXFLEET_E2E_HOSTS), the
 // extension's API, and on-disk checks of a host's profile.
-import { readlinkSync } from 'node:fs';
+import { readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import * as vscode from 'vscode';
 import type { NixFleetApi } from '../../../src/extension';
 
@@ -11,6 +12,7 @@ export interface E2EHost {
   token?: string;
   profile?: string;
   stateDir?: string;
+  hookFile?: string;
 }
 
 export function e2eHosts(): E2EHost[] {
@@ -69,4 +71,15 @@ export async function configureFleet(): Promise<NixFleetApi> {
 /** executeCommand as a real Promise (assert.rejects wants one). */
 export function cmd<T = unknown>(id: string, ...args: unknown[]): Promise<T> {
   return Promise.resolve(vscode.commands.executeCommand<T>(id, ...args));
+}
+
+/**
+ * The test bed's activation hook (test/fixtures/testbed.ts: run by the host's activation
+ * scripts with /bin/sh): lets a test make an activation slow. null removes it.
+ */
+export function setActivationHook(h: E2EHost, script: string | null): void {
+  if (!h.profile) throw new Error(`${h.name} has no profile: not a test-bed host`);
+  const file = h.hookFile ?? path.join(path.dirname(path.dirname(h.profile)), 'hook');
+  if (script === null) rmSync(file, { force: true });
+  else writeFileSync(file, script);
 }
