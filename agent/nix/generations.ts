@@ -6,9 +6,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Generation } from '../../protocol';
 import type { AgentConfig } from '../config';
-import { checksFor, readMetadataCached } from '../state/metadata';
+import { checksFor, readMetadataCached, type Metadata } from '../state/metadata';
 import { versionFile } from './platform';
-import { readProfileCached } from './profile';
+import { readProfileCached, type ProfileState } from './profile';
 
 const MAX_ENTRIES = 20_000;
 
@@ -33,7 +33,12 @@ function systemVersion(file: string): string | undefined {
 // changes that directory's mtime: while it is unchanged, earlier presence answers stand.
 const presence = new Map<string, { key: string; present: Map<string, boolean> }>();
 
-function presenceTable(storeDir: string): { present: Map<string, boolean>; trusted: boolean } {
+interface PresenceTable {
+  present: Map<string, boolean>;
+  trusted: boolean;
+}
+
+function presenceTable(storeDir: string): PresenceTable {
   const st = statSync(storeDir, { throwIfNoEntry: false, bigint: true });
   if (!st) return { present: new Map(), trusted: false };
   const key = `${st.dev}:${st.ino}:${st.mtimeNs}`;
@@ -47,12 +52,30 @@ function presenceTable(storeDir: string): { present: Map<string, boolean>; trust
 }
 
 /** Generations of the configured profile, oldest first; a missing profile gives []. */
+// The last answer per profile, reused while its inputs are the very same objects/keys.
+const answers = new Map<string, { state: ProfileState; meta: Metadata; vfile: string; tables: Map<string, PresenceTable>; out: Generation[] }>();
+
+function stillValid(tables: Map<string, PresenceTable>): boolean {
+  for (const [dir, t] of tables) {
+    if (!t.trusted) return false;
+    const now = presenceTable(dir);
+    if (!now.trusted || now.present !== t.present) return false;
+  }
+  return true;
+}
+
 export async function listGenerations(config: Pick<AgentConfig, 'profile' | 'platform' | 'stateDir'>): Promise<Generation[]> {
-  const { links, current } = readProfileCached(config.profile);
+  const state = readProfileCached(config.profile);
+  const { links, current } = state;
   if (links.length === 0) return [];
   const meta = readMetadataCached(config.stateDir);
   const vfile = '/' + versionFile(config.platform);
-  const tables = new Map<string, ReturnType<typeof presenceTable>>();
+  const prev = answers.get(config.profile);
+  if (prev && prev.state === state && prev.meta === meta && prev.vfile === vfile && stillValid(prev.tables)) {
+    // Fresh objects: a caller may change what it got without touching the next answer.
+    return prev.out.map((g) => ({ ...g }));
+  }
+  const tables = new Map<string, PresenceTable>();
   const isPresent = (storePath: string): boolean => {
     const dir = path.dirname(storePath);
     let table = tables.get(dir);
@@ -91,5 +114,7 @@ export async function listGenerations(config: Pick<AgentConfig, 'profile' | 'pla
       break;
     }
   }
+  if (answers.size > 64) answers.clear();
+  answers.set(config.profile, { state, meta, vfile, tables, out: out.map((g) => ({ ...g })) });
   return out;
 }

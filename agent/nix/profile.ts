@@ -37,11 +37,31 @@ const mtimes = new Map<string, MtimeCache>();
 export function readProfileCached(profile: string): ProfileState {
   let known = mtimes.get(profile);
   if (!known) {
-    if (mtimes.size > 64) mtimes.clear();
+    if (mtimes.size > 64) {
+      mtimes.clear();
+      lastStates.clear();
+    }
     known = new Map();
     mtimes.set(profile, known);
   }
-  return readProfileWith(profile, known);
+  const state = readProfileWith(profile, known);
+  // Hand back the previous object when nothing changed, so callers can reuse what they built from it.
+  const prev = lastStates.get(profile);
+  if (prev && sameState(prev, state)) return prev;
+  lastStates.set(profile, state);
+  return state;
+}
+
+const lastStates = new Map<string, ProfileState>();
+
+function sameState(a: ProfileState, b: ProfileState): boolean {
+  if (a.current !== b.current || a.links.length !== b.links.length) return false;
+  for (let i = 0; i < a.links.length; i++) {
+    const x = a.links[i]!;
+    const y = b.links[i]!;
+    if (x.generation !== y.generation || x.target !== y.target || x.mtimeMs !== y.mtimeMs) return false;
+  }
+  return true;
 }
 
 function readProfileWith(profile: string, known: MtimeCache | undefined): ProfileState {

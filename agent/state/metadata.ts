@@ -69,6 +69,9 @@ export function readMetadata(stateDir: string): Metadata {
   return parsed.data;
 }
 
+/** Shared answer for "no file yet"; readers of the cached value never modify it. */
+const NO_METADATA: Metadata = empty();
+
 let lastRead: { file: string; key: string; meta: Metadata } | undefined;
 
 /**
@@ -78,7 +81,7 @@ let lastRead: { file: string; key: string; meta: Metadata } | undefined;
 export function readMetadataCached(stateDir: string): Metadata {
   const file = metadataPath(stateDir);
   const st = statSync(file, { throwIfNoEntry: false, bigint: true });
-  if (!st) return empty();
+  if (!st) return NO_METADATA;
   const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
   if (lastRead && lastRead.file === file && lastRead.key === key) return lastRead.meta;
   const meta = readMetadata(stateDir);
