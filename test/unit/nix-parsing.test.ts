@@ -126,3 +126,59 @@ test('readProfile and listGenerations read hand-made links like nix-env makes th
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('listGenerations notices every change behind its caches', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nixfleet-unit-'));
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  try {
+    const store = path.join(dir, 'store');
+    for (const v of ['1', '2', '3']) {
+      mkdirSync(path.join(store, `sys${v}`), { recursive: true });
+      writeFileSync(path.join(store, `sys${v}`, 'nixos-version'), `24.05.${v}`);
+    }
+    const profile = path.join(dir, 'profiles', 'system');
+    mkdirSync(path.dirname(profile));
+    symlinkSync(path.join(store, 'sys1'), profile + '-1-link');
+    symlinkSync(path.join(store, 'sys2'), profile + '-2-link');
+    symlinkSync('system-2-link', profile);
+    const cfg = { profile, platform: 'nixos' as const, stateDir: path.join(dir, 'state') };
+    await sleep(80); // past the same-tick window, so the caches are trusted
+    const first = await listGenerations(cfg);
+    assert.deepEqual(first.map((g) => g.generation), [1, 2]);
+    first[0]!.current = true; // a caller changing its copy
+    assert.equal((await listGenerations(cfg))[0]!.current, false);
+
+    // A new generation and a repointed profile.
+    symlinkSync(path.join(store, 'sys3'), profile + '-3-link');
+    rmSync(profile);
+    symlinkSync('system-3-link', profile);
+    await sleep(80);
+    let gens = await listGenerations(cfg);
+    assert.deepEqual(gens.map((g) => [g.generation, g.current, g.systemVersion]), [[1, false, '24.05.1'], [2, false, '24.05.2'], [3, true, '24.05.3']]);
+
+    // A reused generation number with another target.
+    rmSync(profile + '-2-link');
+    symlinkSync(path.join(store, 'sys1'), profile + '-2-link');
+    await sleep(80);
+    gens = await listGenerations(cfg);
+    assert.equal(gens[1]!.path, path.join(store, 'sys1'));
+
+    // Recorded metadata.
+    recordRevision(cfg.stateDir, path.join(store, 'sys3'), 'b'.repeat(40));
+    recordChecks(cfg.stateDir, 3, path.join(store, 'sys3'), { passed: true, at: new Date().toISOString() });
+    gens = await listGenerations(cfg);
+    assert.equal(gens[2]!.revision, 'b'.repeat(40));
+    assert.equal(gens[2]!.lastKnownWorking, true);
+
+    // A store path that disappears.
+    await sleep(80);
+    await listGenerations(cfg);
+    rmSync(path.join(store, 'sys3'), { recursive: true });
+    gens = await listGenerations(cfg);
+    assert.equal(gens[2]!.present, false);
+    assert.equal(gens[2]!.lastKnownWorking, false);
+    assert.equal(gens[2]!.systemVersion, undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
