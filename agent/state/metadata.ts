@@ -89,9 +89,26 @@ export function readMetadataCached(stateDir: string): Metadata {
   return meta;
 }
 
+/** Records kept: far more than any profile's generations, so the file stays small. */
+export const MAX_RECORDS = 5000;
+
+function prune(m: Metadata): void {
+  const revs = Object.entries(m.revisions);
+  if (revs.length > MAX_RECORDS) {
+    revs.sort((a, b) => a[1].recordedAt.localeCompare(b[1].recordedAt));
+    for (const [storePath] of revs.slice(0, revs.length - MAX_RECORDS)) delete m.revisions[storePath];
+  }
+  const gens = Object.keys(m.checks).map(Number);
+  if (gens.length > MAX_RECORDS) {
+    gens.sort((a, b) => a - b);
+    for (const g of gens.slice(0, gens.length - MAX_RECORDS)) delete m.checks[String(g)];
+  }
+}
+
 function update(stateDir: string, change: (m: Metadata) => void): void {
   const m = readMetadata(stateDir);
   change(m);
+  prune(m);
   writeFileAtomicSync(metadataPath(stateDir), JSON.stringify(m, null, 2) + '\n');
 }
 

@@ -182,3 +182,29 @@ test('listGenerations notices every change behind its caches', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the metadata file keeps at most MAX_RECORDS of each kind, dropping the oldest', async () => {
+  const { MAX_RECORDS, metadataPath } = await import('../../agent/state/metadata');
+  const dir = mkdtempSync(path.join(tmpdir(), 'nixfleet-unit-'));
+  try {
+    const revisions: Record<string, { revision: string; recordedAt: string }> = {};
+    const checks: Record<string, unknown> = {};
+    for (let i = 0; i < MAX_RECORDS; i++) {
+      revisions[`/nix/store/p${i}`] = { revision: 'c'.repeat(40), recordedAt: new Date(Date.UTC(2024, 0, 1) + i * 1000).toISOString() };
+      checks[String(i + 1)] = { storePath: `/nix/store/p${i}`, outcome: { passed: true, at: new Date().toISOString() } };
+    }
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(metadataPath(dir), JSON.stringify({ version: 1, revisions, checks }));
+    recordRevision(dir, '/nix/store/new', 'd'.repeat(40));
+    recordChecks(dir, MAX_RECORDS + 1, '/nix/store/new', { passed: false, at: new Date().toISOString() });
+    const m = readMetadata(dir);
+    assert.equal(Object.keys(m.revisions).length, MAX_RECORDS);
+    assert.equal(m.revisions['/nix/store/p0'], undefined);
+    assert.equal(m.revisions['/nix/store/new']?.revision, 'd'.repeat(40));
+    assert.equal(Object.keys(m.checks).length, MAX_RECORDS);
+    assert.equal(m.checks['1'], undefined);
+    assert.equal(m.checks[String(MAX_RECORDS + 1)]?.outcome.passed, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
