@@ -21,4 +21,15 @@ export function writeFileAtomicSync(file: string, text: string, mode = 0o600): v
     rmSync(tmp, { force: true });
     throw err;
   }
+  // The rename itself must reach the disk too, or a crash could bring back the old file.
+  try {
+    const dirFd = openSync(path.dirname(file), 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  } catch {
+    // Some file systems refuse fsync on a directory; the rename is still atomic.
+  }
 }
