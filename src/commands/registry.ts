@@ -6,6 +6,9 @@ import { requireTrust } from '../ui/trust';
 import type { CommandDefinition } from './types';
 
 import addHost from './addHost';
+import deploy from './deploy';
+import deployRollback from './deployRollback';
+import deploySummary from './deploySummary';
 import cancelOp from './cancelOp';
 import focus from './focus';
 import forceRebuild from './forceRebuild';
@@ -13,6 +16,7 @@ import forceRebuildFromSource from './forceRebuildFromSource';
 import pull from './pull';
 import rebuildSmart from './rebuildSmart';
 import refresh from './refresh';
+import revertPr from './revertPr';
 import rollback from './rollback';
 import rollbackToGeneration from './rollbackToGeneration';
 import runTests from './runTests';
@@ -24,6 +28,9 @@ import updateAgent from './updateAgent';
 
 export const COMMANDS: readonly CommandDefinition[] = [
   addHost,
+  deploy,
+  deployRollback,
+  deploySummary,
   cancelOp,
   focus,
   forceRebuild,
@@ -31,6 +38,7 @@ export const COMMANDS: readonly CommandDefinition[] = [
   pull,
   rebuildSmart,
   refresh,
+  revertPr,
   rollback,
   rollbackToGeneration,
   runTests,

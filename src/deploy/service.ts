@@ -1,0 +1,82 @@
+// The deploy service the extension holds: the current (or last) deploy, its live events,
+// the audit log, and the undo actions. No vscode import, so the whole flow runs in tests.
+import type { Octokit } from '@octokit/rest';
+import { Emitter } from '../fleet/emitter';
+import type { GitHubRepo } from '../github/client';
+import { revertPullRequest, type RevertMode, type RevertResult } from '../github/revert';
+import { revertLocally, type LocalRevertResult } from '../gitops/revert';
+import { AuditLog } from './audit';
+import { planDeploy, type PlanOptions } from './plan';
+import { runDeploy } from './run';
+import type { DeployAgents, DeployEvent, DeployHost, DeployRecord } from './types';
+import { markReverted, rollbackDeployedHosts } from './undo';
+
+export interface DeployServiceDeps {
+  agents: DeployAgents;
+  /** Absolute path of the JSONL audit log (the extension uses its globalStorage). */
+  auditFile: string;
+}
+
+export class DeployService {
+  readonly onEvent = new Emitter<DeployEvent>();
+  readonly audit: AuditLog;
+  private current: DeployRecord | undefined;
+  private running = false;
+
+  constructor(private readonly deps: DeployServiceDeps) {
+    this.audit = new AuditLog(deps.auditFile);
+  }
+
+  /** The deploy shown in the summary: the one running, else the last one in the audit log. */
+  last(): DeployRecord | undefined {
+    this.current ??= this.audit.lastDeploy();
+    return this.current;
+  }
+
+  get busy(): boolean {
+    return this.running;
+  }
+
+  private exclusive<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.running) return Promise.reject(new Error(`a deploy or undo is already running (${this.current?.id}); wait for it to finish before ${what}`));
+    this.running = true;
+    return fn().finally(() => (this.running = false));
+  }
+
+  private emit = (e: DeployEvent) => this.onEvent.fire(e);
+
+  deploy(plan: PlanOptions, opts: { confirm?: (hosts: readonly DeployHost[]) => Promise<boolean>; signal?: AbortSignal } = {}): Promise<DeployRecord> {
+    return this.exclusive('starting another deploy', async () => {
+      const record = planDeploy(plan);
+      this.current = record;
+      return runDeploy({ agents: this.deps.agents, record, audit: this.audit, onEvent: this.emit, confirm: opts.confirm, signal: opts.signal });
+    });
+  }
+
+  rollback(who: string, record = this.last(), hosts?: readonly string[]): Promise<DeployRecord> {
+    if (!record) return Promise.reject(new Error('there is no deploy to roll back: the audit log has none'));
+    return this.exclusive('rolling back', () => rollbackDeployedHosts({ agents: this.deps.agents, record, hosts, who, audit: this.audit, onEvent: this.emit }));
+  }
+
+  async revertOnGitHub(octokit: Octokit, repo: GitHubRepo, pull: number, mode: RevertMode, who: string, record = this.last()): Promise<RevertResult> {
+    const res = await revertPullRequest(octokit, { repo, pull, mode });
+    if (record && record.target.commit && res.pr.mergeCommit.startsWith(record.target.commit)) {
+      markReverted(record, {
+        how: mode === 'direct' ? 'github-direct' : 'github-pr',
+        revertCommit: res.revertCommit,
+        ...(res.pullRequest ? { pullRequest: res.pullRequest } : {}),
+        ...(res.branch ? { branch: res.branch } : {}),
+        at: new Date().toISOString(),
+      }, who, this.audit, this.emit);
+    }
+    return res;
+  }
+
+  async revertInClone(repoDir: string, commit: string, who: string, record = this.last()): Promise<LocalRevertResult> {
+    const res = await revertLocally({ repoDir, commit });
+    if (record && res.reverted.startsWith(record.target.commit)) {
+      markReverted(record, { how: 'git', revertCommit: res.revertCommit, at: new Date().toISOString() }, who, this.audit, this.emit);
+    }
+    return res;
+  }
+}

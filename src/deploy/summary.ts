@@ -1,0 +1,122 @@
+// The deploy summary as the UI shows it (webview, notifications, tests): words for each
+// outcome, the generation move per host, and the one-line headline. No vscode import.
+import type { DeployHost, DeployRecord, HostOutcome } from './types';
+
+export const OUTCOME_LABEL: Record<HostOutcome, string> = {
+  pending: 'waiting',
+  running: 'running',
+  succeeded: 'succeeded',
+  'failed-switch': 'failed (switch)',
+  'failed-checks': 'failed (health checks)',
+  'not-attempted': 'not attempted',
+  reverted: 'reverted (still running the change)',
+  'rolled-back': 'rolled back',
+  'rollback-failed': 'rollback failed',
+};
+
+/** A codicon name per outcome. */
+export const OUTCOME_ICON: Record<HostOutcome, string> = {
+  pending: 'circle-outline',
+  running: 'sync',
+  succeeded: 'pass',
+  'failed-switch': 'error',
+  'failed-checks': 'warning',
+  'not-attempted': 'circle-slash',
+  reverted: 'discard',
+  'rolled-back': 'history',
+  'rollback-failed': 'error',
+};
+
+export interface SummaryRow {
+  host: string;
+  role: 'canary' | '';
+  outcome: HostOutcome;
+  label: string;
+  icon: string;
+  phase: string;
+  generations: string;
+  failingLine: string;
+  closureDiff: string[];
+}
+
+export interface DeploySummary {
+  id: string;
+  headline: string;
+  target: string;
+  who: string;
+  state: DeployRecord['state'];
+  startedAt: string;
+  endedAt?: string;
+  revert?: string;
+  rows: SummaryRow[];
+  counts: Partial<Record<HostOutcome, number>>;
+  /** Which undo actions make sense now. */
+  canRollback: boolean;
+  canRevert: boolean;
+}
+
+export function describeTarget(r: DeployRecord): string {
+  const c = r.target.commit.slice(0, 12);
+  return r.target.pr ? `PR #${r.target.pr.number}${r.target.pr.title ? ` "${r.target.pr.title}"` : ''} (merge ${c})` : `commit ${c}`;
+}
+
+function generations(h: DeployHost): string {
+  const before = h.generationBefore === undefined ? '—' : String(h.generationBefore);
+  if (h.rollback && (h.rollback.outcome === 'rolled-back' || h.rollback.outcome === 'unchanged')) {
+    return `${before} → ${h.generationAfter ?? '?'} → ${h.rollback.to}`;
+  }
+  if (h.generationAfter === undefined) return before;
+  return `${before} → ${h.generationAfter}`;
+}
+
+export function summarizeDeploy(r: DeployRecord): DeploySummary {
+  const counts: Partial<Record<HostOutcome, number>> = {};
+  for (const h of r.hosts) counts[h.outcome] = (counts[h.outcome] ?? 0) + 1;
+  const target = describeTarget(r);
+  const n = r.hosts.length;
+  let headline: string;
+  switch (r.state) {
+    case 'succeeded':
+      headline = `Deployed ${target} to ${n} host${n === 1 ? '' : 's'}`;
+      break;
+    case 'failed': {
+      const stopper = r.hosts.find((h) => h.host === r.stoppedBy);
+      headline = `Deploy of ${target} failed${stopper ? ` on ${stopper.host}: ${stopper.failingLine ?? stopper.error ?? OUTCOME_LABEL[stopper.outcome]}` : ''}`;
+      break;
+    }
+    case 'declined':
+      headline = `Deploy of ${target} was declined after the closure diff; nothing changed`;
+      break;
+    case 'previewing':
+      headline = `Building ${target} on ${n} host${n === 1 ? '' : 's'} for the closure diff…`;
+      break;
+    default:
+      headline = `Deploying ${target} to ${n} host${n === 1 ? '' : 's'}…`;
+  }
+  return {
+    id: r.id,
+    headline,
+    target,
+    who: r.who,
+    state: r.state,
+    startedAt: r.startedAt,
+    endedAt: r.endedAt,
+    revert: r.revert
+      ? `${r.revert.how === 'github-pr' ? `revert PR #${r.revert.pullRequest?.number} opened` : r.revert.how === 'github-direct' ? 'reverted on GitHub' : 'reverted with git'} (${r.revert.revertCommit.slice(0, 12)})`
+      : undefined,
+    rows: r.hosts.map((h) => ({
+      host: h.host,
+      role: h.canary ? 'canary' : '',
+      outcome: h.outcome,
+      label: OUTCOME_LABEL[h.outcome],
+      icon: OUTCOME_ICON[h.outcome],
+      phase: h.phase ?? '',
+      generations: generations(h),
+      failingLine: h.failingLine ?? (h.outcome === 'rolled-back' || h.outcome === 'rollback-failed' ? (h.rollback?.error ?? '') : ''),
+      closureDiff: h.closureDiff ?? [],
+    })),
+    counts,
+    canRollback: r.state !== 'running' && r.state !== 'previewing' && r.hosts.some((h) => h.switchStarted && h.outcome !== 'rolled-back'),
+    canRevert: r.state !== 'running' && r.state !== 'previewing' && !r.revert && r.hosts.some((h) => h.switchStarted),
+  };
+}
