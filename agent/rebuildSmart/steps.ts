@@ -73,7 +73,7 @@ export class Steps {
       baseDir: dir,
       ...(signal ? { abort: signal } : {}),
       ...(timeoutMs ? { timeout: { block: timeoutMs } } : {}),
-      allowEnvironment: ['GIT_TERMINAL_PROMPT', ...IDENTITY_VARS],
+      allowEnvironment: ['GIT_TERMINAL_PROMPT', 'GIT_OPTIONAL_LOCKS', ...IDENTITY_VARS],
     });
     // Never wait for a password prompt: the agent runs unattended. simple-git refuses
     // GIT_* variables that can redirect git; the commit identity ones are passed on.
@@ -81,7 +81,9 @@ export class Steps {
     for (const [k, v] of Object.entries(process.env)) {
       if (v !== undefined && (!k.toUpperCase().startsWith('GIT_') || IDENTITY_VARS.includes(k))) env[k] = v;
     }
-    return git.env({ ...env, GIT_TERMINAL_PROMPT: '0' });
+    // GIT_OPTIONAL_LOCKS=0: reading status must not rewrite the index (a dry run changes
+    // nothing, and the user may be running git in the same checkout).
+    return git.env({ ...env, GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0' });
   }
 
   /**

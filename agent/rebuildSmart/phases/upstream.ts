@@ -34,7 +34,11 @@ async function syncWithGit(run: RunState): Promise<PhaseOutcome> {
     }
     await steps.gitChange(c.path, ['rebase', upstream]);
     if (c.dirtyFiles.length || c.untrackedFiles.length) await steps.gitChange(c.path, ['stash', 'pop']);
-    return { detail: `would rebase onto ${upstream} (the fetch decides how many commits)` };
+    // Read-only: what the remote-tracking branch from the last real fetch says.
+    const known = await git.revparse([`${upstream}^{commit}`]).then((s) => s.trim(), () => undefined);
+    if (!known) return { detail: `would rebase onto ${upstream} (not fetched yet)` };
+    const [a, b] = (await git.raw(['rev-list', '--left-right', '--count', `HEAD...${known}`])).trim().split(/\s+/);
+    return { detail: `would rebase onto ${upstream}; as of the last fetch ${b} upstream and ${a} local commit(s)` };
   }
   let remoteHead: string;
   try {
