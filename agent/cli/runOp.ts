@@ -49,8 +49,8 @@ export function followOp(manager: OpManager, opId: string, fromSeq: number, prin
       info,
       {
         congested: () => process.stdout.writableLength > 1024 * 1024 || process.stderr.writableLength > 1024 * 1024,
-        sendRaw: (text) => {
-          const frame = JSON.parse(text) as { lines: OutputLine[] };
+        sendRaw: (bytes) => {
+          const frame = JSON.parse(bytes.toString('utf8')) as { lines: OutputLine[] };
           for (const l of frame.lines) printer.line(l);
         },
         sendEvent: (msg) => {

@@ -19,7 +19,7 @@ import { Subscription } from './subscription';
 /** What a transport gives a session. */
 export interface SessionTransport {
   /** Send one frame; `flushed` runs once the transport handed it to the OS. */
-  send(text: string, flushed: () => void): void;
+  send(frame: string | Buffer, flushed: () => void): void;
   close(reason: string): void;
 }
 
@@ -58,7 +58,7 @@ export class Session implements SessionLike {
 
   // ------------------------------------------------------------------ output
 
-  private write(text: string): void {
+  private write(text: string | Buffer): void {
     if (this.closed) return;
     const size = text.length;
     this.pending += size;
@@ -82,7 +82,7 @@ export class Session implements SessionLike {
 
   private readonly sink = {
     congested: () => this.pending > HIGH_WATER,
-    sendRaw: (text: string) => this.write(text),
+    sendRaw: (frame: Buffer) => this.write(frame),
     sendEvent: (msg: object) => this.sendEvent(msg),
   };
 

@@ -16,8 +16,9 @@ export function serveStdio(core: AgentCore, input: NodeJS.ReadableStream = proce
   const session = new Session(
     core,
     {
-      send: (text, flushed) => {
-        output.write(text + '\n', () => flushed());
+      send: (frame, flushed) => {
+        output.write(frame);
+        output.write('\n', () => flushed());
       },
       close: () => {
         (input as NodeJS.ReadStream).destroy?.();

@@ -6,13 +6,14 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { OpInfo } from '../../protocol';
 import { journalFile } from '../journal/paths';
-import { readChunk } from '../journal/reader';
+import { readOutputFrame } from './outputFrame';
 import type { OpManager } from '../runner/manager';
 
 export interface SubscriptionSink {
   /** True when the client has too much unflushed output; the subscription waits for `resume`. */
   congested(): boolean;
-  sendRaw(text: string): void;
+  /** A complete op.output frame (UTF-8 JSON). */
+  sendRaw(frame: Buffer): void;
   sendEvent(msg: object): void;
 }
 
@@ -25,7 +26,7 @@ export class Subscription {
   private final: OpInfo | undefined;
   private closed = false;
   private unwatch: (() => void) | undefined;
-  private readonly prefix: string;
+  private readonly prefix: Buffer;
 
   constructor(
     private readonly manager: OpManager,
@@ -37,7 +38,7 @@ export class Subscription {
   ) {
     this.lastSeq = fromSeq;
     if (manager.isFinal(info)) this.final = info;
-    this.prefix = `{"type":"op.output","op":${JSON.stringify(opId)},"lines":[`;
+    this.prefix = Buffer.from(`{"type":"op.output","op":${JSON.stringify(opId)},"lines":[`);
   }
 
   async start(): Promise<void> {
@@ -86,9 +87,9 @@ export class Subscription {
       if (this.sink.congested()) return; // the session kicks us when the client drained
       // Only an end known before this read proves the read reached the journal's end.
       const endKnown = this.final;
-      const chunk = await readChunk(this.fh, this.offset);
+      const read = await readOutputFrame(this.fh, this.offset, this.lastSeq, this.prefix);
       if (this.closed) return;
-      if (chunk.nextOffset === this.offset) {
+      if (read.nextOffset === this.offset) {
         if (endKnown) {
           this.sink.sendEvent({ type: 'op.end', op: { ...endKnown, lastSeq: Math.max(endKnown.lastSeq, this.lastSeq) } });
           this.close();
@@ -96,14 +97,9 @@ export class Subscription {
         }
         return;
       }
-      this.offset = chunk.nextOffset;
-      const parts: string[] = [];
-      for (const l of chunk.lines) {
-        if (l.seq <= this.lastSeq) continue;
-        parts.push(l.raw);
-        this.lastSeq = l.seq;
-      }
-      if (parts.length) this.sink.sendRaw(this.prefix + parts.join(',') + ']}');
+      this.offset = read.nextOffset;
+      this.lastSeq = read.lastSeq;
+      if (read.frame) this.sink.sendRaw(read.frame);
     }
   }
 

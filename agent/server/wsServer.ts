@@ -73,17 +73,18 @@ export async function startWsServer(core: AgentCore): Promise<ListeningServer> {
     const session = new Session(
       core,
       {
-        send: (text, flushed) => {
+        send: (frame, flushed) => {
           if (ws.readyState !== ws.OPEN) return flushed();
-          ws.send(text, () => flushed());
+          // Buffers are journal bytes already in UTF-8 JSON: send them as text frames.
+          ws.send(frame, { binary: false }, () => flushed());
         },
         close: (reason) => ws.close(1008, reason.slice(0, 120)),
       },
       { auth, address, authenticated: tokens !== undefined },
     );
-    ws.on('message', (data, isBinary) => {
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-      session.handleFrame(isBinary ? text : text);
+    ws.on('message', (data) => {
+      const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+      session.handleFrame(text);
     });
     ws.on('close', () => session.detach());
     // maxPayload breaches close the socket with 1009; errors end the session quietly.

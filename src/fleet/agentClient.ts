@@ -202,7 +202,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
       case 'op.output': {
         const sub = this.subs.get(msg.op);
         const last = sub?.lastSeq ?? 0;
-        const fresh = msg.lines.filter((l) => l.seq > last);
+        const fresh = msg.lines[0]!.seq > last ? msg.lines : msg.lines.filter((l) => l.seq > last);
         if (!fresh.length) return;
         if (sub) sub.lastSeq = fresh[fresh.length - 1]!.seq;
         this.emit('output', msg.op, fresh);

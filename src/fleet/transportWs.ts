@@ -33,7 +33,7 @@ export class WsTransport extends Transport {
     });
     this.ws.on('open', () => this.emit('open'));
     this.ws.on('message', (data: WebSocket.RawData) => {
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+      const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
       this.emit('message', text);
     });
     this.ws.on('unexpected-response', (_req, res) => {

@@ -132,7 +132,8 @@ test('concurrent processes racing for a stale lock: exactly one wins', async () 
   await new Promise((r) => dead.on('exit', r));
   const script = `
     const { acquireLock } = await import(${JSON.stringify(path.resolve('agent/runner/lock.ts'))});
-    try { acquireLock(process.argv[1], 'racer-' + process.pid, 'switch'); console.log('won'); setTimeout(() => {}, 1500); }
+    // A winner holds the lock (stays alive) until the test has every racer's answer.
+    try { acquireLock(process.argv[1], 'racer-' + process.pid, 'switch'); console.log('won'); setInterval(() => {}, 1000); }
     catch (e) { console.log(e.name); }
   `;
   for (let trial = 0; trial < 2; trial++) {
@@ -145,11 +146,15 @@ test('concurrent processes racing for a stale lock: exactly one wins', async () 
         (p) =>
           new Promise<string>((resolve) => {
             let out = '';
-            p.stdout!.on('data', (c) => (out += c));
+            p.stdout!.on('data', (c) => {
+              out += c;
+              if (out.includes('\n')) resolve(out.trim());
+            });
             p.on('exit', () => resolve(out.trim()));
           }),
       ),
     );
+    racers.forEach((p) => p.kill());
     assert.equal(outs.filter((o) => o === 'won').length, 1, outs.join(','));
     assert.equal(outs.filter((o) => o === 'BusyError').length, 5, outs.join(','));
   }
