@@ -23,10 +23,9 @@ export async function pickRollbackTarget(host: string, gens: Generation[]): Prom
   qp.title = `NixFleet: Rollback ${host}${current ? ` (now on generation ${current.generation})` : ''}`;
   qp.placeholder = 'Generation to roll back to';
   qp.matchOnDescription = true;
-  // The current generation is listed (marked) for orientation; picking it is refused.
-  const listed = current ? [current, ...targets] : targets;
-  qp.items = listed.map((g) => ({
-    label: `${g.current ? '$(star-full)' : g.lastKnownWorking ? '$(verified-filled)' : '$(history)'} Generation ${g.generation}`,
+  // The current generation is named in the title, not offered: it cannot be a target.
+  qp.items = targets.map((g) => ({
+    label: `${g.lastKnownWorking ? '$(verified-filled)' : '$(history)'} Generation ${g.generation}`,
     description: describeGeneration(g),
     detail: marks(g).length ? marks(g).join(', ') : undefined,
     generation: g.generation,
@@ -38,10 +37,6 @@ export async function pickRollbackTarget(host: string, gens: Generation[]): Prom
     qp.onDidAccept(() => {
       const item = qp.selectedItems[0] ?? qp.activeItems[0];
       if (!item) return;
-      if (item.generation === current?.generation) {
-        qp.placeholder = `Generation ${item.generation} is already running on ${host}: pick another one`;
-        return;
-      }
       done = true;
       qp.hide();
       resolve(item.generation);
