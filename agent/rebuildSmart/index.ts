@@ -42,7 +42,8 @@ export function resolveFlags(ctx: OpContext, params: RebuildSmartParams): RunFla
     skipDotfiles: params.skipDotfiles ?? false,
     update: (params.update ?? c.updateBeforeRebuild) && !params.skipUpdate,
     dryRun: params.dryRun ?? false,
-    rollbackOnFailure: params.rollbackOnFailure ?? false,
+    // The host's standing policy for failed checks applies here too, unless the run says otherwise.
+    rollbackOnFailure: params.rollbackOnFailure ?? c.rollbackOnCheckFailure,
     autoCommit: params.autoCommit ?? c.autoCommit,
     autoPush: params.autoPush ?? c.autoPush,
     syncDotfiles: c.syncDotfiles,

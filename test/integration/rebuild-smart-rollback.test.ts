@@ -123,3 +123,15 @@ test('a run that changes nothing keeps the record of the last run that did, so -
   assert.equal(await git(h.checkout, 'rev-parse', 'HEAD'), commitBefore);
   assert.equal(currentGenerationOf(h.profile)!.path, genBefore.path);
 });
+
+test('rollbackOnCheckFailure in the agent config rolls back without the flag', async () => {
+  const h = bed.host('h1');
+  const commitBefore = await git(h.checkout, 'rev-parse', 'HEAD');
+  const genBefore = currentGenerationOf(h.profile)!;
+  await upstream(bed, (b) => b.setVersion('h1', '24.05.22'));
+  const r = await runSmart(bed, {}, { config: { ...FAILING_CHECK, rollbackOnCheckFailure: true } });
+  assert.ok(r.error);
+  assert.equal(phaseStatus(r.outcome).rollback, 'done');
+  assert.equal(await git(h.checkout, 'rev-parse', 'HEAD'), commitBefore);
+  assert.equal(currentGenerationOf(h.profile)!.path, genBefore.path);
+});
