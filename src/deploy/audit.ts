@@ -1,7 +1,7 @@
 // The deploy audit log: one JSON object per line, appended, never rewritten. Each entry
 // carries the whole deploy record as it was at that moment, so the last entry of a deploy
 // is enough to roll its hosts back after a VS Code restart.
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { userInfo, hostname } from 'node:os';
 import path from 'node:path';
 import type { DeployRecord } from './types';
@@ -33,6 +33,22 @@ export function localUser(): string {
   return `${user}@${hostname()}`;
 }
 
+function endsTorn(file: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const size = fstatSync(fd).size;
+    if (size === 0) return false;
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, size - 1);
+    return b[0] !== 0x0a;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 export class AuditLog {
   constructor(readonly file: string) {
     if (!path.isAbsolute(file)) throw new Error(`the deploy audit log path must be absolute, not "${file}"`);
@@ -58,8 +74,11 @@ export class AuditLog {
       record,
     };
     mkdirSync(path.dirname(this.file), { recursive: true });
+    // A crash mid-write leaves a line without its newline: start on a fresh line so this
+    // entry is not glued to (and lost with) the torn one.
+    const lead = endsTorn(this.file) ? '\n' : '';
     // One write per line with O_APPEND: concurrent writers (two windows) never interleave a line.
-    appendFileSync(this.file, JSON.stringify(entry) + '\n', { mode: 0o600 });
+    appendFileSync(this.file, lead + JSON.stringify(entry) + '\n', { mode: 0o600 });
     return entry;
   }
 

@@ -17,6 +17,7 @@ import { openAgentSession } from '../../src/fleet/agentSession';
 import { Fleet } from '../../src/fleet/fleet';
 import type { HostEntry } from '../../src/fleet/hostConfig';
 import { AuditLog } from '../../src/deploy/audit';
+import { DeployService } from '../../src/deploy/service';
 import { fleetAgents } from '../../src/deploy/fleetAgents';
 import { planDeploy } from '../../src/deploy/plan';
 import { runDeploy } from '../../src/deploy/run';
@@ -45,6 +46,7 @@ describe('deploy to real agents, revert the PR, roll back the hosts', { skip: !e
   /** Merge a branch that bumps every host's version into main, the way GitHub's merge button does. */
   async function mergePr(branch: string, version: string, number: number): Promise<void> {
     const ws = bed.workstation;
+    await git(ws, 'pull', '-q', '--ff-only', 'origin', 'main');
     await git(ws, 'checkout', '-q', '-b', branch);
     for (const h of HOSTS) writeFileSync(path.join(ws, 'hosts', h, 'version'), version + '\n');
     await git(ws, 'add', '-A');
@@ -232,5 +234,49 @@ describe('deploy to real agents, revert the PR, roll back the hosts', { skip: !e
     } finally {
       dead.dispose();
     }
+  });
+
+  it('without GitHub: the DeployService deploys a PR merge, reverts it with git in a clone, rolls back; a new service finds it in the audit log', async () => {
+    await mergePr('bump3', '24.05.3', 13);
+    const merge13 = await git(bed.workstation, 'rev-parse', 'HEAD');
+    const before13 = await git(bed.workstation, 'rev-parse', 'HEAD^1');
+    const auditFile = path.join(auditDir, 'service.jsonl');
+    const service = new DeployService({ agents: fleetAgents(fleet), auditFile });
+    const events: DeployEvent[] = [];
+    service.onEvent.on((e) => events.push(e));
+    const gens = Object.fromEntries(HOSTS.map((h) => [h, profileGeneration(bed.host(h).profile)]));
+    const marker = path.join(bed.host('h2').dir, 'unhealthy');
+    writeFileSync(marker, '');
+    let record;
+    try {
+      record = await service.deploy({ target: { commit: merge13, pr: { number: 13 } }, hosts: ['h1', 'h2'], canaries: ['h1'], who: 'carol@laptop' });
+    } finally {
+      rmSync(marker, { force: true });
+    }
+    assert.equal(record.state, 'failed');
+    assert.deepEqual(record.hosts.map((h) => h.outcome), ['succeeded', 'failed-checks']);
+    assert.ok(events.some((e) => e.type === 'deploy' && e.record.state === 'failed'));
+    // One deploy (or undo) at a time per service: a second one is refused while the first runs.
+    const other = new DeployService({ agents: fleetAgents(fleet), auditFile: path.join(auditDir, 'other.jsonl') });
+    const first = other.deploy({ target: { commit: merge13 }, hosts: ['h3'], who: 'x' }, { confirm: async () => false });
+    await assert.rejects(other.deploy({ target: { commit: merge13 }, hosts: ['h4'], who: 'x' }), /already running/);
+    assert.equal((await first).state, 'declined');
+
+    // A plain git clone of the origin (no GitHub): git revert -m 1 and push.
+    const clone = path.join(bed.root, 'revert-clone');
+    await git(bed.root, 'clone', '-q', bed.origin, clone);
+    await git(clone, 'config', 'user.name', 'Carol');
+    await git(clone, 'config', 'user.email', 'carol@example.test');
+    const res = await service.revertInClone(clone, merge13, 'carol@laptop');
+    assert.equal(await git(bed.origin, 'rev-parse', 'refs/heads/main'), res.revertCommit);
+    assert.equal(await git(bed.origin, 'rev-parse', `${res.revertCommit}^{tree}`), await git(bed.origin, 'rev-parse', `${before13}^{tree}`));
+    assert.equal(record.revert?.how, 'git');
+    assert.deepEqual(record.hosts.map((h) => h.outcome), ['reverted', 'reverted']);
+
+    await service.rollback('carol@laptop');
+    for (const h of ['h1', 'h2']) assert.equal(profileGeneration(bed.host(h).profile), gens[h], `${h} is back on its pre-deploy generation`);
+    const reloaded = new DeployService({ agents: fleetAgents(fleet), auditFile }).last()!;
+    assert.equal(reloaded.id, record.id);
+    assert.deepEqual(reloaded.hosts.map((h) => [h.host, h.outcome, h.generationBefore]), [['h1', 'rolled-back', gens.h1], ['h2', 'rolled-back', gens.h2]]);
   });
 });
