@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { findPullRequestMerge, remoteUrl } from '../../src/gitops/repo';
 import { GitOpsError, headCommit, revertLocally } from '../../src/gitops/revert';
 import { commitFiles, git, makePrRepo } from './deploy-fixtures';
 
@@ -92,6 +93,19 @@ describe('deploy: local git revert of a merge', () => {
         return true;
       });
       assert.equal(await git(r.origin, 'rev-parse', 'refs/heads/main'), r.merge);
+    } finally {
+      r.cleanup();
+    }
+  });
+
+  it('finds a PR\'s merge commit by GitHub\'s merge message, and the origin URL', async () => {
+    const r = await makePrRepo(base, pr);
+    try {
+      assert.equal(await findPullRequestMerge(r.work, 1), r.merge);
+      assert.equal(await findPullRequestMerge(r.work, 11), undefined, '#1 must not match #11 nor the reverse');
+      assert.equal(await remoteUrl(r.work), r.origin);
+      assert.equal(await remoteUrl(r.work, 'upstream'), undefined);
+      await assert.rejects(remoteUrl(r.work, '--upload-pack=x'), /not a valid remote name/);
     } finally {
       r.cleanup();
     }
