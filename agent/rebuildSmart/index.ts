@@ -81,7 +81,7 @@ export async function runRebuildSmart(ctx: OpContext, params: RebuildSmartParams
     if (outcome.cancelled && outcome.stoppedAt === 'rebuild' && !flags.dryRun) await restoreAfterCancelledSwitch(run);
     const rebuildFailed = outcome.stoppedAt === 'rebuild' || outcome.stoppedAt === 'checks';
     if (rebuildFailed && !outcome.cancelled && flags.rollbackOnFailure && !flags.dryRun) {
-      ctx.log('info', `--rollback-on-failure: restoring the commit and generation recorded before this run`);
+      ctx.log('info', 'rollback on failure: restoring the commit and generation recorded before this run');
       const rb = await runPhases(run, [{ name: 'rollback', fn: (r) => rollbackToRecord(r, readRecord(r.config.stateDir)) }]);
       outcome.phases.push(...rb.phases);
       if (rb.error) outcome.error = `${outcome.error}; the rollback failed too: ${rb.error}`;
