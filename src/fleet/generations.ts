@@ -56,8 +56,10 @@ export interface RollbackPlan {
   from?: Generation;
   to: Generation;
   old: boolean;
-  /** The modal's text: names FROM and TO, and warns about age. */
+  /** One sentence naming FROM and TO, with the warnings after it. */
   message: string;
+  /** For a confirmation dialog under a short question: FROM and TO in detail, then warnings. */
+  detail: string;
 }
 
 export function planRollback(host: string, gens: readonly Generation[], target: number, now = Date.now()): RollbackPlan {
@@ -68,8 +70,14 @@ export function planRollback(host: string, gens: readonly Generation[], target: 
   const from = gens.find((g) => g.current);
   const old = isOld(to, now);
   const fromText = from ? `generation ${from.generation} (${describeGeneration(from)})` : 'its current system';
-  const lines = [`Roll back ${host} from ${fromText} to generation ${to.generation} (${describeGeneration(to)})?`];
-  if (old) lines.push(`Warning: generation ${to.generation} is ${Math.floor(ageDays(to, now))} days old (older than ${OLD_GENERATION_DAYS} days).`);
-  if (to.checks && !to.checks.passed) lines.push(`Warning: generation ${to.generation} failed its health checks.`);
-  return { host, from, to, old, message: lines.join('\n') };
+  const warnings: string[] = [];
+  if (old) warnings.push(`Warning: generation ${to.generation} is ${Math.floor(ageDays(to, now))} days old (older than ${OLD_GENERATION_DAYS} days).`);
+  if (to.checks && !to.checks.passed) warnings.push(`Warning: generation ${to.generation} failed its health checks.`);
+  const message = [`Roll back ${host} from ${fromText} to generation ${to.generation} (${describeGeneration(to)})?`, ...warnings].join('\n');
+  const detail = [
+    `From: ${from ? `generation ${from.generation}, ${describeGeneration(from)}${from.lastKnownWorking ? ', last known working' : ''}` : 'the current system'}`,
+    `To: generation ${to.generation}, ${describeGeneration(to)}${to.lastKnownWorking ? ', last known working' : ''}`,
+    ...(warnings.length ? ['', ...warnings] : []),
+  ].join('\n');
+  return { host, from, to, old, message, detail };
 }

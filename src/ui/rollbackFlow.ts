@@ -62,7 +62,7 @@ export async function rollbackFlow(c: Container, host: string, target: number | 
     const action = plan.old ? 'Roll Back Anyway' : 'Roll Back';
     const choice = await vscode.window.showWarningMessage(
       `Roll back ${host} from ${plan.from ? `generation ${plan.from.generation}` : 'its current system'} to generation ${to}?`,
-      { modal: true, detail: plan.message },
+      { modal: true, detail: plan.detail },
       action,
     );
     if (choice !== action) return undefined;

@@ -24,7 +24,9 @@ test('rollback plan names FROM and TO and warns for targets older than 30 days',
   assert.match(p.message, /^Roll back h1 from generation 5 \(.*deadbee.*\) to generation 2 \(.*c0ffee0.*tests failed\)\?/);
   assert.match(p.message, /35 days old/);
   assert.match(p.message, /failed its health checks/);
+  assert.match(p.detail, /^From: generation 5, .*deadbee.*\nTo: generation 2, .*c0ffee0.*\n\nWarning: generation 2 is 35 days old/);
   assert.equal(planRollback('h1', gens, 3, now).old, false);
+  assert.doesNotMatch(planRollback('h1', gens, 3, now).detail, /Warning/);
   assert.throws(() => planRollback('h1', gens, 9, now), /host h1 has no generation 9/);
   assert.throws(() => planRollback('h1', gens, 5, now), /already runs generation 5/);
   assert.match(describeGeneration(gens[1]!), /commit unknown · tests not run$/);
