@@ -25,6 +25,11 @@ export class HostNode implements FleetNode {
     return this.snapshot.name;
   }
 
+  /** Add Host from a flake host without an agent reads it, so it only asks for the address. */
+  get platform(): string {
+    return this.snapshot.platform;
+  }
+
   getTreeItem(): vscode.TreeItem {
     const s = this.snapshot;
     const item = new vscode.TreeItem(s.name, vscode.TreeItemCollapsibleState.Collapsed);
