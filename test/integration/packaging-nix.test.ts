@@ -364,6 +364,9 @@ test('README.md documents every command, every setting and every doc', () => {
   }
   const docs = ok('git', ['ls-files', '--cached', '--others', '--exclude-standard', '--', 'docs/*.md'], { cwd: root }).split('\n').filter(Boolean);
   for (const d of docs) assert.ok(readme.includes(`](${d})`), `README does not link ${d}`);
+  for (const [, target] of readme.matchAll(/\]\(((?:docs|media)\/[^)#]+)\)/g)) {
+    assert.ok(existsSync(path.join(root, target!)), `README links ${target}, which does not exist`);
+  }
   assert.match(readme, /^npm start\b/m);
   assert.match(readme, /^npm test\b/m);
   for (const snippet of ['nixosModules.nixfleet-agent', 'darwinModules.nixfleet-agent', 'homeManagerModules.nixfleet-agent']) {
