@@ -9,7 +9,9 @@ import { generation, hostStatus, MAX_FRAME_BYTES, opInfo } from '../../protocol'
 import { AgentClient } from '../../src/fleet/agentClient';
 import { CommandTransport } from '../../src/fleet/transportCommand';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
-import { AGENT_JS, cli } from './agent-harness';
+import { AGENT_JS, cli, waitFor } from './agent-harness';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 
 let bed: TestBed;
 let config: string;
@@ -115,7 +117,13 @@ describe('CLI contract', () => {
     try {
       const first = spawn(process.execPath, [AGENT_JS, 'switch', '--config', config, '--op-id', 'cli-long'], { env: bed.env, stdio: 'ignore' });
       const exited = once(first, 'exit');
-      await new Promise((r) => setTimeout(r, 700));
+      await waitFor('the first op to hold the lock', () => {
+        try {
+          return JSON.parse(readFileSync(path.join(bed.host('h1').stateDir, 'lock'), 'utf8')).op === 'cli-long';
+        } catch {
+          return false;
+        }
+      }, 30_000);
       const second = cli(bed, ['rollback', '--config', config]);
       assert.equal(second.status, 1);
       assert.match(second.stderr, /^nixfleet-agent: busy: switch cli-long running since /);
