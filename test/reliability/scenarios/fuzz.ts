@@ -5,6 +5,9 @@
 // exactly one well-formed `error` or `result` (or `welcome`), or, for oversize frames
 // over WebSocket, a close; the agent must stay alive and keep answering status.
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
@@ -101,6 +104,8 @@ function frame(r: Rand, allowHello: boolean): string | Buffer {
 /** A WebSocket client that counts the answers (error/result/welcome) and checks each one's shape. */
 class Counter {
   answers = 0;
+  /** The answers of the current batch, shown when a batch does not add up. */
+  log: string[] = [];
   malformed: string[] = [];
   closed: number | undefined;
   private waiters: (() => void)[] = [];
@@ -120,6 +125,7 @@ class Counter {
       if (msg.type === 'result' && typeof msg.id === 'string' && msg.id.startsWith('sync-')) this.syncSeen.add(msg.id);
       else if (msg.type === 'error' || msg.type === 'result' || msg.type === 'welcome') {
         this.answers++;
+        this.log.push(text.slice(0, 160));
         if (msg.type === 'error') {
           const e = msg.error as { message?: string } | undefined;
           if (!e?.message || e.message.length < 10) this.malformed.push(`unclear error: ${text.slice(0, 200)}`);
@@ -177,14 +183,17 @@ export const fuzzScenario: Scenario = {
     try {
       // ---- WebSocket: batches of frames, each batch followed by a sync status request.
       let conn = await open(agent.url, bed.token, true);
+      let connPreHello = false;
       const BATCH = 250;
       while (sent < total) {
         batches++;
         const preHello = batches % 10 === 0;
         const oversizeBatch = batches % 40 === 0;
-        if (preHello || oversizeBatch || conn.closed !== undefined) {
+        // A fresh connection for pre-hello batches, and after one (it may still be unwelcomed).
+        if (preHello || oversizeBatch || connPreHello || conn.closed !== undefined) {
           conn.ws.terminate();
           conn = await open(agent.url, bed.token, !preHello);
+          connPreHello = preHello;
         }
         if (oversizeBatch) {
           // One frame past the limit: the WebSocket layer refuses it with 1009 and closes.
@@ -201,6 +210,7 @@ export const fuzzScenario: Scenario = {
         const n = Math.min(BATCH, total - sent);
         const frames = Array.from({ length: n }, () => frame(r, !preHello));
         conn.answers = 0;
+        conn.log = [];
         const label = `batch ${batches} (${preHello ? 'before hello' : 'welcomed'})`;
         const before = conn.malformed.length;
         for (const f of frames) {
@@ -220,6 +230,12 @@ export const fuzzScenario: Scenario = {
         await tally.trial(label, async () => {
           check(agent.proc.exitCode === null && agent.proc.signalCode === null, `the agent died: ${agent.stderr().slice(-500)}`);
           check(conn.closed === undefined, `the agent closed the connection (code ${conn.closed}) on ordinary frames`);
+          if (missing) {
+            // Keep the evidence: the batch's frames and the answers, side by side.
+            const file = path.join(tmpdir(), `nixfleet-fuzz-seed${process.env.NIXFLEET_RELIABILITY_SEED}-batch${batches}.json`);
+            writeFileSync(file, JSON.stringify({ frames: frames.map((f) => (typeof f === 'string' ? f.slice(0, 400) : `<${f.length} bytes>`)), answers: conn.log }, null, 1));
+            ctx.note(`batch ${batches}: frames and answers in ${file}`);
+          }
           check(ok && missing === 0, `${n} frames got ${conn.answers} answers`);
           check(bad === 0, `malformed answers: ${conn.malformed.slice(before, before + 2).join(' / ')}`);
         });
