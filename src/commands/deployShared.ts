@@ -52,14 +52,14 @@ export async function workspaceGitHubRepo(c: Container): Promise<GitHubRepo | un
 }
 
 /** Octokit for the workspace repo with the user's token (asking for it when interactive). */
-export async function gitHubAccess(c: Container, interactive: boolean, repoOverride?: GitHubRepo): Promise<GitHubAccess | undefined> {
-  const repo = repoOverride ?? (await workspaceGitHubRepo(c));
+export async function gitHubAccess(c: Container, interactive: boolean, opts: { timeoutMs?: number } = {}): Promise<GitHubAccess | undefined> {
+  const repo = await workspaceGitHubRepo(c);
   if (!repo) return undefined;
   const creds = await getGitHubToken(c.context.secrets, { interactive });
   if (!creds) {
     throw new Error(`${repo.owner}/${repo.repo} is on GitHub but there is no GitHub token: sign in to GitHub or run "NixFleet: Set GitHub Token"`);
   }
-  const octokit = createGitHubClient({ token: creds.token, baseUrl: deploySettings().githubApiUrl });
+  const octokit = createGitHubClient({ token: creds.token, baseUrl: deploySettings().githubApiUrl, timeoutMs: opts.timeoutMs });
   const login = creds.login ?? (await gitHubLogin(octokit));
   return { octokit, repo, login };
 }
@@ -67,7 +67,8 @@ export async function gitHubAccess(c: Container, interactive: boolean, repoOverr
 /** Who acts, for the audit log: the GitHub login when a token is at hand, else user@machine. */
 export async function whoAmI(c: Container): Promise<string> {
   try {
-    const gh = await gitHubAccess(c, false);
+    // Short timeout: an unreachable GitHub must not hold up a deploy for the audit log's sake.
+    const gh = await gitHubAccess(c, false, { timeoutMs: 5_000 });
     if (gh) return gh.login;
   } catch {
     // No token or GitHub unreachable: the local user still identifies the action.

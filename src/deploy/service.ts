@@ -29,7 +29,13 @@ export class DeployService {
 
   /** The deploy shown in the summary: the one running, else the last one in the audit log. */
   last(): DeployRecord | undefined {
-    this.current ??= this.audit.lastDeploy();
+    if (!this.current) {
+      const logged = this.audit.lastDeploy();
+      // Running according to the log but not in this process: its controller went away. The
+      // hosts' ops may have finished on their own; rollback reads each host's status first.
+      if (logged && (logged.state === 'running' || logged.state === 'previewing' || logged.state === 'planned')) logged.state = 'interrupted';
+      this.current = logged;
+    }
     return this.current;
   }
 

@@ -84,6 +84,9 @@ export function summarizeDeploy(r: DeployRecord): DeploySummary {
       headline = `Deploy of ${target} failed${stopper ? ` on ${stopper.host}: ${stopper.failingLine ?? stopper.error ?? OUTCOME_LABEL[stopper.outcome]}` : ''}`;
       break;
     }
+    case 'interrupted':
+      headline = `Deploy of ${target} was interrupted (VS Code closed while it ran); hosts may have finished their switch: Refresh, or roll back`;
+      break;
     case 'declined':
       headline = `Deploy of ${target} was declined after the closure diff; nothing changed`;
       break;

@@ -57,7 +57,8 @@ export interface DeployRevert {
   at: string;
 }
 
-export type DeployState = 'planned' | 'previewing' | 'running' | 'succeeded' | 'failed' | 'declined';
+/** `interrupted`: read back from the audit log of a deploy whose VS Code went away mid-run. */
+export type DeployState = 'planned' | 'previewing' | 'running' | 'succeeded' | 'failed' | 'declined' | 'interrupted';
 
 export interface DeployRecord {
   id: string;

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { OP_ID_RE } from '../../protocol';
 import { AuditLog } from '../../src/deploy/audit';
+import { DeployService } from '../../src/deploy/service';
+import type { DeployAgents } from '../../src/deploy/types';
 import { deployOpId, eachLimited, planDeploy } from '../../src/deploy/plan';
 import { summarizeDeploy } from '../../src/deploy/summary';
 import { describeRollback, markReverted, rollbackCandidates } from '../../src/deploy/undo';
@@ -112,5 +114,29 @@ describe('deploy: summary and rollback planning', () => {
     assert.equal(s.canRevert, true);
     assert.deepEqual(rollbackCandidates(r).map((h) => h.host), ['h1', 'h2']);
     assert.deepEqual(describeRollback(r, ['h2']), ['h2: back to generation 5 (from 6)']);
+  });
+});
+
+describe('deploy: a deploy cut off mid-run', () => {
+  it('reads back from the audit log as interrupted, and its switched hosts can still be rolled back', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'nixfleet-audit-'));
+    try {
+      const file = path.join(dir, 'audit.jsonl');
+      const r = planDeploy({ target: { commit }, hosts: ['h1', 'h2'], who: 'alice' });
+      r.state = 'running';
+      Object.assign(r.hosts[0]!, { outcome: 'running', phase: 'switch', switchStarted: true, generationBefore: 4 });
+      new AuditLog(file).append('deploy.start', 'alice', r);
+      // No agent is contacted by reading the log.
+      const unused: DeployAgents = { status: () => Promise.reject(new Error('unused')), runOp: () => Promise.reject(new Error('unused')) };
+      const last = new DeployService({ agents: unused, auditFile: file }).last()!;
+      assert.equal(last.id, r.id);
+      assert.equal(last.state, 'interrupted');
+      const s = summarizeDeploy(last);
+      assert.match(s.headline, /interrupted/);
+      assert.equal(s.canRollback, true);
+      assert.deepEqual(describeRollback(last), ['h1: back to generation 4']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
