@@ -51,6 +51,26 @@ describe('the fleet against real agents', () => {
     await assert.rejects(cmd('nixfleet.setAgentToken', { host: liveHosts()[0]!.name, token: 'short' }), /16-4096 printable characters/);
   });
 
+  it('a host of the workspace flake without an agent entry shows "no agent configured" with Add Host', async () => {
+    const { container: c } = await configureFleet();
+    const config = vscode.workspace.getConfiguration('nixfleet');
+    const all = config.get<Array<{ name: string }>>('hosts')!;
+    const h = liveHosts()[liveHosts().length - 1]!;
+    // The harness's workspace is the test bed's nixcfg checkout: its flake declares every host.
+    await vscode.commands.executeCommand('nixfleet.refresh', {});
+    assert.equal(c.fleet.host(h.name)!.discoveredIn !== undefined, true, `${h.name} discovered from the flake`);
+    await config.update('hosts', all.filter((x) => x.name !== h.name), vscode.ConfigurationTarget.Workspace);
+    try {
+      const snap = await until(`${h.name} unconfigured`, () => (c.fleet.host(h.name)?.connection === 'unconfigured' ? c.fleet.host(h.name) : undefined));
+      assert.equal(snap.platform, h.platform);
+      assert.equal(snap.entry, undefined);
+      await assert.rejects(cmd('nixfleet.runTests', { host: h.name }), /has no agent configured: use "NixFleet: Add Host"/);
+    } finally {
+      await config.update('hosts', all, vscode.ConfigurationTarget.Workspace);
+    }
+    await until(`${h.name} online again`, () => c.fleet.host(h.name)?.connection === 'online');
+  });
+
   it('Add Host writes nixfleet.hosts (addresses only) and the host appears', async () => {
     const { container: c } = await configureFleet();
     const entry = (await vscode.commands.executeCommand('nixfleet.addHost', { name: 'added1', address: 'ws://127.0.0.1:9', platform: 'nixos' })) as { name: string };
