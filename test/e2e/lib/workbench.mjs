@@ -90,7 +90,11 @@ export async function runPaletteCommand(page, title) {
   await row.click();
 }
 
-/** In an open QuickPick, choose the first item whose label is `text` (string) or matches (RegExp). */
+/**
+ * In an open QuickPick, choose the first item whose label is `text` (string) or whose text
+ * matches (RegExp). Chosen with the keyboard (arrows, Enter): a hover that opens over the list
+ * when items appear under the mouse would swallow a click.
+ */
 export async function pickQuick(page, text, timeoutMs = 15_000) {
   const rows = page.locator(sel.quickInputRow);
   const row = (typeof text === 'string' ? rows.filter({ has: page.locator('.label-name', { hasText: exact(text) }) }) : rows.filter({ hasText: text })).first();
@@ -100,9 +104,18 @@ export async function pickQuick(page, text, timeoutMs = 15_000) {
     const shown = await page.locator(sel.quickInputRow).allInnerTexts();
     throw new Error(`the QuickPick has no item matching ${text}; it shows: ${shown.map((s) => s.replace(/\s+/g, ' ')).join(' | ') || '(nothing)'}`);
   }
-  const items = await page.locator(sel.quickInputRow).allInnerTexts();
-  await row.click();
-  return items.map((s) => s.replace(/\s+/g, ' ').trim());
+  const items = (await rows.allInnerTexts()).map((s) => s.replace(/\s+/g, ' ').trim());
+  const target = Number(await row.getAttribute('data-index'));
+  for (let i = 0; i < 50; i++) {
+    const focused = page.locator(`${sel.quickInputRow}.focused`).first();
+    const at = (await focused.count()) ? Number(await focused.getAttribute('data-index')) : -1;
+    if (at === target) break;
+    await page.keyboard.press(at < target ? 'ArrowDown' : 'ArrowUp');
+  }
+  const focusedIndex = Number(await page.locator(`${sel.quickInputRow}.focused`).first().getAttribute('data-index').catch(() => -1));
+  if (focusedIndex !== target) throw new Error(`could not move the QuickPick's focus to the item matching ${text}`);
+  await page.keyboard.press('Enter');
+  return items;
 }
 
 /** Right-click a row and click the context menu item with this title. */

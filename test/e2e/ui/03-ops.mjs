@@ -77,6 +77,56 @@ export default [
     },
   },
   {
+    name: 'Rollback from the palette: generations QuickPick with the previous one preselected; picking one rolls a home-manager host back on disk',
+    async run(ctx) {
+      const { page, fleet } = ctx;
+      const name = 'alice@h3';
+      const host = fleet.host(name);
+      const from = fleet.currentGeneration(name);
+      const to = 1;
+      const all = host.generations.map((_, i) => i + 1).sort((a, b) => b - a);
+      await openFleetView(page);
+      await runPaletteCommand(page, 'NixFleet: Rollback');
+      await pickQuick(page, name);
+      const rows = page.locator('.quick-input-list .monaco-list-row');
+      await rows.filter({ hasText: /Generation \d+/ }).first().waitFor({ timeout: 20_000 });
+      const labels = (await rows.locator('.label-name').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
+      const rowTexts = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
+      const offered = labels.map((t) => Number(/Generation (\d+)$/.exec(t)?.[1])).filter(Number.isFinite);
+      // The current generation may be listed for orientation (then marked current) or left out
+      // (then named in the title); every other generation must be offered, newest first.
+      const targets = offered.filter((g) => g !== from);
+      if (JSON.stringify(targets) !== JSON.stringify(all.filter((g) => g !== from)) || JSON.stringify(offered) !== JSON.stringify([...offered].sort((x, y) => y - x))) {
+        throw new Error(`the QuickPick must offer every generation but the current (${from}), newest first; it shows: ${rowTexts.join(' | ')}`);
+      }
+      const title = (await page.locator('.quick-input-title').first().innerText().catch(() => '')).trim();
+      if (offered.includes(from)) {
+        const cur = rowTexts.find((t) => t.includes(`Generation ${from}`));
+        if (!/current/.test(cur.replace(`Generation ${from}`, ''))) throw new Error(`generation ${from} is listed but not marked current: ${cur}`);
+      } else if (!new RegExp(`generation ${from}\\b`).test(title)) {
+        throw new Error(`the QuickPick neither lists the current generation ${from} nor names it in its title ("${title}")`);
+      }
+      const active = (await page.locator('.quick-input-list .monaco-list-row.focused .label-name').allInnerTexts())[0]?.replace(/\s+/g, ' ').trim() ?? '';
+      if (!new RegExp(`Generation ${from - 1}$`).test(active)) {
+        throw new Error(`with no tested generation, the previous one (${from - 1}) must be preselected; preselected: "${active || 'nothing'}"`);
+      }
+      await ctx.shot('08-rollback-quickpick');
+      await pickQuick(page, `Generation ${to}`);
+      const d = await dialog(page);
+      if (!d.text.includes(name) || !new RegExp(`from generation ${from}\\b`).test(d.text) || !new RegExp(`to generation ${to}\\b`).test(d.text)) {
+        throw new Error(`the confirmation must name ${name}, FROM generation ${from} and TO generation ${to}; it says: "${d.text}"`);
+      }
+      const before = lastActivation(host);
+      await d.click(d.buttons.find((b) => /roll ?back/i.test(b)) ?? 'Roll Back');
+      await waitFor(`${name}'s profile link to point at generation ${to}`, () => fleet.currentGeneration(name) === to, { timeoutMs: 60_000, everyMs: 100 });
+      await waitNotification(page, new RegExp(`Rolled back ${name} to generation ${to}\\b`));
+      const after = lastActivation(host);
+      if (after.count <= before.count || after.storePath !== host.generations[to - 1].storePath) {
+        throw new Error(`the rollback did not activate generation ${to} (${host.generations[to - 1].storePath}); last activation: ${after.script} ${after.storePath}`);
+      }
+    },
+  },
+  {
     name: 'Force Rebuild from the palette streams its output live into the output panel, each line once',
     timeoutMs: 120_000,
     async run(ctx) {
@@ -103,13 +153,13 @@ export default [
           return l.length ? l : null;
         }, { timeoutMs: 60_000, everyMs: 100 });
         const live = !first.some((l) => l.includes('step 3 of 3'));
-        await ctx.shot('08-force-rebuild-streaming');
+        await ctx.shot('09-force-rebuild-streaming');
         await waitNotification(page, /Rebuilt h2/, 60_000);
         const lines = await waitFor('all three hook lines in the output panel', async () => {
           const l = await seen();
           return l.some((x) => x.includes('step 3 of 3')) ? l : null;
         }, { timeoutMs: 20_000, everyMs: 200 });
-        await ctx.shot('09-force-rebuild-done');
+        await ctx.shot('10-force-rebuild-done');
         if (!live) throw new Error(`the output panel showed nothing until the op had printed its last line: ${first.join(' / ')}`);
         for (const i of [1, 2, 3]) {
           const n = lines.filter((l) => l.includes(`${marker} step ${i} of 3`)).length;

@@ -35,7 +35,7 @@ export default [
       await page.locator(`${sel.sidebar} .composite.title`, { hasText: /Explorer/i }).first().waitFor({ timeout: 10_000 });
       await item.click();
       await page.locator(`${sel.sidebar} .composite.title`, { hasText: /NixFleet/i }).first().waitFor({ timeout: 10_000 });
-      await ctx.shot('10-status-bar');
+      await ctx.shot('11-status-bar');
     },
   },
   {
