@@ -156,10 +156,14 @@ test('--dry-run prints every command and runs none: git state, profile, doubles 
   }
 });
 
-test('the justfile recipes run the agent CLI: rebuild-smart-dry changes nothing, rebuild-smart-offline rebuilds', async () => {
+// `just` is not in Debian 12: the npm package rust-just-linux-x64 (an optional dependency,
+// so other platforms can still `npm ci`) ships the binary.
+const just = path.join(repoRoot, 'node_modules/rust-just-linux-x64/bin/just');
+const justSkip = process.platform === 'linux' && process.arch === 'x64' ? false : 'just is only installed on linux-x64';
+
+test('the justfile recipes run the agent CLI: rebuild-smart-dry changes nothing, rebuild-smart-offline rebuilds', { skip: justSkip }, async () => {
   const h = bed.host('h1');
-  const just = path.join(repoRoot, 'node_modules/.bin/just');
-  assert.ok(existsSync(just), 'just (npm rust-just) is installed');
+  assert.ok(existsSync(just), 'just (npm rust-just-linux-x64) is installed');
   const wrapper = path.join(bed.root, 'nixfleet-agent');
   writeFileSync(wrapper, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(repoRoot, 'dist/agent.js'))} "$@"\n`);
   chmodSync(wrapper, 0o755);
