@@ -37,6 +37,9 @@ export class CommandError extends Error {
   }
 }
 
+/** How long a cancelled or timed-out command gets to exit on SIGTERM before SIGKILL. */
+export const KILL_GRACE_MS = 5_000;
+
 export type LineSink = (stream: OutputStream, text: string) => void;
 
 /** Split chunks into lines, emitting over-long lines in pieces rather than dropping them. */
@@ -78,6 +81,9 @@ export async function runCommand(argv: readonly string[], sink: LineSink, opts: 
     if (stderrTail.length > 20) stderrTail.shift();
     sink('stderr', line);
   });
+  // Each command gets its own process group so that cancelling or timing out reaches
+  // everything it started: a grandchild holding the output pipes would otherwise keep
+  // this call waiting long after the command itself was killed.
   const child = execa(argv[0]!, argv.slice(1), {
     cwd: opts.cwd,
     env: opts.env,
@@ -85,30 +91,58 @@ export async function runCommand(argv: readonly string[], sink: LineSink, opts: 
     reject: false,
     stripFinalNewline: false,
     buffer: false,
-    timeout: opts.timeoutMs,
-    cancelSignal: opts.signal,
+    detached: true,
     input: opts.input,
     stdin: opts.input === undefined ? 'ignore' : undefined,
   });
+  let stopped: 'cancelled' | 'timed-out' | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  const signalGroup = (sig: NodeJS.Signals) => {
+    if (child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, sig);
+    } catch {
+      // The group is already gone.
+    }
+  };
+  const stop = (why: 'cancelled' | 'timed-out') => {
+    if (stopped) return;
+    stopped = why;
+    signalGroup('SIGTERM');
+    killTimer = setTimeout(() => signalGroup('SIGKILL'), KILL_GRACE_MS);
+  };
+  const onAbort = () => stop('cancelled');
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const timeoutTimer = opts.timeoutMs === undefined ? undefined : setTimeout(() => stop('timed-out'), opts.timeoutMs);
+  // Once a stopped command has exited, nothing it left behind may keep the pipes open.
+  child.once('exit', () => {
+    if (stopped) signalGroup('SIGKILL');
+  });
   child.stdout?.setEncoding('utf8').on('data', (c: string) => out.push(c));
   child.stderr?.setEncoding('utf8').on('data', (c: string) => err.push(c));
-  const result = await child;
+  let result;
+  try {
+    result = await child;
+  } finally {
+    clearTimeout(killTimer);
+    clearTimeout(timeoutTimer);
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
   out.end();
   err.end();
   const stdout = captured.join('\n');
+  if (stopped === 'cancelled') throw new CommandError(argv, result.exitCode, stderrTail, 'was cancelled');
+  if (stopped === 'timed-out') throw new CommandError(argv, result.exitCode, stderrTail, `timed out after ${opts.timeoutMs} ms`);
   if (result.failed && result.exitCode === undefined) {
-    const reason = result.isCanceled
-      ? 'was cancelled'
-      : result.timedOut
-        ? `timed out after ${opts.timeoutMs} ms`
-        : (result as { code?: string }).code === 'ENOENT'
-          ? 'could not be started: command not found (is it installed and on PATH?)'
-          : `failed to run: ${result.shortMessage ?? result.message}`;
-    if (opts.allowFailure && !result.isCanceled) return { exitCode: -1, stdout, stderrTail };
+    const reason =
+      (result as { code?: string }).code === 'ENOENT'
+        ? 'could not be started: command not found (is it installed and on PATH?)'
+        : `failed to run: ${result.shortMessage ?? result.message}`;
+    if (opts.allowFailure) return { exitCode: -1, stdout, stderrTail };
     throw new CommandError(argv, undefined, stderrTail, reason);
   }
   const exitCode = result.exitCode ?? -1;
-  if (result.timedOut) throw new CommandError(argv, exitCode, stderrTail, `timed out after ${opts.timeoutMs} ms`);
   if (exitCode !== 0 && !opts.allowFailure) {
     throw new CommandError(argv, exitCode, stderrTail, `exited with code ${exitCode}`);
   }
