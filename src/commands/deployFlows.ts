@@ -93,7 +93,9 @@ async function revertLocal(c: Container, commit: string, label: string, record: 
 }
 
 export async function revertFlow(c: Container, record: DeployRecord | undefined, o: RevertFlowOptions): Promise<RevertOutcome> {
-  const gh = await gitHubAccess(c, o.interactive);
+  // A deploy of a plain commit (not a PR) is reverted as that commit, with git.
+  const plainCommit = o.pr === undefined && !o.commit && record && !record.target.pr && o.mode === undefined;
+  const gh = plainCommit ? undefined : await gitHubAccess(c, o.interactive);
   if (!gh || o.mode === 'local') {
     // A plain git remote (or the user chose the local route): revert the merge commit.
     let commit = o.commit ?? record?.target.commit;
