@@ -199,4 +199,6 @@ export async function widenSidebar(page, width = 560) {
   await page.mouse.down();
   await page.mouse.move(box.x + width, y, { steps: 5 });
   await page.mouse.up();
+  // Off the sash, so its hover highlight is not in the screenshots.
+  await page.mouse.move(box.x + width + 300, y + 200);
 }
