@@ -128,7 +128,7 @@ export default defineCommand({
           const off = service.onEvent.on((e) => {
             if (e.type === 'host' && e.host.outcome !== 'pending') progress.report({ message: `${e.host.host}: ${e.host.phase ?? e.host.outcome}` });
           });
-          return service.deploy({ target, hosts, canaries, parallelism, who }, { confirm, signal: abort.signal }).finally(off);
+          return service.deploy({ target, hosts, canaries, parallelism, who }, { confirm, signal: abort.signal, magicRollback: settings.magicRollback }).finally(off);
         },
       );
     } finally {

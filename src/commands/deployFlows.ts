@@ -11,7 +11,7 @@ import { findMergedPullRequest, type RevertMode } from '../github/revert';
 import { findPullRequestMerge } from '../gitops/repo';
 import { CancelledByUser } from '../ui/pickHost';
 import { DeploySummaryPanel } from '../views/deploySummary';
-import { deployService, gitHubAccess, whoAmI } from './deployShared';
+import { deploySettings, deployService, gitHubAccess, whoAmI } from './deployShared';
 
 export interface UndoOptions {
   /** true: no prompts (tests, scripted use); the caller already confirmed. */
@@ -38,7 +38,7 @@ export async function rollbackFlow(c: Container, record: DeployRecord, o: UndoOp
   const who = await whoAmI(c);
   const res = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `NixFleet: rolling back ${lines.length} host(s)` },
-    () => deployService(c).rollback(who, record, o.hosts),
+    () => deployService(c).rollback(who, record, o.hosts, { magicRollback: deploySettings().magicRollback }),
   );
   const failed = res.hosts.filter((h) => h.outcome === 'rollback-failed');
   const msg = failed.length

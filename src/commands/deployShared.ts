@@ -29,6 +29,7 @@ export function deploySettings() {
     canaries: cfg.get<string[]>('deploy.canaryHosts', []).filter((x) => typeof x === 'string'),
     parallelism: cfg.get<number>('deploy.parallelism', 4),
     showClosureDiff: cfg.get<boolean>('deploy.showClosureDiff', true),
+    magicRollback: cfg.get<boolean>('magicRollback', true),
     /** GitHub Enterprise (or a test server): the REST API root. */
     githubApiUrl: cfg.get<string>('github.apiUrl') || undefined,
   };

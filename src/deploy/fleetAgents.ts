@@ -11,7 +11,7 @@ export function fleetAgents(fleet: Fleet): DeployAgents {
     async runOp(host, kind, params, opts) {
       const off = opts.onOutput ? fleet.onOutput.on((e) => e.op === opts.opId && opts.onOutput!(e.lines)) : undefined;
       try {
-        return await fleet.runOp(host, kind, params, { opId: opts.opId });
+        return await fleet.runOp(host, kind, params, { opId: opts.opId, magicRollback: opts.magicRollback });
       } finally {
         off?.();
       }

@@ -18,6 +18,8 @@ export interface RunDeployOptions {
   audit?: AuditLog;
   /** Aborting stops hosts that have not started (like a failure); running ones finish. */
   signal?: AbortSignal;
+  /** Magic rollback for each switch: a host the new generation cuts off goes back by itself. */
+  magicRollback?: boolean;
 }
 
 const now = () => new Date().toISOString();
@@ -42,13 +44,14 @@ interface StepResult {
   startError?: string;
 }
 
-async function step(agents: DeployAgents, record: DeployRecord, h: DeployHost, kind: OpKind, params: Record<string, unknown>, update: ReturnType<typeof hostEmitter>, attempt = 1): Promise<StepResult> {
-  const opId = deployOpId(record.id, kind, h.host, attempt);
+async function step(agents: DeployAgents, record: DeployRecord, h: DeployHost, kind: OpKind, params: Record<string, unknown>, update: ReturnType<typeof hostEmitter>, magicRollback?: boolean): Promise<StepResult> {
+  const opId = deployOpId(record.id, kind, h.host);
   update(h, { phase: kind as DeployPhase, ops: [...h.ops, { id: opId, kind }] });
   let lastErrorLine: string | undefined;
   try {
     const op = await agents.runOp(h.host, kind, params, {
       opId,
+      ...(magicRollback ? { magicRollback } : {}),
       onOutput: (lines) => {
         for (const l of lines) if (l.stream === 'stderr' && l.text.trim()) lastErrorLine = l.text.trim();
       },
@@ -120,7 +123,7 @@ async function deployHost(o: RunDeployOptions, h: DeployHost, update: ReturnType
   // separate `pull` op would fetch twice, take the host lock twice, and leave the checkout
   // moved after a failed switch.
   update(h, { switchStarted: true });
-  const sw = await step(agents, record, h, 'switch', { rev }, update);
+  const sw = await step(agents, record, h, 'switch', { rev }, update, o.magicRollback);
   const result = sw.op?.result;
   const generationAfter = result?.generationAfter;
   if (ok(sw)) {

@@ -51,17 +51,17 @@ export class DeployService {
 
   private emit = (e: DeployEvent) => this.onEvent.fire(e);
 
-  deploy(plan: PlanOptions, opts: { confirm?: (hosts: readonly DeployHost[]) => Promise<boolean>; signal?: AbortSignal } = {}): Promise<DeployRecord> {
+  deploy(plan: PlanOptions, opts: { confirm?: (hosts: readonly DeployHost[]) => Promise<boolean>; signal?: AbortSignal; magicRollback?: boolean } = {}): Promise<DeployRecord> {
     return this.exclusive('starting another deploy', async () => {
       const record = planDeploy(plan);
       this.current = record;
-      return runDeploy({ agents: this.deps.agents, record, audit: this.audit, onEvent: this.emit, confirm: opts.confirm, signal: opts.signal });
+      return runDeploy({ agents: this.deps.agents, record, audit: this.audit, onEvent: this.emit, confirm: opts.confirm, signal: opts.signal, magicRollback: opts.magicRollback });
     });
   }
 
-  rollback(who: string, record = this.last(), hosts?: readonly string[]): Promise<DeployRecord> {
+  rollback(who: string, record = this.last(), hosts?: readonly string[], opts: { magicRollback?: boolean } = {}): Promise<DeployRecord> {
     if (!record) return Promise.reject(new Error('there is no deploy to roll back: the audit log has none'));
-    return this.exclusive('rolling back', () => rollbackDeployedHosts({ agents: this.deps.agents, record, hosts, who, audit: this.audit, onEvent: this.emit }));
+    return this.exclusive('rolling back', () => rollbackDeployedHosts({ agents: this.deps.agents, record, hosts, who, audit: this.audit, onEvent: this.emit, magicRollback: opts.magicRollback }));
   }
 
   async revertOnGitHub(octokit: Octokit, repo: GitHubRepo, pull: number, mode: RevertMode, who: string, record = this.last()): Promise<RevertResult> {

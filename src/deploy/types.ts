@@ -90,5 +90,15 @@ export interface DeployAgents {
    * Start op `opId` and follow it to its end; resolves with the final OpInfo whatever its
    * state, rejects when it could not be started (offline, busy, refused).
    */
-  runOp(host: string, kind: OpKind, params: Record<string, unknown>, opts: { opId: string; onOutput?: (lines: OutputLine[]) => void }): Promise<OpInfo>;
+  runOp(
+    host: string,
+    kind: OpKind,
+    params: Record<string, unknown>,
+    opts: {
+      opId: string;
+      onOutput?: (lines: OutputLine[]) => void;
+      /** After activating, the host waits for the controller's confirmation and goes back by itself without it. */
+      magicRollback?: boolean;
+    },
+  ): Promise<OpInfo>;
 }

@@ -16,6 +16,7 @@ export interface RollbackOptions {
   who: string;
   onEvent?: (e: DeployEvent) => void;
   audit?: AuditLog;
+  magicRollback?: boolean;
 }
 
 /** The hosts a rollback would touch: those whose profile the deploy may have changed. */
@@ -73,6 +74,7 @@ export async function rollbackDeployedHosts(o: RollbackOptions): Promise<DeployR
       // confirmOld: the user asked for exactly this generation, the one the host ran before.
       const op = await agents.runOp(h.host, 'rollback', { to, confirmOld: true }, {
         opId,
+        ...(o.magicRollback ? { magicRollback: true } : {}),
         onOutput: (lines) => {
           for (const l of lines) if (l.stream === 'stderr' && l.text.trim()) lastErrorLine = l.text.trim();
         },

@@ -279,4 +279,17 @@ describe('deploy to real agents, revert the PR, roll back the hosts', { skip: !e
     assert.equal(reloaded.id, record.id);
     assert.deepEqual(reloaded.hosts.map((h) => [h.host, h.outcome, h.generationBefore]), [['h1', 'rolled-back', gens.h1], ['h2', 'rolled-back', gens.h2]]);
   });
+
+  it('magic rollback: each switch and rollback is confirmed over a new connection, so the host keeps it', async () => {
+    const service = new DeployService({ agents: fleetAgents(fleet), auditFile: path.join(auditDir, 'magic.jsonl') });
+    const before = profileGeneration(bed.host('h4').profile);
+    const record = await service.deploy({ target: { commit: merge }, hosts: ['h4'], who: 'tester@local' }, { magicRollback: true });
+    const h4 = record.hosts[0]!;
+    assert.equal(h4.outcome, 'succeeded', h4.error);
+    assert.equal(profileGeneration(bed.host('h4').profile), h4.generationAfter);
+    assert.notEqual(h4.generationAfter, before);
+    await service.rollback('tester@local', record, undefined, { magicRollback: true });
+    assert.equal(h4.outcome, 'rolled-back', h4.error);
+    assert.equal(profileGeneration(bed.host('h4').profile), before);
+  });
 });
