@@ -38,32 +38,51 @@ export class Fleet {
 
   /** Start one agent per host; hosts whose agent does not come up are recorded, not thrown. */
   async startAgents() {
-    const agentJs = path.join(this.root, 'dist', 'agent.js');
-    const env = { ...process.env, PATH: this.bed.path };
-    delete env.NODE_OPTIONS;
     await Promise.all(
       this.bed.hosts.map(async (h) => {
-        const logFile = path.join(this.dir, `agent-${h.name.replace('@', '-at-')}.log`);
-        const proc = startGroup(`agent ${h.name}`, [process.execPath, agentJs, 'serve', '--config', h.config], {
-          cwd: h.checkout,
-          env,
-          logFile,
-        });
-        this.agents.push(proc);
         try {
-          await waitFor(`agent ${h.name} listening on 127.0.0.1:${h.port}`, async () => {
-            if (proc.exitedAt) {
-              const log = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join(' | ');
-              throw Object.assign(new Error(`agent exited: ${log}`), { fatal: true });
-            }
-            return canConnect(h.port);
-          }, { timeoutMs: 15_000, everyMs: 100 });
+          await this.startAgent(h.name);
         } catch (err) {
-          this.agentErrors.push(`agent for ${h.name} (node dist/agent.js serve --config ${h.config}) did not start: ${err.message}`);
+          this.agentErrors.push(err.message);
         }
       }),
     );
     return this.agentErrors;
+  }
+
+  /** Start (or restart) the agent of one host and wait until it accepts connections. */
+  async startAgent(name) {
+    const h = this.host(name);
+    const agentJs = path.join(this.root, 'dist', 'agent.js');
+    const env = { ...process.env, PATH: this.bed.path };
+    delete env.NODE_OPTIONS;
+    const logFile = path.join(this.dir, `agent-${h.name.replace('@', '-at-')}.log`);
+    const proc = startGroup(`agent ${h.name}`, [process.execPath, agentJs, 'serve', '--config', h.config], {
+      cwd: h.checkout,
+      env,
+      logFile,
+    });
+    proc.host = h.name;
+    this.agents.push(proc);
+    try {
+      await waitFor(`agent ${h.name} listening on 127.0.0.1:${h.port}`, async () => {
+        if (proc.exitedAt) {
+          const log = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join(' | ');
+          throw Object.assign(new Error(`agent exited: ${log}`), { fatal: true });
+        }
+        return canConnect(h.port);
+      }, { timeoutMs: 15_000, everyMs: 100 });
+    } catch (err) {
+      throw new Error(`agent for ${h.name} (node dist/agent.js serve --config ${h.config}) did not start: ${err.message}`);
+    }
+    return proc;
+  }
+
+  /** Stop the agent of one host (SIGTERM to its process group, SIGKILL after a grace time). */
+  async stopAgent(name) {
+    const procs = this.agents.filter((p) => p.host === name);
+    this.agents = this.agents.filter((p) => p.host !== name);
+    await Promise.all(procs.map((p) => stopGroup(p)));
   }
 
   /** The hosts as C's suite wants them in NIXFLEET_E2E_HOSTS (docs/extension.md). */
