@@ -13,6 +13,7 @@ let container: Container | undefined;
 export interface NixFleetApi {
   container: Container;
   tree: FleetTreeProvider;
+  view: vscode.TreeView<import('./views/node').FleetNode>;
   statusBar: StatusBar;
 }
 
@@ -42,7 +43,7 @@ export function activate(context: vscode.ExtensionContext): NixFleetApi {
     ...watchWorkspace(c),
   );
   void vscode.commands.executeCommand('setContext', 'nixfleet.activated', true);
-  return { container: c, tree, statusBar };
+  return { container: c, tree, view, statusBar };
 }
 
 /** flake.nix/flake.lock/HEAD changes update discovery and the Lock/System rows (once started). */

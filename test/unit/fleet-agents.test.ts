@@ -147,6 +147,9 @@ describe('fleet against real agents', { skip: !existsSync(AGENT_JS) && 'dist/age
     const old = agents.get('h2')!;
     await old.kill9();
     await until('h2 offline', () => fleet.host('h2')!.connection === 'offline', 10_000);
+    // Offline hosts keep their last known state, with the reason.
+    assert.ok(fleet.host('h2')!.generations?.length && fleet.host('h2')!.status, 'last known state kept');
+    assert.ok(fleet.host('h2')!.problem);
     agents.set('h2', await startAgent(bed, 'h2', { port: old.port }));
     const op = await running;
     off();

@@ -3,6 +3,14 @@ import * as vscode from 'vscode';
 import { api } from './helpers';
 
 describe('activation and contributions', () => {
+  it('activation is cheap: nothing is evaluated or connected before the view is shown or a command runs', async function () {
+    const a = await api();
+    if (a.view.visible) this.skip(); // the workbench restored the view: starting is then expected
+    assert.equal(a.container.fleet.isStarted, false);
+    assert.ok(a.container.fleet.hosts().every((h) => h.connection !== 'online' && !h.status), 'no agent was contacted');
+    assert.equal(a.container.fleet.workspace, undefined, 'the workspace (git) was not read');
+  });
+
   it('activates and registers every command it contributes', async () => {
     const a = await api();
     assert.ok(a.container, 'activate() returns the container');
