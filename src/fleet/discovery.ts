@@ -37,8 +37,10 @@ export async function discoverFlakeHosts(
     FLAKE_ATTRIBUTES.map(async ({ attribute, platform }) => {
       const r = await execa(
         nix,
-        ['eval', '--json', `${flakeDir}#${attribute}`, '--apply', 'builtins.attrNames'],
-        { reject: false, cancelSignal: opts.signal, timeout: opts.timeoutMs ?? 60_000, stdin: 'ignore', env: { NIX_CONFIG: 'warn-dirty = false' } },
+        // Flakes may not be enabled in the user's nix.conf: enable them for this call only
+        // (keeping any NIX_CONFIG the user has).
+        ['--extra-experimental-features', 'nix-command flakes', 'eval', '--json', `${flakeDir}#${attribute}`, '--apply', 'builtins.attrNames'],
+        { reject: false, cancelSignal: opts.signal, timeout: opts.timeoutMs ?? 60_000, stdin: 'ignore' },
       );
       if (r.exitCode === 0) {
         let names: unknown;

@@ -42,6 +42,18 @@ test('missing attributes are empty, evaluation errors are reported with what to 
   assert.match(broken.errors[0]!, /could not list nixosConfigurations .*boom in config.*nix eval/);
 });
 
+test('works where flakes are not enabled in the nix configuration', async () => {
+  const saved = process.env.NIX_CONFIG;
+  process.env.NIX_CONFIG = 'experimental-features =';
+  try {
+    const r = await discoverFlakeHosts(flake('{ nixosConfigurations = { h1 = {}; }; }'));
+    assert.deepEqual(r, { hosts: [{ name: 'h1', platform: 'nixos', attribute: 'nixosConfigurations' }], errors: [] });
+  } finally {
+    if (saved === undefined) delete process.env.NIX_CONFIG;
+    else process.env.NIX_CONFIG = saved;
+  }
+});
+
 test('workspace info: HEAD commit and flake.lock hash', async () => {
   const dir = flake('{ }');
   writeFileSync(path.join(dir, 'flake.lock'), '{"nodes":{},"version":7}\n');
