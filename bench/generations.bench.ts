@@ -12,7 +12,7 @@ import { listGenerations } from '../agent/nix/generations';
 
 const COUNT = 1000;
 const REAL = 20;
-const ROUNDS = 15;
+const ROUNDS = 31;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
