@@ -61,14 +61,23 @@ export async function expand(page, row) {
   await page.waitForFunction((el) => el.getAttribute('aria-expanded') === 'true', await row.elementHandle(), { timeout: 10_000 });
 }
 
-/** Poll a condition on the tree (e.g. a row's description) with the tree dump on timeout. */
-export async function waitTree(page, what, check, timeoutMs = 30_000) {
+/**
+ * Poll a condition on the tree (e.g. a row's description) with the tree dump on timeout.
+ * `keepExpanded`: labels of rows to (re-)expand while polling, as a tree refresh that lands
+ * while a row is being expanded can leave it collapsed.
+ */
+export async function waitTree(page, what, check, timeoutMs = 30_000, { keepExpanded = [] } = {}) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const rows = await treeRows(page);
     const v = check(rows);
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; the Fleet tree shows:\n${await treeDump(page)}`);
+    for (const r of rows) {
+      if (r.expanded === 'false' && keepExpanded.includes(r.label)) {
+        await page.locator(`${sel.treeRow}[data-index="${r.index}"] .monaco-tl-twistie`).click().catch(() => {});
+      }
+    }
     await page.waitForTimeout(200);
   }
 }

@@ -35,7 +35,7 @@ export async function showGenerations(page, host) {
   const found = await waitTree(page, `the Generations row of ${host}`, (rows) => {
     const h = rows.find((r) => r.level === 1 && r.label === host);
     return h && childrenOf(rows, h).find((r) => r.label === 'Generations');
-  });
+  }, 30_000, { keepExpanded: [host] });
   const gensRow = page.locator(`.part.sidebar .monaco-list-row[data-index="${found.index}"]`);
   await expand(page, gensRow);
   return { hostRow, gensRow };
@@ -73,7 +73,7 @@ export default [
         const gensRow = kids.find((r) => r.label === 'Generations');
         if (!gensRow || childrenOf(rows, gensRow).filter((r) => /^Generation \d+/.test(r.label)).length !== onDisk.length) return null;
         return { kids, gens: childrenOf(rows, gensRow) };
-      });
+      }, 30_000, { keepExpanded: ['h1', 'Generations'] });
       const byLabel = Object.fromEntries(rows.kids.map((r) => [r.label, r.description]));
       for (const label of ['Agent', 'Git', 'Lock', 'System', 'Tests']) {
         if (!(label in byLabel)) throw new Error(`h1 has no "${label}" status row; rows: ${rows.kids.map((r) => r.text).join(' | ')}`);
@@ -103,7 +103,7 @@ export default [
         if (!h || !/offline/.test(h.description)) return null;
         const agent = childrenOf(rows, h).find((r) => r.label === 'Agent');
         return agent && /^offline/.test(agent.description) ? { h, agent } : null;
-      });
+      }, 30_000, { keepExpanded: [OFFLINE_HOST] });
       if (rows.agent.description.trim() === 'offline') throw new Error(`the offline Agent row gives no reason: "${rows.agent.description}"`);
       await ctx.shot('05-offline-host');
     },

@@ -72,7 +72,7 @@ export default [
         const gensRow = childrenOf(rows, h).find((r) => r.label === 'Generations');
         const cur = gensRow && childrenOf(rows, gensRow).filter((r) => /current/.test(r.label));
         return cur && cur.length === 1 && cur[0].label.startsWith(`Generation ${to} `);
-      });
+      }, 30_000, { keepExpanded: ['h1', 'Generations'] });
       await ctx.shot('07-rolled-back');
     },
   },

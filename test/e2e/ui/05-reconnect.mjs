@@ -15,7 +15,7 @@ export default [
       await waitTree(page, `${name} online with its Generations row`, (rows) => {
         const h = rows.find((r) => r.level === 1 && r.label === name);
         return h && /\bonline\b/.test(h.description) && childrenOf(rows, h).some((r) => r.label === 'Generations' && r.description.startsWith('3'));
-      });
+      }, 30_000, { keepExpanded: [name] });
       await fleet.stopAgent(name);
       const off = await waitTree(page, `${name} offline after its agent stopped`, (rows) => {
         const h = rows.find((r) => r.level === 1 && r.label === name);
@@ -23,7 +23,7 @@ export default [
         const kids = childrenOf(rows, h);
         const agent = kids.find((r) => r.label === 'Agent');
         return agent && /^offline/.test(agent.description) ? { h, kids } : null;
-      }, 60_000);
+      }, 60_000, { keepExpanded: [name] });
       const gens = off.kids.find((r) => r.label === 'Generations');
       if (!gens || !new RegExp(`^3\\b.*current ${gen}\\b`).test(gens.description)) {
         throw new Error(`offline ${name} must keep its last known generations (3, current ${gen}); its rows: ${off.kids.map((r) => r.text).join(' | ')}`);
