@@ -9,6 +9,7 @@ import { recordChecks, recordRevision } from '../state/metadata';
 import { runHealthChecks } from '../checks';
 import { CommandError } from '../exec';
 import { currentGeneration, readProfile } from './profile';
+import { withProfileLock } from './profileLock';
 import { rebuildToolArgv } from './rebuildTool';
 import { activateOrRestore, buildSystem, flakeRef, restoreGeneration, setProfile } from './system';
 
@@ -53,8 +54,9 @@ async function deployCheckedOut(ctx: OpContext, opts: DeployOptions, before: Ret
   } else {
     const argv = rebuildToolArgv(config.switchMethod, config.platform, flakeRef(config.flake), config.host, opts.nixOptions);
     try {
-      await ctx.run(argv);
+      await withProfileLock(config.profile, config.host, () => ctx.run(argv));
     } catch (err) {
+      if (err instanceof OpError) throw err;
       const now = currentGeneration(config.profile);
       const changed = now && now.generation !== before?.generation;
       const restored = changed && before ? '; ' + (await restoreGeneration(ctx, before)) : '';

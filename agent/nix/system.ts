@@ -5,6 +5,7 @@ import { OpError } from '../ops/types';
 import { CommandError } from '../exec';
 import { activationCommands, systemAttr } from './platform';
 import { currentGeneration, type ProfileLink } from './profile';
+import { withProfileLock } from './profileLock';
 import { existsSync } from 'node:fs';
 
 export type NixContext = Pick<OpContext, 'config' | 'log' | 'run'>;
@@ -64,8 +65,9 @@ export async function buildSystem(ctx: NixContext, opts: { nixOptions?: string[]
 /** Make `storePath` the profile's newest generation (nix-env --set); returns that generation. */
 export async function setProfile(ctx: NixContext, storePath: string): Promise<ProfileLink> {
   try {
-    await ctx.run(['nix-env', '-p', ctx.config.profile, '--set', storePath]);
+    await withProfileLock(ctx.config.profile, ctx.config.host, () => ctx.run(['nix-env', '-p', ctx.config.profile, '--set', storePath]));
   } catch (err) {
+    if (err instanceof OpError) throw err;
     throw commandFailure(ctx, `setting the profile ${ctx.config.profile}`, err, 'check that the agent may write the profile, then retry');
   }
   const now = currentGeneration(ctx.config.profile);
@@ -78,8 +80,11 @@ export async function setProfile(ctx: NixContext, storePath: string): Promise<Pr
 /** Point the profile at existing generation N (nix-env --switch-generation). */
 export async function switchProfileGeneration(ctx: NixContext, generation: number): Promise<void> {
   try {
-    await ctx.run(['nix-env', '-p', ctx.config.profile, '--switch-generation', String(generation)]);
+    await withProfileLock(ctx.config.profile, ctx.config.host, () =>
+      ctx.run(['nix-env', '-p', ctx.config.profile, '--switch-generation', String(generation)]),
+    );
   } catch (err) {
+    if (err instanceof OpError) throw err;
     throw commandFailure(ctx, `switching the profile ${ctx.config.profile} to generation ${generation}`, err, 'list the generations and pick one that exists');
   }
 }
