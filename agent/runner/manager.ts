@@ -3,14 +3,14 @@
 // cancels it, and on start-up re-attaches to workers that outlived a previous agent
 // (or marks their ops interrupted when they did not).
 import { EventEmitter } from 'node:events';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { FINAL_OP_STATES, type ClientIdentity, type ErrorCode, type OpInfo, type OpKind } from '../../protocol';
 import type { AgentConfig } from '../config';
 import { AGENT_VERSION } from '../version';
 import type { OpDefinition } from '../ops/types';
 import { createOpDir, listOpIds, listOps, readOpInfo, writeOpInfo } from '../journal/opStore';
-import { confirmFile, journalFile, opDir } from '../journal/paths';
+import { confirmFile, journalFile, opDir, opsDir } from '../journal/paths';
 import { auditOp } from '../journal/audit';
 import { lastSeqOf } from '../journal/reader';
 import { JournalWriter } from '../journal/writer';
@@ -75,6 +75,9 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
   private readonly running = new Map<string, Watched>();
   private readonly journals = new Map<string, { watcher: FileWatcher; listeners: Set<() => void> }>();
   private closed = false;
+  /** Op ids this manager has seen, to notice ops started by other processes (the CLI). */
+  private readonly known = new Set<string>();
+  private scanner: { watcher?: FSWatcher; timer: NodeJS.Timeout } | undefined;
 
   constructor(readonly config: AgentConfig) {
     super();
@@ -84,6 +87,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
   /** Re-attach to ops still running; finish the record of ops that ended while no agent watched. */
   recover(): void {
     for (const id of listOpIds(this.stateDir)) {
+      this.known.add(id);
       let info: OpInfo | undefined;
       try {
         info = readOpInfo(this.stateDir, id);
@@ -165,6 +169,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
       });
       writeFileSync(journalFile(this.stateDir, req.op), '', { mode: 0o600, flag: 'a' });
       writeOpInfo(this.stateDir, info);
+      this.known.add(req.op);
       const spawned = spawnWorker(this.stateDir, req.op);
       if (spawned.pid !== undefined && !readWorker(this.stateDir, req.op)) {
         writeWorker(this.stateDir, req.op, { pid: spawned.pid });
@@ -281,6 +286,46 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     };
   }
 
+  /**
+   * Notice ops that other processes (the CLI, another agent instance) start on this host,
+   * so clients get op.state for them and host.status when they end.
+   */
+  followForeignOps(): void {
+    if (this.scanner || this.closed) return;
+    mkdirSync(opsDir(this.stateDir), { recursive: true, mode: 0o700 });
+    // fs.watch announces a new op directory at once; the timer catches what it misses and
+    // ops whose op.json was not written yet when their directory appeared.
+    const timer = setInterval(() => this.scanForeign(), 1000);
+    timer.unref();
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watch(opsDir(this.stateDir), { persistent: false }, () => setTimeout(() => this.scanForeign(), 20).unref());
+      watcher.on('error', () => watcher?.close());
+    } catch {
+      watcher = undefined;
+    }
+    this.scanner = { watcher, timer };
+  }
+
+  private scanForeign(): void {
+    if (this.closed) return;
+    for (const id of listOpIds(this.stateDir)) {
+      if (this.known.has(id)) continue;
+      let info: OpInfo | undefined;
+      try {
+        info = readOpInfo(this.stateDir, id);
+      } catch {
+        continue;
+      }
+      if (!info) continue; // being created: next scan
+      this.known.add(id);
+      if (info.state === 'running') {
+        this.watch(id);
+        this.emit('state', info);
+      }
+    }
+  }
+
   /** Follow an op this manager did not start (started by the CLI or another agent instance). */
   attach(opId: string): void {
     const info = this.get(opId);
@@ -394,6 +439,10 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
   /** Stop watching (the workers keep running). */
   close(): void {
     this.closed = true;
+    if (this.scanner) {
+      clearInterval(this.scanner.timer);
+      this.scanner.watcher?.close();
+    }
     for (const id of [...this.running.keys()]) this.unwatch(id);
     for (const e of this.journals.values()) e.watcher.close();
     this.journals.clear();

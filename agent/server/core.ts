@@ -32,6 +32,7 @@ export class AgentCore {
 
   start(): void {
     this.manager.recover();
+    this.manager.followForeignOps();
   }
 
   welcome() {

@@ -1,7 +1,7 @@
 // TLS, slow clients (bounded agent memory, others unaffected), unsubscribe, and magic
 // rollback over real agents.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -9,7 +9,7 @@ import type { OutputLine } from '../../protocol';
 import { AgentClient } from '../../src/fleet/agentClient';
 import { WsTransport } from '../../src/fleet/transportWs';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
-import { connect, RawClient, startAgent, waitFor } from './agent-harness';
+import { AGENT_JS, connect, RawClient, startAgent, waitFor } from './agent-harness';
 
 let bed: TestBed;
 before(async () => {
@@ -96,6 +96,31 @@ describe('agent features', () => {
       assert.equal(c.frames.filter((m) => m.type === 'op.output').length, count, 'no output after unsubscribe');
       assert.equal(c.frames.some((m) => m.type === 'op.end'), false);
       watcher.close();
+      c.close();
+    } finally {
+      bed.setHook('h1', null);
+      await agent.stop();
+    }
+  });
+
+  test('an op started by the CLI beside a running agent is announced (op.state), followable, and ends with a host.status push', async () => {
+    const agent = await startAgent(bed, 'h1');
+    bed.setHook('h1', 'sleep 1\n');
+    try {
+      const c = connect(agent, bed.token);
+      await c.connect();
+      const started: string[] = [];
+      const statuses: number[] = [];
+      c.on('op.state', (o) => started.push(o.id));
+      c.on('host.status', () => statuses.push(Date.now()));
+      const cliRun = spawn(process.execPath, [AGENT_JS, 'switch', '--config', agent.config, '--op-id', 'from-cli'], { env: bed.env, stdio: 'ignore' });
+      const cliExit = new Promise<number | null>((r) => cliRun.once('exit', r));
+      await waitFor('op.state for the CLI op', () => started.includes('from-cli'), 30_000);
+      const { op } = await c.follow('from-cli');
+      assert.equal(op.state, 'succeeded', op.error);
+      assert.equal(op.client.auth.startsWith('cli:'), true);
+      await waitFor('host.status push', () => statuses.length > 0, 10_000);
+      assert.equal(await cliExit, 0);
       c.close();
     } finally {
       bed.setHook('h1', null);
