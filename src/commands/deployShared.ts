@@ -27,12 +27,33 @@ export function deploySettings() {
   const cfg = vscode.workspace.getConfiguration('nixfleet');
   return {
     canaries: cfg.get<string[]>('deploy.canaryHosts', []).filter((x) => typeof x === 'string'),
-    parallelism: cfg.get<number>('deploy.parallelism', 4),
+    parallelism: settingInt(cfg.get<unknown>('deploy.parallelism', 4), 'nixfleet.deploy.parallelism', 1, 64),
     showClosureDiff: cfg.get<boolean>('deploy.showClosureDiff', true),
     magicRollback: cfg.get<boolean>('magicRollback', true),
     /** GitHub Enterprise (or a test server): the REST API root. */
-    githubApiUrl: cfg.get<string>('github.apiUrl') || undefined,
+    githubApiUrl: apiUrlSetting(cfg.get<unknown>('github.apiUrl')),
   };
+}
+
+function settingInt(v: unknown, name: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new Error(`setting ${name} must be a whole number from ${min} to ${max}; fix it in Settings`);
+  }
+  return v;
+}
+
+function apiUrlSetting(v: unknown): string | undefined {
+  if (v === undefined || v === '') return undefined;
+  const fix = 'give the REST API root such as https://github.example.com/api/v3, or clear the setting for github.com';
+  if (typeof v !== 'string') throw new Error(`setting nixfleet.github.apiUrl must be text: ${fix}`);
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new Error(`setting nixfleet.github.apiUrl is not a URL: ${fix}`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`setting nixfleet.github.apiUrl must be an http(s) URL: ${fix}`);
+  return v.replace(/\/+$/, '');
 }
 
 export interface GitHubAccess {
