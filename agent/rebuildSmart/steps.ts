@@ -13,6 +13,7 @@ export function showArgv(argv: readonly string[]): string {
 
 /** Who commits (e.g. set in the agent's service unit); harmless to pass to git. */
 const IDENTITY_VARS = ['GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL'];
+const NO_EDITOR_VARS = ['EDITOR', 'VISUAL', 'PAGER'];
 
 export class Steps {
   /** Every command printed instead of run, in order (dry run only). */
@@ -77,9 +78,13 @@ export class Steps {
     });
     // Never wait for a password prompt: the agent runs unattended. simple-git refuses
     // GIT_* variables that can redirect git; the commit identity ones are passed on.
+    // Nothing here opens an editor or a pager (commits take -m, rebases are not
+    // interactive), and simple-git refuses to run at all while EDITOR or PAGER is set:
+    // most users' shells set EDITOR, and so does npm for its scripts.
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) {
-      if (v !== undefined && (!k.toUpperCase().startsWith('GIT_') || IDENTITY_VARS.includes(k))) env[k] = v;
+      if (v === undefined || NO_EDITOR_VARS.includes(k)) continue;
+      if (!k.toUpperCase().startsWith('GIT_') || IDENTITY_VARS.includes(k)) env[k] = v;
     }
     // GIT_OPTIONAL_LOCKS=0: reading status must not rewrite the index (a dry run changes
     // nothing, and the user may be running git in the same checkout).
