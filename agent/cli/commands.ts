@@ -41,6 +41,10 @@ const commands: Record<string, Command> = {
       const host = server.address.host.includes(':') ? `[${server.address.host}]` : server.address.host;
       process.stderr.write(`nixfleet-agent ${AGENT_VERSION}: host ${config.host} listening on ${scheme}://${host}:${server.address.port}` +
         `${config.tokenFile ? '' : ' (no tokenFile: read-only, mutating ops refused)'}\n`);
+      const loopback = /^(127\.|::1$|localhost$)/.test(server.address.host);
+      if (!config.tlsCert && !loopback) {
+        process.stderr.write(`nixfleet-agent: warning: listening on ${host} without TLS: bearer tokens and op output cross the network in clear; set tlsCert and tlsKey, or use the stdio transport over SSH\n`);
+      }
       if (p.json) print(JSON.stringify({ listening: `${host}:${server.address.port}`, pid: process.pid, version: AGENT_VERSION }));
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
