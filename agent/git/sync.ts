@@ -209,8 +209,23 @@ export async function pullCheckout(
 /** HEAD of the checkout and whether tracked files differ from it. */
 export async function checkoutRevision(ctx: GitContext, checkout: string): Promise<{ revision: string; dirty: boolean }> {
   const git = open(ctx, checkout);
-  const [status, rev] = await step(ctx, checkout, 'git status', () => Promise.all([git.status(), git.revparse(['--verify', 'HEAD'])]));
-  return { revision: rev.trim(), dirty: hasTrackedChanges(status) };
+  // One git process on the switch path: porcelain v2 names HEAD, and without untracked
+  // files every other line is a tracked change.
+  const text = await step(ctx, checkout, 'git status', () => git.raw(['status', '--porcelain=v2', '--branch', '--untracked-files=no']));
+  return parsePorcelainV2(text, checkout, ctx.host);
+}
+
+export function parsePorcelainV2(text: string, checkout: string, host: string): { revision: string; dirty: boolean } {
+  let revision: string | undefined;
+  let dirty = false;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('# branch.oid ')) revision = line.slice('# branch.oid '.length).trim();
+    else if (line.length > 0 && !line.startsWith('#')) dirty = true;
+  }
+  if (!revision || !/^[0-9a-f]{40,64}$/.test(revision)) {
+    throw new OpError(`host ${host}: the checkout ${checkout} has no commit yet; commit the configuration first`);
+  }
+  return { revision, dirty };
 }
 
 /** Full hash of `rev`, fetching once if the checkout does not have it. */

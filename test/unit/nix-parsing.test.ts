@@ -208,3 +208,14 @@ test('the metadata file keeps at most MAX_RECORDS of each kind, dropping the old
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('parsePorcelainV2: HEAD and tracked changes from git status --porcelain=v2', async () => {
+  const { parsePorcelainV2 } = await import('../../agent/git/sync');
+  const sha = 'a'.repeat(40);
+  assert.deepEqual(parsePorcelainV2(`# branch.oid ${sha}\n# branch.head main\n# branch.upstream origin/main\n# branch.ab +0 -0\n`, '/c', 'h1'), { revision: sha, dirty: false });
+  assert.deepEqual(
+    parsePorcelainV2(`# branch.oid ${sha}\n# branch.head (detached)\n1 .M N... 100644 100644 100644 x y hosts/h1/version\n`, '/c', 'h1'),
+    { revision: sha, dirty: true },
+  );
+  assert.throws(() => parsePorcelainV2('# branch.oid (initial)\n# branch.head main\n', '/c', 'h1'), /^OpError: host h1: the checkout \/c has no commit yet/);
+});
