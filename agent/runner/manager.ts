@@ -3,7 +3,7 @@
 // cancels it, and on start-up re-attaches to workers that outlived a previous agent
 // (or marks their ops interrupted when they did not).
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { FINAL_OP_STATES, type ClientIdentity, type ErrorCode, type OpInfo, type OpKind } from '../../protocol';
 import type { AgentConfig } from '../config';
@@ -146,7 +146,11 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
           // Another process accepted the same id a moment ago.
           if (def.mutating) releaseLock(this.stateDir, req.op);
           const other = this.waitForInfo(req.op);
-          return { op: this.sameRequest(other, req), existing: true };
+          if (other) return { op: this.sameRequest(other, req), existing: true };
+          // Its creator died between mkdir and op.json (kill -9): nothing ran, since the
+          // worker is spawned only after op.json exists. Clear it and accept the op afresh.
+          this.clearAbandoned(req.op);
+          return this.start(req, opts);
         }
         throw err;
       }
@@ -186,14 +190,30 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     }
   }
 
-  private waitForInfo(opId: string): OpInfo {
+  /** The op.json another process is writing, or undefined when it never came (its creator died). */
+  private waitForInfo(opId: string): OpInfo | undefined {
     const until = Date.now() + 2000;
     for (;;) {
       const info = readOpInfo(this.stateDir, opId);
       if (info) return info;
-      if (Date.now() > until) throw new OpRequestError('conflict', `op ${opId} is being created by another process; retry`);
+      if (Date.now() > until) return undefined;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     }
+  }
+
+  /**
+   * Move a half-created op directory aside with one rename, so that of several processes
+   * retrying the same id only one clears it (the others see ENOENT and start over).
+   */
+  private clearAbandoned(opId: string): void {
+    const aside = path.join(path.dirname(opDir(this.stateDir, opId)), `.abandoned-${opId}-${process.pid}-${Date.now()}`);
+    try {
+      renameSync(opDir(this.stateDir, opId), aside);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    rmSync(aside, { recursive: true, force: true });
   }
 
   private sameRequest(known: OpInfo, req: StartRequest): OpInfo {
