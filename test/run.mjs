@@ -1,15 +1,17 @@
 // `npm test`: builds, then runs every suite and prints one closing line
 // `N passed, N failed`. Suites:
 //   unit, integration  node's test runner over test/{unit,integration}/**/*.test.ts (real Nix, real git)
+//   typecheck          tsc --noEmit over the whole project (strict), counted as one test
+//   reliability        the fault and bad-input suite's quick form (`npm run reliability -- --quick`)
 //   e2e                the extension inside a real VS Code (code-server + Chromium), see test/e2e/
-// `npm test -- unit` (or integration, e2e) runs only the named suites.
+// `npm test -- unit` (or typecheck, integration, reliability, e2e) runs only the named suites.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const all = ['unit', 'integration', 'e2e'];
+const all = ['typecheck', 'unit', 'integration', 'reliability', 'e2e'];
 for (const w of wanted) {
   if (!all.includes(w)) {
     console.error(`unknown suite "${w}": choose from ${all.join(', ')}`);
@@ -43,12 +45,23 @@ const artifacts = path.join(root, '.test-artifacts');
 mkdirSync(artifacts, { recursive: true });
 
 for (const suite of suites) {
-  if (suite === 'e2e') {
-    const runner = path.join(root, 'test/e2e/run.mjs');
-    if (!existsSync(runner)) continue;
-    const summary = path.join(artifacts, 'e2e-summary.json');
+  if (suite === 'typecheck') {
+    const r = run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', '.']);
+    console.log(`typecheck: ${r.status === 0 ? 'ok' : 'FAILED (see the errors above)'}`);
+    if (r.status === 0) passed++;
+    else failed++;
+    continue;
+  }
+  if (suite === 'e2e' || suite === 'reliability') {
+    // These runners count their own tests and write {passed, failed} to the file we name.
+    const [runner, args, envName] =
+      suite === 'e2e'
+        ? [path.join(root, 'test/e2e/run.mjs'), [], 'NIXFLEET_E2E_SUMMARY']
+        : [path.join(root, 'test/reliability/run.ts'), ['--quick'], 'NIXFLEET_RELIABILITY_SUMMARY'];
+    const summary = path.join(artifacts, `${suite}-summary.json`);
     rmSync(summary, { force: true });
-    const r = run(process.execPath, [runner], { NIXFLEET_E2E_SUMMARY: summary });
+    const node = runner.endsWith('.ts') ? ['--import', 'tsx', runner] : [runner];
+    const r = run(process.execPath, [...node, ...args], { [envName]: summary });
     const s = existsSync(summary) ? JSON.parse(readFileSync(summary, 'utf8')) : { passed: 0, failed: 1 };
     if (r.status !== 0 && s.failed === 0) s.failed = 1;
     passed += s.passed;
