@@ -5,6 +5,8 @@
 // journal, the client's whole copy equals the journal, the host lock is free and the
 // profile's generations are intact (links = nix-env --list-generations, none lost).
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { OpInfo, OpKind, OutputLine } from '../../../protocol';
 import { readOpInfo } from '../../../agent/journal/opStore';
 import { createTestBed } from '../../fixtures/testbed';
@@ -116,6 +118,19 @@ export const killScenario: Scenario = {
         });
         if (tally.failures > 0 && tally.failures === tally.trials) killWorkers(h.stateDir);
       }
+      // The narrowest window, made exact: killed after the op's directory was made and
+      // before its op.json was written (random kills land there rarely). The controller's
+      // retry with the same id must be accepted and run, not refused forever.
+      await tally.trial('kill between the op directory and its op.json', async () => {
+        const opId = `k9-half-${randomBytes(3).toString('hex')}`;
+        mkdirSync(path.join(h.stateDir, 'ops', opId), { mode: 0o700 });
+        writeFileSync(path.join(h.stateDir, 'ops', opId, 'request.json'), '');
+        const before = await assertProfileIntact(h.profile, bed.env);
+        await within('retried op.start', 20_000, c.startOp(opId, 'test', {}));
+        const { op } = await within(`end of ${opId}`, 60_000, c.follow(opId));
+        check(op.state === 'succeeded', `the retried op ended ${op.state}: ${op.error}`);
+        await assertProfileIntact(h.profile, bed.env, before);
+      });
       final = readProfileLinks(h.profile);
     } finally {
       c.close();
