@@ -57,7 +57,7 @@ for (const suite of suites) {
     const [runner, args, envName] =
       suite === 'e2e'
         ? [path.join(root, 'test/e2e/run.mjs'), [], 'NIXFLEET_E2E_SUMMARY']
-        : [path.join(root, 'test/reliability/run.ts'), ['--quick'], 'NIXFLEET_RELIABILITY_SUMMARY'];
+        : [path.join(root, 'test/reliability/run.ts'), ['--quick', '--no-build'], 'NIXFLEET_RELIABILITY_SUMMARY'];
     const summary = path.join(artifacts, `${suite}-summary.json`);
     rmSync(summary, { force: true });
     const node = runner.endsWith('.ts') ? ['--import', 'tsx', runner] : [runner];
