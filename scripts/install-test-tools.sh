@@ -34,10 +34,11 @@ log() { echo "install-test-tools: $*"; }
 
 # The manifest written to .tools/package.json. allowScripts lists the dependencies whose
 # install scripts must run (npm 11 blocks the others); older npm ignores the field and runs
-# them all. Denied on purpose, because their scripts download binaries from GitHub and the
-# tests do not need what they fetch: keytar (vsce's optional credential store), argon2
-# (code-server's password hashing, unused with --auth none; its package ships the binary
-# anyway) and @vscode/vsce-sign (signature checks, not used by `vsce package`).
+# them all. argon2 must run: code-server loads it at every start (even with --auth none) and
+# its package ships no binary; `node-pre-gyp --fallback-to-build` builds it from source when
+# the download is refused, as it is here. Denied on purpose, because their scripts download
+# binaries from GitHub and the tests do not need what they fetch: keytar (vsce's optional
+# credential store) and @vscode/vsce-sign (signature checks, not used by `vsce package`).
 manifest=$(cat <<EOF
 {
   "name": "nixfleet-test-tools",
@@ -59,7 +60,7 @@ manifest=$(cat <<EOF
     "@vscode/windows-registry": true,
     "@vscode/deviceid": true,
     "keytar": false,
-    "argon2": false,
+    "argon2": true,
     "@vscode/vsce-sign": false
   }
 }
@@ -75,6 +76,13 @@ installed_ok() {
   [ -f "$tools/node_modules/@vscode/vsce/package.json" ] || return 1
   # code-server's postinstall installs VS Code's own node_modules; without them it cannot start.
   [ -d "$tools/node_modules/code-server/lib/vscode/node_modules" ] || return 1
+  code_server_starts
+}
+
+# A native module whose install script did not run shows only when code-server loads it.
+code_server_starts() {
+  XDG_CONFIG_HOME="$tools/.xdg" XDG_DATA_HOME="$tools/.xdg" \
+    "$tools/node_modules/.bin/code-server" --version >/dev/null 2>&1
 }
 
 if ! $force && installed_ok; then
@@ -130,6 +138,10 @@ log "npm install in .tools/ (code-server $CODE_SERVER_VERSION, playwright-core $
 
 if ! [ -d "$tools/node_modules/code-server/lib/vscode/node_modules" ]; then
   echo "install-test-tools: code-server's postinstall did not install lib/vscode/node_modules; rerun with --force and read npm's output above" >&2
+  exit 1
+fi
+if ! code_server_starts; then
+  echo "install-test-tools: code-server was installed but does not start; run $tools/node_modules/.bin/code-server --version to see why (often a native module whose install script did not run)" >&2
   exit 1
 fi
 rm -rf "$tmp"
