@@ -145,7 +145,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
           // Another process accepted the same id a moment ago.
           if (def.mutating) releaseLock(this.stateDir, req.op);
-          const other = this.waitForInfo(req.op);
+          const other = await this.waitForInfo(req.op);
           if (other) return { op: this.sameRequest(other, req), existing: true };
           // Its creator died between mkdir and op.json (kill -9): nothing ran, since the
           // worker is spawned only after op.json exists. Clear it and accept the op afresh.
@@ -190,14 +190,17 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     }
   }
 
-  /** The op.json another process is writing, or undefined when it never came (its creator died). */
-  private waitForInfo(opId: string): OpInfo | undefined {
+  /**
+   * The op.json another process is writing, or undefined when it never came (its creator
+   * died). Waits without blocking the event loop: other clients are served meanwhile.
+   */
+  private async waitForInfo(opId: string): Promise<OpInfo | undefined> {
     const until = Date.now() + 2000;
     for (;;) {
       const info = readOpInfo(this.stateDir, opId);
       if (info) return info;
       if (Date.now() > until) return undefined;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
 
