@@ -20,6 +20,14 @@ export type AgentEndpoint =
 const SSH_USER_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/;
 const SSH_HOST_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]{0,252})$/;
 
+// ssh joins the remote command into one string that the host's shell parses, so the
+// agent config path must hold nothing a shell would read: no spaces, quotes, ";", "$", "`".
+const AGENT_CONFIG_RULE =
+  'agentConfig must be an absolute path on the host made of letters, digits and "._@+-/" (no spaces, shell characters or "..")';
+function isSafeRemotePath(p: string): boolean {
+  return /^\/[A-Za-z0-9._@+\/-]+$/.test(p) && !p.split('/').includes('..');
+}
+
 const entrySchema = z.strictObject({
   name: hostName,
   address: z.string().min(1).max(300),
@@ -28,7 +36,7 @@ const entrySchema = z.strictObject({
     .string()
     .min(1)
     .max(4096)
-    .refine((p) => p.startsWith('/') && !p.includes('\0'), 'agentConfig must be an absolute path on the host')
+    .refine(isSafeRemotePath, AGENT_CONFIG_RULE)
     .optional(),
 });
 
@@ -47,6 +55,7 @@ export function parseAddress(host: string, address: string, agentConfig?: string
     return { kind: 'ws', url: url.toString() };
   }
   if (url.protocol === 'ssh:') {
+    if (agentConfig !== undefined && !isSafeRemotePath(agentConfig)) throw new Error(`host ${host}: ${AGENT_CONFIG_RULE}`);
     const user = decodeURIComponent(url.username);
     const hostname = url.hostname;
     if (user && !SSH_USER_RE.test(user)) throw new Error(`host ${host}: ssh user "${printable(user)}" is not a valid user name`);

@@ -36,6 +36,11 @@ test('addresses: ws/wss kept as URLs, ssh becomes an argv that cannot be read as
   assert.deepEqual(plain.kind === 'command' && plain.argv.slice(-3), ['h3', 'nixfleet-agent', 'stdio']);
   assert.throws(() => parseAddress('h1', 'ssh://-oProxyCommand=x@h'), /ssh user/);
   assert.throws(() => parseAddress('h1', 'ssh://h/path'), /takes no path/);
+  // The remote shell parses ssh's command line: nothing in the config path may reach it.
+  for (const bad of ['/etc/x; touch /tmp/pwned', '/etc/$(id)', '/etc/a b', '/etc/`id`', "/etc/'x'", 'relative/x', '/etc/../x', '/etc/x\ny']) {
+    assert.throws(() => parseAddress('h3', 'ssh://h3', bad), /agentConfig must be an absolute path/, JSON.stringify(bad));
+    assert.match(parseHostsSetting([{ name: 'h3', address: 'ssh://h3', platform: 'nixos', agentConfig: bad }]).errors[0]!, /agentConfig must be/);
+  }
   assert.throws(() => parseAddress('h1', 'ws://user:pw@h:1'), /credentials/);
   assert.throws(() => parseAddress('h1', 'not a url'), /host h1: address "not a url" is not a URL/);
 });
