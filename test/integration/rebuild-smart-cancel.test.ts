@@ -3,19 +3,12 @@
 import assert from 'node:assert/strict';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { TestBed } from '../fixtures/testbed';
-import { currentGenerationOf, git, newBed, phaseStatus, runSmart, upstream } from './rebuild-smart-fixtures';
+import { currentGenerationOf, git, phaseStatus, runSmart, sharedBed, upstream } from './rebuild-smart-fixtures';
 
 let bed: TestBed;
-before(async () => {
-  bed = await newBed();
-  const first = await runSmart(bed, {});
-  assert.equal(first.error, undefined, first.error?.message);
-});
-after(async () => {
-  await bed?.cleanup();
-});
+sharedBed((b) => (bed = b));
 
 test('cancel inside the rebuild (activation running): the recorded generation is put back', async () => {
   const h = bed.host('h1');

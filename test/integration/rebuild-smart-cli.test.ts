@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { TestBed } from '../fixtures/testbed';
-import { currentGenerationOf, git, newBed, runSmart, upstream } from './rebuild-smart-fixtures';
+import { currentGenerationOf, git, runSmart, sharedBed, upstream } from './rebuild-smart-fixtures';
 
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const agent = path.join(repoRoot, 'dist/agent.js');
@@ -14,14 +14,7 @@ const FAILING = { healthChecks: [['sh', '-c', 'echo "web is down" >&2; exit 4']]
 const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 let bed: TestBed;
-before(async () => {
-  bed = await newBed();
-  const first = await runSmart(bed, {});
-  assert.equal(first.error, undefined, first.error?.message);
-});
-after(async () => {
-  await bed?.cleanup();
-});
+sharedBed((b) => (bed = b));
 
 function cli(args: string[], input?: string) {
   return spawnSync(process.execPath, [agent, ...args], { env: process.env, encoding: 'utf8', input, timeout: 120_000 });

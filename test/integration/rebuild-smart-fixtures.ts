@@ -1,9 +1,11 @@
 // Shared by the rebuild-smart-*.test.ts files: the real-Nix test bed plus an in-process
 // OpContext shaped like the op worker's (journal lines collected, commands through
 // runCommand), PATH control over which test doubles (nh, chezmoi, jj) exist, and git helpers.
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { appendFileSync, mkdirSync, readlinkSync, realpathSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { promisify } from 'node:util';
 import type { OpParams, OpResult, OutputStream } from '../../protocol';
 import { loadConfig, type AgentConfig } from '../../agent/config';
@@ -132,4 +134,21 @@ export function currentGenerationOf(profile: string): { generation: number; path
   } catch {
     return undefined;
   }
+}
+
+/**
+ * One bed for a whole test file, on which a first clean Rebuild Smart run has been done;
+ * registers the file's before/after hooks and hands the bed to `use`.
+ */
+export function sharedBed(use: (bed: TestBed) => void): void {
+  let bed: TestBed | undefined;
+  before(async () => {
+    bed = await newBed();
+    use(bed);
+    const first = await runSmart(bed, {});
+    assert.equal(first.error, undefined, first.error?.message);
+  });
+  after(async () => {
+    await bed?.cleanup();
+  });
 }

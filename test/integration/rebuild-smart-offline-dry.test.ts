@@ -6,20 +6,13 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { TestBed } from '../fixtures/testbed';
-import { currentGenerationOf, git, gitRaw, newBed, phaseStatus, runSmart, upstream, usePath } from './rebuild-smart-fixtures';
+import { currentGenerationOf, git, gitRaw, phaseStatus, runSmart, sharedBed, upstream, usePath } from './rebuild-smart-fixtures';
 
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 let bed: TestBed;
-before(async () => {
-  bed = await newBed();
-  const first = await runSmart(bed, {});
-  assert.equal(first.error, undefined, first.error?.message);
-});
-after(async () => {
-  await bed?.cleanup();
-});
+sharedBed((b) => (bed = b));
 
 /** A loopback port nothing listens on. */
 async function closedPort(): Promise<number> {

@@ -4,20 +4,13 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { recordPath } from '../../agent/rebuildSmart/record';
 import type { TestBed } from '../fixtures/testbed';
-import { currentGenerationOf, git, newBed, phaseStatus, runSmart, upstream } from './rebuild-smart-fixtures';
+import { currentGenerationOf, git, phaseStatus, runSmart, sharedBed, upstream } from './rebuild-smart-fixtures';
 
 let bed: TestBed;
-before(async () => {
-  bed = await newBed();
-  const first = await runSmart(bed, {});
-  assert.equal(first.error, undefined, first.error?.message);
-});
-after(async () => {
-  await bed?.cleanup();
-});
+sharedBed((b) => (bed = b));
 
 const FAILING_CHECK = { healthChecks: [['sh', '-c', 'echo "nginx is down" >&2; exit 3']] };
 
