@@ -20,6 +20,12 @@ export interface AuditRecord {
   agentVersion: string;
   agentVersionBefore?: string;
   agentVersionAfter?: string;
+  /**
+   * Set on the second record of an op that restarts the agent (force-rebuild, self-update):
+   * written by the agent that saw the op end, with the version running after it and the
+   * final outcome (self-update --verify can turn a success into a failure there).
+   */
+  observed?: true;
 }
 
 export function appendAudit(stateDir: string, record: AuditRecord): void {
@@ -48,9 +54,10 @@ export function readAudit(stateDir: string): AuditRecord[] {
   return out;
 }
 
-/** The audit record of an op that ended. */
-export function auditOp(stateDir: string, info: OpInfo): void {
+/** The audit record of an op that ended (`observed`: the after-restart record, see AuditRecord). */
+export function auditOp(stateDir: string, info: OpInfo, observed = false): void {
   appendAudit(stateDir, {
+    ...(observed ? { observed: true as const } : {}),
     time: new Date().toISOString(),
     op: info.id,
     kind: info.kind,

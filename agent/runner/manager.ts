@@ -45,6 +45,9 @@ export const CANCEL_GRACE_MS = 10_000;
 const WORKER_START_MS = 30_000;
 const POLL_MS = 200;
 
+/** Ops whose activation may restart the agent: the agent that sees their end audits it again. */
+const AGENT_RESTARTING_KINDS: readonly OpKind[] = ['force-rebuild', 'self-update'];
+
 const cancelFile = (stateDir: string, opId: string) => path.join(opDir(stateDir, opId), 'cancel-requested');
 
 function canonical(v: unknown): string {
@@ -451,6 +454,8 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
       }
       try {
         writeOpInfo(this.stateDir, final);
+        // The worker's audit record predates the restart these ops cause.
+        if (AGENT_RESTARTING_KINDS.includes(final.kind)) auditOp(this.stateDir, final, true);
       } catch {
         /* state dir read-only or gone: report what we know */
       }

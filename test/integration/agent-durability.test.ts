@@ -164,8 +164,14 @@ describe('agent restarts and dropped connections', () => {
       assert.equal(status.agentVersion, '9.9.9-restarted');
       assert.equal(op.result?.generationAfter, status.currentGeneration);
       assert.ok((await c.generations()).length >= before);
-      const audit = readAudit(bed.host('h1').stateDir).find((r) => r.op === 'fr-1');
-      assert.equal(audit?.outcome, 'succeeded');
+      const audit = readAudit(bed.host('h1').stateDir).filter((r) => r.op === 'fr-1');
+      assert.deepEqual(
+        audit.map((r) => [r.outcome, r.observed ?? false, r.agentVersionBefore, r.agentVersionAfter]),
+        [
+          ['succeeded', false, oldVersion, undefined], // the worker's, written before the restart
+          ['succeeded', true, oldVersion, '9.9.9-restarted'], // the restarted agent's
+        ],
+      );
     } finally {
       bed.setHook('h1', null);
       c.close();

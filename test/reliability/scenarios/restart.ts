@@ -67,12 +67,14 @@ export const restartScenario: Scenario = {
           lines += got.length;
           check(op.result?.agentVersionBefore === from.version, `agentVersionBefore is ${op.result?.agentVersionBefore}, expected ${from.version}`);
           check(op.result?.agentVersionAfter === to.version, `agentVersionAfter is ${op.result?.agentVersionAfter}, expected ${to.version}`);
+          // Two records: the worker's (before the restart it caused) and the new agent's.
           const audit = readAudit(h.stateDir).filter((r) => r.op === opId);
-          check(audit.length === 1, `${audit.length} audit records for ${opId}`);
-          check(audit[0]!.outcome === 'succeeded', `audit outcome ${audit[0]!.outcome}`);
-          check(audit[0]!.agentVersionBefore === from.version, `audit agentVersionBefore ${audit[0]!.agentVersionBefore}`);
-          // The worker writes the audit record before the new agent sees the end: the
-          // version after is in the op's result (above), the audit holds the worker's.
+          check(audit.length === 2, `${audit.length} audit records for ${opId}`);
+          const [worker, observed] = [audit.find((r) => !r.observed), audit.find((r) => r.observed)];
+          check(worker?.outcome === 'succeeded', `worker's audit outcome ${worker?.outcome}`);
+          check(worker?.agentVersionBefore === from.version, `audit agentVersionBefore ${worker?.agentVersionBefore}`);
+          check(observed?.outcome === 'succeeded', `observed audit outcome ${observed?.outcome}`);
+          check(observed?.agentVersionAfter === to.version, `audit agentVersionAfter ${observed?.agentVersionAfter}, expected ${to.version}`);
           const status = await c.status();
           check(status.agentVersion === to.version, `status reports agent ${status.agentVersion}`);
           const after = await assertProfileIntact(h.profile, bed.env, before);
