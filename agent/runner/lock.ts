@@ -1,9 +1,10 @@
 // The host lock: one mutating op per host, across the agent, its workers and CLI
-// processes. `<stateDir>/lock` is created with O_EXCL; it names the holder (op, kind,
+// processes. `<stateDir>/lock` appears atomically (link of a written file); it names the holder (op, kind,
 // pid, process start time, since). A lock whose holder process is gone is stale and
 // may be taken over; the takeover itself is serialised by a second O_EXCL file so two
 // processes can never both replace the same stale lock.
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, linkSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { opId, opKind, type OpKind } from '../../protocol';
 import { writeJsonAtomicSync } from '../journal/atomicWrite';
@@ -60,20 +61,25 @@ export function currentHolder(stateDir: string): LockHolder | undefined {
   return h && holderAlive(h) ? h : undefined;
 }
 
+/**
+ * Create the lock with its content already in place: written to a private file, then
+ * hard-linked to the lock's name (link() fails with EEXIST like O_EXCL). Creating the
+ * file empty and writing afterwards let a racer read an empty lock in between, take it for
+ * a stale one and delete it, so two processes held the lock at once.
+ */
 function tryCreate(stateDir: string, holder: LockHolder): boolean {
-  let fd: number;
+  const file = lockFile(stateDir);
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
+  writeFileSync(tmp, JSON.stringify(holder) + '\n', { mode: 0o600, flag: 'wx' });
   try {
-    fd = openSync(lockFile(stateDir), 'wx', 0o600);
+    linkSync(tmp, file);
+    return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
-  }
-  try {
-    writeSync(fd, JSON.stringify(holder) + '\n');
   } finally {
-    closeSync(fd);
+    rmSync(tmp, { force: true });
   }
-  return true;
 }
 
 /**
