@@ -148,19 +148,31 @@ release_lock() { if [ -n "$lock" ]; then rm -f -- "$lock"; fi; }
 take_lock() {
   # Same file and JSON as the agent's lock (agent/runner/lock.ts): {op, kind, pid, since}.
   [ -n "$state_dir" ] && [ -d "$state_dir" ] || return 0
-  local file="$state_dir/lock" pid
+  local file="$state_dir/lock" pid seen
   if [ -f "$file" ]; then
-    pid=$(jq -r '.pid // empty' -- "$file" 2>/dev/null || true)
+    seen=$(cat -- "$file" 2>/dev/null || true)
+    pid=$(jq -r '.pid // empty' <<<"$seen" 2>/dev/null || true)
     if [[ $pid =~ ^[0-9]+$ ]] && [ "$pid" -gt 0 ] && kill -0 "$pid" 2>/dev/null; then
-      die "busy: $(jq -r '"\(.kind // "an op") \(.op // "") running since \(.since // "?")"' -- "$file" 2>/dev/null || echo "an op is running") (lock $(q "$file")); wait for it to finish or cancel it, then run nixfleet-update again"
+      die "busy: $(jq -r '"\(.kind // "an op") \(.op // "") running since \(.since // "?")"' <<<"$seen" 2>/dev/null || echo "an op is running") (lock $(q "$file")); wait for it to finish or cancel it, then run nixfleet-update again"
     fi
-    rm -f -- "$file"  # stale: its holder is gone
+    # Stale: its holder is gone. Remove it under the agent's takeover guard, and only if it
+    # is still the lock we read (another process may have replaced it meanwhile).
+    if ( set -o noclobber; : >"$file.takeover" ) 2>/dev/null; then
+      if [ "$(cat -- "$file" 2>/dev/null || true)" = "$seen" ]; then rm -f -- "$file"; fi
+      rm -f -- "$file.takeover"
+    fi
   fi
-  if ( umask 077; set -o noclobber; printf '{"op":"nixfleet-update-%d","kind":"self-update","pid":%d,"since":"%s"}\n' \
-      "$$" "$$" "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" >"$file" ) 2>/dev/null; then
+  # The lock appears with its content in place (a hard link of a written file, which fails
+  # like O_EXCL when the lock exists), so no reader ever sees it empty.
+  local tmp="$file.$$.tmp"
+  ( umask 077; printf '{"op":"nixfleet-update-%d","kind":"self-update","pid":%d,"since":"%s"}\n' \
+      "$$" "$$" "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" >"$tmp" )
+  if ln -- "$tmp" "$file" 2>/dev/null; then
+    rm -f -- "$tmp"
     lock=$file
     trap release_lock EXIT
   else
+    rm -f -- "$tmp"
     die "busy: another process took the host lock $(q "$file") just now; try again"
   fi
 }
