@@ -91,14 +91,7 @@ export async function bringToRev(ctx: GitContext, checkout: string, rev: string)
   const head = await step(ctx, checkout, 'reading HEAD', () => headOf(git));
   if (head.rev.startsWith(rev)) return { before: head.rev, branchBefore: head.branch, after: head.rev, branch: head.branch, changed: false };
   await requireClean(ctx, git, checkout, `moving it to ${rev}`);
-  let target = await resolveCommit(git, rev);
-  if (!target) {
-    await fetch(ctx, git, checkout, true);
-    target = await resolveCommit(git, rev);
-  }
-  if (!target) {
-    throw new OpError(`host ${ctx.host}: commit ${rev} is neither in the checkout ${checkout} nor on its remote "origin"; push it first or give another revision`);
-  }
+  const target = await resolveRevision(ctx, checkout, rev);
   if (head.branch && (await isAncestor(git, head.rev, target))) {
     ctx.log('info', `git merge --ff-only ${target} (on ${head.branch})`);
     await step(ctx, checkout, 'git merge --ff-only', () => git.raw(['merge', '--ff-only', target]));
