@@ -114,15 +114,37 @@ export async function pickQuick(page, text, timeoutMs = 15_000) {
     throw new Error(`the QuickPick has no item matching ${text}; it shows: ${shown.map((s) => s.replace(/\s+/g, ' ')).join(' | ') || '(nothing)'}`);
   }
   const items = (await rows.allInnerTexts()).map((s) => s.replace(/\s+/g, ' ').trim());
-  const target = Number(await row.getAttribute('data-index'));
-  for (let i = 0; i < 50; i++) {
-    const focused = page.locator(`${sel.quickInputRow}.focused`).first();
-    const at = (await focused.count()) ? Number(await focused.getAttribute('data-index')) : -1;
-    if (at === target) break;
+  // The list can re-render while we move (an extension may update its items, which resets the
+  // focus), so each step re-reads both where the focus is and where the target is, and the
+  // choice is confirmed by the focused row's own text rather than by an index read earlier.
+  const matches = async (loc) => {
+    if (!(await loc.count())) return false;
+    if (typeof text !== 'string') return text.test(await loc.innerText().catch(() => ''));
+    const label = (await loc.locator('.label-name').first().innerText().catch(() => '')).trim();
+    return label === text;
+  };
+  const focusedRow = () => page.locator(`${sel.quickInputRow}.focused`).first();
+  let confirmed = false;
+  for (let i = 0; i < 80 && !confirmed; i++) {
+    if (await matches(focusedRow())) {
+      confirmed = true;
+      break;
+    }
+    const focused = focusedRow();
+    const at = (await focused.count()) ? Number(await focused.getAttribute('data-index').catch(() => -1)) : -1;
+    const target = Number(await row.getAttribute('data-index', { timeout: 2_000 }).catch(() => -1));
+    if (target < 0) {
+      await page.waitForTimeout(50);
+      continue;
+    }
     await page.keyboard.press(at < target ? 'ArrowDown' : 'ArrowUp');
+    await page.waitForTimeout(30);
   }
-  const focusedIndex = Number(await page.locator(`${sel.quickInputRow}.focused`).first().getAttribute('data-index').catch(() => -1));
-  if (focusedIndex !== target) throw new Error(`could not move the QuickPick's focus to the item matching ${text}`);
+  if (!confirmed) {
+    const shown = (await rows.allInnerTexts()).map((s) => s.replace(/\s+/g, ' ').trim());
+    const at = await focusedRow().innerText().catch(() => '(none)');
+    throw new Error(`could not move the QuickPick's focus to the item matching ${text}; focused: ${at.replace(/\s+/g, ' ')}; items: ${shown.join(' | ')}`);
+  }
   await page.keyboard.press('Enter');
   return items;
 }
