@@ -4,7 +4,8 @@ import { userInfo } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { OpInfo, OpKind, OutputLine } from '../../protocol';
 import type { AgentConfig } from '../config';
-import { OpManager } from '../runner/manager';
+import { OpManager, OpRequestError } from '../runner/manager';
+import { RefusalLog } from '../server/refusalLog';
 import { Subscription } from '../server/subscription';
 
 export function cliIdentity() {
@@ -75,7 +76,16 @@ export function followOp(manager: OpManager, opId: string, fromSeq: number, prin
 export async function runOpFromCli(config: AgentConfig, kind: OpKind, params: Record<string, unknown>, opId: string, json: boolean): Promise<OpInfo> {
   const manager = new OpManager(config);
   try {
-    const { op } = await manager.start({ op: opId, kind, params, client: cliIdentity() }, { authenticated: true });
+    const client = cliIdentity();
+    const { op } = await manager.start({ op: opId, kind, params, client }, { authenticated: true }).catch((err: unknown) => {
+      // A refused start (busy, conflict, invalid) is an attempt the audit log keeps, as over the protocol.
+      if (err instanceof OpRequestError && ['busy', 'conflict', 'invalid'].includes(err.code)) {
+        const log = new RefusalLog(config.stateDir, undefined, undefined, () => {}); // the CLI's error says it all
+        log.record({ source: client.auth, client, request: 'op.start', op: opId, kind, params: JSON.stringify(params), code: err.code, reason: err.message });
+        log.close();
+      }
+      throw err;
+    });
     // Ctrl-C cancels the op rather than abandoning a worker that runs on.
     const onInt = () => {
       process.stderr.write(`\ncancelling ${kind} ${op.id} …\n`);

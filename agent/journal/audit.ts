@@ -1,5 +1,7 @@
-// The audit log: one JSON line per mutating op that ended, appended with O_APPEND so
-// concurrent writers (agent and CLI) never interleave within a line.
+// The audit log: one JSON line per mutating op that ended, and one per refused attempt
+// (a 401 upgrade, an op.start refused as busy/unauthorized/conflict/invalid; see
+// agent/server/refusalLog.ts for the rate limit), appended with O_APPEND so concurrent
+// writers (agent and CLI) never interleave within a line.
 import { appendFileSync, readFileSync } from 'node:fs';
 import type { ClientIdentity, OpInfo, OpKind, OpStateName } from '../../protocol';
 import { auditFile } from './paths';
@@ -28,12 +30,65 @@ export interface AuditRecord {
   observed?: true;
 }
 
-export function appendAudit(stateDir: string, record: AuditRecord): void {
+/**
+ * A refused attempt: who (client identity, or the peer address for a refused upgrade),
+ * what was asked, when, and why it was refused. Marked `event: "refused"`; op records
+ * have no `event` key.
+ */
+export interface RefusalRecord {
+  event: 'refused';
+  time: string;
+  /** Rate-limit key: the peer's IP address (no port), `stdio:<user>` or `cli:<user>`. */
+  source: string;
+  client: ClientIdentity;
+  /** What was asked: `upgrade` (the WebSocket handshake) or the request type. */
+  request: string;
+  op?: string;
+  kind?: string;
+  /** The params as sent, as JSON cut to 512 characters. */
+  params?: string;
+  /** `token:<prefix>` of a bearer token that matched no token in the file. */
+  presented?: string;
+  /** HTTP status (upgrade) or protocol error code. */
+  code: string;
+  reason: string;
+}
+
+/** Refusals left out by the rate limit during one window, written when the window closes. */
+export interface RefusalSummaryRecord {
+  event: 'refused-summary';
+  time: string;
+  from: string;
+  to: string;
+  /** Refusals not written as records in this window. */
+  suppressed: number;
+  /** Suppressed count per source (the 20 largest). */
+  bySource: Record<string, number>;
+  /** Sources beyond those 20, and their total. */
+  otherSources?: { sources: number; refusals: number };
+  /** Refusals from sources beyond the 1000 the limiter tells apart in one window. */
+  untracked?: number;
+  byCode: Record<string, number>;
+}
+
+export type AuditLogRecord = AuditRecord | RefusalRecord | RefusalSummaryRecord;
+
+export function appendAudit(stateDir: string, record: AuditLogRecord): void {
   appendFileSync(auditFile(stateDir), JSON.stringify(record) + '\n', { mode: 0o600 });
 }
 
-/** Every complete audit record, oldest first (a torn final line is ignored). */
+/** The op records (no refusals), oldest first (a torn final line is ignored). */
 export function readAudit(stateDir: string): AuditRecord[] {
+  return readAuditLog(stateDir).filter((r): r is AuditRecord => !('event' in r));
+}
+
+/** Refusal and refusal-summary records, oldest first. */
+export function readRefusals(stateDir: string): (RefusalRecord | RefusalSummaryRecord)[] {
+  return readAuditLog(stateDir).filter((r): r is RefusalRecord | RefusalSummaryRecord => 'event' in r);
+}
+
+/** Every complete record of the audit log, oldest first (a torn final line is ignored). */
+export function readAuditLog(stateDir: string): AuditLogRecord[] {
   let text: string;
   try {
     text = readFileSync(auditFile(stateDir), 'utf8');
@@ -43,10 +98,10 @@ export function readAudit(stateDir: string): AuditRecord[] {
   }
   const lines = text.split('\n');
   lines.pop(); // the part after the last newline is empty or torn
-  const out: AuditRecord[] = [];
+  const out: AuditLogRecord[] = [];
   for (const l of lines) {
     try {
-      out.push(JSON.parse(l) as AuditRecord);
+      out.push(JSON.parse(l) as AuditLogRecord);
     } catch {
       /* a line torn by a crash and followed by newer records */
     }

@@ -7,6 +7,7 @@ import { OpManager } from '../runner/manager';
 import type { NixInfo } from '../ops/types';
 import { buildHostStatus } from './status';
 import { listGenerations } from '../nix/generations';
+import { RefusalLog } from './refusalLog';
 
 export interface SessionLike {
   readonly welcomed: boolean;
@@ -18,12 +19,15 @@ export class AgentCore {
   readonly manager: OpManager;
   readonly startedAt = new Date().toISOString();
   readonly sessions = new Set<SessionLike>();
+  /** Refused attempts, rate-limited into the audit log. */
+  readonly refusals: RefusalLog;
 
   constructor(
     readonly config: AgentConfig,
     readonly nix: NixInfo,
   ) {
     this.manager = new OpManager(config);
+    this.refusals = new RefusalLog(config.stateDir);
     this.manager.on('end', (info) => void this.onOpEnd(info));
     this.manager.on('state', (info) => {
       for (const s of this.sessions) if (s.welcomed) s.sendEvent({ type: 'op.state', op: info });
@@ -67,6 +71,7 @@ export class AgentCore {
   }
 
   close(): void {
+    this.refusals.close();
     this.manager.close();
   }
 }

@@ -27,8 +27,15 @@ export interface SessionAuth {
   /** `token:<prefix>`, `stdio:<user>`, or `none` for an unauthenticated listener. */
   auth: string;
   address?: string;
+  /** Who refusals are counted against (rate limit): the peer's IP address; `auth` when unset. */
+  source?: string;
   authenticated: boolean;
 }
+
+/** Requests that change or steer the host: a refusal of one is an audited attempt. */
+const AUDITED_REQUESTS = new Set(['op.start', 'op.cancel', 'op.confirm']);
+/** Why a refused request is audited: an attempt the agent turned down, not a failure. */
+const REFUSAL_CODES = new Set<ErrorCode>(['busy', 'unauthorized', 'conflict', 'invalid', 'protocol']);
 
 /** Unflushed output above which subscriptions pause, and below which they resume. */
 const HIGH_WATER = 4 * 1024 * 1024;
@@ -112,13 +119,19 @@ export class Session implements SessionLike {
     const raw = msg as Record<string, unknown>;
     const id = (typeof raw.id === 'number' && Number.isSafeInteger(raw.id) && raw.id >= 0) || (typeof raw.id === 'string' && raw.id.length <= 64) ? (raw.id as ReqId) : undefined;
     if (raw.type === 'hello') return this.hello(raw);
-    if (!this.welcomed) return this.fail(id, 'protocol', 'the first message must be hello ({"type":"hello","protocol":1,"client":{...}})');
+    if (!this.welcomed) {
+      const message = 'the first message must be hello ({"type":"hello","protocol":1,"client":{...}})';
+      this.refused(raw, 'protocol', message);
+      return this.fail(id, 'protocol', message);
+    }
     const parsed = requestMessage.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const where = issue.path.length ? issue.path.join('.') : 'type';
       const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.map((k) => printable(k, 40)).join(', ')})` : '';
-      return this.fail(id, 'invalid', `${printable(String(raw.type ?? 'message'), 40)}: ${where}: ${issue.message}${keys}`);
+      const message = `${printable(String(raw.type ?? 'message'), 40)}: ${where}: ${issue.message}${keys}`;
+      this.refused(raw, 'invalid', message);
+      return this.fail(id, 'invalid', message);
     }
     void this.dispatch(parsed.data);
   }
@@ -169,9 +182,36 @@ export class Session implements SessionLike {
           return this.reply(req.id, { ops: this.core.manager.list(req.limit) });
       }
     } catch (err) {
-      if (err instanceof OpRequestError) return this.fail(req.id, err.code, err.message);
+      if (err instanceof OpRequestError) {
+        if (REFUSAL_CODES.has(err.code)) this.refused(req, err.code, err.message);
+        return this.fail(req.id, err.code, err.message);
+      }
       return this.fail(req.id, 'failed', `${req.type} failed on host ${this.core.config.host}: ${(err as Error).message}`);
     }
+  }
+
+  /** Audit a refused op.start / op.cancel / op.confirm (rate-limited by the core's RefusalLog). */
+  private refused(raw: Record<string, unknown> | RequestMessage, code: ErrorCode, reason: string): void {
+    const r = raw as Record<string, unknown>;
+    if (typeof r.type !== 'string' || !AUDITED_REQUESTS.has(r.type)) return;
+    let params: string | undefined;
+    if (r.params !== undefined) {
+      try {
+        params = JSON.stringify(r.params).slice(0, 600);
+      } catch {
+        params = '(not serialisable)';
+      }
+    }
+    this.core.refusals.record({
+      source: this.auth.source ?? this.auth.auth,
+      client: this.identity,
+      request: r.type,
+      ...(typeof r.op === 'string' ? { op: printable(r.op, 80) } : {}),
+      ...(typeof r.kind === 'string' ? { kind: printable(r.kind, 40) } : {}),
+      ...(params !== undefined ? { params } : {}),
+      code,
+      reason,
+    });
   }
 
   private requireAuth(what: string): void {

@@ -1,15 +1,20 @@
 // The WebSocket transport: HTTP(S) server on config.listen, bearer token checked in the
 // upgrade handler before the WebSocket handshake completes (401 otherwise), one
-// Session per connection.
+// Session per connection. The token file is re-checked on every upgrade and every few
+// seconds: a rotated token works at once, a removed one closes its connections, and an
+// unusable file refuses everyone (503) until it is fixed. Refusals go to the audit log.
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { MAX_FRAME_BYTES } from '../../protocol';
+import { MAX_FRAME_BYTES, printable } from '../../protocol';
 import type { AgentCore } from './core';
-import { bearerToken, loadTokens, type TokenSet } from './auth';
+import { bearerToken, tokenIdentity, TokenFile, type TokenState } from './auth';
 import { Session } from './session';
+
+/** How often the token file is stat'ed between upgrades, to close revoked connections. */
+const TOKEN_CHECK_MS = 2000;
 
 export interface ListeningServer {
   address: { host: string; port: number };
@@ -23,10 +28,12 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host, port: Number(listen.slice(i + 1)) };
 }
 
+const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 503: 'Service Unavailable' };
+
 function reject(socket: Duplex, status: number, text: string): void {
   const body = text + '\n';
   socket.end(
-    `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Bad Request'}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Bad Request'}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n${status === 401 ? 'WWW-Authenticate: Bearer realm="nixfleet-agent"\r\n' : ''}\r\n${body}`,
   );
 }
@@ -34,7 +41,28 @@ function reject(socket: Duplex, status: number, text: string): void {
 export async function startWsServer(core: AgentCore): Promise<ListeningServer> {
   const { config } = core;
   if (!config.listen) throw new Error('serve needs "listen" (ADDRESS:PORT) in the config or --listen');
-  const tokens: TokenSet | undefined = config.tokenFile ? loadTokens(config.tokenFile) : undefined;
+  const log = (text: string) => process.stderr.write(`nixfleet-agent: ${text}\n`);
+  /** Token identity per open WebSocket, to close those whose token left the file. */
+  const byToken = new Map<WebSocket, { id: string; session: Session }>();
+  const onTokenChange = (state: TokenState, previous: TokenState) => {
+    if (state.error !== undefined) {
+      if (state.error !== previous.error) log(`${state.error}: refusing every connection (HTTP 503) and closing the authenticated ones until the token file is fixed`);
+    } else {
+      log(`token file ${config.tokenFile} re-read: ${state.tokens.count} token(s)${previous.error !== undefined ? '; accepting connections again' : ''}`);
+    }
+    let closed = 0;
+    for (const [ws, { id, session }] of byToken) {
+      if (state.tokens?.ids.has(id)) continue;
+      // Closing the session at once: no request that arrives during the close handshake runs.
+      session.close(state.tokens ? 'token revoked' : 'token file unusable');
+      byToken.delete(ws);
+      closed++;
+    }
+    if (closed) log(`closed ${closed} connection(s) whose token is ${state.tokens ? 'no longer in' : 'unverifiable with'} ${config.tokenFile}`);
+  };
+  const tokenFile = config.tokenFile ? new TokenFile(config.tokenFile, onTokenChange) : undefined;
+  const tokenTimer = tokenFile ? setInterval(() => tokenFile.current(), TOKEN_CHECK_MS) : undefined;
+  tokenTimer?.unref();
   let server: Server;
   if (config.tlsCert && config.tlsKey) {
     let cert: Buffer, key: Buffer;
@@ -57,19 +85,40 @@ export async function startWsServer(core: AgentCore): Promise<ListeningServer> {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     let auth = 'none';
-    if (tokens) {
+    if (tokenFile) {
       const presented = bearerToken(req.headers.authorization);
-      const id = presented === undefined ? undefined : tokens.match(presented);
+      const state = tokenFile.current();
+      const refuse = (status: number, reason: string, body: string) => {
+        core.refusals.record({
+          source: req.socket.remoteAddress ?? '?',
+          client: { name: printable(String(req.headers['user-agent'] ?? 'unknown'), 100), auth: 'none', address: peer(req) },
+          request: 'upgrade',
+          ...(presented !== undefined ? { presented: tokenIdentity(presented) } : {}),
+          code: String(status),
+          reason,
+        });
+        reject(socket, status, body);
+      };
+      if (!state.tokens) {
+        return refuse(503, 'token file unusable', `host ${config.host} cannot check tokens: its token file is unusable; the host's operator must fix it (see the agent's log)`);
+      }
+      const id = presented === undefined ? undefined : state.tokens.match(presented);
       if (!id) {
-        return reject(socket, 401, presented === undefined ? 'missing bearer token: send "Authorization: Bearer <token>"' : 'invalid bearer token');
+        return presented === undefined
+          ? refuse(401, 'missing bearer token', 'missing bearer token: send "Authorization: Bearer <token>"')
+          : refuse(401, 'invalid bearer token', 'invalid bearer token');
       }
       auth = id;
     }
     wss.handleUpgrade(req, socket, head, (ws) => attach(ws, req, auth));
   });
 
+  function peer(req: IncomingMessage): string {
+    return `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+  }
+
   function attach(ws: WebSocket, req: IncomingMessage, auth: string): void {
-    const address = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+    const address = peer(req);
     const session = new Session(
       core,
       {
@@ -80,15 +129,20 @@ export async function startWsServer(core: AgentCore): Promise<ListeningServer> {
         },
         close: (reason) => ws.close(1008, reason.slice(0, 120)),
       },
-      { auth, address, authenticated: tokens !== undefined },
+      { auth, address, source: req.socket.remoteAddress ?? '?', authenticated: tokenFile !== undefined },
     );
+    if (tokenFile) byToken.set(ws, { id: auth, session });
     ws.on('message', (data) => {
       const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
       session.handleFrame(text);
     });
-    ws.on('close', () => session.detach());
+    const gone = () => {
+      byToken.delete(ws);
+      session.detach();
+    };
+    ws.on('close', gone);
     // maxPayload breaches close the socket with 1009; errors end the session quietly.
-    ws.on('error', () => session.detach());
+    ws.on('error', gone);
   }
 
   const { host, port } = parseListen(config.listen);
@@ -105,6 +159,7 @@ export async function startWsServer(core: AgentCore): Promise<ListeningServer> {
     address: bound,
     close: () =>
       new Promise<void>((resolve) => {
+        if (tokenTimer) clearInterval(tokenTimer);
         for (const c of wss.clients) c.terminate();
         wss.close();
         server.close(() => resolve());
