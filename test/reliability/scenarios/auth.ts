@@ -4,7 +4,8 @@
 // its Authorization header (raw HTTP over TCP), op.start before hello, a second hello,
 // mutating requests to a listener without a token file (read-only), and a token file
 // readable by others (the agent must refuse to serve). After each attempt: no op
-// directory, no activation, no audit record, the profile untouched.
+// directory, no activation, no op audit record, the profile untouched; and the refused
+// upgrades and requests are in the audit log as refusal records.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import WebSocket from 'ws';
 import { createTestBed } from '../../fixtures/testbed';
 import { AGENT_JS, RawClient } from '../../integration/agent-harness';
 import { spawnSync } from 'node:child_process';
+import { readAudit, readRefusals } from '../../../agent/journal/audit';
 import { Tally, check, fileText, killWorkers, opDirs, readProfileLinks, startAgent, stopAllAgents, type Scenario } from '../lib';
 
 /** Open a WebSocket with these headers; resolves with the HTTP status of a refusal, or the open socket. */
@@ -75,15 +77,16 @@ export const authScenario: Scenario = {
     const baseline = () => ({
       ops: opDirs(h1.stateDir).join(','),
       activations: fileText(h1.activationLog),
-      audit: fileText(path.join(h1.stateDir, 'audit.jsonl')),
+      audit: JSON.stringify(readAudit(h1.stateDir)),
       profile: JSON.stringify([...readProfileLinks(h1.profile).targets]),
     });
     const start = baseline();
+    const t0 = Date.now();
     const nothingRan = (what: string) => {
       const now = baseline();
       check(now.ops === start.ops, `${what}: an op directory appeared (${now.ops})`);
       check(now.activations === start.activations, `${what}: an activation ran`);
-      check(now.audit === start.audit, `${what}: the audit log changed`);
+      check(now.audit === start.audit, `${what}: an op record appeared in the audit log`);
       check(now.profile === start.profile, `${what}: the profile changed`);
     };
     const refused = async (what: string, url: string, headers: Record<string, string>) =>
@@ -172,6 +175,17 @@ export const authScenario: Scenario = {
         });
         check(r.status !== 0 && r.status !== null, `serve started with a 0644 token file (status ${r.status})`);
         check(/readable by group or others/.test(r.stderr), `unclear refusal: ${r.stderr.trim()}`);
+      });
+      await tally.trial('refused attempts are in the audit log (rate-limited)', async () => {
+        const recs = readRefusals(h1.stateDir);
+        const ups = recs.filter((r) => r.event === 'refused' && r.request === 'upgrade' && r.code === '401');
+        const ro = recs.filter((r) => r.event === 'refused' && r.code === 'unauthorized');
+        // At most 10 per source per minute and agent: the first round's ten 401s and the
+        // read-only listener's nine refusals are all there; later rounds are only counted.
+        const windows = Math.ceil((Date.now() - t0) / 60_000) + 1; // + the window open when t0 was taken
+        check(ups.length >= 10 && ups.length <= 10 * windows, `${ups.length} upgrade refusals recorded in ${windows} minute(s)`);
+        check(ro.length >= 9 && ro.length <= 10 * windows, `${ro.length} unauthorized refusals recorded in ${windows} minute(s)`);
+        check(!JSON.stringify(recs).includes(tokA), 'the genuine token reached the audit log');
       });
       // The genuine token does work: the attempts above failed for the right reason.
       await tally.trial('the genuine token is accepted', async () => {
