@@ -17,6 +17,7 @@ import { authScenario } from './scenarios/auth';
 import { injectionScenario } from './scenarios/injection';
 import { concurrencyScenario } from './scenarios/concurrency';
 import { magicRollbackScenario } from './scenarios/magicRollback';
+import { checkRollbackScenario } from './scenarios/checkRollback';
 import { slowClientScenario } from './scenarios/slowClient';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -30,6 +31,7 @@ const SCENARIOS: Scenario[] = [
   injectionScenario,
   concurrencyScenario,
   magicRollbackScenario,
+  checkRollbackScenario,
   slowClientScenario,
 ];
 
