@@ -209,7 +209,13 @@ async function uiPhase(context, vsix) {
   const cs = new CodeServer({
     toolsDir,
     dir: path.join(dir, 'code-server'),
-    settings: { ...baseSettings, 'nixfleet.hosts': fleet.hostsSetting() },
+    settings: {
+      ...baseSettings,
+      'nixfleet.hosts': fleet.hostsSetting(),
+      // ui/06-deploy: h1 then h2 go first, one at a time, so a failure on h2 leaves alice@h3
+      // not attempted.
+      'nixfleet.deploy.canaryHosts': ['h1', 'h2'],
+    },
     env: {
       PATH: fleet.bed.path,
       NIXFLEET_E2E_HOSTS: JSON.stringify(fleet.e2eHosts()),

@@ -2,7 +2,7 @@
 // plus one real agent process per host (`node dist/agent.js serve --config FILE`) on loopback,
 // and one host address where nothing listens (the unreachable host).
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, readlinkSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, readlinkSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { canConnect, freePort, startGroup, stopGroup, waitFor } from './procs.mjs';
 
@@ -117,6 +117,34 @@ export class Fleet {
     const m = /-(\d+)-link$/.exec(target);
     if (!m) throw new Error(`profile ${h.profile} points at ${target}, not at a generation link`);
     return Number(m[1]);
+  }
+
+  /** The store path the host's current generation points at (profile → P-N-link → store). */
+  currentStorePath(name) {
+    const h = this.host(name);
+    return readlinkSync(path.join(path.dirname(h.profile), readlinkSync(h.profile)));
+  }
+
+  /**
+   * Commit `changes` ({ 'path/in/repo': content }) in the workstation clone (the workspace
+   * code-server has open) and push it to the bed's bare origin; returns the commit hash.
+   */
+  commit(changes, message) {
+    const ws = this.bed.workstation;
+    const git = (...args) => {
+      const r = spawnSync('git', ['-c', 'user.name=NixFleet e2e', '-c', 'user.email=e2e@example.invalid', ...args], { cwd: ws, encoding: 'utf8', timeout: 30_000 });
+      if (r.status !== 0) throw new Error(`git ${args.join(' ')} in ${ws} failed (exit ${r.status}): ${(r.stderr || r.error?.message || '').trim()}`);
+      return r.stdout.trim();
+    };
+    for (const [rel, content] of Object.entries(changes)) {
+      const p = path.join(ws, rel);
+      mkdirSync(path.dirname(p), { recursive: true });
+      writeFileSync(p, content);
+    }
+    git('add', '-A');
+    git('commit', '-q', '-m', message);
+    git('push', '-q', 'origin', 'HEAD:main');
+    return git('rev-parse', 'HEAD');
   }
 
   async stop() {

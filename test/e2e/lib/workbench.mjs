@@ -233,3 +233,37 @@ export async function widenSidebar(page, width = 560) {
   // Off the sash, so its hover highlight is not in the screenshots.
   await page.mouse.move(box.x + width + 300, y + 200);
 }
+
+/**
+ * The notification toast whose text matches `re`: its text, its action buttons' labels, and a
+ * function to click one of them.
+ */
+export async function notificationWithActions(page, re, timeoutMs = 60_000) {
+  const text = await waitNotification(page, re, timeoutMs);
+  const toast = page.locator(sel.notification).filter({ hasText: re }).first();
+  const buttons = (await toast.locator('.notification-list-item-buttons-container .monaco-button').allInnerTexts()).map((s) => s.trim()).filter(Boolean);
+  return {
+    text,
+    buttons,
+    click: (label) => toast.locator('.notification-list-item-buttons-container .monaco-button', { hasText: exact(label) }).first().click(),
+  };
+}
+
+/**
+ * The frame of the webview whose document has `selector`. A webview is an iframe (the
+ * workbench's webview host) holding another iframe with the extension's HTML; playwright
+ * lists both in page.frames(), cross-origin included.
+ */
+export async function webviewFrame(page, selector, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const f of page.frames()) {
+      if (f === page.mainFrame()) continue;
+      if (await f.$(selector).catch(() => null)) return f;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`no webview with ${selector} within ${timeoutMs / 1000} s (frames: ${page.frames().map((f) => f.url().slice(0, 80)).join(' | ')})`);
+    }
+    await page.waitForTimeout(200);
+  }
+}

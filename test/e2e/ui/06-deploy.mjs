@@ -1,0 +1,150 @@
+// NixFleet: Deploy from the palette against real agents: a new commit in the workspace (pushed
+// to the bed's bare origin) goes to the canaries h1 then h2 (nixfleet.deploy.canaryHosts, set
+// in run.mjs), then to alice@h3. h2's activation is made to fail for the new system only, so the deploy stops there:
+// the summary webview shows h1 succeeded, h2 failed with its failing line, alice@h3 not
+// attempted, live; the failure notification offers the ways out; "Rollback Deployed Hosts"
+// confirms with the affected hosts and puts them back on their pre-deploy generations on disk.
+import { rmSync, writeFileSync } from 'node:fs';
+import { dialog, notificationWithActions, openFleetView, pickQuick, runPaletteCommand, waitNotification, webviewFrame } from '../lib/workbench.mjs';
+import { sel } from '../lib/browser.mjs';
+import { waitFor } from '../lib/procs.mjs';
+
+const NEW_VERSION = '24.05.4';
+
+/** The deploy summary webview's state: headline and one { host, outcome, generations, line } per row. */
+async function summary(frame) {
+  return frame.evaluate(() => ({
+    headline: document.getElementById('headline')?.textContent ?? '',
+    meta: document.getElementById('meta')?.textContent ?? '',
+    actions: [...document.querySelectorAll('#actions button')].map((b) => b.textContent),
+    rows: [...document.querySelectorAll('#rows tr')].map((tr) => {
+      const td = [...tr.children].map((c) => c.textContent ?? '');
+      return { host: td[0], outcome: td[1], outcomeClass: tr.children[1]?.className ?? '', generations: td[2], line: td[3] };
+    }),
+  }));
+}
+
+async function waitSummary(frame, what, check, timeoutMs) {
+  let last;
+  try {
+    return await waitFor(what, async () => {
+      last = await summary(frame);
+      return check(last) ? last : null;
+    }, { timeoutMs, everyMs: 100 });
+  } catch (err) {
+    throw new Error(`${err.message}; the deploy summary shows: ${JSON.stringify(last)}`);
+  }
+}
+
+const row = (s, host) => s.rows.find((r) => r.host === host || r.host === `${host} (canary)`);
+
+export default [
+  {
+    name: 'Deploy from the palette: live summary per host, failure notification with the undo actions, Rollback Deployed Hosts puts the switched hosts back on disk',
+    timeoutMs: 150_000,
+    async run(ctx) {
+      const { page, fleet } = ctx;
+      const hosts = ['h1', 'h2', 'alice@h3'];
+      const before = Object.fromEntries(hosts.map((h) => [h, { gen: fleet.currentGeneration(h), store: fleet.currentStorePath(h) }]));
+      const commit = fleet.commit(
+        Object.fromEntries(hosts.map((h) => [`hosts/${h}/version`, `${NEW_VERSION}\n`])),
+        `all hosts: version ${NEW_VERSION}`,
+      );
+      // h2's activation fails for the new system only (the old one, which the agent restores
+      // and the rollback activates, still activates), after a pause in which the summary must
+      // already show h1's outcome while h2 is still running.
+      const h2 = fleet.host('h2');
+      const failLine = `e2e-deploy: h2 refused ${NEW_VERSION}: health probe on :443 failed`;
+      writeFileSync(
+        h2.hookFile,
+        `case "$NIXFLEET_TESTBED_STORE_PATH" in *-${NEW_VERSION}) ;; *) exit 0 ;; esac\n` +
+          `echo "e2e-deploy: h2 checking ${NEW_VERSION}"\nsleep 3\necho "${failLine}" >&2\nexit 1\n`,
+      );
+      try {
+        await openFleetView(page);
+        await runPaletteCommand(page, 'NixFleet: Deploy');
+        // What: the workspace's commit, named by its hash.
+        await pickQuick(page, new RegExp(`Workspace commit ${commit.slice(0, 12)}`));
+        // Which hosts: every configured host is preselected; the unreachable one is unticked.
+        const hostRows = page.locator(sel.quickInputRow);
+        await hostRows.filter({ hasText: 'offline1' }).first().waitFor({ timeout: 15_000 });
+        const offered = (await hostRows.locator('.label-name').allInnerTexts()).map((s) => s.trim());
+        for (const h of [...hosts, 'offline1']) if (!offered.includes(h)) throw new Error(`the host QuickPick does not offer ${h}; it offers: ${offered.join(', ')}`);
+        const off = hostRows.filter({ has: page.locator('.label-name', { hasText: /^offline1$/ }) }).first();
+        if ((await off.getAttribute('aria-checked')) !== 'true') throw new Error('offline1 is not preselected: every configured host should be');
+        await off.locator('label.quick-input-list-label').first().click();
+        await waitFor('offline1 unticked', async () => (await off.getAttribute('aria-checked')) === 'false', { timeoutMs: 5_000 });
+        await ctx.shot('14-deploy-hosts');
+        await page.locator(`${sel.quickInput} .quick-input-action .monaco-button, ${sel.quickInput} .monaco-button`, { hasText: /^OK$/ }).first().click();
+
+        // The closure diff preview: every host builds the commit first, then a modal asks.
+        const d = await dialog(page, 60_000);
+        if (!d.text.includes(commit.slice(0, 12)) || !/3 host\(s\)/.test(d.text) || !/3 of them change/.test(d.text)) {
+          throw new Error(`the preview must ask to deploy ${commit.slice(0, 12)} to 3 hosts, all of which change; it says: "${d.text}"`);
+        }
+        await ctx.shot('15-deploy-closure-diff');
+        if (!d.buttons.includes('Deploy')) throw new Error(`the preview has no Deploy button; buttons: ${d.buttons.join(', ')}`);
+        await d.click('Deploy');
+
+        const frame = await webviewFrame(page, '#rows');
+        // Live: h1 (the canary) has succeeded while h2 is still switching.
+        const live = await waitSummary(frame, 'h1 succeeded while h2 is still running', (s) => {
+          const a = row(s, 'h1');
+          const b = row(s, 'h2');
+          return a && b && /^succeeded/.test(a.outcome) && /^running/.test(b.outcome);
+        }, 60_000);
+        await ctx.shot('16-deploy-live');
+        for (const h of ['h1', 'h2']) if (row(live, h).host !== `${h} (canary)`) throw new Error(`${h} is a canary (nixfleet.deploy.canaryHosts) and should be marked so: ${row(live, h).host}`);
+        if (!/^(waiting|pending)/.test(row(live, 'alice@h3').outcome)) throw new Error(`alice@h3 must wait while the canaries run: ${row(live, 'alice@h3').outcome}`);
+
+        const done = await waitSummary(frame, 'the deploy to end failed on h2', (s) => /failed on h2/.test(s.headline), 60_000);
+        const r1 = row(done, 'h1');
+        const r2 = row(done, 'h2');
+        const r3 = row(done, 'alice@h3');
+        const gen1 = fleet.currentGeneration('h1');
+        if (!/^succeeded$/.test(r1.outcome) || r1.generations !== `${before.h1.gen} → ${gen1}`) {
+          throw new Error(`h1 must show succeeded, generation ${before.h1.gen} → ${gen1}: ${JSON.stringify(r1)}`);
+        }
+        if (!fleet.currentStorePath('h1').endsWith(`-${NEW_VERSION}`)) throw new Error(`h1's profile does not point at the deployed system: ${fleet.currentStorePath('h1')}`);
+        if (!/^failed/.test(r2.outcome)) throw new Error(`h2 must show failed: ${JSON.stringify(r2)}`);
+        // Checked again at the end, so that the undo flow is still exercised when only the
+        // failing line is wrong.
+        const problems = [];
+        if (!r2.line.startsWith(failLine)) problems.push(`h2's failing line must be the line that failed, "${failLine}"; the summary shows "${r2.line}"`);
+        if (r3.outcome !== 'not attempted') throw new Error(`alice@h3 must show not attempted: ${JSON.stringify(r3)}`);
+        if (fleet.currentGeneration('alice@h3') !== before['alice@h3'].gen) throw new Error('alice@h3 was not to be touched, but its profile moved');
+        for (const a of ['Revert PR', 'Rollback Deployed Hosts']) if (!done.actions.includes(a)) throw new Error(`the summary offers no "${a}": ${done.actions.join(', ')}`);
+
+        // The failure notification with every way out.
+        const n = await notificationWithActions(page, /failed on h2/, 20_000);
+        // The toast slides in: let it settle so the screenshot shows its buttons.
+        await page.waitForTimeout(500);
+        await ctx.shot('17-deploy-failed');
+        const want = ['Revert PR', 'Rollback Deployed Hosts', 'Revert + Rollback', 'View Logs', 'Dismiss'];
+        const missing = want.filter((w) => !n.buttons.includes(w));
+        if (missing.length) throw new Error(`the failure notification lacks ${missing.join(', ')}; it offers: ${n.buttons.join(', ')} ("${n.text}")`);
+        if (!/Switched: h1, h2\b/.test(n.text)) throw new Error(`the failure notification must name the hosts that switched (h1, h2): "${n.text}"`);
+
+        await n.click('Rollback Deployed Hosts');
+        const c = await dialog(page, 20_000);
+        await ctx.shot('18-deploy-rollback-confirmation');
+        if (!/Roll back 2 hosts/.test(c.text) || !new RegExp(`h1: back to generation ${before.h1.gen}\\b`).test(c.text) || !new RegExp(`h2: back to generation ${before.h2.gen}\\b`).test(c.text) || c.text.includes('alice@h3')) {
+          throw new Error(`the confirmation must list h1 (back to ${before.h1.gen}) and h2 (back to ${before.h2.gen}), and not alice@h3; it says: "${c.text}"`);
+        }
+        await c.click('Roll Back');
+        for (const h of ['h1', 'h2']) {
+          await waitFor(`${h}'s profile back on generation ${before[h].gen}`, () => fleet.currentGeneration(h) === before[h].gen, { timeoutMs: 60_000 });
+          if (fleet.currentStorePath(h) !== before[h].store) throw new Error(`${h} is on generation ${before[h].gen} but not on its pre-deploy system ${before[h].store}: ${fleet.currentStorePath(h)}`);
+        }
+        await waitNotification(page, /Rolled back 2 host\(s\) to their pre-deploy generations/, 30_000);
+        const after = await waitSummary(frame, 'h1 and h2 rolled back in the summary', (s) => row(s, 'h1')?.outcome === 'rolled back' && row(s, 'h2')?.outcome === 'rolled back', 20_000);
+        if (row(after, 'h1').generations !== `${before.h1.gen} → ${gen1} → ${before.h1.gen}`) throw new Error(`h1's generations after the rollback: ${row(after, 'h1').generations}`);
+        if (row(after, 'alice@h3').outcome !== 'not attempted') throw new Error(`alice@h3 must stay not attempted: ${JSON.stringify(row(after, 'alice@h3'))}`);
+        await ctx.shot('19-deploy-rolled-back');
+        if (problems.length) throw new Error(problems.join('; '));
+      } finally {
+        rmSync(h2.hookFile, { force: true });
+      }
+    },
+  },
+];
