@@ -218,10 +218,35 @@ export async function pullCheckout(bed: TestBed, host: string): Promise<void> {
 
 // ---------------------------------------------------------------- network
 
-/** A loopback TCP relay whose connections can be cut abruptly (RST), like a dropped network. */
-export async function relay(targetPort: () => number): Promise<{ port: number; cut(): number; close(): void }> {
+/**
+ * A loopback TCP relay standing for the network between controller and agent. `cut()`
+ * resets its connections (RST, no close handshake); `down()` does that and then drops
+ * every new connection on the floor (accepted, never forwarded, no answer: a dead route,
+ * not a refusal) until `up()`.
+ */
+export interface Relay {
+  port: number;
+  cut(): number;
+  down(): number;
+  up(): void;
+  /** Connections attempted while down. */
+  readonly dropped: number;
+  close(): void;
+}
+
+export async function relay(targetPort: () => number): Promise<Relay> {
   const pairs = new Set<[net.Socket, net.Socket]>();
+  const held = new Set<net.Socket>();
+  let isDown = false;
+  let dropped = 0;
   const server = net.createServer((a) => {
+    if (isDown) {
+      dropped++;
+      held.add(a);
+      a.on('error', () => {}).on('close', () => held.delete(a));
+      a.pause();
+      return;
+    }
     const b = net.connect(targetPort(), '127.0.0.1');
     const pair: [net.Socket, net.Socket] = [a, b];
     pairs.add(pair);
@@ -235,19 +260,33 @@ export async function relay(targetPort: () => number): Promise<{ port: number; c
     b.on('error', drop).on('close', drop);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const cut = () => {
+    const n = pairs.size;
+    for (const [a, b] of [...pairs]) {
+      a.resetAndDestroy();
+      b.resetAndDestroy();
+    }
+    pairs.clear();
+    return n;
+  };
   return {
     port: (server.address() as net.AddressInfo).port,
-    cut() {
-      const n = pairs.size;
-      for (const [a, b] of [...pairs]) {
-        a.resetAndDestroy();
-        b.resetAndDestroy();
-      }
-      pairs.clear();
-      return n;
+    cut,
+    down() {
+      isDown = true;
+      return cut();
+    },
+    up() {
+      isDown = false;
+      for (const s of held) s.destroy();
+      held.clear();
+    },
+    get dropped() {
+      return dropped;
     },
     close() {
       for (const [a, b] of pairs) (a.destroy(), b.destroy());
+      for (const s of held) s.destroy();
       server.close();
     },
   };
