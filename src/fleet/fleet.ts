@@ -179,7 +179,7 @@ export class Fleet {
     this.closeSession(rec);
     let endpoint: AgentEndpoint;
     try {
-      endpoint = parseAddress(entry.name, entry.address, entry.agentConfig);
+      endpoint = parseAddress(entry.name, entry.address, entry);
     } catch (err) {
       this.update(rec, { connection: 'offline', problem: (err as Error).message });
       return;
@@ -397,7 +397,7 @@ export class Fleet {
     let fresh: AgentSession | undefined;
     try {
       const token = await this.deps.getToken(host).catch(() => undefined);
-      fresh = this.deps.openSession(entry, parseAddress(entry.name, entry.address, entry.agentConfig), token);
+      fresh = this.deps.openSession(entry, parseAddress(entry.name, entry.address, entry), token);
       const s = fresh;
       if (s.state.state !== 'online') {
         const state = await new Promise<SessionState>((resolve) => {

@@ -9,7 +9,17 @@ export interface HostEntry {
   platform: Platform;
   /** ssh:// hosts: the agent config file on the host, passed as `--config`. */
   agentConfig?: string;
+  /** ssh:// hosts: an ssh client config file on this machine, used instead of ~/.ssh/config (ssh -F). */
+  sshConfig?: string;
+  /** ssh:// hosts: the private key to log in with (ssh -i, IdentitiesOnly). */
+  identityFile?: string;
 }
+
+/** The parts of a host entry that shape its ssh command. */
+export type SshSettings = Pick<HostEntry, 'agentConfig' | 'sshConfig' | 'identityFile'>;
+
+/** Seconds ssh waits for the TCP connection: a host that is down fails instead of hanging. */
+export const SSH_CONNECT_TIMEOUT_S = 15;
 
 /** How to reach an agent: a WebSocket URL, or a command whose stdio speaks the protocol. */
 export type AgentEndpoint =
@@ -28,6 +38,13 @@ function isSafeRemotePath(p: string): boolean {
   return /^\/[A-Za-z0-9._@+\/-]+$/.test(p) && !p.split('/').includes('..');
 }
 
+// Files on this machine that end up in ssh's argv (after -F / -i, never read as options).
+const LOCAL_FILE_RULE = 'must be an absolute path of a file on this machine (no control characters)';
+function isLocalPath(p: string): boolean {
+  return p.startsWith('/') && !/[\0-\x1f\x7f]/.test(p);
+}
+const localFile = z.string().min(2).max(4096).refine(isLocalPath, LOCAL_FILE_RULE);
+
 const entrySchema = z.strictObject({
   name: hostName,
   address: z.string().min(1).max(300),
@@ -38,10 +55,17 @@ const entrySchema = z.strictObject({
     .max(4096)
     .refine(isSafeRemotePath, AGENT_CONFIG_RULE)
     .optional(),
+  sshConfig: localFile.optional(),
+  identityFile: localFile.optional(),
 });
 
-/** Parse a host address into an endpoint; throws an Error naming the host and the fix. */
-export function parseAddress(host: string, address: string, agentConfig?: string): AgentEndpoint {
+/**
+ * Parse a host address into an endpoint; throws an Error naming the host and the fix.
+ * `ssh`: the entry's agentConfig/sshConfig/identityFile (or just the agent config path).
+ */
+export function parseAddress(host: string, address: string, ssh?: string | SshSettings): AgentEndpoint {
+  const settings: SshSettings = typeof ssh === 'string' ? { agentConfig: ssh } : (ssh ?? {});
+  const { agentConfig } = settings;
   let url: URL;
   try {
     url = new URL(address);
@@ -52,10 +76,17 @@ export function parseAddress(host: string, address: string, agentConfig?: string
     if (url.username || url.password) {
       throw new Error(`host ${host}: address must not carry credentials; store the token with "NixFleet: Set Agent Token"`);
     }
+    for (const key of ['sshConfig', 'identityFile'] as const) {
+      if (settings[key] !== undefined) throw new Error(`host ${host}: ${key} applies to ssh:// addresses only; remove it or use ssh://[user@]HOST[:PORT]`);
+    }
     return { kind: 'ws', url: url.toString() };
   }
   if (url.protocol === 'ssh:') {
     if (agentConfig !== undefined && !isSafeRemotePath(agentConfig)) throw new Error(`host ${host}: ${AGENT_CONFIG_RULE}`);
+    for (const key of ['sshConfig', 'identityFile'] as const) {
+      const v = settings[key];
+      if (v !== undefined && !isLocalPath(v)) throw new Error(`host ${host}: ${key} ${LOCAL_FILE_RULE}`);
+    }
     const user = decodeURIComponent(url.username);
     const hostname = url.hostname;
     if (user && !SSH_USER_RE.test(user)) throw new Error(`host ${host}: ssh user "${printable(user)}" is not a valid user name`);
@@ -66,7 +97,11 @@ export function parseAddress(host: string, address: string, agentConfig?: string
     }
     const target = (user ? `${user}@` : '') + hostname.replace(/^\[(.*)\]$/, '$1');
     // BatchMode: never prompt inside the extension host, fail with ssh's message instead.
-    const argv = ['ssh', '-o', 'BatchMode=yes', '-o', 'ServerAliveInterval=15'];
+    // ConnectTimeout: a host that is down fails in seconds, not after TCP's ~2 minutes.
+    // ServerAlive*: a dead connection is noticed in ~45 s and the client reconnects.
+    const argv = ['ssh', '-o', 'BatchMode=yes', '-o', `ConnectTimeout=${SSH_CONNECT_TIMEOUT_S}`, '-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=3'];
+    if (settings.sshConfig) argv.push('-F', settings.sshConfig);
+    if (settings.identityFile) argv.push('-i', settings.identityFile, '-o', 'IdentitiesOnly=yes');
     if (url.port) argv.push('-p', url.port);
     argv.push('--', target, 'nixfleet-agent', 'stdio');
     if (agentConfig) argv.push('--config', agentConfig);
@@ -106,7 +141,7 @@ export function parseHostsSetting(value: unknown): HostConfigResult {
       return;
     }
     try {
-      parseAddress(entry.name, entry.address, entry.agentConfig);
+      parseAddress(entry.name, entry.address, entry);
     } catch (err) {
       errors.push(`nixfleet.hosts entry ${label}: ${(err as Error).message}`);
       return;

@@ -30,7 +30,7 @@ test('addresses: ws/wss kept as URLs, ssh becomes an argv that cannot be read as
   const ssh = parseAddress('h3', 'ssh://root@h3.lan:2222', '/etc/nixfleet/agent.json');
   assert.equal(ssh.kind, 'command');
   assert.deepEqual(ssh.kind === 'command' && ssh.argv, [
-    'ssh', '-o', 'BatchMode=yes', '-o', 'ServerAliveInterval=15', '-p', '2222', '--', 'root@h3.lan', 'nixfleet-agent', 'stdio', '--config', '/etc/nixfleet/agent.json',
+    'ssh', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=15', '-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=3', '-p', '2222', '--', 'root@h3.lan', 'nixfleet-agent', 'stdio', '--config', '/etc/nixfleet/agent.json',
   ]);
   const plain = parseAddress('h3', 'ssh://h3');
   assert.deepEqual(plain.kind === 'command' && plain.argv.slice(-3), ['h3', 'nixfleet-agent', 'stdio']);
