@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 import type { Container } from '../container';
 import { CancelledByUser, isProgrammatic } from '../ui/pickHost';
-import { requireTrust } from '../ui/trust';
+import { requireTrust, UntrustedWorkspaceError } from '../ui/trust';
 import type { CommandDefinition } from './types';
 
 import addHost from './addHost';
@@ -66,7 +66,9 @@ export function registerCommands(c: Container, commands: readonly CommandDefinit
         if (programmatic) throw err;
         const message = err instanceof Error ? err.message : String(err);
         const action = /Manage Workspace Trust/.test(message) ? 'Manage Workspace Trust' : undefined;
-        const choice = await vscode.window.showErrorMessage(`NixFleet: ${def.title}: ${message}`, ...(action ? [action] : []));
+        // The trust refusal names the command already ("NixFleet: X is disabled ...").
+        const text = err instanceof UntrustedWorkspaceError ? message : `NixFleet: ${def.title}: ${message}`;
+        const choice = await vscode.window.showErrorMessage(text, ...(action ? [action] : []));
         if (choice === 'Manage Workspace Trust') void vscode.commands.executeCommand('workbench.trust.manage');
         return undefined;
       }

@@ -216,6 +216,9 @@ async function uiPhase(context, vsix) {
       // not attempted.
       'nixfleet.deploy.canaryHosts': ['h1', 'h2'],
     },
+    // Trust stays off through 'security.workspace.trust.enabled': false in the settings until
+    // ui/07-trust turns it on and reloads the window into Restricted Mode.
+    workspaceTrust: true,
     env: {
       PATH: fleet.bed.path,
       NIXFLEET_E2E_HOSTS: JSON.stringify(fleet.e2eHosts()),

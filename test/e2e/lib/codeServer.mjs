@@ -34,8 +34,13 @@ export class CodeServer {
    * @param {string} o.dir        private folder for this instance
    * @param {object} o.settings   user settings.json content
    * @param {object} o.env        extra environment (inherited by the extension host)
+   * @param {boolean} o.workspaceTrust  leave workspace trust to the settings instead of
+   *   --disable-workspace-trust (which the workbench takes as "trust is off" whatever the
+   *   settings say), so a test can turn `security.workspace.trust.enabled` on and reload
    */
-  constructor({ toolsDir, dir, settings, env = {} }) {
+  constructor({ toolsDir, dir, settings, env = {}, workspaceTrust = false }) {
+    this.workspaceTrust = workspaceTrust;
+    this.settings = settings;
     this.bin = codeServerBin(toolsDir);
     this.dir = dir;
     this.userDataDir = path.join(dir, 'user-data');
@@ -51,6 +56,7 @@ export class CodeServer {
   }
 
   writeSettings(settings) {
+    this.settings = settings;
     writeFileSync(path.join(this.userDataDir, 'User', 'settings.json'), JSON.stringify(settings, null, 2) + '\n');
   }
 
@@ -90,7 +96,7 @@ export class CodeServer {
       '--bind-addr', `127.0.0.1:${this.port}`,
       '--disable-telemetry',
       '--disable-update-check',
-      '--disable-workspace-trust',
+      ...(this.workspaceTrust ? [] : ['--disable-workspace-trust']),
       '--disable-getting-started-override',
       '--ignore-last-opened',
       workspace,
