@@ -1,9 +1,10 @@
 // Moving the host's nixcfg checkout: fast-forward to its upstream or a ref, or bring it to a
 // commit. Refuses (before changing anything) on local changes or diverged history, so a
 // refused pull leaves the checkout exactly as it was.
-import { simpleGit, type SimpleGit } from 'simple-git';
+import type { SimpleGit } from 'simple-git';
 import type { OutputStream } from '../../protocol';
 import { OpError } from '../ops/types';
+import { explainRemoteFailure, openGit, remoteUrl } from './env';
 import { firstLine, hasTrackedChanges } from './status';
 
 export interface GitContext {
@@ -23,8 +24,9 @@ export interface SyncResult {
   changed: boolean;
 }
 
-function open(ctx: GitContext, checkout: string): SimpleGit {
-  return simpleGit({ baseDir: checkout, abort: ctx.signal });
+// Every git here runs without prompts: an ssh remote in BatchMode (see env.ts).
+function open(ctx: GitContext, checkout: string): Promise<SimpleGit> {
+  return openGit(checkout, { signal: ctx.signal });
 }
 
 async function step<T>(ctx: GitContext, checkout: string, what: string, fn: () => Promise<T>): Promise<T> {
@@ -69,10 +71,15 @@ async function fetch(ctx: GitContext, git: SimpleGit, checkout: string, required
   try {
     await git.fetch(['--prune', 'origin']);
   } catch (err) {
+    const why = explainRemoteFailure(err instanceof Error ? err.message : String(err), 'origin', await remoteUrl(checkout, 'origin'));
     if (required) {
-      throw new OpError(`host ${ctx.host}: git fetch in ${checkout} failed: ${firstLine(err)}; check the network and the remote "origin", then retry`);
+      throw new OpError(
+        why
+          ? `host ${ctx.host}: git fetch in ${checkout} failed: ${why}`
+          : `host ${ctx.host}: git fetch in ${checkout} failed: ${firstLine(err)}; check the network and the remote "origin", then retry`,
+      );
     }
-    ctx.log('stderr', `git fetch failed (${firstLine(err)}); using the commits already in the checkout`);
+    ctx.log('stderr', `git fetch failed (${why ?? firstLine(err)}); using the commits already in the checkout`);
   }
 }
 
@@ -87,7 +94,7 @@ async function headOf(git: SimpleGit): Promise<{ rev: string; branch?: string }>
  * otherwise a detached checkout. The tree must be clean.
  */
 export async function bringToRev(ctx: GitContext, checkout: string, rev: string): Promise<SyncResult> {
-  const git = open(ctx, checkout);
+  const git = await open(ctx, checkout);
   const head = await step(ctx, checkout, 'reading HEAD', () => headOf(git));
   if (head.rev.startsWith(rev)) return { before: head.rev, branchBefore: head.branch, after: head.rev, branch: head.branch, changed: false };
   await requireClean(ctx, git, checkout, `moving it to ${rev}`);
@@ -110,7 +117,7 @@ export async function bringToRev(ctx: GitContext, checkout: string, rev: string)
  */
 export async function restoreCheckout(ctx: GitContext, checkout: string, moved: SyncResult): Promise<string> {
   if (!moved.changed) return '';
-  const git = open(ctx, checkout);
+  const git = await open(ctx, checkout);
   try {
     if (moved.branchBefore) {
       if (moved.branch === moved.branchBefore) {
@@ -141,7 +148,7 @@ export async function pullCheckout(
     throw new OpError(`host ${ctx.host}: pull takes a ref or a rev, not both; give one of them`);
   }
   if (opts.rev !== undefined) return bringToRev(ctx, checkout, opts.rev);
-  const git = open(ctx, checkout);
+  const git = await open(ctx, checkout);
   const head = await step(ctx, checkout, 'reading HEAD', () => headOf(git));
   await requireClean(ctx, git, checkout, 'pulling');
   await fetch(ctx, git, checkout, true);
@@ -201,7 +208,7 @@ export async function pullCheckout(
 
 /** HEAD of the checkout and whether tracked files differ from it. */
 export async function checkoutRevision(ctx: GitContext, checkout: string): Promise<{ revision: string; dirty: boolean }> {
-  const git = open(ctx, checkout);
+  const git = await open(ctx, checkout);
   // One git process on the switch path: porcelain v2 names HEAD, and without untracked
   // files every other line is a tracked change.
   const text = await step(ctx, checkout, 'git status', () => git.raw(['status', '--porcelain=v2', '--branch', '--untracked-files=no']));
@@ -223,7 +230,7 @@ export function parsePorcelainV2(text: string, checkout: string, host: string): 
 
 /** Full hash of `rev`, fetching once if the checkout does not have it. */
 export async function resolveRevision(ctx: GitContext, checkout: string, rev: string): Promise<string> {
-  const git = open(ctx, checkout);
+  const git = await open(ctx, checkout);
   let full = await resolveCommit(git, rev);
   if (!full) {
     await fetch(ctx, git, checkout, true);

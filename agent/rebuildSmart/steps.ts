@@ -2,8 +2,9 @@
 // print each one instead of running it, and the journal shows each command before its
 // output. Read-only inspection (git status, rev-parse, reading files) still runs in a
 // dry run: it changes nothing and it is what decides which commands would run.
-import { simpleGit, type SimpleGit } from 'simple-git';
+import type { SimpleGit } from 'simple-git';
 import type { RunOptions, RunResult } from '../exec';
+import { batchSshCommand, configuredSshCommand, explainRemoteFailure, openGitWith, remoteUrl } from '../git/env';
 import type { OpContext } from '../ops/types';
 
 /** How the journal shows an argv: words with spaces or quotes are JSON-quoted. */
@@ -11,9 +12,8 @@ export function showArgv(argv: readonly string[]): string {
   return argv.map((a) => (/^[A-Za-z0-9_@%+=:,./~-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
 }
 
-/** Who commits (e.g. set in the agent's service unit); harmless to pass to git. */
-const IDENTITY_VARS = ['GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL'];
-const NO_EDITOR_VARS = ['EDITOR', 'VISUAL', 'PAGER'];
+/** git commands that talk to a remote: they get the user's ssh command in BatchMode. */
+const REMOTE_COMMANDS = new Set(['fetch', 'push', 'pull', 'ls-remote']);
 
 export class Steps {
   /** Every command printed instead of run, in order (dry run only). */
@@ -69,26 +69,22 @@ export class Steps {
     return this.makeGit(dir, undefined, 60_000);
   }
 
-  private makeGit(dir: string, signal: AbortSignal | undefined, timeoutMs?: number): SimpleGit {
-    const git = simpleGit({
-      baseDir: dir,
-      ...(signal ? { abort: signal } : {}),
-      ...(timeoutMs ? { timeout: { block: timeoutMs } } : {}),
-      allowEnvironment: ['GIT_TERMINAL_PROMPT', 'GIT_OPTIONAL_LOCKS', ...IDENTITY_VARS],
-    });
-    // Never wait for a password prompt: the agent runs unattended. simple-git refuses
-    // GIT_* variables that can redirect git; the commit identity ones are passed on.
-    // Nothing here opens an editor or a pager (commits take -m, rebases are not
-    // interactive), and simple-git refuses to run at all while EDITOR or PAGER is set:
-    // most users' shells set EDITOR, and so does npm for its scripts.
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) {
-      if (v === undefined || NO_EDITOR_VARS.includes(k)) continue;
-      if (!k.toUpperCase().startsWith('GIT_') || IDENTITY_VARS.includes(k)) env[k] = v;
-    }
+  /**
+   * A simple-git instance for a command that reaches a remote (fetch, push, ls-remote):
+   * the user's ssh command (core.sshCommand) in BatchMode with a connect timeout, so an
+   * unknown host key or a password prompt fails at once instead of hanging the run.
+   */
+  async remoteGit(dir: string, timeoutMs?: number): Promise<SimpleGit> {
+    return this.makeGit(dir, this.ctx.signal, timeoutMs, batchSshCommand(await configuredSshCommand(dir)));
+  }
+
+  private makeGit(dir: string, signal: AbortSignal | undefined, timeoutMs?: number, sshCommand = batchSshCommand(undefined)): SimpleGit {
+    // Never wait for a prompt (git/env.ts): the agent runs unattended. Commit identity
+    // variables are passed on; EDITOR/PAGER are dropped (simple-git refuses to run with
+    // them, and nothing here opens one: commits take -m, rebases are not interactive).
     // GIT_OPTIONAL_LOCKS=0: reading status must not rewrite the index (a dry run changes
     // nothing, and the user may be running git in the same checkout).
-    return git.env({ ...env, GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0' });
+    return openGitWith(dir, sshCommand, { signal, timeoutMs, env: { GIT_OPTIONAL_LOCKS: '0' } });
   }
 
   /**
@@ -97,7 +93,17 @@ export class Steps {
    */
   async gitChange(dir: string, args: string[], timeoutMs?: number): Promise<string | undefined> {
     if (!this.announce(['git', ...args], dir)) return undefined;
-    const out = await this.git(dir, timeoutMs).raw(args);
+    const remote = REMOTE_COMMANDS.has(args[0] ?? '');
+    const git = remote ? await this.remoteGit(dir, timeoutMs) : this.git(dir, timeoutMs);
+    let out: string;
+    try {
+      out = await git.raw(args);
+    } catch (err) {
+      const name = remote ? args.slice(1).find((a) => !a.startsWith('-')) : undefined;
+      const why = name && explainRemoteFailure(err instanceof Error ? err.message : String(err), name, await remoteUrl(dir, name));
+      if (why) throw new Error(`git ${args[0]} in ${dir} failed: ${why}`, { cause: err });
+      throw err;
+    }
     for (const line of out.split('\n')) if (line.trim()) this.ctx.log('stdout', line);
     return out;
   }

@@ -1,6 +1,7 @@
 // Phase 8: commit what was built (tracked changes in the checkout: a git flake builds its
 // working tree, untracked files excluded) and push the branch. Runs only after the checks
 // passed, so a push never has to be undone by a failure rollback.
+import { remoteToolEnv } from '../../git/env';
 import { readWorkTree, short } from '../gitState';
 import type { PhaseOutcome, RunState } from '../types';
 import { which } from '../which';
@@ -49,7 +50,7 @@ export async function commitAndPush(run: RunState): Promise<PhaseOutcome> {
   if (c.vcs === 'jj') {
     const jj = which('jj')!;
     await steps.change([jj, 'bookmark', 'set', c.upstreamBranch!, '--revision', '@-'], { cwd: c.path });
-    await steps.change([jj, 'git', 'push', '--remote', c.remote, '--bookmark', c.upstreamBranch!], { cwd: c.path, timeoutMs: FETCH_TIMEOUT_MS });
+    await steps.change([jj, 'git', 'push', '--remote', c.remote, '--bookmark', c.upstreamBranch!], { cwd: c.path, timeoutMs: FETCH_TIMEOUT_MS, env: await remoteToolEnv(c.path) });
   } else {
     await steps.gitChange(c.path, ['push', c.remote, `HEAD:refs/heads/${c.upstreamBranch}`], FETCH_TIMEOUT_MS);
   }

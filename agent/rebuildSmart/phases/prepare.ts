@@ -127,7 +127,7 @@ async function detectOffline(run: RunState): Promise<void> {
   }
   steps.say(`$ git ls-remote --heads ${c.remote} (reachability check, ${REMOTE_CHECK_TIMEOUT_MS / 1000}s limit)`);
   try {
-    await steps.git(c.path, REMOTE_CHECK_TIMEOUT_MS).raw(['ls-remote', '--heads', c.remote]);
+    await (await steps.remoteGit(c.path, REMOTE_CHECK_TIMEOUT_MS)).raw(['ls-remote', '--heads', c.remote]);
   } catch (err) {
     if (run.ctx.signal.aborted) throw err;
     setOffline(`${c.remote} (${c.remoteUrl ?? '?'}) is unreachable: ${errorText(err).slice(0, 200)}`);

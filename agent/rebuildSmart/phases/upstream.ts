@@ -2,6 +2,7 @@
 // the files listed and nothing lost: the rebase is aborted (git) or undone (jj), local
 // commits stay, and uncommitted changes are either carried through a stash (when upstream
 // did not touch those files) or left untouched with a refusal naming the overlap.
+import { remoteToolEnv } from '../../git/env';
 import { changedFiles, ourStashes, readWorkTree, short, STASH_MARK, unfinishedOperation } from '../gitState';
 import { errorText } from '../phaseRunner';
 import { PhaseStop, type PhaseOutcome, type RunState } from '../types';
@@ -123,7 +124,7 @@ async function syncWithJj(run: RunState): Promise<PhaseOutcome> {
   const c = run.checkout!;
   const jj = which('jj')!;
   const target = `${c.upstreamBranch}@${c.remote}`;
-  await steps.change([jj, 'git', 'fetch', '--remote', c.remote!], { cwd: c.path, timeoutMs: FETCH_TIMEOUT_MS });
+  await steps.change([jj, 'git', 'fetch', '--remote', c.remote!], { cwd: c.path, timeoutMs: FETCH_TIMEOUT_MS, env: await remoteToolEnv(c.path) });
   await steps.change([jj, 'rebase', '--branch', '@', '--destination', target], { cwd: c.path });
   if (steps.dryRun) return { detail: `would rebase the working copy's branch onto ${target} with jj` };
   // jj records conflicts in commits instead of stopping; find them and undo the rebase.
