@@ -11,6 +11,7 @@ import type { DeployHost, DeployTarget } from '../deploy/types';
 import { findMergedPullRequest } from '../github/revert';
 import { findPullRequestMerge } from '../gitops/repo';
 import { headCommit } from '../gitops/revert';
+import { showClosureDiff } from '../ui/closureDiffDocument';
 import { asArgs, CancelledByUser, isProgrammatic } from '../ui/pickHost';
 import type { Container } from '../container';
 import { deploySettings, deployService, gitHubAccess, whoAmI } from './deployShared';
@@ -75,12 +76,11 @@ async function resolveHosts(c: Container, args: Record<string, unknown>, interac
 }
 
 /** Ask to proceed after showing the closure diffs (in a read-only document beside). */
-async function askAfterDiff(hosts: readonly DeployHost[], target: string): Promise<boolean> {
+async function askAfterDiff(c: Container, hosts: readonly DeployHost[], target: string): Promise<boolean> {
   const text = hosts
     .map((h) => `# ${h.host}${h.generationBefore !== undefined ? ` (generation ${h.generationBefore})` : ''}\n${h.closureDiff?.length ? h.closureDiff.join('\n') : '(no closure changes)'}\n`)
     .join('\n');
-  const doc = await vscode.workspace.openTextDocument({ content: `Closure diff of ${target} per host (nix store diff-closures)\n\n${text}`, language: 'plaintext' });
-  await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
+  await showClosureDiff(c.context, `Closure diff of ${target}`, `Closure diff of ${target} per host (nix store diff-closures)\n\n${text}`);
   const changed = hosts.filter((h) => h.closureDiff?.length).length;
   const choice = await vscode.window.showWarningMessage(
     `Deploy ${target} to ${hosts.length} host(s)? ${changed} of them change (see the closure diff).`,
@@ -111,7 +111,7 @@ export default defineCommand({
       ? args.confirm === true
         ? async () => true
         : interactive
-          ? (hs: readonly DeployHost[]) => askAfterDiff(hs, label)
+          ? (hs: readonly DeployHost[]) => askAfterDiff(c, hs, label)
           : async () => false
       : undefined;
     if (interactive) showDeploySummary(c, undefined);

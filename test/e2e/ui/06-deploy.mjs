@@ -5,7 +5,7 @@
 // attempted, live; the failure notification offers the ways out; "Rollback Deployed Hosts"
 // confirms with the affected hosts and puts them back on their pre-deploy generations on disk.
 import { rmSync, writeFileSync } from 'node:fs';
-import { dialog, notificationWithActions, openFleetView, pickQuick, runPaletteCommand, waitNotification, webviewFrame } from '../lib/workbench.mjs';
+import { dialog, notificationWithActions, openFleetView, outputChannel, outputLines, pickQuick, runPaletteCommand, waitNotification, webviewFrame } from '../lib/workbench.mjs';
 import { sel } from '../lib/browser.mjs';
 import { waitFor } from '../lib/procs.mjs';
 
@@ -19,7 +19,11 @@ async function summary(frame) {
     actions: [...document.querySelectorAll('#actions button')].map((b) => b.textContent),
     rows: [...document.querySelectorAll('#rows tr')].map((tr) => {
       const td = [...tr.children].map((c) => c.textContent ?? '');
-      return { host: td[0], outcome: td[1], outcomeClass: tr.children[1]?.className ?? '', generations: td[2], line: td[3] };
+      // The failing line is the cell's own text; the closure diff is a <details> inside it.
+      const lineCell = tr.children[3];
+      const line = lineCell ? [...lineCell.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent).join('') : '';
+      const diff = lineCell?.querySelector('details pre')?.textContent ?? '';
+      return { host: td[0], outcome: td[1], outcomeClass: tr.children[1]?.className ?? '', generations: td[2], line, diff };
     }),
   }));
 }
@@ -83,6 +87,18 @@ export default [
           throw new Error(`the preview must ask to deploy ${commit.slice(0, 12)} to 3 hosts, all of which change; it says: "${d.text}"`);
         }
         await ctx.shot('15-deploy-closure-diff');
+        // The preview beside: a read-only document (no "Untitled", nothing to save) with every
+        // host's `nix store diff-closures` line for its system.
+        const diffTab = page.locator('.part.editor .tab', { hasText: `Closure diff of ${commit.slice(0, 12)}` }).first();
+        await diffTab.waitFor({ timeout: 10_000 });
+        if (/\bdirty\b/.test((await diffTab.getAttribute('class')) ?? '')) throw new Error('the closure diff preview is an unsaved (dirty) document: closing it would ask to save it');
+        const diffText = (await page.locator('.part.editor .view-lines').allInnerTexts()).join('\n').replace(/\u00a0/g, ' ');
+        for (const [h, sys] of [['h1', 'nixos-system-h1'], ['h2', 'darwin-system-h2'], ['alice@h3', 'home-manager-generation-alice-at-h3']]) {
+          const v = fleet.currentStorePath(h).split('-').at(-1);
+          if (!diffText.includes(`# ${h} (generation ${before[h].gen})`) || !diffText.includes(`${sys}: ${v} → ${NEW_VERSION}`)) {
+            throw new Error(`the closure diff preview must show ${h} (generation ${before[h].gen}) with "${sys}: ${v} → ${NEW_VERSION}"; it shows:\n${diffText}`);
+          }
+        }
         if (!d.buttons.includes('Deploy')) throw new Error(`the preview has no Deploy button; buttons: ${d.buttons.join(', ')}`);
         await d.click('Deploy');
 
@@ -141,6 +157,17 @@ export default [
         if (row(after, 'h1').generations !== `${before.h1.gen} → ${gen1} → ${before.h1.gen}`) throw new Error(`h1's generations after the rollback: ${row(after, 'h1').generations}`);
         if (row(after, 'alice@h3').outcome !== 'not attempted') throw new Error(`alice@h3 must stay not attempted: ${JSON.stringify(row(after, 'alice@h3'))}`);
         await ctx.shot('19-deploy-rolled-back');
+        // Each host's log is one click away: h2's "View Logs" opens its output channel at its
+        // failed switch.
+        await frame.locator('#rows tr', { hasText: 'h2' }).locator('button', { hasText: 'View Logs' }).click();
+        await waitFor("h2's output channel with its failed switch", async () => {
+          const ch = await outputChannel(page);
+          const lines = await outputLines(page);
+          return /NixFleet: h2/.test(ch) && lines.some((l) => /\[switch\] ■ switch failed/.test(l) && l.includes('activation of generation'));
+        }, { timeoutMs: 15_000 }).catch(async (err) => {
+          throw new Error(`${err.message}; the panel shows channel "${await outputChannel(page)}":\n${(await outputLines(page)).join('\n')}`);
+        });
+        await ctx.shot('20-deploy-view-logs');
         if (problems.length) throw new Error(problems.join('; '));
       } finally {
         rmSync(h2.hookFile, { force: true });
