@@ -2,11 +2,9 @@
 // OpContext shaped like the op worker's (journal lines collected, commands through
 // runCommand), PATH control over which test doubles (nh, chezmoi, jj) exist, and git helpers.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { appendFileSync, mkdirSync, readlinkSync, realpathSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { after, before } from 'node:test';
-import { promisify } from 'node:util';
 import type { OpParams, OpResult, OutputStream } from '../../protocol';
 import { loadConfig, type AgentConfig } from '../../agent/config';
 import { runCommand } from '../../agent/exec';
@@ -15,18 +13,10 @@ import { executeOp } from '../../agent/ops/registry';
 import { OpError, type OpContext } from '../../agent/ops/types';
 import { createTestBed, type HostSpec, type TestBed } from '../fixtures/testbed';
 
-const execFileP = promisify(execFile);
 export const DOUBLES_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../fixtures/doubles');
 
-export async function git(cwd: string, ...args: string[]): Promise<string> {
-  return (await gitRaw(cwd, ...args)).trim();
-}
-
-/** Output untrimmed (porcelain status lines start with a space). */
-export async function gitRaw(cwd: string, ...args: string[]): Promise<string> {
-  const { stdout } = await execFileP('git', args, { cwd, env: process.env });
-  return stdout;
-}
+import { git, gitRaw } from '../fixtures/git';
+export { git, gitRaw };
 
 /** Commit upstream (in the bed's workstation, pushed to origin) after catching up with what hosts pushed. */
 export async function upstream<T>(bed: TestBed, change: (bed: TestBed) => Promise<T>): Promise<T> {
