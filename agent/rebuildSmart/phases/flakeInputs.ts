@@ -1,6 +1,7 @@
 // Phases 4 and 5: update the nix-secrets input (whenever the flake has one) and, with
 // --update, every input; each commits flake.lock on its own with a message saying what
 // moved, so a bad update can be reverted alone.
+import { remoteToolEnv } from '../../git/env';
 import { lockChanges, readLockedInputs } from '../flakeLock';
 import type { PhaseOutcome, RunState } from '../types';
 
@@ -32,7 +33,8 @@ export async function updateAllInputs(run: RunState): Promise<PhaseOutcome> {
 async function updateInputs(run: RunState, argv: string[], what: string): Promise<PhaseOutcome> {
   const { steps, config } = run;
   const before = readLockedInputs(config.flake);
-  await steps.change(argv, { cwd: config.flake, timeoutMs: 600_000 });
+  // Nix fetches git+ssh inputs (nix-secrets often is one) with git: no prompts there either.
+  await steps.change(argv, { cwd: config.flake, timeoutMs: 600_000, env: await remoteToolEnv(config.flake) });
   if (steps.dryRun) {
     if (run.flags.autoCommit) await steps.gitChange(config.flake, ['add', '--', 'flake.lock']);
     if (run.flags.autoCommit) await steps.gitChange(config.flake, ['commit', '--message', `flake.lock: update ${what}`, '--', 'flake.lock']);

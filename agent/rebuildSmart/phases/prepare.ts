@@ -2,6 +2,7 @@
 // to roll back to, and decide whether the network is there.
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { explainRemoteFailure } from '../../git/env';
 import { errorText } from '../phaseRunner';
 import { readRecord, writeRecord } from '../record';
 import { ourStashes, readWorkTree, remoteUrl, short, unfinishedOperation } from '../gitState';
@@ -130,6 +131,8 @@ async function detectOffline(run: RunState): Promise<void> {
     await (await steps.remoteGit(c.path, REMOTE_CHECK_TIMEOUT_MS)).raw(['ls-remote', '--heads', c.remote]);
   } catch (err) {
     if (run.ctx.signal.aborted) throw err;
-    setOffline(`${c.remote} (${c.remoteUrl ?? '?'}) is unreachable: ${errorText(err).slice(0, 200)}`);
+    // A key problem is not the network being down: say what to fix (git/env.ts).
+    const why = explainRemoteFailure(errorText(err), c.remote, c.remoteUrl);
+    setOffline(why ?? `${c.remote} (${c.remoteUrl ?? '?'}) is unreachable: ${errorText(err).slice(0, 200)}`);
   }
 }
