@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { readAudit, readRefusals, type RefusalRecord, type RefusalSummaryRecord } from '../../agent/journal/audit';
 import { tokenIdentity } from '../../agent/server/auth';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
-import { RawClient, startAgent, waitFor } from './agent-harness';
+import { cli, RawClient, startAgent, waitFor } from './agent-harness';
 
 let bed: TestBed;
 
@@ -71,10 +71,13 @@ describe('refused attempts are audited', () => {
 
   test('op.start refused as unauthorized, invalid, conflict and busy; op.cancel refused as unauthorized', async () => {
     const h = bed.host('h1');
+    // A generation to test (the slow `test` op below holds the lock while its check runs).
+    const setup = cli(bed, ['switch', '--config', bed.writeConfig('h1'), '--op-id', 'setup-switch']);
+    assert.equal(setup.status, 0, setup.stderr);
     const before = refusals('h1').length;
     // A read-only listener (no token file) for unauthorized, the normal one for the rest.
     const ro = await startAgent(bed, 'h1', { overrides: { tokenFile: undefined } });
-    const agent = await startAgent(bed, 'h1', { overrides: { healthChecks: [['/bin/sh', '-c', 'sleep 4']] } });
+    const agent = await startAgent(bed, 'h1', { overrides: { healthChecks: [['/bin/sh', '-c', 'sleep 60']] } });
     try {
       const anon = await RawClient.open(ro.url);
       assert.equal(code(await anon.request({ type: 'op.start', id: 1, op: 'ro-switch', kind: 'switch', params: {} })), 'unauthorized');
@@ -91,6 +94,12 @@ describe('refused attempts are audited', () => {
       assert.equal(code(busy), 'busy');
       // Reads are not refusals; a status is answered and leaves no record.
       assert.equal((await c.request({ type: 'status', id: 8 })).type, 'result');
+      // The CLI's refused start is recorded as well, as the local user.
+      const r = cli(bed, ['switch', '--config', agent.config, '--op-id', 'cli-while-busy']);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /busy: test slow-test running since/);
+      // A cancel by the authenticated controller is no refusal.
+      assert.equal((await c.request({ type: 'op.cancel', id: 9, op: 'slow-test' })).type, 'result');
       c.close();
 
       const recs = refusals('h1').slice(before);
@@ -103,8 +112,11 @@ describe('refused attempts are audited', () => {
           ['op.start', 'invalid', '../escape', 'switch'],
           ['op.start', 'conflict', 'slow-test', 'switch'],
           ['op.start', 'busy', 'second-op', 'switch'],
+          ['op.start', 'busy', 'cli-while-busy', 'switch'],
         ],
       );
+      assert.match(recs[6]!.client.auth, /^cli:/);
+      assert.equal(recs[6]!.source, recs[6]!.client.auth);
       assert.equal(recs[0]!.client.auth, 'none');
       assert.equal(recs[2]!.client.auth, tokenIdentity(bed.token));
       assert.equal(recs[2]!.client.name, 'raw-test');
@@ -112,7 +124,7 @@ describe('refused attempts are audited', () => {
       assert.match(recs[5]!.reason, /^busy: test slow-test running since /);
       // The op that did run gets its op record when it ends; no other op ran.
       await waitFor('slow-test to end', () => readAudit(h.stateDir).find((r) => r.op === 'slow-test'), 30_000);
-      assert.deepEqual(readAudit(h.stateDir).map((r) => r.op), ['slow-test']);
+      assert.deepEqual(readAudit(h.stateDir).map((r) => [r.op, r.outcome]), [['setup-switch', 'succeeded'], ['slow-test', 'cancelled']]);
     } finally {
       await ro.stop();
       await agent.stop();
