@@ -82,6 +82,10 @@ export const authScenario: Scenario = {
     });
     const start = baseline();
     const t0 = Date.now();
+    const floodSize = ctx.quick ? 200 : 2000;
+    let floodRecords = 0;
+    let floodBytes = 0;
+    let floodMs = 0;
     const nothingRan = (what: string) => {
       const now = baseline();
       check(now.ops === start.ops, `${what}: an op directory appeared (${now.ops})`);
@@ -194,11 +198,42 @@ export const authScenario: Scenario = {
         c.close();
         check(st.type === 'result', 'status refused with the genuine token');
       });
+      await tally.trial('a flood of bad tokens: bounded audit growth, the genuine token still served', async () => {
+        const auditPath = path.join(h1.stateDir, 'audit.jsonl');
+        const sizeBefore = fileText(auditPath).length;
+        const recsBefore = readRefusals(h1.stateDir).length;
+        const t = Date.now();
+        for (let batch = 0; batch < floodSize / 25; batch++) {
+          const results = await Promise.all(
+            Array.from({ length: 25 }, () => tryOpen(a1.url, { Authorization: `Bearer ${randomBytes(24).toString('hex')}` })),
+          );
+          for (const r of results) {
+            if ('ws' in r) (r.ws.terminate(), check(false, 'a random token was accepted'));
+            else check(r.status === 401, `HTTP ${r.status}`);
+          }
+        }
+        floodMs = Date.now() - t;
+        const ok = await tryOpen(a1.url, { Authorization: `Bearer ${tokA}` });
+        check('ws' in ok, 'the genuine token was refused during the flood');
+        if ('ws' in ok) ok.ws.terminate();
+        nothingRan('flood');
+        // Stopping the agent closes the window: the flood is counted in one summary.
+        await a1.stop();
+        const summaries = readRefusals(h1.stateDir).filter((r) => r.event === 'refused-summary');
+        const counted = summaries.reduce((n, r) => n + (r.event === 'refused-summary' ? (r.bySource['127.0.0.1'] ?? 0) : 0), 0);
+        check(counted >= floodSize, `the summaries count ${counted} refusals from 127.0.0.1, the flood alone was ${floodSize}`);
+        floodRecords = readRefusals(h1.stateDir).length - recsBefore;
+        floodBytes = fileText(auditPath).length - sizeBefore;
+        // This source had its 10 records this minute already; a window that closed
+        // meanwhile adds its summary and at most 10 more.
+        check(floodRecords <= 12, `${floodRecords} audit records for ${floodSize} refused upgrades`);
+        check(floodBytes < 16_000, `the audit log grew ${floodBytes} bytes for ${floodSize} refused upgrades`);
+      });
     } finally {
       await stopAllAgents();
       killWorkers(h1.stateDir);
       await bed.cleanup();
     }
-    return tally.outcome();
+    return tally.outcome(`${floodSize} refused upgrades in ${(floodMs / 1000).toFixed(1)} s → ${floodRecords} audit records, +${floodBytes} bytes`);
   },
 };
