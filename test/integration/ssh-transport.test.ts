@@ -80,10 +80,12 @@ function follow(s: AgentSession, op: string, onLines?: (ls: OutputLine[]) => voi
 const journalOf = (op: string) => path.join(bed.host('h1').stateDir, 'ops', op, 'journal.jsonl');
 
 describe('the ssh transport through a real sshd', () => {
-  test('status, generations, a streamed switch that survives the ssh connection being killed, and a rollback', async () => {
+  test('status, generations, a streamed switch that survives the ssh connection being killed, and a rollback', async (t) => {
+    const opened = Date.now();
     const s = open(entry(sshd.sshConfig));
     try {
       const online = await nextState(s, (st) => st.state === 'online', 30_000);
+      t.diagnostic(`connected over ssh in ${Date.now() - opened} ms`);
       assert.equal(online.state === 'online' && online.welcome.host, 'h1');
       const status = await s.status();
       assert.equal(status.host, 'h1');
@@ -102,7 +104,7 @@ describe('the ssh transport through a real sshd', () => {
 
       // A second switch with a long activation: kill the ssh session in the middle.
       const rev = await bed.setVersion('h1', '24.05.9');
-      bed.setHook('h1', 'i=1; while [ $i -le 200 ]; do echo "hook line $i"; i=$((i+1)); sleep 0.01; done\n');
+      bed.setHook('h1', 'i=1; while [ $i -le 400 ]; do echo "hook line $i"; i=$((i+1)); sleep 0.01; done\n');
       let hookLines = 0;
       const second = follow(s, 'ssh-switch-2', (ls) => (hookLines += ls.filter((l) => l.text.startsWith('hook line')).length));
       await s.startOp({ op: 'ssh-switch-2', kind: 'switch', params: { rev } });
@@ -111,8 +113,12 @@ describe('the ssh transport through a real sshd', () => {
       const logins = () => sshd.log().split('\n').filter((l) => l.includes('Accepted publickey')).length;
       const loginsBefore = logins();
       const killed = sshd.killSessions();
+      const killedAt = Date.now();
       assert.ok(killed >= 1, 'an ssh session was killed');
       await nextState(s, (st) => st.state !== 'online', 10_000);
+      await nextState(s, (st) => st.state === 'online', 30_000);
+      const stillRunning = (await s.listOps()).find((o) => o.id === 'ssh-switch-2')?.state === 'running';
+      t.diagnostic(`back online ${Date.now() - killedAt} ms after the ssh session was killed (at hook line ${hookLines}; op ${stillRunning ? 'still running' : 'already ended'})`);
       let timer: NodeJS.Timeout | undefined;
       const op2 = await Promise.race([
         second.end,
@@ -128,7 +134,7 @@ describe('the ssh transport through a real sshd', () => {
       assert.deepEqual(second.lines, journal);
       second.lines.forEach((l, i) => assert.equal(l.seq, i + 1));
       const hook = second.lines.filter((l) => l.text.startsWith('hook line')).map((l) => l.text);
-      assert.deepEqual(hook, Array.from({ length: 200 }, (_, i) => `hook line ${i + 1}`));
+      assert.deepEqual(hook, Array.from({ length: 400 }, (_, i) => `hook line ${i + 1}`));
       bed.setHook('h1', null);
 
       const gens2 = await s.generations();
@@ -148,11 +154,12 @@ describe('the ssh transport through a real sshd', () => {
     }
   });
 
-  test('a host key missing from known_hosts stops at once with what to do (BatchMode, no prompt)', async () => {
+  test('a host key missing from known_hosts stops at once with what to do (BatchMode, no prompt)', async (t) => {
     const started = Date.now();
     const s = open(entry(sshd.clientConfig({ knownHosts: false })));
     try {
       const st = await nextState(s, (x) => x.state === 'offline', 20_000);
+      t.diagnostic(`offline (fatal) ${Date.now() - started} ms after opening`);
       const reason = st.state === 'offline' ? st.reason : '';
       assert.match(reason, new RegExp(`ssh to ${sshd.user}@127\\.0\\.0\\.1:${sshd.port}: the host key is not in known_hosts`));
       assert.match(reason, /check the fingerprint and accept it/);
@@ -166,16 +173,34 @@ describe('the ssh transport through a real sshd', () => {
     }
   });
 
-  test('a key the host does not authorize stops at once with what to do', async () => {
+  test('a key the host does not authorize stops at once with what to do', async (t) => {
+    const started = Date.now();
     const s = open(entry(sshd.clientConfig({ key: 'stranger' })));
     try {
       const st = await nextState(s, (x) => x.state === 'offline', 20_000);
+      t.diagnostic(`offline (fatal) ${Date.now() - started} ms after opening`);
       const reason = st.state === 'offline' ? st.reason : '';
       assert.match(reason, new RegExp(`ssh to ${sshd.user}@127\\.0\\.0\\.1:${sshd.port}: the host refused our key \\(Permission denied \\(publickey\\)\\)`));
       assert.match(reason, /authorized_keys/);
       assert.match(reason, /not retrying/);
     } finally {
       s.close();
+    }
+  });
+
+  test('a host where nixfleet-agent is not on the PATH of ssh sessions stops at once and says to install it', async () => {
+    const bare = await startSshd({ agentOnPath: false });
+    const e = parseHostsSetting([{ name: 'h1', address: `ssh://${bare.user}@127.0.0.1:${bare.port}`, platform: 'nixos', agentConfig, sshConfig: bare.sshConfig }]).hosts[0]!;
+    const s = open(e);
+    try {
+      const st = await nextState(s, (x) => x.state === 'offline', 20_000);
+      const reason = st.state === 'offline' ? st.reason : '';
+      assert.match(reason, new RegExp(`ssh to ${bare.user}@127\\.0\\.0\\.1:${bare.port}: nixfleet-agent is not on the PATH of non-interactive ssh sessions on the host`));
+      assert.match(reason, /install the agent there/);
+      assert.match(reason, /not retrying/);
+    } finally {
+      s.close();
+      await bare.stop();
     }
   });
 });
