@@ -50,6 +50,10 @@ export async function startWsServer(core: AgentCore): Promise<ListeningServer> {
     } else {
       log(`token file ${config.tokenFile} re-read: ${state.tokens.count} token(s)${previous.error !== undefined ? '; accepting connections again' : ''}`);
     }
+    closeUnverified(state);
+  };
+  /** Close every connection whose token is not in the file as it is now. */
+  const closeUnverified = (state: TokenState) => {
     let closed = 0;
     for (const [ws, { id, session }] of byToken) {
       if (state.tokens?.ids.has(id)) continue;
@@ -131,7 +135,11 @@ export async function startWsServer(core: AgentCore): Promise<ListeningServer> {
       },
       { auth, address, source: req.socket.remoteAddress ?? '?', authenticated: tokenFile !== undefined },
     );
-    if (tokenFile) byToken.set(ws, { id: auth, session });
+    if (tokenFile) {
+      byToken.set(ws, { id: auth, session });
+      // The file may have changed while the handshake completed: the token must still be in it.
+      closeUnverified(tokenFile.current());
+    }
     ws.on('message', (data) => {
       const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
       session.handleFrame(text);
