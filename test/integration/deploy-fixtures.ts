@@ -1,6 +1,6 @@
 // Real git for the deploy tests: a bare "origin", a work clone, and a PR branch merged
 // into main with `git merge --no-ff`, the way GitHub's merge button records it.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -32,7 +32,10 @@ export interface PrRepo {
 
 /** Commit `files` (path → content) in `work` and return the commit. */
 export async function commitFiles(work: string, files: Record<string, string>, message: string): Promise<string> {
-  for (const [f, text] of Object.entries(files)) writeFileSync(path.join(work, f), text);
+  for (const [f, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(work, f)), { recursive: true });
+    writeFileSync(path.join(work, f), text);
+  }
   await git(work, 'add', '--', ...Object.keys(files));
   await git(work, 'commit', '-q', '-m', message);
   return git(work, 'rev-parse', 'HEAD');

@@ -1,7 +1,7 @@
 // Revert PR through the real Octokit client against the GitHub test server, which works
 // on a real bare repository: the results are checked in git itself.
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { createGitHubClient, gitHubLogin, parseGitHubRemote } from '../../src/github/client';
 import { GitHubError } from '../../src/github/errors';
 import { findMergedPullRequest, revertPullRequest } from '../../src/github/revert';
@@ -15,12 +15,21 @@ async function setup(): Promise<{ r: PrRepo; server: GitHubTestServer; done(): P
   const r = await makePrRepo({ 'flake.nix': '{ outputs = _: {}; }\n', 'h1.nix': 'version = 1;\n' }, { 'h1.nix': 'version = 2; # breaks h1\n', 'new.nix': 'added by the PR\n' });
   const server = await GitHubTestServer.start({ gitDir: r.origin, ...repo, users: { 'tok-alice': alice } });
   await server.recordMergedPullRequest({ number: 7, title: 'Bump h1', head: 'feature', base: 'main', user: alice });
-  return { r, server, done: async () => { await server.close(); r.cleanup(); } };
+  let closed = false;
+  const done = async () => {
+    if (closed) return;
+    closed = true;
+    await server.close();
+    r.cleanup();
+  };
+  return { r, server, done };
 }
 
 describe('deploy: Revert PR via the GitHub REST API (test server over a real repo)', () => {
   let s: Awaited<ReturnType<typeof setup>>;
   beforeEach(async () => { s = await setup(); });
+  // A failed assertion skips a test's own done(): close the server anyway, or the run hangs.
+  afterEach(() => s.done());
   const gh = () => createGitHubClient({ token: 'tok-alice', baseUrl: s.server.baseUrl });
 
   it('finds the merge commit and the commit before the PR', async () => {
@@ -59,15 +68,76 @@ describe('deploy: Revert PR via the GitHub REST API (test server over a real rep
     await s.done();
   });
 
-  it('refuses when main moved after the merge, naming the local route', async () => {
-    await commitFiles(s.r.work, { 'later.nix': 'later\n' }, 'later work');
+  /** The tree `git revert -m 1 <merge>` makes on top of origin's main, in a scratch clone. */
+  async function gitRevertTree(): Promise<string> {
+    const scratch = `${s.r.dir}/scratch`;
+    await git(s.r.dir, 'clone', '-q', s.r.origin, scratch);
+    await git(scratch, 'revert', '--no-edit', '-m', '1', s.r.merge);
+    return git(scratch, 'rev-parse', 'HEAD^{tree}');
+  }
+
+  for (const mode of ['direct', 'pull-request'] as const) {
+    it(`${mode}: main moved on with other files: the revert keeps the later commits, its tree is what git revert -m 1 makes`, async () => {
+      await commitFiles(s.r.work, { 'later.nix': 'later\n', 'flake.nix': '{ outputs = _: { later = true; }; }\n', 'hosts/h2/default.nix': '{ }\n' }, 'later work');
+      await git(s.r.work, 'push', '-q', 'origin', 'main');
+      const later = await git(s.r.origin, 'rev-parse', 'refs/heads/main');
+      const expected = await gitRevertTree();
+      const res = await revertPullRequest(gh(), { repo, pull: 7, mode });
+      assert.equal(res.onTopOf, later);
+      assert.deepEqual(res.revertedFiles, ['h1.nix', 'new.nix']);
+      const tip = await git(s.r.origin, 'rev-parse', mode === 'direct' ? 'refs/heads/main' : 'refs/heads/revert-7');
+      assert.equal(tip, res.revertCommit);
+      assert.equal(await git(s.r.origin, 'rev-parse', `${tip}^1`), later, 'the revert sits on top of the later commit');
+      assert.equal(await git(s.r.origin, 'rev-parse', `${tip}^{tree}`), expected);
+      assert.equal(await git(s.r.origin, 'show', `${tip}:later.nix`), 'later');
+      assert.equal(await git(s.r.origin, 'show', `${tip}:h1.nix`), 'version = 1;');
+      await assert.rejects(git(s.r.origin, 'show', `${tip}:new.nix`), /does not exist|exists on disk, but not in/);
+      if (mode === 'pull-request') assert.equal(await git(s.r.origin, 'rev-parse', 'refs/heads/main'), later, 'main untouched in PR mode');
+      await s.done();
+    });
+  }
+
+  it('main moved and a later commit changed a file of the PR: refused naming it and the local route; nothing created', async () => {
+    await commitFiles(s.r.work, { 'h1.nix': 'version = 3; # fixed on main\n', 'later.nix': 'later\n' }, 'fix h1 on main');
     await git(s.r.work, 'push', '-q', 'origin', 'main');
     const mainBefore = await git(s.r.origin, 'rev-parse', 'refs/heads/main');
+    const objectsBefore = await git(s.r.origin, 'count-objects', '-v');
     for (const mode of ['direct', 'pull-request'] as const) {
-      await assert.rejects(revertPullRequest(gh(), { repo, pull: 7, mode }), (e: GitHubError) => e.kind === 'base-moved' && /git revert -m 1/.test(e.message));
+      await assert.rejects(revertPullRequest(gh(), { repo, pull: 7, mode }), (e: GitHubError) => {
+        assert.equal(e.kind, 'base-moved');
+        assert.match(e.message, /later commits also changed h1\.nix/);
+        assert.doesNotMatch(e.message, /new\.nix/, 'only the files both sides changed are named');
+        assert.match(e.message, /git revert -m 1/);
+        assert.match(e.message, /Nothing was changed on GitHub/);
+        return true;
+      });
     }
     assert.equal(await git(s.r.origin, 'rev-parse', 'refs/heads/main'), mainBefore);
     assert.equal(await git(s.r.origin, 'branch', '--list', 'revert-7'), '');
+    assert.equal(await git(s.r.origin, 'count-objects', '-v'), objectsBefore, 'no tree or commit was written');
+    assert.ok(!s.server.requests.some((r) => r.method === 'POST'), 'no POST was made');
+    await s.done();
+  });
+
+  it('main rewritten so it no longer contains the merge: refused, nothing created', async () => {
+    await git(s.r.work, 'reset', '-q', '--hard', s.r.beforeMerge);
+    await commitFiles(s.r.work, { 'other.nix': 'other\n' }, 'rewritten history');
+    await git(s.r.work, 'push', '-q', '--force', 'origin', 'main');
+    await assert.rejects(revertPullRequest(gh(), { repo, pull: 7, mode: 'direct' }), (e: GitHubError) => e.kind === 'base-moved' && /no longer contains the merge/.test(e.message));
+    assert.ok(!s.server.requests.some((r) => r.method === 'POST' || r.method === 'PATCH'));
+    await s.done();
+  });
+
+  it('test server: trees are listed recursively and built over a base tree like GitHub (sha null deletes)', async () => {
+    const octo = gh();
+    const mergeTree = await git(s.r.origin, 'rev-parse', `${s.r.merge}^{tree}`);
+    const listed = (await octo.rest.git.getTree({ ...repo, tree_sha: mergeTree, recursive: 'true' })).data;
+    assert.deepEqual(listed.tree.map((e) => e.path).sort(), (await git(s.r.origin, 'ls-tree', '-r', '-t', '--name-only', mergeTree)).split('\n').sort());
+    const blob = (await git(s.r.origin, 'rev-parse', `${s.r.beforeMerge}:h1.nix`));
+    const made = (await octo.rest.git.createTree({ ...repo, base_tree: mergeTree, tree: [{ path: 'h1.nix', mode: '100644', type: 'blob', sha: blob }, { path: 'new.nix', mode: '100644', type: 'blob', sha: null }] })).data;
+    assert.equal(made.sha, await git(s.r.origin, 'rev-parse', `${s.r.beforeMerge}^{tree}`), 'setting h1.nix back and deleting new.nix gives the pre-merge tree');
+    await assert.rejects(octo.rest.git.createTree({ ...repo, base_tree: mergeTree, tree: [{ path: '../x', mode: '100644', type: 'blob', sha: blob }] }), (e: { status: number }) => e.status === 422);
+    await assert.rejects(octo.rest.git.getTree({ ...repo, tree_sha: '0'.repeat(40) }), (e: { status: number }) => e.status === 404);
     await s.done();
   });
 
