@@ -1,6 +1,7 @@
 // The deploy undo flows behind the commands, the failure notification and the summary's
 // buttons: confirmation listing the hosts and what will happen, progress, outcome message.
 // (Not a command: commands are the files registered in registry.ts.)
+import { simpleGit } from 'simple-git';
 import * as vscode from 'vscode';
 import type { Container } from '../container';
 import { describeRollback } from '../deploy/undo';
@@ -77,9 +78,11 @@ async function askPr(o: RevertFlowOptions, record: DeployRecord | undefined): Pr
 async function revertLocal(c: Container, commit: string, label: string, record: DeployRecord | undefined, o: UndoOptions): Promise<RevertOutcome> {
   const dir = c.workspaceDir;
   if (!dir) throw new Error('open the nixcfg clone as the workspace folder to revert with git');
+  // Say exactly what will run: `-m 1` only for a merge commit (as gitops/revert does).
+  const parents = (await simpleGit({ baseDir: dir }).raw(['rev-list', '--parents', '-n', '1', commit]).catch(() => '')).trim().split(' ').length - 1;
   await confirmModal(
     `Revert ${label} with git in ${dir} and push?`,
-    `git revert --no-edit -m 1 ${commit.slice(0, 12)} on the current branch, then git push origin. The clone must be clean; a conflict aborts the revert and leaves it as it was.`,
+    `git revert --no-edit ${parents > 1 ? '-m 1 ' : ''}${commit.slice(0, 12)} on the current branch, then git push origin. The clone must be clean; a conflict aborts the revert and leaves it as it was.`,
     'Revert and Push',
     o,
   );

@@ -62,6 +62,7 @@ async function main(): Promise<void> {
   });
   const out = {
     root: bed.root,
+    origin: bed.origin,
     workstation: bed.workstation,
     binDir: bed.binDir,
     token: bed.token,

@@ -50,6 +50,9 @@ export class CodeServer {
       mkdirSync(path.join(dir, d), { recursive: true });
     }
     this.writeSettings(settings);
+    // A git identity, as on any developer's machine: the extension commits (git revert) in
+    // the workspace clone, and git refuses to commit without one.
+    writeFileSync(path.join(dir, 'home', '.gitconfig'), '[user]\n\tname = NixFleet e2e user\n\temail = e2e-user@example.invalid\n');
     this.env = isolatedEnv(dir, env);
     this.proc = null;
     this.port = null;

@@ -125,17 +125,20 @@ export class Fleet {
     return readlinkSync(path.join(path.dirname(h.profile), readlinkSync(h.profile)));
   }
 
+  /** Run git in `cwd` (e.g. the workstation, or the bare origin); its trimmed stdout. */
+  git(cwd, ...args) {
+    const r = spawnSync('git', ['-c', 'user.name=NixFleet e2e', '-c', 'user.email=e2e@example.invalid', ...args], { cwd, encoding: 'utf8', timeout: 30_000 });
+    if (r.status !== 0) throw new Error(`git ${args.join(' ')} in ${cwd} failed (exit ${r.status}): ${(r.stderr || r.error?.message || '').trim()}`);
+    return r.stdout.trim();
+  }
+
   /**
    * Commit `changes` ({ 'path/in/repo': content }) in the workstation clone (the workspace
    * code-server has open) and push it to the bed's bare origin; returns the commit hash.
    */
   commit(changes, message) {
     const ws = this.bed.workstation;
-    const git = (...args) => {
-      const r = spawnSync('git', ['-c', 'user.name=NixFleet e2e', '-c', 'user.email=e2e@example.invalid', ...args], { cwd: ws, encoding: 'utf8', timeout: 30_000 });
-      if (r.status !== 0) throw new Error(`git ${args.join(' ')} in ${ws} failed (exit ${r.status}): ${(r.stderr || r.error?.message || '').trim()}`);
-      return r.stdout.trim();
-    };
+    const git = (...args) => this.git(ws, ...args);
     for (const [rel, content] of Object.entries(changes)) {
       const p = path.join(ws, rel);
       mkdirSync(path.dirname(p), { recursive: true });

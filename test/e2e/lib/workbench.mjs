@@ -53,12 +53,23 @@ export async function waitRow(page, label, { level, timeoutMs = 30_000 } = {}) {
   return row;
 }
 
-/** Expand a collapsed row (clicking its twistie), then wait for its children. */
-export async function expand(page, row) {
-  if ((await row.getAttribute('aria-expanded')) === 'false') {
-    await row.locator('.monaco-tl-twistie').click();
+/**
+ * Expand a collapsed row (clicking its twistie) until it shows expanded. A tree refresh that
+ * lands right after the click can re-render the row collapsed (CI saw it), so the click is
+ * repeated, each time after reading the state afresh.
+ */
+export async function expand(page, row, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await row.getAttribute('aria-expanded', { timeout: 2_000 }).catch(() => null);
+    if (state === 'true') return;
+    if (Date.now() > deadline) {
+      const text = await row.innerText({ timeout: 1_000 }).catch(() => '(row gone)');
+      throw new Error(`the tree row "${text.replace(/\s+/g, ' ')}" did not expand within ${timeoutMs / 1000} s (aria-expanded ${state}); the Fleet tree shows:\n${await treeDump(page)}`);
+    }
+    if (state === 'false') await row.locator('.monaco-tl-twistie').click({ timeout: 2_000 }).catch(() => {});
+    await page.waitForTimeout(state === 'false' ? 400 : 100);
   }
-  await page.waitForFunction((el) => el.getAttribute('aria-expanded') === 'true', await row.elementHandle(), { timeout: 10_000 });
 }
 
 /**

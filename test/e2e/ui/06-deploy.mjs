@@ -5,7 +5,7 @@
 // attempted, live; the failure notification offers the ways out; "Rollback Deployed Hosts"
 // confirms with the affected hosts and puts them back on their pre-deploy generations on disk.
 import { rmSync, writeFileSync } from 'node:fs';
-import { dialog, notificationWithActions, openFleetView, outputChannel, outputLines, pickQuick, runPaletteCommand, waitNotification, webviewFrame } from '../lib/workbench.mjs';
+import { dialog, notifications, notificationWithActions, openFleetView, outputChannel, outputLines, pickQuick, runPaletteCommand, waitNotification, webviewFrame } from '../lib/workbench.mjs';
 import { sel } from '../lib/browser.mjs';
 import { waitFor } from '../lib/procs.mjs';
 
@@ -162,8 +162,9 @@ export default [
         await frame.locator('#rows tr', { hasText: 'h2' }).locator('button', { hasText: 'View Logs' }).click();
         await waitFor("h2's output channel with its failed switch", async () => {
           const ch = await outputChannel(page);
-          const lines = await outputLines(page);
-          return /NixFleet: h2/.test(ch) && lines.some((l) => /\[switch\] ■ switch failed/.test(l) && l.includes('activation of generation'));
+          // The log view wraps long lines (at spaces): join the visual lines back.
+          const text = (await outputLines(page)).join(' ').replace(/\s+/g, ' ');
+          return /NixFleet: h2/.test(ch) && /\[switch\] ■ switch failed in [\d.]+ s: host h2: activation of generation \d+ failed/.test(text) && text.includes(failLine);
         }, { timeoutMs: 15_000 }).catch(async (err) => {
           throw new Error(`${err.message}; the panel shows channel "${await outputChannel(page)}":\n${(await outputLines(page)).join('\n')}`);
         });
@@ -172,6 +173,69 @@ export default [
       } finally {
         rmSync(h2.hookFile, { force: true });
       }
+    },
+  },
+  {
+    name: "Deploy that succeeds, then the summary webview's Revert + Rollback: the commit is reverted with git and pushed (origin's tree is the one before it) and every host is back on its pre-deploy generation",
+    timeoutMs: 150_000,
+    async run(ctx) {
+      const { page, fleet } = ctx;
+      const hosts = ['h1', 'h2', 'alice@h3'];
+      const version = '24.05.5';
+      const before = Object.fromEntries(hosts.map((h) => [h, { gen: fleet.currentGeneration(h), store: fleet.currentStorePath(h) }]));
+      const commit = fleet.commit(Object.fromEntries(hosts.map((h) => [`hosts/${h}/version`, `${version}\n`])), `all hosts: version ${version}`);
+      const ws = fleet.bed.workstation;
+      await openFleetView(page);
+      await runPaletteCommand(page, 'NixFleet: Deploy');
+      await pickQuick(page, new RegExp(`Workspace commit ${commit.slice(0, 12)}`));
+      const off = page.locator(sel.quickInputRow).filter({ has: page.locator('.label-name', { hasText: /^offline1$/ }) }).first();
+      await off.waitFor({ timeout: 15_000 });
+      await off.locator('label.quick-input-list-label').first().click();
+      await waitFor('offline1 unticked', async () => (await off.getAttribute('aria-checked')) === 'false', { timeoutMs: 5_000 });
+      await page.locator(`${sel.quickInput} .monaco-button`, { hasText: /^OK$/ }).first().click();
+      const d = await dialog(page, 60_000);
+      await d.click('Deploy');
+      await waitNotification(page, new RegExp(`deployed ${commit.slice(0, 12)} to 3 host\\(s\\)`), 60_000);
+      for (const h of hosts) if (!fleet.currentStorePath(h).endsWith(`-${version}`)) throw new Error(`${h} does not run the deployed system: ${fleet.currentStorePath(h)}`);
+      const frame = await webviewFrame(page, '#rows');
+      const ok = await waitSummary(frame, 'every host succeeded, with the three undo buttons', (s) => hosts.every((h) => row(s, h)?.outcome === 'succeeded') && s.actions.includes('Revert + Rollback'), 20_000);
+      if (!/^Deployed commit/.test(ok.headline)) throw new Error(`headline: ${ok.headline}`);
+
+      await frame.locator('#actions button', { hasText: 'Revert + Rollback' }).click();
+      const r = await dialog(page, 20_000);
+      await ctx.shot('21-deploy-revert-confirmation');
+      if (!r.text.includes(`Revert commit ${commit.slice(0, 12)} with git`) || !r.text.includes(ws) || !r.buttons.includes('Revert and Push')) {
+        throw new Error(`the revert confirmation must name the commit, the clone and what it does (git revert, push): "${r.text}" [${r.buttons.join(', ')}]`);
+      }
+      if (!r.text.includes(`git revert --no-edit ${commit.slice(0, 12)}`)) throw new Error(`the confirmation must say the exact git command (no -m 1: ${commit.slice(0, 12)} is not a merge): "${r.text}"`);
+      await r.click('Revert and Push');
+      // Next comes the rollback's confirmation, unless the revert failed (then say why).
+      await waitFor('the rollback confirmation after the revert', async () => {
+        if (await page.locator(sel.dialog).isVisible()) return true;
+        const failed = (await notifications(page)).find((t) => /^NixFleet: .*\b(failed|error)\b/i.test(t));
+        if (failed) throw Object.assign(new Error(`the revert failed instead of going on to the rollback: "${failed}"`), { fatal: true });
+        return false;
+      }, { timeoutMs: 30_000, everyMs: 200 });
+      const rb = await dialog(page);
+      if (!/Roll back 3 hosts/.test(rb.text) || hosts.some((h) => !new RegExp(`${h}: back to generation ${before[h].gen}\\b`).test(rb.text))) {
+        throw new Error(`the rollback confirmation must list the 3 hosts and their pre-deploy generations: "${rb.text}"`);
+      }
+      await rb.click('Roll Back');
+      for (const h of hosts) {
+        await waitFor(`${h}'s profile back on generation ${before[h].gen}`, () => fleet.currentGeneration(h) === before[h].gen, { timeoutMs: 60_000 });
+        if (fleet.currentStorePath(h) !== before[h].store) throw new Error(`${h} is not back on its pre-deploy system ${before[h].store}: ${fleet.currentStorePath(h)}`);
+      }
+      // The revert: a new commit on origin's main whose tree is the tree before the deploy's commit.
+      const originMain = fleet.git(fleet.bed.origin, 'rev-parse', 'main');
+      if (originMain === commit) throw new Error("origin's main was not moved: the revert was not pushed");
+      if (fleet.git(fleet.bed.origin, 'rev-parse', `${originMain}^{tree}`) !== fleet.git(ws, 'rev-parse', `${commit}^^{tree}`)) {
+        throw new Error(`origin's main (${originMain.slice(0, 12)}) does not have the tree from before ${commit.slice(0, 12)}`);
+      }
+      if (fleet.git(fleet.bed.origin, 'rev-parse', `${originMain}^`) !== commit) throw new Error(`the revert commit's parent is not ${commit.slice(0, 12)}`);
+      const done = await waitSummary(frame, 'every host rolled back and the revert named', (s) => hosts.every((h) => row(s, h)?.outcome === 'rolled back') && /reverted with git/.test(s.meta), 20_000);
+      if (!done.meta.includes(originMain.slice(0, 12))) throw new Error(`the summary must name the revert commit ${originMain.slice(0, 12)}: ${done.meta}`);
+      if (done.actions.length) throw new Error(`after the revert and the rollback nothing is left to undo, but the summary offers: ${done.actions.join(', ')}`);
+      await ctx.shot('22-deploy-reverted-rolled-back');
     },
   },
 ];
