@@ -3,7 +3,9 @@
 // server on 127.0.0.1 to a real agent on the real-Nix test bed. Status, generations, a
 // switch whose output streams, the ssh connection killed mid-op (the session reconnects
 // and resumes by seq: every journal line once), a rollback, and the ssh failures that
-// must stop at once with what to do (unknown host key, refused key), never hang.
+// must stop at once with what to do (unknown host key, refused key, no agent on the
+// host), never hang. Last, the Fleet itself (what the extension runs) over ssh, with a
+// magic-rollback switch confirmed over a second ssh connection.
 import assert from 'node:assert/strict';
 import { readlinkSync } from 'node:fs';
 import path from 'node:path';
@@ -11,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import type { OpInfo, OutputLine } from '../../protocol';
 import { readAllLines } from '../../agent/journal/reader';
 import { openAgentSession } from '../../src/fleet/agentSession';
+import { Fleet } from '../../src/fleet/fleet';
 import { parseAddress, parseHostsSetting, type HostEntry } from '../../src/fleet/hostConfig';
 import type { AgentSession, SessionState } from '../../src/fleet/session';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
@@ -201,6 +204,48 @@ describe('the ssh transport through a real sshd', () => {
     } finally {
       s.close();
       await bare.stop();
+    }
+  });
+
+  test('the Fleet over ssh: hosts online with generations, a key problem shown on its host, a pull and a magic-rollback switch confirmed over a second ssh connection', async () => {
+    const config = bed.writeConfig('h1', { confirmTimeout: 20 });
+    const settings = parseHostsSetting([
+      { name: 'h1', address: `ssh://${sshd.user}@127.0.0.1:${sshd.port}`, platform: 'nixos', agentConfig: config, sshConfig: sshd.sshConfig },
+      { name: 'h2', address: `ssh://${sshd.user}@127.0.0.1:${sshd.port}`, platform: 'nixos', agentConfig: config, sshConfig: sshd.clientConfig({ knownHosts: false }) },
+    ]);
+    assert.deepEqual(settings.errors, []);
+    const fleet = new Fleet({
+      openSession: (e, endpoint, token) => openAgentSession({ entry: e, endpoint, token, clientName: 'ssh-fleet-test', clientVersion: '1', requestTimeoutMs: 30_000 }),
+      getToken: async () => undefined,
+      connectWaitMs: 20_000,
+      refreshDelayMs: 20,
+    });
+    try {
+      fleet.configure(settings.hosts, [], []);
+      await fleet.start();
+      const h1 = await waitFor('h1 online with generations over ssh', () => {
+        const x = fleet.host('h1');
+        return x?.connection === 'online' && x.generations?.length ? x : undefined;
+      }, 30_000);
+      assert.equal(h1.generations!.find((g) => g.current)!.generation, Number(/-(\d+)-link$/.exec(readlinkSync(bed.host('h1').profile))![1]));
+      const h2 = await waitFor('h2 offline', () => (fleet.host('h2')?.connection === 'offline' ? fleet.host('h2') : undefined), 20_000);
+      assert.match(h2!.problem!, /host key is not in known_hosts.*not retrying: fix it, then Refresh h2/);
+
+      const notices: string[] = [];
+      fleet.onNotice.on((n) => n.host === 'h1' && notices.push(n.text));
+      const rev = await bed.setVersion('h1', '24.05.11');
+      const pulled = await fleet.runOp('h1', 'pull', {});
+      assert.equal(pulled.state, 'succeeded', pulled.error);
+      const logins = () => sshd.log().split('\n').filter((l) => l.includes('Accepted publickey')).length;
+      const before = logins();
+      const sw = await fleet.runOp('h1', 'switch', {}, { magicRollback: true });
+      assert.equal(sw.state, 'succeeded', sw.error);
+      assert.equal(sw.result!.revision, rev);
+      assert.equal(readlinkSync(bed.host('h1').profile), `system-${sw.result!.generationAfter}-link`);
+      assert.ok(notices.some((t) => /confirmed op .* over a new connection/.test(t)), notices.join('\n'));
+      assert.ok(logins() > before, 'the confirmation came over a new ssh login');
+    } finally {
+      fleet.dispose();
     }
   });
 });
