@@ -102,6 +102,8 @@ export const opResult = z
     agentVersionBefore: z.string().optional(),
     agentVersionAfter: z.string().optional(),
     message: z.string().optional(),
+    /** The line that says why a failed op failed: the failed command's last stderr line, when known. */
+    failingLine: z.string().max(2000).optional(),
   })
   .catchall(z.unknown());
 export type OpResult = z.infer<typeof opResult>;

@@ -11,7 +11,7 @@ import { CommandError } from '../exec';
 import { currentGeneration, readProfile } from './profile';
 import { withProfileLock } from './profileLock';
 import { rebuildToolArgv } from './rebuildTool';
-import { activateOrRestore, buildSystem, flakeRef, restoreGeneration, setProfile } from './system';
+import { activateOrRestore, buildSystem, failingLineOf, flakeRef, restoreGeneration, setProfile } from './system';
 
 export interface DeployOptions {
   rev?: string;
@@ -64,6 +64,7 @@ async function deployCheckedOut(ctx: OpContext, opts: DeployOptions, before: Ret
       throw new OpError(`host ${config.host}: ${argv[0]} failed (${reason})${restored}; fix the configuration and switch again`, {
         generationBefore: before?.generation,
         generationAfter: changed ? now.generation : undefined,
+        ...failingLineOf(err),
       });
     }
     after = currentGeneration(config.profile);
@@ -100,6 +101,9 @@ export async function checkAndRecord(ctx: OpContext, result: OpResult): Promise<
   if (ctx.config.rollbackOnCheckFailure && before !== undefined && before !== current.generation) {
     const link = readProfile(ctx.config.profile).links.find((l) => l.generation === before);
     restored = link ? `; rollbackOnCheckFailure: ${await restoreGeneration(ctx, link)}` : `; generation ${before} no longer exists, so it was not restored`;
+    // The result says where the host ended up, as magic rollback's does.
+    const now = currentGeneration(ctx.config.profile);
+    if (now) Object.assign(checked, { generationAfter: now.generation, storePath: now.target });
   }
   throw new OpError(
     `host ${ctx.config.host}: health checks failed on generation ${current.generation} (${outcome.detail ?? 'no detail'})${restored}; fix the cause or roll back`,

@@ -41,9 +41,18 @@ export function parseBuildJson(stdout: string): string {
   return out;
 }
 
+/**
+ * The line that says why a command failed (its last stderr line), kept in the op's result:
+ * later output (a restore after a failed activation) must not hide it from the controller.
+ */
+export function failingLineOf(err: unknown): { failingLine?: string } {
+  const line = err instanceof CommandError ? err.stderrTail.at(-1)?.trim() : undefined;
+  return line ? { failingLine: line.slice(0, 2000) } : {};
+}
+
 function commandFailure(ctx: NixContext, what: string, err: unknown, advice: string): OpError {
   const reason = err instanceof CommandError ? err.message : (err as Error).message;
-  return new OpError(`host ${ctx.config.host}: ${what} failed (${reason}); ${advice}`);
+  return new OpError(`host ${ctx.config.host}: ${what} failed (${reason}); ${advice}`, failingLineOf(err));
 }
 
 /** nix build of the host's system attribute; returns its store path. */
@@ -134,7 +143,7 @@ export async function activateOrRestore(ctx: NixContext, target: ProfileLink, be
         : 'there was no earlier generation to go back to';
     throw new OpError(
       `host ${ctx.config.host}: activation of generation ${target.generation} failed (${reason}); ${restored}; fix the configuration and switch again`,
-      { generationBefore: before?.generation, generationAfter: target.generation, storePath: target.target },
+      { generationBefore: before?.generation, generationAfter: target.generation, storePath: target.target, ...failingLineOf(err) },
     );
   }
 }

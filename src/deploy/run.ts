@@ -32,9 +32,13 @@ export function hostEmitter(record: DeployRecord, onEvent?: (e: DeployEvent) => 
   };
 }
 
-/** The line that says what failed: the last stderr line of the op, else its error. */
+/**
+ * The line that says what failed: the one the agent recorded with the result (the failed
+ * command's last stderr line; later output such as a restore cannot hide it), else the op's
+ * last stderr line, else its error.
+ */
 export function failingLineOf(op: OpInfo | undefined, lastErrorLine: string | undefined, fallback: string): string {
-  return (lastErrorLine ?? op?.error ?? fallback).slice(0, 500);
+  return (op?.result?.failingLine ?? lastErrorLine ?? op?.error ?? fallback).slice(0, 500);
 }
 
 interface StepResult {

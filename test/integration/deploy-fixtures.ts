@@ -3,21 +3,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
+import { git } from '../fixtures/git';
 
-export const GIT_ENV = {
-  GIT_AUTHOR_NAME: 'Test Author',
-  GIT_AUTHOR_EMAIL: 'author@example.test',
-  GIT_COMMITTER_NAME: 'Test Author',
-  GIT_COMMITTER_EMAIL: 'author@example.test',
-  GIT_CONFIG_NOSYSTEM: '1',
-};
-
-export async function git(cwd: string, ...args: string[]): Promise<string> {
-  const r = await execa('git', args, { cwd, env: GIT_ENV, reject: false });
-  if (r.exitCode !== 0) throw new Error(`git ${args.join(' ')} in ${cwd}: ${r.stderr}`);
-  return r.stdout.trim();
-}
+export { git };
 
 export interface PrRepo {
   dir: string;
@@ -53,8 +41,8 @@ export async function makePrRepo(base: Record<string, string>, prFiles: Record<s
   await git(dir, 'clone', '-q', origin, work);
   await git(work, 'checkout', '-q', '-B', 'main');
   // simple-git (src/gitops) does not pass GIT_AUTHOR_* through: the clone needs an identity.
-  await git(work, 'config', 'user.name', 'Test Author');
-  await git(work, 'config', 'user.email', 'author@example.test');
+  await git(work, 'config', 'user.name', 'Test Bed');
+  await git(work, 'config', 'user.email', 'testbed@example.invalid');
   const beforeMerge = await commitFiles(work, base, 'base config');
   await git(work, 'push', '-q', 'origin', 'main');
   await git(work, 'checkout', '-q', '-b', feature);

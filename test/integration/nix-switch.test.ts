@@ -144,7 +144,14 @@ describe('switch (direct) on a nixos host', () => {
     const h = bed.host('h1');
     const rev5 = await bed.setVersion('h1', '24.05.5');
     const { ctx } = await testOpContext(bed, 'h1', { overrides: { healthChecks: [['false']], rollbackOnCheckFailure: true } });
-    await assert.rejects(executeOp('switch', ctx, { rev: rev5 }), /health checks failed on generation 5 .*rollbackOnCheckFailure: generation 4 was restored and re-activated/);
+    await assert.rejects(executeOp('switch', ctx, { rev: rev5 }), (err: OpError) => {
+      assert.match(err.message, /health checks failed on generation 5 .*rollbackOnCheckFailure: generation 4 was restored and re-activated/);
+      // The result says where the host ended up (as magic rollback's does), not the failed generation.
+      assert.equal(err.result?.generationBefore, 4);
+      assert.equal(err.result?.generationAfter, 4);
+      assert.equal(err.result?.checks, 'failed');
+      return true;
+    });
     assert.equal(readlinkSync(h.profile), 'system-4-link');
     assert.match(bed.activations('h1').at(-1)!.storePath, /24\.05\.4$/);
   });
