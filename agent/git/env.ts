@@ -32,6 +32,8 @@ const NO_EDITOR_VARS = ['EDITOR', 'VISUAL', 'PAGER', 'SSH_ASKPASS', 'SSH_ASKPASS
 export function batchSshCommand(configured: string | undefined): string {
   const base = configured?.trim();
   if (!base) return `ssh ${GIT_SSH_OPTIONS}`;
+  // Already ours (an op worker sets it for everything it runs): do not append twice.
+  if (base.endsWith(GIT_SSH_OPTIONS)) return base;
   const first = base.split(/\s+/)[0]!.replace(/^["']|["']$/g, '');
   return path.basename(first) === 'ssh' ? `${base} ${GIT_SSH_OPTIONS}` : base;
 }

@@ -8,6 +8,7 @@ import { CommandError, runCommand } from '../exec';
 import { OpError, type OpContext, type OpDefinition, type NixInfo } from '../ops/types';
 import { getOp } from '../ops/registry';
 import { detectNix } from '../nix/info';
+import { remoteToolEnv } from '../git/env';
 import { JournalWriter } from '../journal/writer';
 import { confirmFile, journalFile } from '../journal/paths';
 import { readOpInfo, writeOpInfo } from '../journal/opStore';
@@ -31,6 +32,10 @@ export async function runWorker(stateDir: string, opId: string): Promise<number>
   const initial = readOpInfo(stateDir, opId);
   if (!initial) throw new Error(`op ${opId} has no op.json under ${stateDir}; it was never accepted`);
   if (FINAL_OP_STATES.includes(initial.state)) return initial.state === 'succeeded' ? 0 : 1;
+  // Every program the op runs must not prompt either: nix fetching a git+ssh flake input
+  // during a build or self-update, the rebuild tools, nh. (The agent's own git calls set
+  // the same in agent/git/env.ts.)
+  Object.assign(process.env, await remoteToolEnv(req.config.flake));
 
   const journal = JournalWriter.open(journalFile(stateDir, opId));
   const abort = new AbortController();

@@ -102,6 +102,24 @@ describe('git over ssh without prompts', () => {
     assert.match(readFileSync(sshLog, 'utf8'), /BatchMode=yes/);
   });
 
+  test('everything an op worker runs (nix, activation, rebuild tools) gets the no-prompt ssh command too', async () => {
+    await useSshConfig(true);
+    // The test bed's activation runs this hook: a child of nix-env's caller, the op worker.
+    bed.setHook('h1', 'echo "hook env: GIT_TERMINAL_PROMPT=$GIT_TERMINAL_PROMPT GIT_SSH_COMMAND=$GIT_SSH_COMMAND"');
+    try {
+      const r = cli(bed, ['switch', '--config', bed.writeConfig('h1')]);
+      assert.equal(r.status, 0, r.stderr);
+      const line = (r.stdout + r.stderr).split('\n').find((l) => l.includes('hook env:'));
+      assert.ok(line, `the hook's line is in the op's output: ${r.stdout}`);
+      assert.match(line, /GIT_TERMINAL_PROMPT=0 /);
+      // The user's core.sshCommand (the double with their -F config), with ours appended once.
+      assert.ok(line.includes(`GIT_SSH_COMMAND=${path.join(doubleDir, 'ssh')} -F `), line);
+      assert.equal(line.split('BatchMode=yes').length - 1, 1, line);
+    } finally {
+      bed.setHook('h1', null);
+    }
+  });
+
   test('Rebuild Smart\'s upstream fetch: unknown host key fails with the fix; known key fetches', async () => {
     const { ctx } = await testOpContext(bed, 'h1', { kind: 'rebuild-smart' });
     const steps = new Steps(ctx, false);

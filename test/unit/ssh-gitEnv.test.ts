@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { configuredSshCommand, gitEnv, openGit } from '../../agent/git/env';
+import { batchSshCommand, configuredSshCommand, GIT_SSH_OPTIONS, gitEnv, openGit } from '../../agent/git/env';
 
 test('git env: no prompts, our ssh command, identity kept, ambient redirection and editors dropped', () => {
   const saved = { ...process.env };
@@ -38,4 +38,13 @@ test('the configured ssh command: GIT_SSH_COMMAND of the agent, else core.sshCom
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('batchSshCommand: appends BatchMode and ConnectTimeout to ssh once, leaves other programs alone', () => {
+  assert.equal(batchSshCommand(undefined), `ssh ${GIT_SSH_OPTIONS}`);
+  assert.equal(batchSshCommand('ssh -i /k/id'), `ssh -i /k/id ${GIT_SSH_OPTIONS}`);
+  // An op worker exports the result for everything it runs; its own git calls read it back.
+  const once = batchSshCommand('ssh -i /k/id');
+  assert.equal(batchSshCommand(once), once);
+  assert.equal(batchSshCommand('plink -batch'), 'plink -batch');
 });
