@@ -164,7 +164,7 @@ export async function revertFlow(c: Container, record: DeployRecord | undefined,
 export async function offerUndo(c: Container, record: DeployRecord): Promise<void> {
   const s = summarizeDeploy(record);
   const took = record.hosts.filter((h) => h.switchStarted).map((h) => h.host);
-  const actions = ['Revert PR', 'Rollback Deployed Hosts', 'Revert + Rollback', 'View Logs', 'Dismiss'];
+  const actions = [s.revertLabel, 'Rollback Deployed Hosts', 'Revert + Rollback', 'View Logs', 'Dismiss'];
   const choice = await vscode.window.showErrorMessage(
     `NixFleet: ${s.headline}. ${took.length ? `Switched: ${took.join(', ')}.` : 'No host switched.'}`,
     ...actions,
@@ -179,7 +179,7 @@ export async function offerUndo(c: Container, record: DeployRecord): Promise<voi
   };
   const interactive = { interactive: true };
   switch (choice) {
-    case 'Revert PR':
+    case s.revertLabel:
       return run(() => revertFlow(c, record, interactive));
     case 'Rollback Deployed Hosts':
       return run(() => rollbackFlow(c, record, interactive));

@@ -53,6 +53,8 @@ export interface DeploySummary {
   /** Which undo actions make sense now. */
   canRollback: boolean;
   canRevert: boolean;
+  /** "Revert PR" for a PR deploy, "Revert Commit" for a commit deploy. */
+  revertLabel: 'Revert PR' | 'Revert Commit';
 }
 
 export function describeTarget(r: DeployRecord): string {
@@ -91,7 +93,10 @@ export function summarizeDeploy(r: DeployRecord): DeploySummary {
       headline = `Deploy of ${target} was declined after the closure diff; nothing changed`;
       break;
     case 'previewing':
-      headline = `Building ${target} on ${n} host${n === 1 ? '' : 's'} for the closure diff…`;
+      // Every host built and diffed: the deploy now waits for the user's answer.
+      headline = r.hosts.every((h) => h.closureDiff !== undefined && h.phase === undefined)
+        ? `Closure diffs of ${target} ready on ${n} host${n === 1 ? '' : 's'}: waiting for you to confirm the deploy`
+        : `Building ${target} on ${n} host${n === 1 ? '' : 's'} for the closure diff…`;
       break;
     default:
       headline = `Deploying ${target} to ${n} host${n === 1 ? '' : 's'}…`;
@@ -121,5 +126,7 @@ export function summarizeDeploy(r: DeployRecord): DeploySummary {
     counts,
     canRollback: r.state !== 'running' && r.state !== 'previewing' && r.hosts.some((h) => h.switchStarted && h.outcome !== 'rolled-back'),
     canRevert: r.state !== 'running' && r.state !== 'previewing' && !r.revert && r.hosts.some((h) => h.switchStarted),
+    // A deploy of a plain commit reverts that commit (with git), not a PR.
+    revertLabel: r.target.pr ? 'Revert PR' : 'Revert Commit',
   };
 }

@@ -140,6 +140,17 @@ export async function revertLocally(opts: LocalRevertOptions): Promise<LocalReve
   if (parents === 0) throw new GitOpsError(`Commit ${reverted.slice(0, 12)} is the repository's first commit: it cannot be reverted`);
   const mainline = parents > 1;
   const before = await revision(g, 'HEAD');
+  // Without a commit identity git revert stops after changing the files, and --abort cannot
+  // undo that: check first, so nothing is touched.
+  for (const who of ['GIT_AUTHOR_IDENT', 'GIT_COMMITTER_IDENT']) {
+    try {
+      await g.raw(['var', who]);
+    } catch {
+      throw new GitOpsError(
+        `git has no commit identity in ${repoDir}, so it cannot make the revert commit; nothing was changed. Set one (git config --global user.name "Your Name"; git config --global user.email you@example.com) and retry.`,
+      );
+    }
+  }
 
   try {
     await g.raw(['revert', '--no-edit', ...(mainline ? ['-m', '1'] : []), reverted]);

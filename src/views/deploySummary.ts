@@ -106,7 +106,7 @@ function render(s) {
   actions.replaceChildren();
   if (s && (s.canRevert || s.canRollback)) {
     const add = (label, action) => { const b = el('button', label); b.addEventListener('click', () => vscode.postMessage({ type: 'action', action })); actions.appendChild(b); };
-    if (s.canRevert) add('Revert PR', 'revert');
+    if (s.canRevert) add(s.revertLabel, 'revert');
     if (s.canRollback) add('Rollback Deployed Hosts', 'rollback');
     if (s.canRevert && s.canRollback) add('Revert + Rollback', 'revert-rollback');
   }

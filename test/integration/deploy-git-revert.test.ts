@@ -1,6 +1,6 @@
 // The local route: `git revert -m 1 <merge>` in a clone and push, with real repositories.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { findPullRequestMerge, remoteUrl } from '../../src/gitops/repo';
@@ -59,6 +59,31 @@ describe('deploy: local git revert of a merge', () => {
       assert.equal(await git(r.work, 'status', '--porcelain'), '');
       assert.equal(readFileSync(path.join(r.work, 'h1.nix'), 'utf8'), 'version = 3;\n');
     } finally {
+      r.cleanup();
+    }
+  });
+
+  it('without a commit identity: refused before anything changes, with how to set one', async () => {
+    const r = await makePrRepo(base, pr);
+    const saved = process.env.HOME;
+    const home = path.join(r.dir, 'empty-home');
+    try {
+      await git(r.work, 'config', '--unset', 'user.name');
+      await git(r.work, 'config', '--unset', 'user.email');
+      // No guessing from the machine's host name either (it may or may not work there).
+      await git(r.work, 'config', 'user.useConfigOnly', 'true');
+      mkdirSync(home);
+      process.env.HOME = home;
+      const head = await git(r.work, 'rev-parse', 'HEAD');
+      await assert.rejects(revertLocally({ repoDir: r.work, commit: r.merge }), (e: GitOpsError) => {
+        assert.match(e.message, /no commit identity .* nothing was changed\. Set one \(git config --global user\.name/);
+        return true;
+      });
+      assert.equal(await git(r.work, 'rev-parse', 'HEAD'), head);
+      assert.equal(await git(r.work, 'status', '--porcelain'), '', 'no staged or changed file left behind');
+      assert.equal(await git(r.origin, 'rev-parse', 'refs/heads/main'), r.merge);
+    } finally {
+      process.env.HOME = saved;
       r.cleanup();
     }
   });

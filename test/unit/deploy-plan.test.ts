@@ -112,8 +112,23 @@ describe('deploy: summary and rollback planning', () => {
     ]);
     assert.equal(s.canRollback, true);
     assert.equal(s.canRevert, true);
+    assert.equal(s.revertLabel, 'Revert PR');
     assert.deepEqual(rollbackCandidates(r).map((h) => h.host), ['h1', 'h2']);
     assert.deepEqual(describeRollback(r, ['h2']), ['h2: back to generation 5 (from 6)']);
+  });
+});
+
+describe('deploy: summary while previewing', () => {
+  it('says it builds while hosts build, and that it waits for the user once every diff is in', () => {
+    const r = planDeploy({ target: { commit }, hosts: ['h1', 'h2'], who: 'alice' });
+    r.state = 'previewing';
+    Object.assign(r.hosts[0]!, { phase: 'build' });
+    Object.assign(r.hosts[1]!, { phase: undefined, closureDiff: ['hello: 2.12 → 2.13'] });
+    assert.match(summarizeDeploy(r).headline, /^Building .* on 2 hosts for the closure diff…$/);
+    Object.assign(r.hosts[0]!, { phase: undefined, closureDiff: [] });
+    assert.match(summarizeDeploy(r).headline, /^Closure diffs of .* ready on 2 hosts: waiting for you to confirm the deploy$/);
+    assert.equal(summarizeDeploy(r).canRollback, false);
+    assert.equal(summarizeDeploy(r).revertLabel, 'Revert Commit', 'a commit deploy reverts the commit');
   });
 });
 

@@ -129,14 +129,15 @@ export default [
         if (!r2.line.startsWith(failLine)) problems.push(`h2's failing line must be the line that failed, "${failLine}"; the summary shows "${r2.line}"`);
         if (r3.outcome !== 'not attempted') throw new Error(`alice@h3 must show not attempted: ${JSON.stringify(r3)}`);
         if (fleet.currentGeneration('alice@h3') !== before['alice@h3'].gen) throw new Error('alice@h3 was not to be touched, but its profile moved');
-        for (const a of ['Revert PR', 'Rollback Deployed Hosts']) if (!done.actions.includes(a)) throw new Error(`the summary offers no "${a}": ${done.actions.join(', ')}`);
+        // A commit deploy (no PR): the revert is of the commit.
+        for (const a of ['Revert Commit', 'Rollback Deployed Hosts']) if (!done.actions.includes(a)) throw new Error(`the summary offers no "${a}": ${done.actions.join(', ')}`);
 
         // The failure notification with every way out.
         const n = await notificationWithActions(page, /failed on h2/, 20_000);
         // The toast slides in: let it settle so the screenshot shows its buttons.
         await page.waitForTimeout(500);
         await ctx.shot('17-deploy-failed');
-        const want = ['Revert PR', 'Rollback Deployed Hosts', 'Revert + Rollback', 'View Logs', 'Dismiss'];
+        const want = ['Revert Commit', 'Rollback Deployed Hosts', 'Revert + Rollback', 'View Logs', 'Dismiss'];
         const missing = want.filter((w) => !n.buttons.includes(w));
         if (missing.length) throw new Error(`the failure notification lacks ${missing.join(', ')}; it offers: ${n.buttons.join(', ')} ("${n.text}")`);
         if (!/Switched: h1, h2\b/.test(n.text)) throw new Error(`the failure notification must name the hosts that switched (h1, h2): "${n.text}"`);
