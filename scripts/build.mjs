@@ -4,32 +4,12 @@
 // loads extensions with require().
 import { build } from 'esbuild';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const version = process.env.NIXFLEET_BUILD_VERSION || pkg.version;
 const production = process.argv.includes('--production');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const outdir = process.argv.find((a) => a.startsWith('--outdir='))?.slice('--outdir='.length) || 'dist';
-
-// zod's namespace export `locales` pulls every message locale (~400 KiB, a quarter of each
-// bundle) into any bundle that imports zod, as the namespace cannot be tree-shaken. NixFleet
-// speaks English only, so zod's locale index resolves to English alone: less to load and
-// compile each time an agent, op worker or the extension starts.
-const zodEnglishOnly = {
-  name: 'zod-english-only',
-  setup(b) {
-    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer)
-        ? { path: 'zod-locales-en', namespace: 'zod-locales', pluginData: path.join(path.dirname(args.importer), '../locales/en.js') }
-        : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
-      contents: `export { default as en } from ${JSON.stringify(args.pluginData)};`,
-      resolveDir: path.dirname(args.pluginData),
-    }));
-  },
-};
 
 const common = {
   bundle: true,
@@ -44,7 +24,6 @@ const common = {
   // ESM dependencies read import.meta.url; give them the CommonJS equivalent.
   inject: [new URL('./import-meta-url.js', import.meta.url).pathname],
   alias: {},
-  plugins: [zodEnglishOnly],
 };
 common.define['import.meta.url'] = 'import_meta_url';
 
