@@ -94,14 +94,33 @@ export function lockRow(s: HostSnapshot, ws?: WorkspaceInfo): StatusRow | undefi
     };
   }
   const same = hostLock === wsLock;
+  if (!same) {
+    return {
+      kind: 'lock',
+      label: 'Lock',
+      value: 'outdated',
+      level: 'warn',
+      tooltip: `flake.lock on ${s.name} (sha256 ${hostLock.slice(0, 12)}) differs from the workspace's (sha256 ${wsLock.slice(0, 12)}). Pull or deploy to bring it up to date.`,
+    };
+  }
+  // Same pins but another commit (a revert or a new commit the host has not pulled): the
+  // host would not build what the workspace holds, so it is outdated too.
+  const hostRev = s.status.checkout.revision;
+  if (hostRev && ws?.revision && hostRev !== ws.revision) {
+    return {
+      kind: 'lock',
+      label: 'Lock',
+      value: `outdated: checkout at ${shortRev(hostRev)}, workspace at ${shortRev(ws.revision)}`,
+      level: 'warn',
+      tooltip: `flake.lock on ${s.name} is the workspace's, but its checkout is at ${hostRev} and the workspace at ${ws.revision} (for example after a revert, or a commit the host has not pulled). Pull or deploy to bring it up to date.`,
+    };
+  }
   return {
     kind: 'lock',
     label: 'Lock',
-    value: same ? 'matches the workspace' : 'outdated',
-    level: same ? 'ok' : 'warn',
-    tooltip: same
-      ? `flake.lock on ${s.name} is the workspace's (sha256 ${hostLock.slice(0, 12)}).`
-      : `flake.lock on ${s.name} (sha256 ${hostLock.slice(0, 12)}) differs from the workspace's (sha256 ${wsLock.slice(0, 12)}). Pull or deploy to bring it up to date.`,
+    value: 'matches the workspace',
+    level: 'ok',
+    tooltip: `flake.lock and the checkout's commit on ${s.name} are the workspace's (flake.lock sha256 ${hostLock.slice(0, 12)}).`,
   };
 }
 

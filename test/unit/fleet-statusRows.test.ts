@@ -51,6 +51,15 @@ test('behind/ahead, dirty, other lock, other commit, failed tests', () => {
   assert.match(rows.tests!.tooltip, /degraded/);
 });
 
+test('same flake.lock but another commit (e.g. after a revert the host has not pulled): Lock is outdated, naming both commits', () => {
+  const rows = byKind(statusRows(snap({ status: status({ checkout: { ...status().checkout!, revision: 'c'.repeat(40) } }) }), ws));
+  assert.equal(rows.lock!.level, 'warn');
+  assert.equal(rows.lock!.value, 'outdated: checkout at ccccccc, workspace at aaaaaaa');
+  assert.match(rows.lock!.tooltip, /revert/);
+  // Once the host pulls the workspace's commit, it matches again.
+  assert.equal(byKind(statusRows(snap(), ws)).lock!.value, 'matches the workspace');
+});
+
 test('lock hashes compare across hex, sha256: and SRI spellings', () => {
   const sri = 'sha256-' + Buffer.from(sha256Hex('lock-1'), 'hex').toString('base64');
   const rows = byKind(statusRows(snap({ status: status({ checkout: { ...status().checkout!, lockHash: sri } }) }), ws));
