@@ -3,18 +3,27 @@
 // Session per connection. The token file is re-checked on every upgrade and every few
 // seconds: a rotated token works at once, a removed one closes its connections, and an
 // unusable file refuses everyone (503) until it is fixed. Refusals go to the audit log.
+// The TLS certificate and key are re-read the same way (agent/server/tlsFiles.ts): a
+// renewed pair is served to new connections without a restart, a broken one is not.
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { MAX_FRAME_BYTES, printable } from '../../protocol';
 import type { AgentCore } from './core';
 import { bearerToken, tokenIdentity, TokenFile, type TokenState } from './auth';
 import { Session } from './session';
+import { TlsFiles, type TlsPair } from './tlsFiles';
 
 /** How often the token file is stat'ed between upgrades, to close revoked connections. */
 const TOKEN_CHECK_MS = 2000;
+/** How often the TLS files are stat'ed between connections (each connection checks too). */
+const TLS_CHECK_MS = 2000;
+
+function describePair(pair: TlsPair): string {
+  const expired = pair.validTo.getTime() < Date.now() ? ' (EXPIRED: renew it)' : '';
+  return `certificate ${pair.subject} sha256 ${pair.fingerprint}, valid until ${pair.validTo.toISOString()}${expired}`;
+}
 
 export interface ListeningServer {
   address: { host: string; port: number };
@@ -68,15 +77,32 @@ export async function startWsServer(core: AgentCore): Promise<ListeningServer> {
   const tokenTimer = tokenFile ? setInterval(() => tokenFile.current(), TOKEN_CHECK_MS) : undefined;
   tokenTimer?.unref();
   let server: Server;
+  let tlsTimer: NodeJS.Timeout | undefined;
   if (config.tlsCert && config.tlsKey) {
-    let cert: Buffer, key: Buffer;
-    try {
-      cert = readFileSync(config.tlsCert);
-      key = readFileSync(config.tlsKey);
-    } catch (err) {
-      throw new Error(`cannot read the TLS certificate or key (${(err as Error).message}); check tlsCert and tlsKey`);
-    }
-    server = createHttpsServer({ cert, key });
+    // Assigned before any check can run (the checks start below, after it exists).
+    let https!: HttpsServer;
+    const tls = new TlsFiles(
+      config.tlsCert,
+      config.tlsKey,
+      {
+        reloaded: (pair, previous, recovered) =>
+          log(
+            recovered && pair.fingerprint === previous.fingerprint
+              ? `TLS certificate ${config.tlsCert} and key ${config.tlsKey} load again: still serving ${describePair(pair)}`
+              : `TLS certificate ${config.tlsCert} re-read: new connections get ${describePair(pair)} (was sha256 ${previous.fingerprint}); open connections stay up`,
+          ),
+        failed: (error, serving) => log(`${error}. Until it is fixed, new connections keep getting ${describePair(serving)}`),
+      },
+      (pair) => https.setSecureContext({ cert: pair.cert, key: pair.key }),
+    );
+    https = createHttpsServer({ cert: tls.current.cert, key: tls.current.key });
+    log(`TLS: serving ${describePair(tls.current)}; ${config.tlsCert} and ${config.tlsKey} are re-read when they change`);
+    // Before the TLS handshake is set up for the connection, so a renewed certificate
+    // is what the very next client gets; errors are reported by the timer, once settled.
+    https.prependListener('connection', () => tls.check(false));
+    tlsTimer = setInterval(() => tls.check(true), TLS_CHECK_MS);
+    tlsTimer.unref();
+    server = https;
   } else {
     server = createHttpServer();
   }
@@ -168,6 +194,7 @@ export async function startWsServer(core: AgentCore): Promise<ListeningServer> {
     close: () =>
       new Promise<void>((resolve) => {
         if (tokenTimer) clearInterval(tokenTimer);
+        if (tlsTimer) clearInterval(tlsTimer);
         for (const c of wss.clients) c.terminate();
         wss.close();
         server.close(() => resolve());
