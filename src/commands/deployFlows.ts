@@ -160,6 +160,17 @@ export async function revertFlow(c: Container, record: DeployRecord | undefined,
   }
 }
 
+/**
+ * An undo flow's error as a notification. When GitHub refused the token (401), the way out is
+ * one click away: "Set GitHub Token" stores a new one.
+ */
+function showFlowError(err: unknown): void {
+  const auth = err instanceof GitHubError && err.kind === 'auth';
+  void vscode.window.showErrorMessage(`NixFleet: ${(err as Error).message}`, ...(auth ? ['Set GitHub Token'] : [])).then((choice) => {
+    if (choice === 'Set GitHub Token') void vscode.commands.executeCommand('nixfleet.setGitHubToken');
+  });
+}
+
 /** After a failed deploy: one notification with the ways out. */
 export async function offerUndo(c: Container, record: DeployRecord): Promise<void> {
   const s = summarizeDeploy(record);
@@ -174,7 +185,7 @@ export async function offerUndo(c: Container, record: DeployRecord): Promise<voi
       await fn();
     } catch (err) {
       if (err instanceof CancelledByUser) return;
-      void vscode.window.showErrorMessage(`NixFleet: ${(err as Error).message}`);
+      showFlowError(err);
     }
   };
   const interactive = { interactive: true };
@@ -204,7 +215,7 @@ export function showDeploySummary(c: Container, record: DeployRecord | undefined
     try {
       await fn();
     } catch (err) {
-      if (!(err instanceof CancelledByUser)) void vscode.window.showErrorMessage(`NixFleet: ${(err as Error).message}`);
+      if (!(err instanceof CancelledByUser)) showFlowError(err);
     }
   };
   const interactive = { interactive: true };

@@ -77,7 +77,7 @@ export async function workspaceGitHubRepo(c: Container): Promise<GitHubRepo | un
 export async function gitHubAccess(c: Container, interactive: boolean, opts: { timeoutMs?: number } = {}): Promise<GitHubAccess | undefined> {
   const repo = await workspaceGitHubRepo(c);
   if (!repo) return undefined;
-  const creds = await getGitHubToken(c.context.secrets, { interactive });
+  const creds = await getGitHubToken(c.context.secrets, { interactive, apiUrl: deploySettings().githubApiUrl });
   if (!creds) {
     throw new Error(`${repo.owner}/${repo.repo} is on GitHub but there is no GitHub token: sign in to GitHub or run "NixFleet: Set GitHub Token"`);
   }

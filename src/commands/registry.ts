@@ -1,6 +1,7 @@
 // The one list of commands. Adding a command = one file in this folder + one line here.
 import * as vscode from 'vscode';
 import type { Container } from '../container';
+import { GitHubError } from '../github/errors';
 import { CancelledByUser, isProgrammatic } from '../ui/pickHost';
 import { requireTrust, UntrustedWorkspaceError } from '../ui/trust';
 import type { CommandDefinition } from './types';
@@ -65,11 +66,13 @@ export function registerCommands(c: Container, commands: readonly CommandDefinit
         if (err instanceof CancelledByUser) return undefined;
         if (programmatic) throw err;
         const message = err instanceof Error ? err.message : String(err);
-        const action = /Manage Workspace Trust/.test(message) ? 'Manage Workspace Trust' : undefined;
+        // A way out one click away: trust the workspace, or store a GitHub token GitHub accepts.
+        const action = /Manage Workspace Trust/.test(message) ? 'Manage Workspace Trust' : err instanceof GitHubError && err.kind === 'auth' ? 'Set GitHub Token' : undefined;
         // The trust refusal names the command already ("NixFleet: X is disabled ...").
         const text = err instanceof UntrustedWorkspaceError ? message : `NixFleet: ${def.title}: ${message}`;
         const choice = await vscode.window.showErrorMessage(text, ...(action ? [action] : []));
         if (choice === 'Manage Workspace Trust') void vscode.commands.executeCommand('workbench.trust.manage');
+        if (choice === 'Set GitHub Token') void vscode.commands.executeCommand('nixfleet.setGitHubToken');
         return undefined;
       }
     }),

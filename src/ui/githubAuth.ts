@@ -12,26 +12,57 @@ export interface GitHubCredentials {
 
 /**
  * The GitHub token to use, or undefined when there is none and `interactive` is false.
- * Interactive: signs in through VS Code when a GitHub provider exists, else asks for a token
- * (stored in SecretStorage for next time).
+ *
+ * Order: a VS Code GitHub session the extension may already use (silently), then the token
+ * the user stored with "Set GitHub Token", and only then, when interactive, signing in
+ * through VS Code (its "wants to sign in" consent) or, where that is declined or there is no
+ * GitHub provider, asking for a token (stored in SecretStorage for next time). A stored token
+ * must not be passed over for a sign-in prompt: the user stored it to be used.
+ *
+ * `apiUrl`: the REST API root in use (nixfleet.github.apiUrl). VS Code's "github" provider
+ * signs in to github.com, whose tokens a GitHub Enterprise server refuses, so for any other
+ * server only the stored (or entered) token counts.
  */
 export async function getGitHubToken(
   secrets: vscode.SecretStorage,
-  opts: { interactive: boolean } = { interactive: false },
+  opts: { interactive: boolean; apiUrl?: string } = { interactive: false },
 ): Promise<GitHubCredentials | undefined> {
-  try {
-    const session = await vscode.authentication.getSession('github', ['repo'], opts.interactive ? { createIfNone: true } : { silent: true });
-    if (session) return { token: session.accessToken, login: session.account.label, source: 'vscode-session' };
-  } catch {
-    // No GitHub authentication provider here (e.g. code-server), or the user declined: fall back.
+  const useSession = isGitHubDotCom(opts.apiUrl);
+  if (useSession) {
+    const session = await vsCodeSession({ silent: true });
+    if (session) return session;
   }
   const stored = await secrets.get(GITHUB_TOKEN_KEY);
   if (stored) return { token: stored, source: 'secret-storage' };
   if (!opts.interactive) return undefined;
+  if (useSession) {
+    const session = await vsCodeSession({ createIfNone: true });
+    if (session) return session;
+  }
   const entered = await promptGitHubToken();
   if (!entered) return undefined;
   await secrets.store(GITHUB_TOKEN_KEY, entered);
   return { token: entered, source: 'secret-storage' };
+}
+
+/** True for github.com's API (no setting, or api.github.com). */
+export function isGitHubDotCom(apiUrl: string | undefined): boolean {
+  if (!apiUrl) return true;
+  try {
+    return new URL(apiUrl).hostname.toLowerCase() === 'api.github.com';
+  } catch {
+    return false;
+  }
+}
+
+async function vsCodeSession(options: vscode.AuthenticationGetSessionOptions): Promise<GitHubCredentials | undefined> {
+  try {
+    const session = await vscode.authentication.getSession('github', ['repo'], options);
+    if (session) return { token: session.accessToken, login: session.account.label, source: 'vscode-session' };
+  } catch {
+    // No GitHub authentication provider here, or the user declined to sign in: fall back.
+  }
+  return undefined;
 }
 
 export async function promptGitHubToken(): Promise<string | undefined> {

@@ -17,12 +17,14 @@
 // NIXFLEET_E2E_GREP=TEXT (only UI tests whose name contains TEXT), NIXFLEET_E2E_ARTIFACTS=DIR.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { launchChromium, sel } from './lib/browser.mjs';
 import { CodeServer } from './lib/codeServer.mjs';
 import { Fleet } from './lib/fleet.mjs';
+import { GitHubServer } from './lib/github.mjs';
 import { killAllNow, stopAll, waitFor } from './lib/procs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -204,6 +206,14 @@ async function uiPhase(context, vsix) {
   const agentErrors = await timed('ui.agents', () => fleet.startAgents());
   for (const e of agentErrors) log(e);
 
+  // The GitHub TEST server over the bed's bare origin (ui/07-github): the extension reaches
+  // it through nixfleet.github.apiUrl, as it would a GitHub Enterprise server.
+  const ghUser = { login: 'alice-e2e', id: 4242, name: 'Alice E2E', email: 'alice-e2e@example.invalid' };
+  const ghToken = `ghp_e2e${randomBytes(16).toString('hex')}`;
+  const github = new GitHubServer({ root, gitDir: fleet.bed.origin, owner: 'acme', repo: 'nixcfg', users: { [ghToken]: ghUser }, logFile: path.join(dir, 'github-test-server.log') });
+  cleanups.push(() => github.stop());
+  await timed('ui.github-server', () => github.start());
+
   const bridgeDir = path.join(dir, 'bridge');
   mkdirSync(bridgeDir);
   const cs = new CodeServer({
@@ -215,9 +225,10 @@ async function uiPhase(context, vsix) {
       // ui/06-deploy: h1 then h2 go first, one at a time, so a failure on h2 leaves alice@h3
       // not attempted.
       'nixfleet.deploy.canaryHosts': ['h1', 'h2'],
+      'nixfleet.github.apiUrl': github.baseUrl,
     },
     // Trust stays off through 'security.workspace.trust.enabled': false in the settings until
-    // ui/07-trust turns it on and reloads the window into Restricted Mode.
+    // ui/08-trust turns it on and reloads the window into Restricted Mode.
     workspaceTrust: true,
     env: {
       PATH: fleet.bed.path,
@@ -254,6 +265,7 @@ async function uiPhase(context, vsix) {
     page,
     fleet,
     cs,
+    github: { server: github, token: ghToken, user: ghUser, owner: 'acme', repo: 'nixcfg' },
     bridge,
     installed,
     agentErrors,

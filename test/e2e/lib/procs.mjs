@@ -30,6 +30,15 @@ export function startGroup(name, argv, { cwd, env, logFile }) {
   return proc;
 }
 
+/**
+ * Register a process group started elsewhere (its own `spawn(..., { detached: true })`), so
+ * stopAll() and killAllNow() end it too. `proc` as startGroup returns it.
+ */
+export function trackGroup(proc) {
+  live.add(proc);
+  return proc;
+}
+
 function killGroup(pid, signal) {
   try {
     process.kill(-pid, signal);
