@@ -54,6 +54,12 @@ export const configSchema = z.strictObject({
   confirmTimeout: z.number().int().min(0).max(3600).default(30),
   /** Roll back automatically when the health checks fail after a switch. */
   rollbackOnCheckFailure: z.boolean().default(false),
+  /**
+   * How op workers are started: "auto" as a systemd transient unit (systemd-run) when
+   * /run/systemd/system exists and the agent runs as root, else as a detached process;
+   * "systemd-run" or "direct" force one. A failing systemd-run falls back to "direct".
+   */
+  workerLauncher: z.enum(['auto', 'systemd-run', 'direct'], { error: 'workerLauncher must be "auto", "systemd-run" or "direct"' }).default('auto'),
 });
 
 export type AgentConfigInput = z.input<typeof configSchema>;

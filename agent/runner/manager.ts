@@ -177,7 +177,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
       writeFileSync(journalFile(this.stateDir, req.op), '', { mode: 0o600, flag: 'a' });
       writeOpInfo(this.stateDir, info);
       this.known.add(req.op);
-      const spawned = spawnWorker(this.stateDir, req.op);
+      const spawned = spawnWorker(this.stateDir, req.op, this.config.workerLauncher, (text) => this.launcherNotice(req.op, text));
       if (spawned.pid !== undefined && !readWorker(this.stateDir, req.op)) {
         writeWorker(this.stateDir, req.op, { pid: spawned.pid });
       }
@@ -190,6 +190,21 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
         releaseLock(this.stateDir, req.op);
       }
       throw err;
+    }
+  }
+
+  /**
+   * Why the worker was not started the configured way: in the agent's log and in the op's
+   * journal (written before the worker opens it), so whoever follows the op sees it too.
+   */
+  private launcherNotice(opId: string, text: string): void {
+    process.stderr.write(`nixfleet-agent: ${text}\n`);
+    try {
+      const journal = JournalWriter.open(journalFile(this.stateDir, opId));
+      journal.append('info', text);
+      journal.close();
+    } catch {
+      /* the agent's log has it */
     }
   }
 

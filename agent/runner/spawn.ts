@@ -1,11 +1,15 @@
 // Start an op's worker outside the caller's process group, so that neither an agent
 // restart nor a closed terminal takes the op down with it: as a systemd transient unit
-// where systemd runs (it then also outlives the agent's own cgroup being stopped), else
-// as a detached child in its own session.
+// (it then also outlives the agent's own cgroup being stopped), or as a detached child
+// in its own session. Which one is config `workerLauncher`: "auto" uses systemd-run
+// where systemd runs and the agent is root, "systemd-run" and "direct" force one.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, openSync, closeSync } from 'node:fs';
 import path from 'node:path';
+import type { AgentConfig } from '../config';
 import { opDir } from '../journal/paths';
+
+export type WorkerLauncher = AgentConfig['workerLauncher'];
 
 export interface SpawnedWorker {
   /** The worker's pid when spawned directly; under systemd the worker records its own. */
@@ -14,6 +18,17 @@ export interface SpawnedWorker {
   /** Resolves when a directly spawned worker exits (not available under systemd). */
   exited?: Promise<void>;
 }
+
+/** The environment a systemd unit's worker gets (a unit does not inherit the caller's). */
+export const SYSTEMD_ENV = [
+  'PATH', 'HOME', 'LANG', 'LC_ALL', 'LOCALE_ARCHIVE', 'TZ', 'TZDIR',
+  'NIX_CONFIG', 'NIX_PATH', 'NIX_REMOTE', 'NIX_SSL_CERT_FILE', 'SSL_CERT_FILE',
+  'http_proxy', 'https_proxy', 'no_proxy', 'all_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY',
+  'NIXFLEET_AGENT_ENTRY',
+] as const;
+
+/** systemd-run gets this long (a D-Bus that does not answer must not hold the agent forever), less than the 30 s a worker has to record itself. */
+const SYSTEMD_RUN_TIMEOUT_MS = 20_000;
 
 /** The argv that runs this agent again: node [loader flags] <entry script>. */
 export function agentCommand(): string[] {
@@ -24,28 +39,61 @@ export function agentCommand(): string[] {
   return [process.execPath, ...execArgv, path.resolve(entry)];
 }
 
-function useSystemd(): boolean {
+/** "auto": systemd-run only where a systemd system manager runs and we may ask it (root). */
+function useSystemd(launcher: WorkerLauncher): boolean {
+  if (launcher !== 'auto') return launcher === 'systemd-run';
   if (process.env.NIXFLEET_NO_SYSTEMD === '1') return false;
   return existsSync('/run/systemd/system') && process.getuid?.() === 0;
 }
 
-export function spawnWorker(stateDir: string, opId: string): SpawnedWorker {
+/** systemd-run's arguments for op `opId`'s worker running `argv`. */
+export function systemdRunArgs(opId: string, argv: readonly string[], logPath: string): string[] {
+  const unit = `nixfleet-op-${opId}`;
+  const env = SYSTEMD_ENV.filter((k) => process.env[k] !== undefined).map((k) => `--setenv=${k}=${process.env[k]}`);
+  return [
+    '--collect',
+    '--quiet',
+    `--unit=${unit}`,
+    `--setenv=NIXFLEET_OP_UNIT=${unit}`,
+    // A cancel or stop takes the worker's whole tree (nix, activation, checks) with it.
+    '--property=KillMode=control-group',
+    `--property=StandardError=append:${logPath}`,
+    ...env,
+    '--',
+    ...argv,
+  ];
+}
+
+/**
+ * Spawn op `opId`'s worker. `notice` hears why systemd-run was not used when it was
+ * meant to be (the op then still runs, as a detached process).
+ */
+export function spawnWorker(stateDir: string, opId: string, launcher: WorkerLauncher = 'auto', notice: (text: string) => void = () => {}): SpawnedWorker {
   const argv = [...agentCommand(), 'run-op', '--state-dir', stateDir, '--op', opId];
   // The worker's own stderr (a crash before its journal opens) goes beside the journal.
   const logPath = path.join(opDir(stateDir, opId), 'worker.log');
-  if (useSystemd()) {
+  if (useSystemd(launcher)) {
     const unit = `nixfleet-op-${opId}`;
-    const env = ['PATH', 'HOME', 'NIX_CONFIG', 'NIX_PATH', 'LANG', 'NIXFLEET_AGENT_ENTRY']
-      .filter((k) => process.env[k] !== undefined)
-      .map((k) => `--setenv=${k}=${process.env[k]}`);
-    const r = spawnSync(
-      'systemd-run',
-      ['--collect', '--quiet', `--unit=${unit}`, `--setenv=NIXFLEET_OP_UNIT=${unit}`, '--property=KillMode=control-group',
-        `--property=StandardError=append:${logPath}`, ...env, '--', ...argv],
-      { encoding: 'utf8' },
-    );
+    const r = spawnSync('systemd-run', systemdRunArgs(opId, argv, logPath), { encoding: 'utf8', timeout: SYSTEMD_RUN_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
     if (r.status === 0) return { unit };
-    // systemd present but unusable (no D-Bus, container): fall back to a detached process.
+    const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ETIMEDOUT') {
+      // The unit may have started: a second worker would run the op twice. The op is
+      // marked interrupted if its worker never records itself.
+      notice(`systemd-run did not answer within ${SYSTEMD_RUN_TIMEOUT_MS / 1000} s starting unit ${unit} for op ${opId}; if the unit did not start, the op will be marked interrupted: check "systemctl status ${unit}" and D-Bus, or set workerLauncher to "direct"`);
+      return { unit };
+    }
+    const why =
+      code === 'ENOENT'
+        ? 'systemd-run is not on PATH'
+        : r.error
+          ? `systemd-run could not be run (${r.error.message})`
+          : `systemd-run exited with ${r.status ?? r.signal}${r.stderr.trim() ? ': ' + r.stderr.trim().split('\n').slice(-1)[0] : ''}`;
+    notice(
+      `could not start op ${opId} as systemd unit ${unit}: ${why}; running it as a detached process instead ` +
+        `(it lives in the agent's own cgroup: a restart of the agent's service stops it unless the service has KillMode=process; ` +
+        `set workerLauncher to "direct" to skip systemd-run)`,
+    );
   }
   const errFd = openSync(logPath, 'a', 0o600);
   try {

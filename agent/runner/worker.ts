@@ -57,7 +57,8 @@ export async function runWorker(stateDir: string, opId: string): Promise<number>
       claimLock(stateDir, opId, req.kind, initial.startedAt);
       lockHeld = true;
     }
-    journal.append('info', `${req.kind} ${opId} on ${req.config.host} started by ${describeClient(req.client)} (agent ${AGENT_VERSION})`);
+    const where = process.env.NIXFLEET_OP_UNIT ? `, in systemd unit ${process.env.NIXFLEET_OP_UNIT}` : '';
+    journal.append('info', `${req.kind} ${opId} on ${req.config.host} started by ${describeClient(req.client)} (agent ${AGENT_VERSION}${where})`);
     const nix = await detectNix();
     const ctx = makeContext(req, opId, journal, nix, abort.signal);
     outcome = await execute(def, ctx, req, stateDir, opId, initial);
