@@ -6,7 +6,7 @@ let
     inherit platform;
     inherit (cfg) host flake profile stateDir listen tokenFile tlsCert tlsKey healthChecks
       healthCheckTimeout switchMethod agentInput autoCommit autoPush updateBeforeRebuild
-      syncDotfiles offlineMode confirmTimeout rollbackOnCheckFailure;
+      syncDotfiles offlineMode confirmTimeout rollbackOnCheckFailure workerLauncher;
   };
 in
 rec {

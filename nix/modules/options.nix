@@ -104,4 +104,9 @@ in
   offlineMode = mkOption { type = nullOr types.bool; default = null; description = "Rebuild Smart: never touch the network."; };
   confirmTimeout = mkOption { type = nullOr (types.ints.between 0 3600); default = null; description = "Magic rollback: seconds to wait for the controller's confirmation after a switch (0 disables; agent default 30)."; };
   rollbackOnCheckFailure = mkOption { type = nullOr types.bool; default = null; description = "Roll back automatically when the health checks fail after a switch."; };
+  workerLauncher = mkOption {
+    type = nullOr (types.enum [ "auto" "systemd-run" "direct" ]);
+    default = null;
+    description = "How op workers are started: auto (agent default: a systemd-run transient unit when systemd runs and the agent is root, else a detached process), systemd-run, or direct.";
+  };
 }

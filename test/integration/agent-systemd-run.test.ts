@@ -233,6 +233,26 @@ describe('workerLauncher systemd-run (through a recording systemd-run test doubl
     }
   });
 
+  // The real systemd-run, where it is installed but systemd is not PID 1 (containers, CI):
+  // it fails, and the op must still run.
+  const realSystemdRun = ['/usr/bin/systemd-run', '/bin/systemd-run'].find((p) => existsSync(p));
+  test('the real systemd-run without a running systemd: the op runs detached and the log says why', { skip: !realSystemdRun || existsSync('/run/systemd/system') ? 'needs systemd-run installed on a machine where systemd does not run' : false }, async () => {
+    const agent = await startAgent(bed, 'h1', { flags: ['--worker-launcher', 'systemd-run'] });
+    const c = connect(agent, bed.token);
+    try {
+      await c.connect();
+      await c.startOp('sd-real', 'switch', {});
+      const { op, lines } = await c.follow('sd-real');
+      assert.equal(op.state, 'succeeded', op.error);
+      assert.match(lines[0]!.text, /^could not start op sd-real as systemd unit nixfleet-op-sd-real: systemd-run exited with 1: .+; running it as a detached process instead/);
+      assert.match(agent.stderr(), /could not start op sd-real as systemd unit nixfleet-op-sd-real/);
+      assert.equal(workerOf('sd-real').unit, undefined);
+    } finally {
+      c.close();
+      await agent.stop();
+    }
+  });
+
   test('workerLauncher "direct" never calls systemd-run; "auto" follows the machine; a bad value is refused by name', async () => {
     const before = runs().length;
     const agent = await startAgent(bed, 'h1', { env, flags: ['--worker-launcher=direct'] });
