@@ -16,7 +16,7 @@
 // tree and a revert PR, and the summary names it.
 import { rmSync, writeFileSync } from 'node:fs';
 import { sel } from '../lib/browser.mjs';
-import { dialog, notifications, notificationWithActions, openFleetView, pickQuick, runPaletteCommand, waitNotification, webviewFrame } from '../lib/workbench.mjs';
+import { dialog, notifications, notificationWithActions, openFleetView, pickQuick, runPaletteCommand, webviewFrame } from '../lib/workbench.mjs';
 import { waitFor } from '../lib/procs.mjs';
 
 const VERSION = '24.05.6';
@@ -144,15 +144,32 @@ export default [
       writeFileSync(h2.hookFile, `case "$NIXFLEET_TESTBED_STORE_PATH" in *-${VERSION}) ;; *) exit 0 ;; esac\necho "e2e-github: h2 refuses ${VERSION}" >&2\nexit 1\n`);
       try {
         await openFleetView(page);
-        await setTokenInUi(page, token);
-        await waitNotification(page, /GitHub token stored in SecretStorage/, 10_000);
-
         // Deploy what? A merged pull request, by number: the extension reads it from GitHub.
-        await runPaletteCommand(page, 'NixFleet: Deploy');
-        await pickQuick(page, /A merged pull request/);
-        await waitFor('the PR number input box', async () => /Deploy a PR/.test(await quickTitle(page)), { timeoutMs: 10_000 });
-        await page.locator(sel.quickInputBox).fill(String(PR));
+        const deployPr = async () => {
+          await runPaletteCommand(page, 'NixFleet: Deploy');
+          await pickQuick(page, /A merged pull request/);
+          await waitFor('the PR number input box', async () => /Deploy a PR/.test(await quickTitle(page)), { timeoutMs: 10_000 });
+          await page.locator(sel.quickInputBox).fill(String(PR));
+          await page.keyboard.press('Enter');
+        };
+        // First with a token GitHub does not know: the Deploy command's error says so and
+        // offers "Set GitHub Token", which stores the right one.
+        await setTokenInUi(page, `ghp_unknown${'1'.repeat(24)}`);
+        await deployPr();
+        const denied = await notificationAnywhere(page, /NixFleet: Deploy: GitHub refused the token/, 20_000);
+        if (!/401 Bad credentials/.test(denied.text) || !denied.buttons.includes('Set GitHub Token')) {
+          throw new Error(`the Deploy command's 401 must name it and offer "Set GitHub Token": "${denied.text}" [${denied.buttons.join(', ')}]`);
+        }
+        await page.waitForTimeout(300);
+        await ctx.shot('23-github-deploy-401');
+        await denied.click('Set GitHub Token');
+        await waitFor('the GitHub token input box', async () => /GitHub token/.test(await quickTitle(page)), { timeoutMs: 10_000 });
+        if ((await page.locator(sel.quickInputBox).getAttribute('type')) !== 'password') throw new Error('the GitHub token input box must hide what is typed (type=password)');
+        await page.locator(sel.quickInputBox).fill(token);
         await page.keyboard.press('Enter');
+        await waitFor('the token input box to close', async () => (await quickTitle(page)) === '', { timeoutMs: 10_000 });
+
+        await deployPr();
         // Next: the host QuickPick. A sign-in dialog or an error instead is a failure.
         const offRow = page.locator(sel.quickInputRow).filter({ has: page.locator('.label-name', { hasText: /^offline1$/ }) }).first();
         await waitFor('the host QuickPick after the PR number', async () => {
@@ -161,7 +178,7 @@ export default [
             await ctx.shot('FAILED-github-unexpected-dialog');
             throw Object.assign(new Error(`a dialog opened instead of the host QuickPick (the stored token should be used): "${d.text}" [${d.buttons.join(', ')}]`), { fatal: true });
           }
-          const err = (await notifications(page)).find((t) => /^NixFleet: Deploy:/.test(t));
+          const err = (await notifications(page)).find((t) => /^NixFleet: Deploy:/.test(t) && !/401/.test(t));
           if (err) throw Object.assign(new Error(`the PR deploy failed before the host pick: "${err}"`), { fatal: true });
           return offRow.isVisible();
         }, { timeoutMs: 20_000, everyMs: 200 });
@@ -183,7 +200,7 @@ export default [
         const n = await notificationWithActions(page, /failed on h2/, 20_000);
         if (!n.buttons.includes('Revert PR')) throw new Error(`the failure notification of a PR deploy must offer Revert PR: ${n.buttons.join(', ')}`);
         await page.waitForTimeout(500);
-        await ctx.shot('23-github-pr-deploy-failed');
+        await ctx.shot('24-github-pr-deploy-failed');
 
         // A wrong token (revoked, say): Revert PR from the notification gets GitHub's 401,
         // shown as what happened and what to do, and nothing is created on origin.
@@ -195,7 +212,7 @@ export default [
         const e401n = await notificationAnywhere(page, /401/, 20_000);
         const e401 = e401n.text;
         await page.waitForTimeout(300);
-        await ctx.shot('24-github-401');
+        await ctx.shot('25-github-revert-401');
         if (!/GitHub refused the token/.test(e401) || !/Bad credentials/.test(e401) || !/store a new token/.test(e401)) {
           throw new Error(`the 401 must say GitHub refused the token and what to do (store a new one): "${e401}"`);
         }
@@ -216,10 +233,10 @@ export default [
         await waitFor('the revert mode QuickPick', async () => new RegExp(`Revert PR #${PR}`).test(await quickTitle(page)), { timeoutMs: 15_000 });
         const modes = (await page.locator(sel.quickInputRow).allInnerTexts()).map((s) => s.replace(/\s+/g, ' ').trim());
         if (!/^Open a revert PR/.test(modes[0] ?? '')) throw new Error(`the first (default) revert mode must be "Open a revert PR": ${modes.join(' | ')}`);
-        await ctx.shot('25-github-revert-mode');
+        await ctx.shot('26-github-revert-mode');
         await pickQuick(page, 'Open a revert PR');
         const c = await dialog(page, 15_000);
-        await ctx.shot('26-github-revert-confirmation');
+        await ctx.shot('27-github-revert-confirmation');
         if (!c.text.includes(`Open a PR that reverts PR #${PR} of ${owner}/${repo}?`) || !c.text.includes(`revert-${PR}`) || !c.text.includes(beforeMerge.slice(0, 12))) {
           throw new Error(`the confirmation must name the PR, the repository, the branch revert-${PR} and the pre-merge commit ${beforeMerge.slice(0, 12)}: "${c.text}"`);
         }
@@ -244,7 +261,7 @@ export default [
         const s = await waitSummary(frame, 'the summary to name the revert PR', (x) => x.meta.includes(`revert PR #${revertNumber} opened (${tip.slice(0, 12)})`), 15_000);
         if (s.actions.includes('Revert PR')) throw new Error(`after the revert the summary still offers Revert PR: ${s.actions.join(', ')}`);
         if (!s.actions.includes('Rollback Deployed Hosts')) throw new Error(`the hosts that switched can still be rolled back: ${s.actions.join(', ')}`);
-        await ctx.shot('27-github-revert-pr-opened');
+        await ctx.shot('28-github-revert-pr-opened');
       } finally {
         rmSync(h2.hookFile, { force: true });
         git('remote', 'set-url', 'origin', originUrl);

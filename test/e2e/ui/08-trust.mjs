@@ -80,7 +80,7 @@ export default [
           await waitTree(page, `${h.name} online`, (rows) => rows.find((r) => r.level === 1 && r.label === h.name && /\bonline\b/.test(r.description)));
         }
         await showGenerations(page, 'h1');
-        await ctx.shot('23-untrusted-fleet');
+        await ctx.shot('29-untrusted-fleet');
 
         // No mutating item in any context menu: host, generation; none in the view's title bar.
         const hostLabels = await menuLabels(page, rowLocator(page, 'h1', 1));
@@ -100,7 +100,7 @@ export default [
         await runPaletteCommand(page, 'NixFleet: Force Rebuild');
         const text = await waitNotification(page, /Force Rebuild/, 20_000);
         await page.waitForTimeout(400);
-        await ctx.shot('24-untrusted-refused');
+        await ctx.shot('30-untrusted-refused');
         if (!/disabled in an untrusted workspace/.test(text) || !/Trust the workspace/.test(text)) {
           throw new Error(`the refusal must say why (untrusted workspace) and how to enable it; it says: "${text}"`);
         }
@@ -125,7 +125,7 @@ export default [
         });
         const trustButton = page.locator('.part.editor .monaco-button', { hasText: /^Trust$/ }).first();
         await trustButton.waitFor({ timeout: 15_000 });
-        await ctx.shot('25-untrusted-manage-trust');
+        await ctx.shot('31-untrusted-manage-trust');
         // Trusting the folder from there ends Restricted Mode without a reload: the Fleet view
         // drops its read-only row and offers the host commands again.
         await trustButton.click();
@@ -133,7 +133,7 @@ export default [
         await waitTree(page, 'the read-only row gone after trusting the workspace', (rows) => !rows.some((r) => /^Read-only/.test(r.label)), 20_000);
         const trustedLabels = await menuLabels(page, rowLocator(page, 'h1', 1));
         if (!trustedLabels.includes('Force Rebuild')) throw new Error(`after trusting the workspace the host menu should offer Force Rebuild again; it shows: ${trustedLabels.join(' | ')}`);
-        await ctx.shot('26-trusted-again');
+        await ctx.shot('32-trusted-again');
       } finally {
         // Back to the trusted window the other tests expect (when run alone or reordered).
         cs.writeSettings(trusted);
