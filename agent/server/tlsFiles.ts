@@ -1,7 +1,7 @@
 // The TLS certificate and key of `serve`, re-read when either file changes, so a renewed
 // certificate (ACME renews every 60 days or so) is served without restarting the agent.
 // Checking costs two stat(2) calls while nothing changed. A replacement that does not
-// load (garbage, a key that does not match, a key readable by group or others, a file
+// load (garbage, a key that does not match, a key readable by others, a file
 // that is gone) never replaces the pair being served: the agent keeps its working
 // certificate and says what is wrong, and picks the files up once they are fixed.
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
@@ -50,8 +50,10 @@ function readPem(file: string, what: string): Buffer {
 export function loadTlsPair(certFile: string, keyFile: string): TlsPair {
   statFile(certFile, 'certificate');
   const keySt = statFile(keyFile, 'key');
-  if ((keySt.mode & 0o077) !== 0) {
-    throw new TlsFileError(`TLS key ${keyFile} is readable by group or others (mode ${(keySt.mode & 0o777).toString(8)}); run: chmod 600 ${keyFile}`);
+  // Group-readable (0640) is how ACME clients and NixOS' security.acme hand keys to the
+  // services of a group: accepted. Readable or writable by everyone is not.
+  if ((keySt.mode & 0o007) !== 0) {
+    throw new TlsFileError(`TLS key ${keyFile} is readable or writable by others (mode ${(keySt.mode & 0o777).toString(8)}); run: chmod o-rwx ${keyFile} (600, or 640 for a key shared with a group)`);
   }
   const cert = readPem(certFile, 'certificate');
   const key = readPem(keyFile, 'key');

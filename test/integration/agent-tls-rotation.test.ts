@@ -113,7 +113,7 @@ describe('agent TLS certificate rotation', () => {
         {
           name: 'key of C readable by others',
           apply: () => install(keyFile, leaf.C.key, 0o644),
-          log: new RegExp(`TLS key ${keyFile} is readable by group or others \\(mode 644\\); run: chmod 600 ${keyFile}`),
+          log: new RegExp(`TLS key ${keyFile} is readable or writable by others \\(mode 644\\); run: chmod o-rwx ${keyFile}`),
         },
       ];
       for (const b of broken) {
@@ -157,12 +157,13 @@ describe('agent TLS certificate rotation', () => {
       startAgent(bed, 'h1', { overrides: { tlsCert: certFile, tlsKey: keyFile } }),
       new RegExp(`nixfleet-agent: TLS key ${keyFile} does not belong to the certificate in ${certFile}`),
     );
-    install(keyFile, leaf.A.key, 0o640);
+    install(keyFile, leaf.A.key, 0o604);
     await assert.rejects(
       startAgent(bed, 'h1', { overrides: { tlsCert: certFile, tlsKey: keyFile } }),
-      new RegExp(`nixfleet-agent: TLS key ${keyFile} is readable by group or others \\(mode 640\\); run: chmod 600 ${keyFile}`),
+      new RegExp(`nixfleet-agent: TLS key ${keyFile} is readable or writable by others \\(mode 604\\); run: chmod o-rwx ${keyFile}`),
     );
-    chmodSync(keyFile, 0o600);
+    // Group-readable, as ACME clients write keys for a group of services: accepted.
+    chmodSync(keyFile, 0o640);
     const agent = await startAgent(bed, 'h1', { overrides: { tlsCert: certFile, tlsKey: keyFile } });
     try {
       assert.equal(await served(agent.port), leaf.A.fingerprint);
