@@ -152,10 +152,21 @@ export default [
           await page.locator(sel.quickInputBox).fill(String(PR));
           await page.keyboard.press('Enter');
         };
-        // First with a token GitHub does not know: the Deploy command's error says so and
-        // offers "Set GitHub Token", which stores the right one.
-        await setTokenInUi(page, `ghp_unknown${'1'.repeat(24)}`);
+        // No token stored yet (no test before this one stores one), and the API is not github.com's (nixfleet.github.apiUrl): the
+        // extension asks for a token (no VS Code GitHub sign-in, whose github.com token this
+        // server would refuse). One GitHub does not know is given: the Deploy command's error
+        // says so and offers "Set GitHub Token", which stores the right one.
         await deployPr();
+        await waitFor('the GitHub token prompt (no sign-in dialog)', async () => {
+          if (await page.locator(sel.dialog).isVisible()) {
+            const d = await dialog(page);
+            throw Object.assign(new Error(`a dialog opened instead of the token prompt: "${d.text}"`), { fatal: true });
+          }
+          return /GitHub token/.test(await quickTitle(page));
+        }, { timeoutMs: 15_000, everyMs: 200 });
+        if ((await page.locator(sel.quickInputBox).getAttribute('type')) !== 'password') throw new Error('the GitHub token prompt must hide what is typed (type=password)');
+        await page.locator(sel.quickInputBox).fill(`ghp_unknown${'1'.repeat(24)}`);
+        await page.keyboard.press('Enter');
         const denied = await notificationAnywhere(page, /NixFleet: Deploy: GitHub refused the token/, 20_000);
         if (!/401 Bad credentials/.test(denied.text) || !denied.buttons.includes('Set GitHub Token')) {
           throw new Error(`the Deploy command's 401 must name it and offer "Set GitHub Token": "${denied.text}" [${denied.buttons.join(', ')}]`);
