@@ -10,7 +10,7 @@ export default defineCommand({
   mutating: false,
   async run(c, arg) {
     const args = asArgs(arg);
-    const token = typeof args.token === 'string' ? args.token : await promptGitHubToken();
+    const token = typeof args.token === 'string' ? args.token : await promptGitHubToken({ allowEmpty: true });
     if (token === undefined) throw new CancelledByUser();
     await setGitHubToken(c.context.secrets, token);
     if (typeof args.token !== 'string') void vscode.window.showInformationMessage(token ? 'GitHub token stored in SecretStorage' : 'GitHub token removed');

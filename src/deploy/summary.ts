@@ -116,7 +116,8 @@ export function summarizeDeploy(r: DeployRecord): DeploySummary {
       host: h.host,
       role: h.canary ? 'canary' : '',
       outcome: h.outcome,
-      label: OUTCOME_LABEL[h.outcome],
+      // A revert PR only proposes the revert: until it is merged, main still has the change.
+      label: h.outcome === 'reverted' && r.revert?.how === 'github-pr' ? `revert PR #${r.revert.pullRequest?.number ?? '?'} opened (still running the change)` : OUTCOME_LABEL[h.outcome],
       icon: OUTCOME_ICON[h.outcome],
       phase: h.phase ?? '',
       generations: generations(h),

@@ -59,9 +59,10 @@ export function gitRow(s: HostSnapshot, ws?: WorkspaceInfo): StatusRow | undefin
   } else if (!c.behind && !c.ahead) {
     parts.push('up to date with origin');
   } else {
-    if (c.behind) parts.push(`${c.behind} behind`);
-    if (c.ahead) parts.push(`${c.ahead} ahead`);
-    parts[parts.length - 1] += ' of origin';
+    // "3 behind origin", "1 ahead of origin", "3 behind, 1 ahead of origin".
+    if (c.behind && c.ahead) parts.push(`${c.behind} behind, ${c.ahead} ahead of origin`);
+    else if (c.behind) parts.push(`${c.behind} behind origin`);
+    else parts.push(`${c.ahead} ahead of origin`);
     level = 'warn';
   }
   if (c.dirty) {

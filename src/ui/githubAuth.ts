@@ -65,14 +65,22 @@ async function vsCodeSession(options: vscode.AuthenticationGetSessionOptions): P
   return undefined;
 }
 
-export async function promptGitHubToken(): Promise<string | undefined> {
-  return vscode.window.showInputBox({
+/**
+ * Ask for a GitHub token. `allowEmpty` (the Set GitHub Token command): an empty answer
+ * means "remove the stored token" and comes back as ''; undefined is always a cancel.
+ */
+export async function promptGitHubToken(opts: { allowEmpty?: boolean } = {}): Promise<string | undefined> {
+  const v = await vscode.window.showInputBox({
     title: 'NixFleet: GitHub token',
-    prompt: 'A GitHub token with "repo" scope (contents and pull requests: read and write). Stored in VS Code SecretStorage.',
+    prompt:
+      'A GitHub token with "repo" scope (contents and pull requests: read and write). Stored in VS Code SecretStorage.' +
+      (opts.allowEmpty ? ' Leave empty to remove the stored token.' : ''),
     password: true,
     ignoreFocusOut: true,
-    validateInput: (v) => (TOKEN_RE.test(v.trim()) ? undefined : 'paste the whole token (no spaces)'),
-  }).then((v) => v?.trim() || undefined);
+    validateInput: (v) => (TOKEN_RE.test(v.trim()) || (opts.allowEmpty && v.trim() === '') ? undefined : 'paste the whole token (no spaces)'),
+  });
+  if (v === undefined) return undefined;
+  return v.trim() || (opts.allowEmpty ? '' : undefined);
 }
 
 export async function setGitHubToken(secrets: vscode.SecretStorage, token: string): Promise<void> {

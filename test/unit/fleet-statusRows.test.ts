@@ -60,6 +60,14 @@ test('same flake.lock but another commit (e.g. after a revert the host has not p
   assert.equal(byKind(statusRows(snap(), ws)).lock!.value, 'matches the workspace');
 });
 
+test('Git row reads as English for behind only, ahead only, and both', () => {
+  const git = (behind: number, ahead: number) =>
+    byKind(statusRows(snap({ status: status({ checkout: { ...status().checkout!, behind, ahead } }) }), ws)).git!.value;
+  assert.match(git(3, 0), /· 3 behind origin$/);
+  assert.match(git(0, 1), /· 1 ahead of origin$/);
+  assert.match(git(3, 1), /· 3 behind, 1 ahead of origin$/);
+});
+
 test('lock hashes compare across hex, sha256: and SRI spellings', () => {
   const sri = 'sha256-' + Buffer.from(sha256Hex('lock-1'), 'hex').toString('base64');
   const rows = byKind(statusRows(snap({ status: status({ checkout: { ...status().checkout!, lockHash: sri } }) }), ws));

@@ -272,6 +272,9 @@ export default [
         const s = await waitSummary(frame, 'the summary to name the revert PR', (x) => x.meta.includes(`revert PR #${revertNumber} opened (${tip.slice(0, 12)})`), 15_000);
         if (s.actions.includes('Revert PR')) throw new Error(`after the revert the summary still offers Revert PR: ${s.actions.join(', ')}`);
         if (!s.actions.includes('Rollback Deployed Hosts')) throw new Error(`the hosts that switched can still be rolled back: ${s.actions.join(', ')}`);
+        // The revert is only proposed until the PR is merged: h1 still runs the change.
+        const h1row = row(s, 'h1');
+        if (h1row?.outcome !== `revert PR #${revertNumber} opened (still running the change)`) throw new Error(`h1's row must say the revert PR is only opened: ${JSON.stringify(h1row)}`);
         await ctx.shot('28-github-revert-pr-opened');
       } finally {
         rmSync(h2.hookFile, { force: true });
