@@ -82,20 +82,11 @@ export function gitRow(s: HostSnapshot, ws?: WorkspaceInfo): StatusRow | undefin
 }
 
 export function lockRow(s: HostSnapshot, ws?: WorkspaceInfo): StatusRow | undefined {
-  const hostLock = normaliseHash(s.status?.checkout?.lockHash);
-  if (!s.status?.checkout) return undefined;
+  const checkout = s.status?.checkout;
+  if (!checkout) return undefined;
+  const hostLock = normaliseHash(checkout.lockHash);
   const wsLock = normaliseHash(ws?.lockHash);
-  if (!hostLock || !wsLock) {
-    return {
-      kind: 'lock',
-      label: 'Lock',
-      value: 'unknown',
-      level: 'unknown',
-      tooltip: !hostLock ? `${s.name} did not report its flake.lock hash.` : 'The workspace has no flake.lock to compare with.',
-    };
-  }
-  const same = hostLock === wsLock;
-  if (!same) {
+  if (hostLock && wsLock && hostLock !== wsLock) {
     return {
       kind: 'lock',
       label: 'Lock',
@@ -104,16 +95,25 @@ export function lockRow(s: HostSnapshot, ws?: WorkspaceInfo): StatusRow | undefi
       tooltip: `flake.lock on ${s.name} (sha256 ${hostLock.slice(0, 12)}) differs from the workspace's (sha256 ${wsLock.slice(0, 12)}). Pull or deploy to bring it up to date.`,
     };
   }
-  // Same pins but another commit (a revert or a new commit the host has not pulled): the
-  // host would not build what the workspace holds, so it is outdated too.
-  const hostRev = s.status.checkout.revision;
+  // Another commit than the workspace's (a revert or a new commit the host has not pulled):
+  // the host would not build what the workspace holds, whatever flake.lock says.
+  const hostRev = checkout.revision;
   if (hostRev && ws?.revision && hostRev !== ws.revision) {
     return {
       kind: 'lock',
       label: 'Lock',
       value: `outdated: checkout at ${shortRev(hostRev)}, workspace at ${shortRev(ws.revision)}`,
       level: 'warn',
-      tooltip: `flake.lock on ${s.name} is the workspace's, but its checkout is at ${hostRev} and the workspace at ${ws.revision} (for example after a revert, or a commit the host has not pulled). Pull or deploy to bring it up to date.`,
+      tooltip: `The checkout on ${s.name} is at ${hostRev} and the workspace at ${ws.revision} (for example after a revert, or a commit the host has not pulled)${hostLock && wsLock ? '; flake.lock itself is the same' : ''}. Pull or deploy to bring it up to date.`,
+    };
+  }
+  if (!hostLock || !wsLock) {
+    return {
+      kind: 'lock',
+      label: 'Lock',
+      value: 'unknown',
+      level: 'unknown',
+      tooltip: !hostLock ? `${s.name} did not report its flake.lock hash.` : 'The workspace has no flake.lock to compare with.',
     };
   }
   return {

@@ -58,6 +58,11 @@ test('same flake.lock but another commit (e.g. after a revert the host has not p
   assert.match(rows.lock!.tooltip, /revert/);
   // Once the host pulls the workspace's commit, it matches again.
   assert.equal(byKind(statusRows(snap(), ws)).lock!.value, 'matches the workspace');
+  // A flake without flake.lock (no inputs): the commit still tells outdated from unknown.
+  const noLock = { ...status().checkout!, lockHash: undefined };
+  const wsNoLock = { ...ws, lockHash: undefined };
+  assert.equal(byKind(statusRows(snap({ status: status({ checkout: { ...noLock, revision: 'c'.repeat(40) } }) }), wsNoLock)).lock!.level, 'warn');
+  assert.equal(byKind(statusRows(snap({ status: status({ checkout: noLock }) }), wsNoLock)).lock!.value, 'unknown');
 });
 
 test('Git row reads as English for behind only, ahead only, and both', () => {

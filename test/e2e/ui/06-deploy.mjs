@@ -5,7 +5,8 @@
 // attempted, live; the failure notification offers the ways out; "Rollback Deployed Hosts"
 // confirms with the affected hosts and puts them back on their pre-deploy generations on disk.
 import { rmSync, writeFileSync } from 'node:fs';
-import { dialog, notifications, notificationWithActions, openFleetView, outputChannel, outputLines, pickQuick, runPaletteCommand, waitNotification, webviewFrame } from '../lib/workbench.mjs';
+import { dialog, notifications, notificationWithActions, openFleetView, outputChannel, outputLines, pickQuick, runPaletteCommand, waitNotification, waitTree, webviewFrame } from '../lib/workbench.mjs';
+import { childrenOf, showHost } from './02-fleet.mjs';
 import { sel } from '../lib/browser.mjs';
 import { waitFor } from '../lib/procs.mjs';
 
@@ -237,6 +238,16 @@ export default [
       if (!done.meta.includes(originMain.slice(0, 12))) throw new Error(`the summary must name the revert commit ${originMain.slice(0, 12)}: ${done.meta}`);
       if (done.actions.length) throw new Error(`after the revert and the rollback nothing is left to undo, but the summary offers: ${done.actions.join(', ')}`);
       await ctx.shot('22-deploy-reverted-rolled-back');
+      // After the revert the hosts' checkouts are not the workspace's commit: Lock says
+      // outdated, naming both, until they pull (the rollback moved profiles, not checkouts).
+      await showHost(page, 'h1');
+      const lock = await waitTree(page, "h1's Lock row outdated after the revert", (rows) => {
+        const h = rows.find((x) => x.level === 1 && x.label === 'h1');
+        const l = h && childrenOf(rows, h).find((x) => x.label === 'Lock');
+        return l && l.description === `outdated: checkout at ${commit.slice(0, 7)}, workspace at ${originMain.slice(0, 7)}` ? l : null;
+      }, 30_000, { keepExpanded: ['h1'] });
+      if (!lock) throw new Error("h1's Lock row did not turn outdated");
+      await ctx.shot('22b-lock-outdated-after-revert');
     },
   },
 ];
