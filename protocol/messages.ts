@@ -104,6 +104,11 @@ export const opResult = z
     message: z.string().optional(),
     /** The line that says why a failed op failed: the failed command's last stderr line, when known. */
     failingLine: z.string().max(2000).optional(),
+    /**
+     * A generation the op made but had to undo (failed activation, failed checks with
+     * rollbackOnCheckFailure, magic rollback): generationAfter is then where the host is back.
+     */
+    generationFailed: z.number().int().optional(),
   })
   .catchall(z.unknown());
 export type OpResult = z.infer<typeof opResult>;

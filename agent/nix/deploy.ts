@@ -61,9 +61,12 @@ async function deployCheckedOut(ctx: OpContext, opts: DeployOptions, before: Ret
       const changed = now && now.generation !== before?.generation;
       const restored = changed && before ? '; ' + (await restoreGeneration(ctx, before)) : '';
       const reason = err instanceof CommandError ? err.message : (err as Error).message;
+      // Where the host is now: back on `before` when the restore worked.
+      const back = changed && before !== undefined && currentGeneration(config.profile)?.generation === before.generation;
       throw new OpError(`host ${config.host}: ${argv[0]} failed (${reason})${restored}; fix the configuration and switch again`, {
         generationBefore: before?.generation,
-        generationAfter: changed ? now.generation : undefined,
+        generationAfter: back ? before.generation : changed ? now.generation : undefined,
+        ...(back ? { generationFailed: now.generation } : {}),
         ...failingLineOf(err),
       });
     }
@@ -103,7 +106,7 @@ export async function checkAndRecord(ctx: OpContext, result: OpResult): Promise<
     restored = link ? `; rollbackOnCheckFailure: ${await restoreGeneration(ctx, link)}` : `; generation ${before} no longer exists, so it was not restored`;
     // The result says where the host ended up, as magic rollback's does.
     const now = currentGeneration(ctx.config.profile);
-    if (now) Object.assign(checked, { generationAfter: now.generation, storePath: now.target });
+    if (now && now.generation !== current.generation) Object.assign(checked, { generationAfter: now.generation, storePath: now.target, generationFailed: current.generation });
   }
   throw new OpError(
     `host ${ctx.config.host}: health checks failed on generation ${current.generation} (${outcome.detail ?? 'no detail'})${restored}; fix the cause or roll back`,

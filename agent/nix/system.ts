@@ -141,9 +141,14 @@ export async function activateOrRestore(ctx: NixContext, target: ProfileLink, be
       before && before.generation !== target.generation
         ? await restoreGeneration(ctx, before)
         : 'there was no earlier generation to go back to';
+    // The result says where the host is now: back on `before` when the restore worked.
+    const now = currentGeneration(ctx.config.profile);
+    const back = before !== undefined && now?.generation === before.generation && before.generation !== target.generation;
     throw new OpError(
       `host ${ctx.config.host}: activation of generation ${target.generation} failed (${reason}); ${restored}; fix the configuration and switch again`,
-      { generationBefore: before?.generation, generationAfter: target.generation, storePath: target.target, ...failingLineOf(err) },
+      back
+        ? { generationBefore: before.generation, generationAfter: before.generation, storePath: before.target, generationFailed: target.generation, ...failingLineOf(err) }
+        : { generationBefore: before?.generation, generationAfter: target.generation, storePath: target.target, ...failingLineOf(err) },
     );
   }
 }

@@ -169,6 +169,7 @@ async function awaitConfirmation(
   throw new OpError(`rolled back automatically: ${reason}; host ${req.config.host} is back on generation ${before}`, {
     ...result,
     generationAfter: back.generationAfter ?? before,
+    generationFailed: after,
     rolledBack: true,
     message: `rolled back automatically: ${reason}`,
   });

@@ -139,6 +139,7 @@ async function deployHost(o: RunDeployOptions, h: DeployHost, update: ReturnType
   update(h, {
     outcome: checksFailed ? 'failed-checks' : 'failed-switch',
     generationAfter,
+    ...(result?.generationFailed !== undefined ? { generationFailed: result.generationFailed } : {}),
     error,
     // For failed checks the agent's error names the failing check and its output tail.
     failingLine: checksFailed ? (sw.op?.error ?? error).slice(0, 500) : failingLineOf(sw.op, sw.lastErrorLine, error),

@@ -68,6 +68,8 @@ function generations(h: DeployHost): string {
     return `${before} → ${h.generationAfter ?? '?'} → ${h.rollback.to}`;
   }
   if (h.generationAfter === undefined) return before;
+  // The agent made a generation, it failed, and the host went back: "3 → 6 ✗ → 3".
+  if (h.generationFailed !== undefined) return `${before} → ${h.generationFailed} ✗ → ${h.generationAfter}`;
   return `${before} → ${h.generationAfter}`;
 }
 

@@ -27,7 +27,10 @@ export interface DeployHost {
   phase?: DeployPhase;
   /** Generation current before the deploy touched the host: what Rollback Deployed Hosts returns to. */
   generationBefore?: number;
+  /** Generation the host is on after its switch (back on generationBefore when the agent undid a failure). */
   generationAfter?: number;
+  /** A generation the switch made but the agent undid (failed activation or checks). */
+  generationFailed?: number;
   /** A switch op was started, so the host's profile may have changed. */
   switchStarted: boolean;
   /** The line that says what failed (last error line of the op's output, or the op's error). */

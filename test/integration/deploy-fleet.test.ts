@@ -126,6 +126,9 @@ describe('deploy to real agents, revert the PR, roll back the hosts', { skip: !e
     assert.equal(by.h3!.outcome, 'failed-switch');
     // The activation's own error line, not the restore's output that followed it.
     assert.match(by.h3!.failingLine!, /activation of \/nix\/store\/\S+ failed \(test bed fail marker/);
+    // The agent restored h3's generation: the record says where it is and what was undone.
+    assert.equal(by.h3!.generationAfter, by.h3!.generationBefore);
+    assert.equal(by.h3!.generationFailed, profileGeneration(bed.host('h3').profile) + 1);
     assert.equal(by.h4!.outcome, 'not-attempted', 'h4 had not started when h3 failed');
     for (const h of HOSTS) assert.equal(by[h]!.generationBefore, 1, `${h} was on generation 1`);
     assert.equal(by.h1!.generationAfter, 2);

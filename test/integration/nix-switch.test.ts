@@ -79,7 +79,9 @@ describe('switch (direct) on a nixos host', () => {
         assert.ok(err instanceof OpError);
         assert.match(err.message, /^host h1: activation of generation 3 failed .*generation 2 /);
         assert.match(err.message, /; the checkout was put back at [0-9a-f]{12}$/);
-        assert.equal(err.result?.generationAfter, 3);
+        // The result says where the host is: back on 2; 3 was made and undone.
+        assert.equal(err.result?.generationAfter, 2);
+        assert.equal(err.result?.generationFailed, 3);
         return true;
       });
     } finally {
@@ -149,6 +151,7 @@ describe('switch (direct) on a nixos host', () => {
       // The result says where the host ended up (as magic rollback's does), not the failed generation.
       assert.equal(err.result?.generationBefore, 4);
       assert.equal(err.result?.generationAfter, 4);
+      assert.equal(err.result?.generationFailed, 5);
       assert.equal(err.result?.checks, 'failed');
       return true;
     });

@@ -129,6 +129,9 @@ describe('deploy: summary while previewing', () => {
     assert.match(summarizeDeploy(r).headline, /^Closure diffs of .* ready on 2 hosts: waiting for you to confirm the deploy$/);
     assert.equal(summarizeDeploy(r).canRollback, false);
     assert.equal(summarizeDeploy(r).revertLabel, 'Revert Commit', 'a commit deploy reverts the commit');
+    // A failed switch the agent undid reads "before → failed ✗ → back".
+    Object.assign(r.hosts[1]!, { outcome: 'failed-switch', generationBefore: 3, generationAfter: 3, generationFailed: 6 });
+    assert.equal(summarizeDeploy(r).rows[1]!.generations, '3 → 6 ✗ → 3');
   });
 });
 

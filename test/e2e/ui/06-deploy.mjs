@@ -124,6 +124,9 @@ export default [
         }
         if (!fleet.currentStorePath('h1').endsWith(`-${NEW_VERSION}`)) throw new Error(`h1's profile does not point at the deployed system: ${fleet.currentStorePath('h1')}`);
         if (!/^failed/.test(r2.outcome)) throw new Error(`h2 must show failed: ${JSON.stringify(r2)}`);
+        // The agent undid h2's failed activation: the row says so, and the profile agrees.
+        if (fleet.currentGeneration('h2') !== before.h2.gen) throw new Error(`h2's failed activation was not undone on disk: generation ${fleet.currentGeneration('h2')}`);
+        if (!new RegExp(`^${before.h2.gen} → \\d+ ✗ → ${before.h2.gen}$`).test(r2.generations)) throw new Error(`h2's generations must read "${before.h2.gen} → N ✗ → ${before.h2.gen}": ${JSON.stringify(r2)}`);
         // Checked again at the end, so that the undo flow is still exercised when only the
         // failing line is wrong.
         const problems = [];
