@@ -93,13 +93,29 @@ export async function waitTree(page, what, check, timeoutMs = 30_000, { keepExpa
   }
 }
 
-/** F1, type the command's title, run it. */
+/**
+ * F1, type the command's title, run it. F1 can miss: a quick input still closing from the
+ * Escape, or the keyboard focus inside a webview's iframe. So each attempt waits for the old
+ * quick input to be gone, and a retry opens the palette with a click on the command center.
+ */
 export async function runPaletteCommand(page, title) {
-  await page.keyboard.press('Escape');
-  await page.keyboard.press('F1');
   const input = page.locator(sel.quickInputBox);
-  await input.waitFor({ timeout: 10_000 });
-  await input.fill('>' + title);
+  let failure;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await page.keyboard.press('Escape');
+    await input.waitFor({ state: 'hidden', timeout: 3_000 }).catch(() => {});
+    if (attempt === 0) await page.keyboard.press('F1');
+    else await page.locator('.command-center-center').first().click({ timeout: 5_000 }).catch(() => page.keyboard.press('F1'));
+    try {
+      await input.waitFor({ timeout: 5_000 });
+      await input.fill('>' + title, { timeout: 5_000 });
+      failure = undefined;
+      break;
+    } catch (err) {
+      failure = err;
+    }
+  }
+  if (failure) throw new Error(`could not open the command palette to run "${title}" (3 attempts): ${String(failure.message).split('\n')[0]}`);
   const row = page.locator(sel.quickInputRow, { has: page.locator('.label-name', { hasText: exact(title) }) }).first();
   try {
     await row.waitFor({ timeout: 10_000 });
