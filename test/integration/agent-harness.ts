@@ -64,6 +64,26 @@ export async function startAgent(bed: TestBed, host: string, opts: StartOptions 
   return { proc, port, url: `ws://127.0.0.1:${port}`, config, stderr: () => err, stop: () => kill('SIGTERM'), kill9: () => kill('SIGKILL'), exited };
 }
 
+/** The answer to a WebSocket upgrade with these headers: 101 when accepted, else the HTTP status and body. */
+export function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on('open', () => {
+      ws.terminate();
+      resolve({ status: 101, body: '' });
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.on('error', reject);
+  });
+}
+
+/** Authorization header with a bearer token (none for `undefined`). */
+export const bearer = (token: string | undefined): Record<string, string> => (token === undefined ? {} : { Authorization: `Bearer ${token}` });
+
 export function connect(agent: { url: string }, token: string | undefined, opts: { reconnect?: false | { initialDelayMs?: number; maxDelayMs?: number } } = {}): AgentClient {
   return new AgentClient({
     transport: () => new WsTransport({ url: agent.url, token }),

@@ -4,10 +4,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import WebSocket from 'ws';
 import { hostStatus, MAX_FRAME_BYTES } from '../../protocol';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
-import { connect, RawClient, startAgent, waitFor, type RunningAgent } from './agent-harness';
+import { connect, RawClient, startAgent, upgradeStatus, waitFor, type RunningAgent } from './agent-harness';
 
 let bed: TestBed;
 let agent: RunningAgent;
@@ -20,22 +19,6 @@ after(async () => {
   await agent?.stop();
   await bed?.cleanup();
 });
-
-function upgradeStatus(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
-    ws.on('open', () => {
-      ws.terminate();
-      resolve({ status: 101, body: '' });
-    });
-    ws.on('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    ws.on('error', reject);
-  });
-}
 
 describe('handshake and auth', () => {
   test('welcome names protocol, agent version, host, platform, Nix version and capabilities', async () => {

@@ -7,11 +7,10 @@ import assert from 'node:assert/strict';
 import { chmodSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import WebSocket from 'ws';
 import { readAudit, readRefusals, type RefusalRecord, type RefusalSummaryRecord } from '../../agent/journal/audit';
 import { tokenIdentity } from '../../agent/server/auth';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
-import { cli, RawClient, startAgent, waitFor } from './agent-harness';
+import { bearer, cli, RawClient, startAgent, upgradeStatus, waitFor } from './agent-harness';
 
 let bed: TestBed;
 
@@ -21,22 +20,6 @@ before(async () => {
 after(async () => {
   await bed?.cleanup();
 });
-
-function upgradeStatus(url: string, token?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers: token === undefined ? {} : { Authorization: `Bearer ${token}` } });
-    ws.on('open', () => {
-      ws.terminate();
-      resolve({ status: 101, body: '' });
-    });
-    ws.on('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    ws.on('error', reject);
-  });
-}
 
 const refusals = (host: string) => readRefusals(bed.host(host).stateDir).filter((r): r is RefusalRecord => r.event === 'refused');
 const code = (r: Record<string, unknown>) => (r.error as { code: string } | undefined)?.code;
@@ -48,8 +31,8 @@ describe('refused attempts are audited', () => {
       const t0 = Date.now();
       assert.equal((await upgradeStatus(agent.url)).status, 401);
       const wrong = 'not-the-token-' + Date.now();
-      assert.equal((await upgradeStatus(agent.url, wrong)).status, 401);
-      assert.equal((await upgradeStatus(agent.url, bed.token)).status, 101);
+      assert.equal((await upgradeStatus(agent.url, bearer(wrong))).status, 401);
+      assert.equal((await upgradeStatus(agent.url, bearer(bed.token))).status, 101);
       const recs = refusals('h1');
       assert.equal(recs.length, 2, JSON.stringify(recs));
       const [missing, bad] = recs as [RefusalRecord, RefusalRecord];
@@ -135,8 +118,8 @@ describe('refused attempts are audited', () => {
     const agent = await startAgent(bed, 'h2');
     const attempts = 60;
     try {
-      for (let i = 0; i < attempts; i++) assert.equal((await upgradeStatus(agent.url, `flood-${i}`)).status, 401);
-      assert.equal((await upgradeStatus(agent.url, bed.token)).status, 101, 'the genuine token still works during the flood');
+      for (let i = 0; i < attempts; i++) assert.equal((await upgradeStatus(agent.url, bearer(`flood-${i}`))).status, 401);
+      assert.equal((await upgradeStatus(agent.url, bearer(bed.token))).status, 101, 'the genuine token still works during the flood');
       assert.equal(refusals('h2').length, 10);
     } finally {
       await agent.stop(); // SIGTERM closes the window: its summary is written
@@ -167,8 +150,8 @@ describe('token rotation without a restart', () => {
       // secrets manager does). No restart.
       writeFileSync(file + '.tmp', `${newToken}\n`, { mode: 0o600 });
       renameSync(file + '.tmp', file);
-      assert.equal((await upgradeStatus(agent.url, oldToken)).status, 401);
-      assert.equal((await upgradeStatus(agent.url, newToken)).status, 101);
+      assert.equal((await upgradeStatus(agent.url, bearer(oldToken))).status, 401);
+      assert.equal((await upgradeStatus(agent.url, bearer(newToken))).status, 101);
       await waitFor('the revoked connection to close', () => held.closed, 10_000);
       assert.equal(held.closed!.code, 1008);
       assert.equal(held.closed!.reason, 'token revoked');
@@ -177,12 +160,12 @@ describe('token rotation without a restart', () => {
 
       // Both tokens during a handover (two lines), in place (same inode, truncate + write).
       writeFileSync(file, `${newToken}\n${oldToken}\n`);
-      assert.equal((await upgradeStatus(agent.url, oldToken)).status, 101);
+      assert.equal((await upgradeStatus(agent.url, bearer(oldToken))).status, 101);
       const keeps = await RawClient.open(agent.url, newToken);
 
       // Loosened permissions: nobody gets in, the connection made with the token is closed.
       chmodSync(file, 0o644);
-      const loose = await upgradeStatus(agent.url, newToken);
+      const loose = await upgradeStatus(agent.url, bearer(newToken));
       assert.equal(loose.status, 503);
       assert.match(loose.body, /host h3 cannot check tokens: its token file is unusable/);
       assert.ok(!loose.body.includes(file), 'the refusal does not tell an unauthenticated peer the file path');
@@ -191,16 +174,16 @@ describe('token rotation without a restart', () => {
       assert.match(agent.stderr(), /readable by group or others \(mode 644\); run: chmod 600 .*refusing every connection \(HTTP 503\)/);
 
       chmodSync(file, 0o600);
-      assert.equal((await upgradeStatus(agent.url, newToken)).status, 101);
+      assert.equal((await upgradeStatus(agent.url, bearer(newToken))).status, 101);
       assert.match(agent.stderr(), /accepting connections again/);
 
       // Gone (or not readable): same refusal, no fallback to the tokens read before.
       unlinkSync(file);
-      assert.equal((await upgradeStatus(agent.url, newToken)).status, 503);
+      assert.equal((await upgradeStatus(agent.url, bearer(newToken))).status, 503);
       assert.match(agent.stderr(), /cannot be read \(ENOENT\)/);
       writeFileSync(file, `${newToken}\n`, { mode: 0o600 });
-      assert.equal((await upgradeStatus(agent.url, newToken)).status, 101);
-      assert.equal((await upgradeStatus(agent.url, oldToken)).status, 401);
+      assert.equal((await upgradeStatus(agent.url, bearer(newToken))).status, 101);
+      assert.equal((await upgradeStatus(agent.url, bearer(oldToken))).status, 401);
 
       const recs = readRefusals(h3.stateDir).filter((r): r is RefusalRecord => r.event === 'refused');
       assert.deepEqual(

@@ -18,35 +18,11 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { sel } from '../lib/browser.mjs';
 import { dialog, notifications, notificationWithActions, openFleetView, pickQuick, runPaletteCommand, webviewFrame } from '../lib/workbench.mjs';
 import { waitFor } from '../lib/procs.mjs';
+import { row, waitSummary } from '../lib/deploySummary.mjs';
 
 const VERSION = '24.05.6';
 const PR = 12;
 
-async function summary(frame) {
-  return frame.evaluate(() => ({
-    headline: document.getElementById('headline')?.textContent ?? '',
-    meta: document.getElementById('meta')?.textContent ?? '',
-    actions: [...document.querySelectorAll('#actions button')].map((b) => b.textContent),
-    rows: [...document.querySelectorAll('#rows tr')].map((tr) => {
-      const td = [...tr.children].map((c) => c.textContent ?? '');
-      return { host: td[0], outcome: td[1], generations: td[2] };
-    }),
-  }));
-}
-
-async function waitSummary(frame, what, check, timeoutMs) {
-  let last;
-  try {
-    return await waitFor(what, async () => {
-      last = await summary(frame);
-      return check(last) ? last : null;
-    }, { timeoutMs, everyMs: 100 });
-  } catch (err) {
-    throw new Error(`${err.message}; the deploy summary shows: ${JSON.stringify(last)}`);
-  }
-}
-
-const row = (s, host) => s.rows.find((r) => r.host === host || r.host === `${host} (canary)`);
 
 /** The open quick input's title (QuickPick or InputBox), '' when none. */
 async function quickTitle(page) {
