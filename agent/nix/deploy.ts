@@ -11,7 +11,7 @@ import { CommandError } from '../exec';
 import { currentGeneration, readProfile } from './profile';
 import { withProfileLock } from './profileLock';
 import { rebuildToolArgv } from './rebuildTool';
-import { activateOrRestore, buildSystem, failingLineOf, flakeRef, restoreGeneration, setProfile } from './system';
+import { activateOrRestore, afterUndo, buildSystem, failingLineOf, flakeRef, restoreGeneration, setProfile } from './system';
 
 export interface DeployOptions {
   rev?: string;
@@ -61,12 +61,9 @@ async function deployCheckedOut(ctx: OpContext, opts: DeployOptions, before: Ret
       const changed = now && now.generation !== before?.generation;
       const restored = changed && before ? '; ' + (await restoreGeneration(ctx, before)) : '';
       const reason = err instanceof CommandError ? err.message : (err as Error).message;
-      // Where the host is now: back on `before` when the restore worked.
-      const back = changed && before !== undefined && currentGeneration(config.profile)?.generation === before.generation;
       throw new OpError(`host ${config.host}: ${argv[0]} failed (${reason})${restored}; fix the configuration and switch again`, {
         generationBefore: before?.generation,
-        generationAfter: back ? before.generation : changed ? now.generation : undefined,
-        ...(back ? { generationFailed: now.generation } : {}),
+        ...(changed ? afterUndo(config.profile, now) : {}),
         ...failingLineOf(err),
       });
     }
@@ -105,8 +102,7 @@ export async function checkAndRecord(ctx: OpContext, result: OpResult): Promise<
     const link = readProfile(ctx.config.profile).links.find((l) => l.generation === before);
     restored = link ? `; rollbackOnCheckFailure: ${await restoreGeneration(ctx, link)}` : `; generation ${before} no longer exists, so it was not restored`;
     // The result says where the host ended up, as magic rollback's does.
-    const now = currentGeneration(ctx.config.profile);
-    if (now && now.generation !== current.generation) Object.assign(checked, { generationAfter: now.generation, storePath: now.target, generationFailed: current.generation });
+    Object.assign(checked, afterUndo(ctx.config.profile, current));
   }
   throw new OpError(
     `host ${ctx.config.host}: health checks failed on generation ${current.generation} (${outcome.detail ?? 'no detail'})${restored}; fix the cause or roll back`,

@@ -1,5 +1,6 @@
 // The Nix steps of a switch, each one named as deploy-rs names its phases: build the
 // host's system, set the profile, activate, and switch back when activation fails.
+import type { OpResult } from '../../protocol';
 import type { OpContext } from '../ops/types';
 import { OpError } from '../ops/types';
 import { CommandError } from '../exec';
@@ -48,6 +49,17 @@ export function parseBuildJson(stdout: string): string {
 export function failingLineOf(err: unknown): { failingLine?: string } {
   const line = err instanceof CommandError ? err.stderrTail.at(-1)?.trim() : undefined;
   return line ? { failingLine: line.slice(0, 2000) } : {};
+}
+
+/**
+ * Result fields once the agent has tried to undo generation `tried` (restored the one
+ * before): where the host is now, and `generationFailed` when that is no longer `tried`.
+ */
+export function afterUndo(profile: string, tried: ProfileLink): Pick<OpResult, 'generationAfter' | 'storePath' | 'generationFailed'> {
+  const now = currentGeneration(profile);
+  return now && now.generation !== tried.generation
+    ? { generationAfter: now.generation, storePath: now.target, generationFailed: tried.generation }
+    : { generationAfter: tried.generation, storePath: tried.target };
 }
 
 function commandFailure(ctx: NixContext, what: string, err: unknown, advice: string): OpError {
@@ -141,14 +153,9 @@ export async function activateOrRestore(ctx: NixContext, target: ProfileLink, be
       before && before.generation !== target.generation
         ? await restoreGeneration(ctx, before)
         : 'there was no earlier generation to go back to';
-    // The result says where the host is now: back on `before` when the restore worked.
-    const now = currentGeneration(ctx.config.profile);
-    const back = before !== undefined && now?.generation === before.generation && before.generation !== target.generation;
     throw new OpError(
       `host ${ctx.config.host}: activation of generation ${target.generation} failed (${reason}); ${restored}; fix the configuration and switch again`,
-      back
-        ? { generationBefore: before.generation, generationAfter: before.generation, storePath: before.target, generationFailed: target.generation, ...failingLineOf(err) }
-        : { generationBefore: before?.generation, generationAfter: target.generation, storePath: target.target, ...failingLineOf(err) },
+      { generationBefore: before?.generation, ...afterUndo(ctx.config.profile, target), ...failingLineOf(err) },
     );
   }
 }
