@@ -1,2 +1,2 @@
 # Written by nix/npm-deps-hash.sh: hash of the runtime npm dependencies (see nix/package.nix).
-"sha256-hDo0Rlr1Hmw7xVk92RuNYabZOfr9uXYA3ZE2FvEnPnI="
+"sha256-bQp/8R+j9nElyffizXl4tN7kTnFkFOQ4QPdKJm7XLi0="

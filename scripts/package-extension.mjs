@@ -2,7 +2,7 @@
 // vsce (--no-dependencies: the bundle inlines its dependencies). Built and packaged in a
 // private staging folder, so a concurrent `npm run build` writing dist/ cannot slip an
 // unminified bundle into the package. Refuses a package of 1 MiB or more.
-// vsce comes from node_modules or from .tools/ (scripts/install-test-tools.sh installs it).
+// vsce is a devDependency: `npm ci` installs it.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,9 +21,9 @@ function run(cmd, args, cwd) {
   }
 }
 
-const vsce = [path.join(root, 'node_modules/.bin/vsce'), path.join(root, '.tools/node_modules/.bin/vsce')].find(existsSync);
-if (!vsce) {
-  console.error('package: vsce not found: run "bash scripts/install-test-tools.sh" (installs it into .tools/) or "npm install -D @vscode/vsce"');
+const vsce = path.join(root, 'node_modules/.bin/vsce');
+if (!existsSync(vsce)) {
+  console.error('package: node_modules/.bin/vsce not found: run npm ci (vsce is one of the devDependencies)');
   process.exit(1);
 }
 
