@@ -2,10 +2,10 @@
 // rejected by name), where every key can be overridden by a CLI flag of the same
 // name in kebab case (`stateDir` ← `--state-dir`).
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { hostName, platform, switchMethod, flakeInput, printable } from '../protocol';
+import { defaultProfile } from './nix/platform';
 
 const absolutePath = (what: string) =>
   z
@@ -64,12 +64,6 @@ export const configSchema = z.strictObject({
 
 export type AgentConfigInput = z.input<typeof configSchema>;
 export type AgentConfig = z.output<typeof configSchema> & { profile: string };
-
-export function defaultProfile(p: z.infer<typeof platform>): string {
-  return p === 'home-manager'
-    ? path.join(homedir(), '.local/state/nix/profiles/home-manager')
-    : '/nix/var/nix/profiles/system';
-}
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

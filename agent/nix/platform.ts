@@ -1,6 +1,29 @@
 // What differs between NixOS, nix-darwin and home-manager: the flake attribute that holds
 // the system, the file naming its version, and how a built system is activated.
+import { existsSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import path from 'node:path';
 import type { Platform } from '../../protocol';
+
+/**
+ * Where the platform's profile lives when the config names none. home-manager keeps its
+ * generations in the user's profile directory, which moved with Nix 2.14: Nix 2.26 (and
+ * home-manager on it) uses $XDG_STATE_HOME/nix/profiles (~/.local/state/nix/profiles), Nix
+ * before 2.14 /nix/var/nix/profiles/per-user/$USER. Like home-manager itself, take the new
+ * directory when it exists, else the old one when it exists, else the new one.
+ */
+export function defaultProfile(
+  platform: Platform,
+  env: { home?: string; user?: string; xdgStateHome?: string; nixStateDir?: string } = {},
+): string {
+  if (platform !== 'home-manager') return '/nix/var/nix/profiles/system';
+  const home = env.home ?? homedir();
+  const stateHome = env.xdgStateHome ?? (process.env.XDG_STATE_HOME?.startsWith('/') ? process.env.XDG_STATE_HOME : path.join(home, '.local/state'));
+  const current = path.join(stateHome, 'nix/profiles');
+  const legacy = path.join(env.nixStateDir ?? process.env.NIX_STATE_DIR ?? '/nix/var/nix', 'profiles/per-user', env.user ?? userInfo().username);
+  const dir = !existsSync(current) && existsSync(legacy) ? legacy : current;
+  return path.join(dir, 'home-manager');
+}
 
 /** Flake attribute of the host's system. Quoted so "user@host" stays one attribute. */
 export function systemAttr(platform: Platform, host: string): string {

@@ -9,7 +9,8 @@ test('a minimal config gets per-platform defaults', () => {
   assert.equal(cfg.profile, '/nix/var/nix/profiles/system');
   assert.equal(cfg.switchMethod, 'direct');
   assert.deepEqual(cfg.healthChecks, []);
-  assert.match(parseConfig({ ...base, platform: 'home-manager' }).profile, /\.local\/state\/nix\/profiles\/home-manager$/);
+  // ~/.local/state/nix/profiles or, on Nix before 2.14, the per-user directory (nix-profile-location.test.ts).
+  assert.match(parseConfig({ ...base, platform: 'home-manager' }).profile, /(\/\.local\/state\/nix\/profiles|\/nix\/var\/nix\/profiles\/per-user\/[^/]+)\/home-manager$/);
 });
 
 test('unknown keys are rejected by name', () => {
