@@ -33,14 +33,14 @@ export function chooseEditor() {
   return forced === 'code-server' || !code ? { kind: 'code-server' } : { kind: 'code', bin: code };
 }
 
-/** vsce (and code-server) from .tools/, installing them when missing (idempotent, ~75 s the first time). */
+/** vsce (a devDependency) and code-server from .tools/, installing it when missing. */
 export function ensureTools(root, log) {
-  const vsce = path.join(root, '.tools/node_modules/.bin/vsce');
+  const vsce = path.join(root, 'node_modules/.bin/vsce');
   const codeServer = path.join(root, '.tools/node_modules/.bin/code-server');
-  if (!existsSync(vsce) || !existsSync(codeServer)) {
-    log('installing code-server and vsce into .tools/ (scripts/install-test-tools.sh; about a minute the first time)');
-    const r = spawnSync('bash', [path.join(root, 'scripts/install-test-tools.sh')], { stdio: 'inherit' });
-    if (r.status !== 0) throw new Error('scripts/install-test-tools.sh failed; see its output above');
+  if (!existsSync(codeServer)) {
+    log('installing code-server into .tools/ (scripts/setup.sh tools; about 3 minutes the first time on 2 cores: it compiles native modules)');
+    const r = spawnSync('bash', [path.join(root, 'scripts/setup.sh'), 'tools'], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('scripts/setup.sh tools failed; see its output above');
   }
   return { vsce, codeServer };
 }

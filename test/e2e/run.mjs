@@ -128,7 +128,7 @@ function sh(what, cmd, args, opts = {}) {
   return r.stdout;
 }
 
-/** Install code-server, playwright-core and vsce if missing (fast no-op when present). */
+/** Install code-server and playwright-core if missing (fast no-op when present); vsce is a devDependency. */
 function ensureTools() {
   sh('scripts/install-test-tools.sh', 'bash', [path.join(root, 'scripts/install-test-tools.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
 }
@@ -150,7 +150,7 @@ function packageVsix(outDir) {
   }
   const ignore = existsSync(path.join(stage, '.vscodeignore')) ? [] : ['--ignoreFile', path.join(here, 'fallback.vscodeignore')];
   const vsix = path.join(outDir, 'nixfleet.vsix');
-  sh('vsce package', path.join(toolsDir, 'node_modules/.bin/vsce'), [
+  sh('vsce package', path.join(root, 'node_modules/.bin/vsce'), [
     'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--no-rewrite-relative-links', ...ignore, '-o', vsix,
   ], { cwd: stage, stdio: ['ignore', 'pipe', 'pipe'] });
   rmSync(stage, { recursive: true, force: true });
