@@ -11,13 +11,14 @@
 //   npm start -- --help
 // Environment: NIXFLEET_DEMO_EDITOR=code|code-server picks the editor; NIXFLEET_DEMO_INSTALL_NIX=0
 // never installs Nix (by default, as root on Debian, a missing Nix is installed with
-// scripts/setup-nix.sh); NIXFLEET_DEMO_SKIP_BUILD=1 uses the existing dist/ (the tests, which
+// `scripts/setup.sh nix`); a missing or stale node_modules is installed first (npm ci); NIXFLEET_DEMO_SKIP_BUILD=1 uses the existing dist/ (the tests, which
 // build first and must not rewrite dist/agent.js under agents other tests run).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureDependencies } from './ensure-deps.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -40,6 +41,8 @@ const fail = (msg) => {
   process.exit(1);
 };
 
+ensureDependencies(root, 'demo');
+
 // ---- Nix ---------------------------------------------------------------------------------
 function nixWorks() {
   const v = spawnSync('nix', ['--version'], { encoding: 'utf8' });
@@ -56,7 +59,7 @@ function howToGetNix(why) {
   return [
     `NixFleet's demo runs a real fleet on real Nix, and Nix is not usable here: ${why}.`,
     debian
-      ? 'On Debian/Ubuntu: sudo apt-get install nix-bin git jq && sudo bash scripts/setup-nix.sh   (writes /etc/nix/nix.conf with flakes on), then run npm start as root or with the Nix daemon set up.'
+      ? 'On Debian/Ubuntu: sudo bash scripts/setup.sh nix   (installs nix-bin, git and jq, writes /etc/nix/nix.conf with flakes on), then run npm start as root or with the Nix daemon set up.'
       : 'Install Nix with the official installer from https://nixos.org/download, then enable flakes: add "experimental-features = nix-command flakes" to ~/.config/nix/nix.conf.',
     'Then run npm start again.',
   ].join('\n  ');
@@ -64,8 +67,8 @@ function howToGetNix(why) {
 
 let nix = nixWorks();
 if (!nix.ok && process.env.NIXFLEET_DEMO_INSTALL_NIX !== '0' && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
-  log(`Nix is not ready (${nix.why}); setting it up with scripts/setup-nix.sh (Debian's nix-bin, single-user root store)`);
-  const r = spawnSync('bash', [path.join(root, 'scripts/setup-nix.sh')], { stdio: 'inherit' });
+  log(`Nix is not ready (${nix.why}); setting it up with scripts/setup.sh nix (Debian's nix-bin, single-user root store)`);
+  const r = spawnSync('bash', [path.join(root, 'scripts/setup.sh'), 'nix'], { stdio: 'inherit' });
   if (r.status === 0) nix = nixWorks();
 }
 if (!nix.ok) fail(howToGetNix(nix.why));
@@ -80,7 +83,7 @@ if (process.env.NIXFLEET_DEMO_SKIP_BUILD === '1') {
 } else {
   log('building dist/agent.js and dist/extension.js');
   if (spawnSync(process.execPath, [path.join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' }).status !== 0) {
-    fail('the build failed (see above); run `npm ci` first if node_modules is missing');
+    fail('the build failed (see above)');
   }
 }
 

@@ -1,17 +1,23 @@
-// `npm test`: builds, then runs every suite and prints one closing line
+// `npm test`: installs what the tests need (scripts/setup.sh; npm ci when node_modules is
+// missing or stale), builds, then runs every suite and prints one closing line
 // `N passed, N failed`. Suites:
-//   unit, integration  node's test runner over test/{unit,integration}/**/*.test.ts (real Nix, real git)
-//   typecheck          tsc --noEmit over the whole project (strict), counted as one test
-//   reliability        the fault and bad-input suite's quick form (`npm run reliability -- --quick`)
-//   e2e                the extension inside a real VS Code (code-server + Chromium), see test/e2e/
-// `npm test -- unit` (or typecheck, integration, reliability, e2e) runs only the named suites.
+//   unit, integration        node's test runner over test/{unit,integration}/**/*.test.ts (real Nix, real git)
+//   integration-nix-current  the integration tests that drive Nix (NIX_CURRENT_TESTS below), again
+//                            on current Nix: Debian 13's Nix 2.26 in a cached chroot
+//                            (scripts/nix-current.sh), the checkout bind-mounted
+//   typecheck                tsc --noEmit over the whole project (strict), counted as one test
+//   reliability              the fault and bad-input suite's quick form (`npm run reliability -- --quick`)
+//   e2e                      the extension inside a real VS Code (code-server + Chromium), see test/e2e/
+// `npm test -- unit` (or typecheck, integration, integration-nix-current, reliability, e2e)
+// runs only the named suites.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { ensureDependencies } from '../scripts/ensure-deps.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const all = ['typecheck', 'unit', 'integration', 'reliability', 'e2e'];
+const all = ['typecheck', 'unit', 'integration', 'integration-nix-current', 'reliability', 'e2e'];
 for (const w of wanted) {
   if (!all.includes(w)) {
     console.error(`unknown suite "${w}": choose from ${all.join(', ')}`);
@@ -19,6 +25,20 @@ for (const w of wanted) {
   }
 }
 const suites = wanted.length ? wanted : all;
+// What each suite needs from scripts/setup.sh (cheap checks when it is all there).
+const setupParts = {
+  typecheck: [],
+  unit: ['nix'],
+  integration: ['packages', 'nats-2.10'],
+  'integration-nix-current': ['nix', 'nix-current'],
+  reliability: ['packages', 'nats-2.10'],
+  e2e: ['packages', 'tools'],
+};
+// The integration tests that switch, roll back, build and update flakes through Nix, run a
+// second time on Nix 2.26 (~100 s on 2 cores): Nix's own commands and profile formats are
+// what differs between versions; the rest of the suite does not reach Nix differently.
+const NIX_CURRENT_TESTS = (name) => /^nix-.*\.test\.ts$/.test(name) || name === 'agent-cli.test.ts' || name === 'agent-durability.test.ts';
+const natsServer210 = path.join(process.env.NIXFLEET_CACHE_DIR || '/var/cache/nixfleet', 'nats-server-2.10/nats-server');
 
 function findTests(dir) {
   if (!existsSync(dir)) return [];
@@ -30,24 +50,22 @@ function findTests(dir) {
 }
 
 function run(cmd, args, env = {}) {
-  return spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
+  const base = existsSync(natsServer210) ? { NIXFLEET_NATS_SERVER_2_10: natsServer210 } : {};
+  return spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...base, ...env } });
 }
 
-// The tests run real Nix: on a fresh Debian machine (as root) this installs nix-bin and
-// writes a working nix.conf; elsewhere it says what to install. Cheap when all is there.
-if (suites.some((s) => s !== 'typecheck')) {
-  const nix = run('bash', ['scripts/setup-nix.sh']);
-  if (nix.status !== 0) {
-    console.log('0 passed, 1 failed');
-    process.exit(1);
-  }
-}
-
-const build = run(process.execPath, ['scripts/build.mjs']);
-if (build.status !== 0) {
+function closeFailed() {
   console.log('0 passed, 1 failed');
   process.exit(1);
 }
+
+ensureDependencies(root, 'npm test');
+const parts = [...new Set(suites.flatMap((s) => setupParts[s]))];
+if (parts.length && run('bash', [path.join(root, 'scripts/setup.sh'), ...parts]).status !== 0) closeFailed();
+const hostNix = spawnSync('nix', ['--version'], { encoding: 'utf8' }).stdout?.trim();
+if (hostNix) console.log(`npm test: ${hostNix} on this machine`);
+
+if (run(process.execPath, ['scripts/build.mjs']).status !== 0) closeFailed();
 
 let passed = 0;
 let failed = 0;
@@ -78,17 +96,30 @@ for (const suite of suites) {
     failed += s.failed;
     continue;
   }
-  const files = findTests(path.join(root, 'test', suite)).sort();
+  const nixCurrent = suite === 'integration-nix-current';
+  const files = nixCurrent
+    ? findTests(path.join(root, 'test/integration')).filter((f) => NIX_CURRENT_TESTS(path.basename(f))).sort()
+    : findTests(path.join(root, 'test', suite)).sort();
   if (!files.length) continue;
   const tap = path.join(artifacts, `${suite}.tap`);
-  const r = run(process.execPath, [
+  rmSync(tap, { force: true });
+  const testArgs = [
     '--import', 'tsx',
     '--test',
     '--test-timeout=300000',
     '--test-reporter=spec', '--test-reporter-destination=stdout',
     '--test-reporter=tap', `--test-reporter-destination=${tap}`,
     ...files,
-  ], { NIXFLEET_REPO_ROOT: root });
+  ];
+  let r;
+  if (nixCurrent) {
+    // Inside the chroot: its own node and Nix 2.26, this checkout at the same path.
+    const inside = spawnSync('bash', [path.join(root, 'scripts/nix-current.sh'), 'version'], { encoding: 'utf8' }).stdout?.trim();
+    console.log(`npm test: ${suite} runs on ${inside || 'the Nix 2.26 chroot (nix --version failed inside)'} (Debian 13 chroot; this machine has ${hostNix || 'no nix'})`);
+    r = run('bash', [path.join(root, 'scripts/nix-current.sh'), 'run', 'node', ...testArgs], { NIXFLEET_REPO_ROOT: root });
+  } else {
+    r = run(process.execPath, testArgs, { NIXFLEET_REPO_ROOT: root });
+  }
   const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
   const p = Number(/^# pass (\d+)/m.exec(text)?.[1] ?? 0);
   const f = Number(/^# fail (\d+)/m.exec(text)?.[1] ?? 0) + Number(/^# cancelled (\d+)/m.exec(text)?.[1] ?? 0);

@@ -57,7 +57,7 @@ test('without Nix the demo says how to get it instead of failing obscurely', () 
     });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /Nix is not usable here: nix is not installed \(no `nix` on PATH\)/);
-    if (existsSync('/etc/debian_version')) assert.match(r.stderr, /sudo apt-get install nix-bin git jq && sudo bash scripts\/setup-nix\.sh/);
+    if (existsSync('/etc/debian_version')) assert.match(r.stderr, /sudo bash scripts\/setup\.sh nix/);
     else assert.match(r.stderr, /https:\/\/nixos\.org\/download/);
     assert.doesNotMatch(r.stdout, /creating the nixcfg flake/);
   } finally {
