@@ -54,20 +54,16 @@ nix_packages=(nix-bin git jq ca-certificates)
 test_packages=("${nix_packages[@]}" openssl iproute2 openssh-client openssh-server chromium libkrb5-dev
   ripgrep nats-server debootstrap faketime stress-ng)
 
+# A package counts as there when dpkg has it installed, or when what it provides is there
+# anyway (Nix from the upstream installer, a Chromium from elsewhere).
 missing_packages() {
-  local p
-  if $debian; then
-    # One dpkg-query for all: it lists the installed ones ("ii "); unknown names only go to stderr.
-    local installed
-    installed=$(dpkg-query -W -f='${db:Status-Abbrev}${Package}\n' "$@" 2>/dev/null | sed -n 's/^ii *//p' || true)
-    for p in "$@"; do
-      grep -qx -- "$p" <<<"$installed" || echo "$p"
-    done
-  else
-    for p in "$@"; do
-      case ${probe[$p]} in /*) [ -e "${probe[$p]}" ] ;; *) command -v "${probe[$p]}" >/dev/null ;; esac || echo "$p"
-    done
-  fi
+  local p installed=
+  # One dpkg-query for all: it lists the installed ones ("ii "); unknown names only go to stderr.
+  $debian && installed=$(dpkg-query -W -f='${db:Status-Abbrev}${Package}\n' "$@" 2>/dev/null | sed -n 's/^ii *//p' || true)
+  for p in "$@"; do
+    grep -qx -- "$p" <<<"$installed" && continue
+    case ${probe[$p]} in /*) [ -e "${probe[$p]}" ] ;; *) command -v "${probe[$p]}" >/dev/null ;; esac || echo "$p"
+  done
 }
 
 install_packages() {
@@ -99,6 +95,8 @@ install_packages() {
 
 nix_conf() {
   grep -qs '^experimental-features.*flakes' /etc/nix/nix.conf && return 0
+  # Not root: flakes may be on in the user's own nix.conf.
+  $is_root || ! nix show-config 2>/dev/null | grep -q '^experimental-features = .*flakes' || return 0
   $is_root || die "/etc/nix/nix.conf does not enable flakes: as root run bash scripts/setup.sh nix, or add \"experimental-features = nix-command flakes\" to ~/.config/nix/nix.conf"
   mkdir -p /etc/nix
   cat >/etc/nix/nix.conf <<'CONF'
