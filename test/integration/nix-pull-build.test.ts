@@ -7,13 +7,10 @@ import { after, before, describe, test } from 'node:test';
 import { readCheckout } from '../../agent/git/status';
 import { executeOp } from '../../agent/ops/registry';
 import { OpError } from '../../agent/ops/types';
+import { updateInputCommand } from '../fixtures/nixSpelling';
 import { createTestBed, testOpContext, type TestBed } from '../fixtures/testbed';
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
-// The input update as the installed Nix spells it (2.8 here, 2.26 in the Debian 13 chroot):
-// `nix flake update NAME` exists from Nix 2.19 on.
-const [nixMajor, nixMinor] = /(\d+)\.(\d+)/.exec(execFileSync('nix', ['--version'], { encoding: 'utf8' }))!.slice(1).map(Number) as [number, number];
-const updateInput = nixMajor > 2 || nixMinor >= 19 ? 'nix flake update nixfleet' : 'nix flake lock --update-input nixfleet';
 
 describe('pull', () => {
   let bed: TestBed;
@@ -180,7 +177,7 @@ describe('build and self-update', () => {
     assert.equal(r.agentVersionBefore, '0.0.0-test');
     assert.equal(r.verify, true);
     const printed = lines.filter((l) => l.stream === 'stdout').map((l) => l.text);
-    assert.deepEqual(printed.slice(0, 3), ['git fetch --prune origin', 'git merge --ff-only @{upstream}', updateInput]);
+    assert.deepEqual(printed.slice(0, 3), ['git fetch --prune origin', 'git merge --ff-only @{upstream}', updateInputCommand('nixfleet')]);
     assert.ok(printed.some((l) => l.startsWith('nix build --json --no-link --option narinfo-cache-negative-ttl 0 ')));
     assert.ok(printed.includes(`nix-env -p ${h.profile} --set <built store path>`));
     assert.equal(printed.at(-1), 'systemctl is-system-running');

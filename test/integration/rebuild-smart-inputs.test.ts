@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { updateInputCommand } from '../fixtures/nixSpelling';
 import type { TestBed } from '../fixtures/testbed';
 import { git, newBed, phaseStatus, runSmart, upstream } from './rebuild-smart-fixtures';
 
@@ -70,7 +71,7 @@ after(async () => {
   await bed?.cleanup();
 });
 
-test('nix-secrets is updated (Nix 2.8 spelling) and flake.lock committed on its own, then pushed', async () => {
+test('nix-secrets is updated (spelled as the installed Nix wants) and flake.lock committed on its own, then pushed', async () => {
   const h = bed.host('h1');
   const extraBefore = locked(h.checkout, 'extra');
   const newSecrets = await bump(secretsRepo, 'secrets 2');
@@ -79,7 +80,7 @@ test('nix-secrets is updated (Nix 2.8 spelling) and flake.lock committed on its 
   assert.equal(r.error, undefined, r.error?.message + '\n' + r.journal.text());
   assert.equal(phaseStatus(r.outcome).secrets, 'done');
   assert.equal(phaseStatus(r.outcome).update, 'skipped');
-  assert.ok(r.journal.text().includes('$ nix flake lock --update-input nix-secrets'), 'Nix 2.8 spelling');
+  assert.ok(r.journal.text().includes(`$ ${updateInputCommand('nix-secrets')}`), `the journal shows "$ ${updateInputCommand('nix-secrets')}"`);
   assert.equal(locked(h.checkout, 'nix-secrets'), newSecrets);
   assert.equal(locked(h.checkout, 'extra'), extraBefore, 'other inputs untouched without --update');
   const msg = await git(h.checkout, 'log', '-1', '--format=%B', '--', 'flake.lock');
