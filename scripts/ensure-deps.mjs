@@ -21,7 +21,7 @@ export function staleDependencies(root) {
 export function ensureDependencies(root, who) {
   const why = staleDependencies(root);
   if (!why) return;
-  console.log(`${who}: ${why}; installing the locked dependencies (npm ci, about 30 s)`);
+  console.log(`${who}: ${why}; installing the locked dependencies (npm ci: about 30 s, longer on a busy machine)`);
   const t0 = Date.now();
   // The outer `npm test` / `npm start` describes its own script to it; not this npm's business.
   const env = { ...process.env };
