@@ -11,8 +11,9 @@
 //   npm start -- --help
 // Environment: NIXFLEET_DEMO_EDITOR=code|code-server picks the editor; NIXFLEET_DEMO_INSTALL_NIX=0
 // never installs Nix (by default, as root on Debian, a missing Nix is installed with
-// `scripts/setup.sh nix`); a missing or stale node_modules is installed first (npm ci); NIXFLEET_DEMO_SKIP_BUILD=1 uses the existing dist/ (the tests, which
-// build first and must not rewrite dist/agent.js under agents other tests run).
+// `scripts/setup.sh nix`); NIXFLEET_DEMO_SKIP_BUILD=1 uses the existing dist/ (the tests, which
+// build first and must not rewrite dist/agent.js under agents other tests run). A missing or
+// stale node_modules is installed first (npm ci).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,7 +42,7 @@ const fail = (msg) => {
   process.exit(1);
 };
 
-ensureDependencies(root, 'demo');
+if (!ensureDependencies(root, 'demo')) process.exit(1);
 
 // ---- Nix ---------------------------------------------------------------------------------
 function nixWorks() {

@@ -17,10 +17,10 @@ export function staleDependencies(root) {
   return null;
 }
 
-/** Run `npm ci` in `root` when needed, saying why; exits the process when it fails. */
+/** Run `npm ci` in `root` when needed, saying why; false (after saying what to do) when it failed. */
 export function ensureDependencies(root, who) {
   const why = staleDependencies(root);
-  if (!why) return;
+  if (!why) return true;
   console.log(`${who}: ${why}; installing the locked dependencies (npm ci: about 30 s, longer on a busy machine)`);
   const t0 = Date.now();
   // The outer `npm test` / `npm start` describes its own script to it; not this npm's business.
@@ -29,7 +29,8 @@ export function ensureDependencies(root, who) {
   const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit', env });
   if (r.error || r.status !== 0) {
     console.error(`${who}: npm ci failed (${r.error ? r.error.message : `exit ${r.status}`}); fix what npm printed above (is the npm registry reachable?) and run it again`);
-    process.exit(1);
+    return false;
   }
   console.log(`${who}: dependencies installed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  return true;
 }

@@ -52,7 +52,7 @@ function findTests(dir) {
 
 function run(cmd, args, env = {}) {
   const base = existsSync(natsServer210) ? { NIXFLEET_NATS_SERVER_2_10: natsServer210 } : {};
-  return spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...base, ...env } });
+  return spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...base, ...process.env, ...env } });
 }
 
 function closeFailed() {
@@ -60,7 +60,7 @@ function closeFailed() {
   process.exit(1);
 }
 
-ensureDependencies(root, 'npm test');
+if (!ensureDependencies(root, 'npm test')) closeFailed();
 const parts = [...new Set(suites.flatMap((s) => setupParts[s]))];
 if (parts.length && run('bash', [path.join(root, 'scripts/setup.sh'), ...parts]).status !== 0) closeFailed();
 const hostNix = spawnSync('nix', ['--version'], { encoding: 'utf8' }).stdout?.trim();
