@@ -141,6 +141,9 @@ if want nix || want packages; then
   nix_conf
 fi
 want nats-2.10 && nats_210
-want nix-current && bash "$root/scripts/nix-current.sh" build
+if want nix-current; then
+  install_packages debootstrap
+  bash "$root/scripts/nix-current.sh" build
+fi
 want tools && bash "$root/scripts/install-test-tools.sh"
 exit 0
