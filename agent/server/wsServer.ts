@@ -170,6 +170,10 @@ export async function startWsServer(core: AgentCore): Promise<ListeningServer> {
           ws.send(frame, { binary: false }, () => flushed());
         },
         close: (reason) => ws.close(1008, reason.slice(0, 120)),
+        // What was queued for this client is thrown away with the socket.
+        abort: () => ws.terminate(),
+        pauseInput: () => ws.pause(),
+        resumeInput: () => ws.resume(),
       },
       { auth, address, source: req.socket.remoteAddress ?? '?', authenticated: tokenFile !== undefined },
     );
