@@ -15,7 +15,7 @@ import { auditOp, auditStart } from '../journal/audit';
 import { lastSeqOf } from '../journal/reader';
 import { JournalWriter } from '../journal/writer';
 import { FileWatcher } from '../journal/watcher';
-import { acquireLock, BusyError, readLock, releaseLock } from './lock';
+import { acquireLock, BusyError, holderAlive, readLock, releaseLock } from './lock';
 import { processRunning } from './process';
 import { readWorker, writeRequest, writeWorker } from './request';
 import { spawnWorker } from './spawn';
@@ -207,7 +207,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     const until = Date.now() + 2000;
     for (;;) {
       const holder = readLock(this.stateDir);
-      if (!holder || Date.now() > until) return;
+      if (!holder || !holderAlive(holder) || Date.now() > until) return;
       let ended = false;
       try {
         const info = readOpInfo(this.stateDir, holder.op);
