@@ -23,6 +23,19 @@ const listen = z
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/, 'listen must be ADDRESS:PORT, e.g. 127.0.0.1:7531 or [::1]:7531')
   .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'listen port must be at most 65535');
 
+/**
+ * A browser origin exactly as browsers send it in the Origin header: lower-case scheme
+ * and host, a port only when it is not the scheme's default, no path, no trailing slash.
+ */
+const origin = z
+  .string()
+  .regex(
+    /^[a-z][a-z0-9+.-]*:\/\/(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:[0-9]{1,5})?$/,
+    'must be an exact origin as a browser sends it, e.g. https://fleet.example.com or http://127.0.0.1:8080 (lower case, no path, no trailing slash)',
+  )
+  .refine((o) => !/:(0*[0-9]{6,}|6553[6-9]|655[4-9][0-9]|65[6-9][0-9]{2}|6[6-9][0-9]{3}|[7-9][0-9]{4})$/.test(o), 'must be an exact origin with a port of at most 65535')
+  .refine((o) => !/^http:\/\/.*:80$/.test(o) && !/^https:\/\/.*:443$/.test(o), 'must be an exact origin without the default port (browsers leave :80 and :443 out)');
+
 export const configSchema = z.strictObject({
   /** Flake attribute name: nixosConfigurations.<host>, darwinConfigurations.<host> or homeConfigurations.<host>. */
   host: hostName,
@@ -36,6 +49,13 @@ export const configSchema = z.strictObject({
   listen: listen.optional(),
   /** File holding the bearer token(s); must not be readable by group or others. */
   tokenFile: absolutePath('tokenFile').optional(),
+  /**
+   * Browser origins allowed to open a WebSocket (the upgrade's Origin header). Every other
+   * request that carries an Origin is refused with 403 on every listener: a web page in a
+   * browser on the host could otherwise reach a loopback listener. Controllers that are
+   * not browsers (the extension, the CLI) send no Origin.
+   */
+  allowedOrigins: z.array(origin).max(64).default([]),
   tlsCert: absolutePath('tlsCert').optional(),
   tlsKey: absolutePath('tlsKey').optional(),
   healthChecks: z.array(argv).default([]),

@@ -1,7 +1,7 @@
-// The audit log: one JSON line per mutating op that ended, and one per refused attempt
-// (a 401 upgrade, an op.start refused as busy/unauthorized/conflict/invalid; see
-// agent/server/refusalLog.ts for the rate limit), appended with O_APPEND so concurrent
-// writers (agent and CLI) never interleave within a line.
+// The audit log: one JSON line when an op starts and one when it ended, and one per
+// refused attempt (a 401/403 upgrade, an op.start refused as busy/unauthorized/conflict/
+// invalid; see agent/server/refusalLog.ts for the rate limit), appended with O_APPEND so
+// concurrent writers (agent and CLI) never interleave within a line.
 import { appendFileSync, readFileSync } from 'node:fs';
 import type { ClientIdentity, OpInfo, OpKind, OpStateName } from '../../protocol';
 import { auditFile } from './paths';
@@ -54,6 +54,20 @@ export interface RefusalRecord {
   reason: string;
 }
 
+/**
+ * An op accepted to run, written before its worker starts: who asked what, so the log
+ * holds the op even when the machine dies before it ends. Marked `event: "started"`.
+ */
+export interface StartRecord {
+  event: 'started';
+  time: string;
+  op: string;
+  kind: OpKind;
+  client: ClientIdentity;
+  params: Record<string, unknown>;
+  agentVersion: string;
+}
+
 /** Refusals left out by the rate limit during one window, written when the window closes. */
 export interface RefusalSummaryRecord {
   event: 'refused-summary';
@@ -71,20 +85,25 @@ export interface RefusalSummaryRecord {
   byCode: Record<string, number>;
 }
 
-export type AuditLogRecord = AuditRecord | RefusalRecord | RefusalSummaryRecord;
+export type AuditLogRecord = AuditRecord | StartRecord | RefusalRecord | RefusalSummaryRecord;
 
 export function appendAudit(stateDir: string, record: AuditLogRecord): void {
   appendFileSync(auditFile(stateDir), JSON.stringify(record) + '\n', { mode: 0o600 });
 }
 
-/** The op records (no refusals), oldest first (a torn final line is ignored). */
+/** The records of ops that ended (no starts, no refusals), oldest first (a torn final line is ignored). */
 export function readAudit(stateDir: string): AuditRecord[] {
   return readAuditLog(stateDir).filter((r): r is AuditRecord => !('event' in r));
 }
 
+/** The op start records, oldest first. */
+export function readStarts(stateDir: string): StartRecord[] {
+  return readAuditLog(stateDir).filter((r): r is StartRecord => 'event' in r && r.event === 'started');
+}
+
 /** Refusal and refusal-summary records, oldest first. */
 export function readRefusals(stateDir: string): (RefusalRecord | RefusalSummaryRecord)[] {
-  return readAuditLog(stateDir).filter((r): r is RefusalRecord | RefusalSummaryRecord => 'event' in r);
+  return readAuditLog(stateDir).filter((r): r is RefusalRecord | RefusalSummaryRecord => 'event' in r && (r.event === 'refused' || r.event === 'refused-summary'));
 }
 
 /** Every complete record of the audit log, oldest first (a torn final line is ignored). */
@@ -107,6 +126,19 @@ export function readAuditLog(stateDir: string): AuditLogRecord[] {
     }
   }
   return out;
+}
+
+/** The audit record of an op accepted to run. */
+export function auditStart(stateDir: string, info: OpInfo): void {
+  appendAudit(stateDir, {
+    event: 'started',
+    time: new Date().toISOString(),
+    op: info.id,
+    kind: info.kind,
+    client: info.client,
+    params: info.params,
+    agentVersion: info.agentVersion,
+  });
 }
 
 /** The audit record of an op that ended (`observed`: the after-restart record, see AuditRecord). */

@@ -1,5 +1,6 @@
 // build: build the configuration (optionally at `rev`, without touching the checkout) and
-// show what would change against the current generation. Activates nothing.
+// show what would change against the current generation. Activates nothing, but it runs
+// the flake's code and fills the store: a controller's op, under the host lock like any.
 import { opParams } from '../../protocol';
 import { checkoutRevision, resolveRevision } from '../git/sync';
 import { gitContext } from '../nix/deploy';
@@ -10,7 +11,7 @@ import type { OpDefinition } from './types';
 
 export const buildOp: OpDefinition<'build'> = {
   kind: 'build',
-  mutating: false,
+  effects: ['evaluates', 'builds'],
   detached: false,
   params: opParams.build,
   async run(ctx, params) {

@@ -12,7 +12,7 @@ export function forceRebuildOptions(fromSource: boolean | undefined): string[] {
 
 export const forceRebuildOp: OpDefinition<'force-rebuild'> = {
   kind: 'force-rebuild',
-  mutating: true,
+  effects: ['evaluates', 'builds', 'changes-host'],
   detached: true,
   params: opParams['force-rebuild'],
   async validate(ctx) {

@@ -6,7 +6,7 @@ import type { OpDefinition } from './types';
 
 export const pullOp: OpDefinition<'pull'> = {
   kind: 'pull',
-  mutating: true,
+  effects: ['changes-host'],
   detached: false,
   params: opParams.pull,
   async run(ctx, params) {

@@ -8,7 +8,7 @@ import type { OpDefinition } from './types';
 
 export const rebuildSmartOp: OpDefinition<'rebuild-smart'> = {
   kind: 'rebuild-smart',
-  mutating: true,
+  effects: ['evaluates', 'builds', 'changes-host'],
   // It activates a new system, which may restart the agent: the op must outlive it.
   detached: true,
   params: opParams['rebuild-smart'],

@@ -57,7 +57,7 @@ export function planRollback(ctx: Pick<OpContext, 'config'>, params: OpParams<'r
 
 export const rollbackOp: OpDefinition<'rollback'> = {
   kind: 'rollback',
-  mutating: true,
+  effects: ['changes-host'],
   detached: true,
   params: opParams.rollback,
   async validate(ctx, params) {

@@ -75,7 +75,7 @@ function plannedCommands(ctx: OpContext, input: string): string[][] {
 
 export const selfUpdateOp: OpDefinition<'self-update'> = {
   kind: 'self-update',
-  mutating: true,
+  effects: ['evaluates', 'builds', 'changes-host'],
   detached: true,
   params: opParams['self-update'],
   async validate(ctx, params) {

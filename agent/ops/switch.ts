@@ -7,7 +7,7 @@ import type { OpDefinition } from './types';
 
 export const switchOp: OpDefinition<'switch'> = {
   kind: 'switch',
-  mutating: true,
+  effects: ['evaluates', 'builds', 'changes-host'],
   // Activation may restart the agent itself; the op must outlive it.
   detached: true,
   params: opParams.switch,

@@ -9,8 +9,8 @@ import { OpError } from './types';
 
 export const testOp: OpDefinition<'test'> = {
   kind: 'test',
-  // It writes the recorded outcome, so it takes the host lock like other writers.
-  mutating: true,
+  // It runs the configured health checks and records their outcome.
+  effects: ['changes-host'],
   detached: false,
   params: opParams.test,
   async validate(ctx) {

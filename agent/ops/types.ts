@@ -39,10 +39,44 @@ export class OpError extends Error {
   }
 }
 
+/**
+ * What running an op does to its host. The agent's rules follow from it (actsOnHost), so
+ * an op cannot be declared harmless by mistake: a build writes no profile, but it
+ * evaluates the flake at any revision and fills the store.
+ */
+export type OpEffect =
+  /** Evaluates the host's flake (any code in the checkout, at any revision it names). */
+  | 'evaluates'
+  /** Builds: runs builders and writes the Nix store. */
+  | 'builds'
+  /** Changes the host: profile, activation, checkout, recorded state, git remote. */
+  | 'changes-host';
+
+const EFFECT_TEXT: Record<OpEffect, string> = {
+  evaluates: 'evaluates the flake',
+  builds: 'builds into the Nix store',
+  'changes-host': 'changes the host',
+};
+
+/**
+ * An op that evaluates, builds or changes the host: it needs an authenticated controller,
+ * takes the host lock (one such op per host at a time, builds included) and is audited
+ * when it starts and when it ends.
+ */
+export function actsOnHost(def: Pick<OpDefinition, 'effects'>): boolean {
+  return def.effects.length > 0;
+}
+
+/** "evaluates the flake and builds into the Nix store", for refusals. */
+export function describeEffects(def: Pick<OpDefinition, 'effects'>): string {
+  const parts = def.effects.map((e) => EFFECT_TEXT[e]);
+  return parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}` : (parts[0] ?? 'only reads');
+}
+
 export interface OpDefinition<K extends OpKind = OpKind> {
   kind: K;
-  /** Mutating ops take the host lock and need an authenticated controller. */
-  mutating: boolean;
+  /** What it does to the host; see OpEffect and actsOnHost. */
+  effects: readonly OpEffect[];
   /** Run outside the agent's process group (systemd-run or setsid) so an agent restart does not kill it. */
   detached: boolean;
   params: (typeof opParams)[K];

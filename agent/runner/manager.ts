@@ -1,5 +1,5 @@
 // Runs ops for the agent and the CLI alike: accepts a start (idempotent by op id),
-// takes the host lock for mutating ops, spawns the worker, watches it until it ends,
+// takes the host lock for ops that act on the host (actsOnHost), spawns the worker, watches it until it ends,
 // cancels it, and on start-up re-attaches to workers that outlived a previous agent
 // (or marks their ops interrupted when they did not).
 import { EventEmitter } from 'node:events';
@@ -8,14 +8,14 @@ import path from 'node:path';
 import { FINAL_OP_STATES, type ClientIdentity, type ErrorCode, type OpInfo, type OpKind } from '../../protocol';
 import type { AgentConfig } from '../config';
 import { AGENT_VERSION } from '../version';
-import type { OpDefinition } from '../ops/types';
+import { actsOnHost, describeEffects, type OpDefinition } from '../ops/types';
 import { createOpDir, listOpIds, listOps, readOpInfo, writeOpInfo } from '../journal/opStore';
 import { confirmFile, journalFile, opDir, opsDir } from '../journal/paths';
-import { auditOp } from '../journal/audit';
+import { auditOp, auditStart } from '../journal/audit';
 import { lastSeqOf } from '../journal/reader';
 import { JournalWriter } from '../journal/writer';
 import { FileWatcher } from '../journal/watcher';
-import { acquireLock, BusyError, readLock, releaseLock } from './lock';
+import { acquireLock, BusyError, holderAlive, readLock, releaseLock } from './lock';
 import { processRunning } from './process';
 import { readWorker, writeRequest, writeWorker } from './request';
 import { spawnWorker } from './spawn';
@@ -119,12 +119,14 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     const known = this.get(req.op);
     if (known) return { op: this.sameRequest(known, req), existing: true };
     const def = await this.definition(req.kind);
+    const acts = actsOnHost(def);
+    if (acts && !opts.authenticated) {
+      throw new OpRequestError('unauthorized', `${req.kind} ${describeEffects(def)} on host ${this.config.host}, so it needs an authenticated controller: connect with the host's bearer token (or over SSH)`);
+    }
+    if (acts) await this.lockSettled();
     // Everything below is synchronous, so two starts in this process cannot interleave.
     const again = this.get(req.op);
     if (again) return { op: this.sameRequest(again, req), existing: true };
-    if (def.mutating && !opts.authenticated) {
-      throw new OpRequestError('unauthorized', `${req.kind} changes host ${this.config.host} and needs an authenticated controller: connect with the host's bearer token (or over SSH)`);
-    }
     const parsed = def.params.safeParse(req.params);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
@@ -133,7 +135,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
       throw new OpRequestError('invalid', `${where}: ${issue.message}${keys}`);
     }
     const startedAt = new Date().toISOString();
-    if (def.mutating) {
+    if (acts) {
       try {
         acquireLock(this.stateDir, req.op, req.kind, startedAt);
       } catch (err) {
@@ -147,7 +149,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
           // Another process accepted the same id a moment ago.
-          if (def.mutating) releaseLock(this.stateDir, req.op);
+          if (acts) releaseLock(this.stateDir, req.op);
           const other = await this.waitForInfo(req.op);
           if (other) return { op: this.sameRequest(other, req), existing: true };
           // Its creator died between mkdir and op.json (kill -9): nothing ran, since the
@@ -176,6 +178,8 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
       });
       writeFileSync(journalFile(this.stateDir, req.op), '', { mode: 0o600, flag: 'a' });
       writeOpInfo(this.stateDir, info);
+      // Before anything runs: an op the audit log cannot record does not start.
+      auditStart(this.stateDir, info);
       this.known.add(req.op);
       const spawned = spawnWorker(this.stateDir, req.op, this.config.workerLauncher, (text) => this.launcherNotice(req.op, text));
       if (spawned.pid !== undefined && !readWorker(this.stateDir, req.op)) {
@@ -186,10 +190,33 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
       this.emit('state', info);
       return { op: info, existing: false };
     } catch (err) {
-      if (def.mutating && readLock(this.stateDir)?.op === req.op && !readWorker(this.stateDir, req.op)) {
+      if (acts && readLock(this.stateDir)?.op === req.op && !readWorker(this.stateDir, req.op)) {
         releaseLock(this.stateDir, req.op);
       }
       throw err;
+    }
+  }
+
+  /**
+   * A worker writes its op's final record, then its audit record, then releases the lock:
+   * a controller that saw op.end and starts its next op at once (a deploy's build, then
+   * its switch) must not be told "busy" by that op. Waits (without blocking the event loop)
+   * while the lock's holder is an op already recorded as ended, at most 2 s.
+   */
+  private async lockSettled(): Promise<void> {
+    const until = Date.now() + 2000;
+    for (;;) {
+      const holder = readLock(this.stateDir);
+      if (!holder || !holderAlive(holder) || Date.now() > until) return;
+      let ended = false;
+      try {
+        const info = readOpInfo(this.stateDir, holder.op);
+        ended = info !== undefined && this.isFinal(info);
+      } catch {
+        return;
+      }
+      if (!ended) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
 
@@ -448,8 +475,8 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     delete final.confirmDeadline;
     writeOpInfo(this.stateDir, final);
     if (readLock(this.stateDir)?.op === info.id) releaseLock(this.stateDir, info.id);
-    const mutating = await this.definition(info.kind).then((d) => d.mutating, () => true);
-    if (mutating) auditOp(this.stateDir, final);
+    const acts = await this.definition(info.kind).then(actsOnHost, () => true);
+    if (acts) auditOp(this.stateDir, final);
     this.emit('end', final);
   }
 

@@ -1,11 +1,11 @@
 // The op worker: `nixfleet-agent run-op --state-dir X --op ID`. One process per op, in
 // its own session, so it outlives the agent (force-rebuild restarts the agent mid-op).
-// It owns the op's journal and op.json, and holds the host lock for mutating ops.
+// It owns the op's journal and op.json, and holds the host lock for ops that act on the host.
 import { existsSync } from 'node:fs';
 import { FINAL_OP_STATES, type ClientIdentity, type OpInfo, type OpResult, type OpStateName } from '../../protocol';
 import { AGENT_VERSION } from '../version';
 import { CommandError, runCommand } from '../exec';
-import { OpError, type OpContext, type OpDefinition, type NixInfo } from '../ops/types';
+import { actsOnHost, OpError, type OpContext, type OpDefinition, type NixInfo } from '../ops/types';
 import { getOp } from '../ops/registry';
 import { detectNix } from '../nix/info';
 import { remoteToolEnv } from '../git/env';
@@ -53,7 +53,7 @@ export async function runWorker(stateDir: string, opId: string): Promise<number>
   let lockHeld = false;
   try {
     if (!def) throw new OpError(`op kind "${req.kind}" is not available on agent ${AGENT_VERSION}; update the agent`);
-    if (def.mutating) {
+    if (actsOnHost(def)) {
       claimLock(stateDir, opId, req.kind, initial.startedAt);
       lockHeld = true;
     }
@@ -82,7 +82,7 @@ export async function runWorker(stateDir: string, opId: string): Promise<number>
   delete final.confirmDeadline;
   if (final.error === undefined) delete final.error;
   writeOpInfo(stateDir, final);
-  if (def?.mutating !== false) auditOp(stateDir, final);
+  if (!def || actsOnHost(def)) auditOp(stateDir, final);
   if (lockHeld) releaseLock(stateDir, opId);
   return final.exit!;
 }

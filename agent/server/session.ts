@@ -1,6 +1,13 @@
 // One client connection, whatever carries it (WebSocket or stdio): handshake, frame
 // validation, request dispatch, subscriptions. An invalid frame is answered with a
 // structured error and the connection stays up.
+//
+// Memory per client is bounded for all its traffic: while its unflushed output (replies,
+// events, journal frames) is above the high-water mark, or it has MAX_IN_FLIGHT requests
+// being answered, the session stops reading its requests (the transport pauses the
+// socket or stdin; frames already read wait in a small inbox) and subscriptions stop
+// reading journals. A client that still ends up holding more than HARD_LIMIT (events it
+// never reads) is dropped, and everything it held is released with it.
 import {
   MAX_FRAME_BYTES,
   PROTOCOL_VERSION,
@@ -21,6 +28,11 @@ export interface SessionTransport {
   /** Send one frame; `flushed` runs once the transport handed it to the OS. */
   send(frame: string | Buffer, flushed: () => void): void;
   close(reason: string): void;
+  /** Drop the client at once, discarding what it has not read. */
+  abort(): void;
+  /** Stop / restart reading the client's frames (its requests wait in the OS buffers). */
+  pauseInput(): void;
+  resumeInput(): void;
 }
 
 export interface SessionAuth {
@@ -37,9 +49,14 @@ const AUDITED_REQUESTS = new Set(['op.start', 'op.cancel', 'op.confirm']);
 /** Why a refused request is audited: an attempt the agent turned down, not a failure. */
 const REFUSAL_CODES = new Set<ErrorCode>(['busy', 'unauthorized', 'conflict', 'invalid', 'protocol']);
 
-/** Unflushed output above which subscriptions pause, and below which they resume. */
-const HIGH_WATER = 4 * 1024 * 1024;
-const LOW_WATER = 1024 * 1024;
+const MiB = 1024 * 1024;
+/** Unflushed output above which reading (requests, journals) pauses, and below which it resumes. */
+const HIGH_WATER = 4 * MiB;
+const LOW_WATER = 1 * MiB;
+/** Requests of one client answered at once (status, generations wait for the disk). */
+const MAX_IN_FLIGHT = 8;
+/** Unflushed output plus unread requests beyond which the client is dropped. */
+const HARD_LIMIT = 32 * MiB;
 
 type ReqId = string | number;
 
@@ -47,6 +64,12 @@ export class Session implements SessionLike {
   welcomed = false;
   private clientName = '';
   private pending = 0;
+  /** Requests being answered (their reply is not written yet). */
+  private inFlight = 0;
+  /** Frames read while the input was held, in arrival order. */
+  private inbox: string[] = [];
+  private inboxBytes = 0;
+  private inputPaused = false;
   private readonly subs = new Map<string, Subscription>();
   private closed = false;
   readonly connectedAt = Date.now();
@@ -71,8 +94,48 @@ export class Session implements SessionLike {
     this.pending += size;
     this.transport.send(text, () => {
       this.pending -= size;
-      if (this.pending < LOW_WATER) for (const s of this.subs.values()) s.kick();
+      if (this.pending < LOW_WATER) {
+        for (const s of this.subs.values()) s.kick();
+        this.drainInbox();
+      }
     });
+    if (this.pending > HIGH_WATER) this.holdInput();
+    this.enforceHardLimit();
+  }
+
+  /** Too much unread output or too many requests being answered: read no more for now. */
+  private get inputHeld(): boolean {
+    return this.pending > (this.inputPaused ? LOW_WATER : HIGH_WATER) || this.inFlight >= MAX_IN_FLIGHT;
+  }
+
+  private holdInput(): void {
+    if (this.inputPaused || this.closed) return;
+    this.inputPaused = true;
+    this.transport.pauseInput();
+  }
+
+  /** Answer the frames that waited, then read again once nothing holds the input. */
+  private drainInbox(): void {
+    while (!this.closed && this.inbox.length && !this.inputHeld) {
+      const text = this.inbox.shift()!;
+      this.inboxBytes -= text.length;
+      this.process(text);
+    }
+    if (this.inputPaused && !this.closed && !this.inbox.length && !this.inputHeld) {
+      this.inputPaused = false;
+      this.transport.resumeInput();
+    }
+  }
+
+  private enforceHardLimit(): void {
+    const held = this.pending + this.inboxBytes;
+    if (this.closed || held <= HARD_LIMIT) return;
+    const who = `${this.identity.name} (${this.identity.auth}${this.identity.address ? ' from ' + this.identity.address : ''})`;
+    process.stderr.write(
+      `nixfleet-agent: dropped the connection of ${who}: it left ${(held / MiB).toFixed(1)} MiB of replies, events and requests unread (limit ${HARD_LIMIT / MiB} MiB); a client must read what it is sent\n`,
+    );
+    this.transport.abort();
+    this.detach();
   }
 
   sendEvent(msg: object): void {
@@ -106,6 +169,18 @@ export class Session implements SessionLike {
 
   handleFrame(text: string): void {
     if (this.closed) return;
+    if (this.inbox.length || this.inputHeld) {
+      // Read before the transport paused (one socket read or stdin chunk at most).
+      this.inbox.push(text);
+      this.inboxBytes += text.length;
+      this.holdInput();
+      this.enforceHardLimit();
+      return;
+    }
+    this.process(text);
+  }
+
+  private process(text: string): void {
     if (Buffer.byteLength(text, 'utf8') > MAX_FRAME_BYTES) return this.oversize(Buffer.byteLength(text, 'utf8'));
     let msg: unknown;
     try {
@@ -133,7 +208,11 @@ export class Session implements SessionLike {
       this.refused(raw, 'invalid', message);
       return this.fail(id, 'invalid', message);
     }
-    void this.dispatch(parsed.data);
+    this.inFlight++;
+    void this.dispatch(parsed.data).finally(() => {
+      this.inFlight--;
+      this.drainInbox();
+    });
   }
 
   private hello(raw: Record<string, unknown>): void {
@@ -253,6 +332,8 @@ export class Session implements SessionLike {
     this.closed = true;
     for (const s of this.subs.values()) s.close();
     this.subs.clear();
+    this.inbox = [];
+    this.inboxBytes = 0;
     this.core.sessions.delete(this);
   }
 }

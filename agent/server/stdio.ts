@@ -23,6 +23,12 @@ export function serveStdio(core: AgentCore, input: NodeJS.ReadableStream = proce
       close: () => {
         (input as NodeJS.ReadStream).destroy?.();
       },
+      abort: () => {
+        (input as NodeJS.ReadStream).destroy?.();
+        (output as NodeJS.WriteStream).destroy?.();
+      },
+      pauseInput: () => input.pause(),
+      resumeInput: () => input.resume(),
     },
     { ...id, authenticated: true },
   );

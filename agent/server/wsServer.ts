@@ -5,6 +5,9 @@
 // unusable file refuses everyone (503) until it is fixed. Refusals go to the audit log.
 // The TLS certificate and key are re-read the same way (agent/server/tlsFiles.ts): a
 // renewed pair is served to new connections without a restart, a broken one is not.
+// An upgrade that carries a browser Origin is refused (403) on every listener unless
+// config.allowedOrigins lists it: a web page in a browser on the host can reach a
+// loopback listener, and a tokenless one would serve it the journals.
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
@@ -37,7 +40,7 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host, port: Number(listen.slice(i + 1)) };
 }
 
-const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 503: 'Service Unavailable' };
+const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 503: 'Service Unavailable' };
 
 function reject(socket: Duplex, status: number, text: string): void {
   const body = text + '\n';
@@ -114,21 +117,30 @@ export async function startWsServer(core: AgentCore): Promise<ListeningServer> {
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    const presented = tokenFile ? bearerToken(req.headers.authorization) : undefined;
+    const refuse = (status: number, reason: string, body: string) => {
+      core.refusals.record({
+        source: req.socket.remoteAddress ?? '?',
+        client: { name: printable(String(req.headers['user-agent'] ?? 'unknown'), 100), auth: 'none', address: peer(req) },
+        request: 'upgrade',
+        ...(presented !== undefined ? { presented: tokenIdentity(presented) } : {}),
+        code: String(status),
+        reason,
+      });
+      reject(socket, status, body);
+    };
+    // Browsers always send Origin on a WebSocket upgrade (Sec-WebSocket-Origin in the
+    // draft version 8 that ws also speaks); the extension and the CLI never do.
+    const origin = req.headers.origin ?? req.headers['sec-websocket-origin'];
+    if (origin !== undefined) {
+      const text = Array.isArray(origin) ? origin.join(',') : origin;
+      if (!config.allowedOrigins.includes(text)) {
+        return refuse(403, `browser origin ${printable(text, 200)} is not in allowedOrigins`, 'requests from web pages are refused: this origin is not in the agent\'s allowedOrigins');
+      }
+    }
     let auth = 'none';
     if (tokenFile) {
-      const presented = bearerToken(req.headers.authorization);
       const state = tokenFile.current();
-      const refuse = (status: number, reason: string, body: string) => {
-        core.refusals.record({
-          source: req.socket.remoteAddress ?? '?',
-          client: { name: printable(String(req.headers['user-agent'] ?? 'unknown'), 100), auth: 'none', address: peer(req) },
-          request: 'upgrade',
-          ...(presented !== undefined ? { presented: tokenIdentity(presented) } : {}),
-          code: String(status),
-          reason,
-        });
-        reject(socket, status, body);
-      };
       if (!state.tokens) {
         return refuse(503, 'token file unusable', `host ${config.host} cannot check tokens: its token file is unusable; the host's operator must fix it (see the agent's log)`);
       }
@@ -158,6 +170,10 @@ export async function startWsServer(core: AgentCore): Promise<ListeningServer> {
           ws.send(frame, { binary: false }, () => flushed());
         },
         close: (reason) => ws.close(1008, reason.slice(0, 120)),
+        // What was queued for this client is thrown away with the socket.
+        abort: () => ws.terminate(),
+        pauseInput: () => ws.pause(),
+        resumeInput: () => ws.resume(),
       },
       { auth, address, source: req.socket.remoteAddress ?? '?', authenticated: tokenFile !== undefined },
     );

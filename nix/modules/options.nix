@@ -73,6 +73,18 @@ in
     '';
   };
 
+  allowedOrigins = mkOption {
+    type = nullOr (types.listOf (types.strMatching "[a-z][a-z0-9+.-]*://([[][0-9a-f:.]+[]]|[a-z0-9.-]+)(:[0-9]{1,5})?"));
+    default = null;
+    example = [ "https://fleet.example.com" ];
+    description = ''
+      Browser origins (exactly as a browser sends them in the Origin header) allowed to open
+      a WebSocket to the agent. Any other request carrying an Origin is refused with 403, on
+      every listener: a web page open in a browser on the host must not reach a loopback
+      listener. The extension and the CLI send no Origin and need nothing here.
+    '';
+  };
+
   tlsCert = mkOption { type = nullOr absPath; default = null; description = "TLS certificate (PEM) for wss://; set together with tlsKey."; };
   tlsKey = mkOption { type = nullOr absPath; default = null; description = "TLS private key (PEM), outside the Nix store."; };
 

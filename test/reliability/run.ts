@@ -19,6 +19,8 @@ import { concurrencyScenario } from './scenarios/concurrency';
 import { magicRollbackScenario } from './scenarios/magicRollback';
 import { checkRollbackScenario } from './scenarios/checkRollback';
 import { slowClientScenario } from './scenarios/slowClient';
+import { listenerScenario } from './scenarios/listener';
+import { floodScenario } from './scenarios/flood';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -33,6 +35,8 @@ const SCENARIOS: Scenario[] = [
   magicRollbackScenario,
   checkRollbackScenario,
   slowClientScenario,
+  listenerScenario,
+  floodScenario,
 ];
 
 function usage(message: string): never {
