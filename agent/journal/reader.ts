@@ -3,7 +3,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { openSync, closeSync, readSync, fstatSync } from 'node:fs';
 import { outputLine, type OutputLine } from '../../protocol';
-import { seqOf } from './writer';
 
 /** Bytes read per step: several times the largest possible journal line. */
 export const READ_CHUNK_BYTES = 256 * 1024;
@@ -20,9 +19,36 @@ export interface JournalChunk {
   nextOffset: number;
 }
 
-const WELL_FORMED = /^\{"seq":\d+,"stream":"(stdout|stderr|info)","text":".*","time":"[0-9T:.Z+-]+"\}$/s;
+/**
+ * A line exactly as the writer writes it, checked byte for byte: the fixed keys in order,
+ * a stream name, a JSON string with only valid escapes and no raw control characters,
+ * and an ISO time. A line that matches is valid JSON and a valid OutputLine as it stands,
+ * so it can go on the wire without a parse. Run on text decoded as latin1 (one char per
+ * byte, so positions are byte offsets); UTF-8 validity is checked on the whole chunk.
+ */
+const WRITER_LAYOUT = String.raw`\{"seq":([1-9][0-9]{0,15}),"stream":"(?:stdout|stderr|info)","text":"(?:[^"\\\x00-\x1f]+|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*","time":"[0-9T:.Z+-]{1,40}"\}`;
+export const WRITER_LINE = new RegExp(`^${WRITER_LAYOUT}$`);
+/** The same, sticky and with its newline: checks a line in place in a chunk's text (set lastIndex). */
+export const WRITER_LINE_AT = new RegExp(`${WRITER_LAYOUT}\n`, 'y');
 
-/** Turn complete lines into RawLines; anything not shaped as the writer writes is re-checked with the schema. */
+/**
+ * The one reading of a journal line, used by every reader (live stream, replay, CLI,
+ * the writer's reopen): the writer's layout as is, else any valid OutputLine
+ * re-serialised, else undefined. A damaged line is skipped by itself; the seq gap it
+ * leaves is visible to clients.
+ */
+export function parseLine(raw: string): RawLine | undefined {
+  const m = WRITER_LINE.exec(raw);
+  if (m) return { seq: Number(m[1]), raw };
+  try {
+    const line = outputLine.safeParse(JSON.parse(raw));
+    return line.success ? { seq: line.data.seq, raw: JSON.stringify(line.data) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Turn complete lines into RawLines, skipping damaged ones (each alone). */
 export function splitLines(buf: Buffer, offset: number): JournalChunk {
   const lastNl = buf.lastIndexOf(0x0a);
   if (lastNl < 0) return { lines: [], nextOffset: offset };
@@ -30,18 +56,8 @@ export function splitLines(buf: Buffer, offset: number): JournalChunk {
   const lines: RawLine[] = [];
   for (const raw of text.split('\n')) {
     if (!raw) continue;
-    const seq = seqOf(raw);
-    if (seq !== undefined && WELL_FORMED.test(raw)) {
-      lines.push({ seq, raw });
-      continue;
-    }
-    // Not the writer's own layout: keep it only if it is a valid line, re-serialised.
-    try {
-      const line = outputLine.parse(JSON.parse(raw));
-      lines.push({ seq: line.seq, raw: JSON.stringify(line) });
-    } catch {
-      // A corrupt record cannot be streamed; skipping it shows up as a seq gap the client can see.
-    }
+    const line = parseLine(raw);
+    if (line) lines.push(line);
   }
   return { lines, nextOffset: offset + lastNl + 1 };
 }
@@ -78,7 +94,7 @@ export async function readAllLines(file: string, fromSeq = 0): Promise<OutputLin
   }
 }
 
-/** Highest seq of a journal's complete lines (0 when empty or missing). */
+/** Highest seq of a journal's complete, valid lines (0 when empty or missing). */
 export function lastSeqOf(file: string): number {
   let fd: number;
   try {
@@ -88,15 +104,40 @@ export function lastSeqOf(file: string): number {
     throw err;
   }
   try {
-    const size = fstatSync(fd).size;
-    const block = Math.min(size, READ_CHUNK_BYTES);
-    const buf = Buffer.alloc(block);
-    readSync(fd, buf, 0, block, size - block);
-    const lastNl = buf.lastIndexOf(0x0a);
-    if (lastNl < 0) return 0;
-    const prevNl = buf.lastIndexOf(0x0a, lastNl - 1);
-    return seqOf(buf.subarray(prevNl + 1, lastNl).toString('utf8')) ?? 0;
+    return scanTail(fd).lastSeq;
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Read backwards from the end: the end of the last complete line (`validBytes`; a torn
+ * remainder after it is a writer killed mid-write) and the seq of the last valid line
+ * before it, walking back over damaged lines.
+ */
+export function scanTail(fd: number): { lastSeq: number; validBytes: number; size: number } {
+  const size = fstatSync(fd).size;
+  let validBytes: number | undefined;
+  let end = size;
+  let tail = Buffer.alloc(0); // bytes [end, end + tail.length) not yet split into lines
+  while (end > 0) {
+    const start = Math.max(0, end - READ_CHUNK_BYTES);
+    const buf = Buffer.alloc(end - start);
+    readSync(fd, buf, 0, buf.length, start);
+    tail = Buffer.concat([buf, tail]);
+    end = start;
+    let lineEnd = tail.lastIndexOf(0x0a);
+    if (lineEnd < 0) continue;
+    validBytes ??= end + lineEnd + 1;
+    for (;;) {
+      const prevNl = lineEnd === 0 ? -1 : tail.lastIndexOf(0x0a, lineEnd - 1);
+      if (prevNl < 0 && end > 0) break; // the line may start in an earlier block
+      const line = parseLine(tail.subarray(prevNl + 1, lineEnd).toString('utf8'));
+      if (line) return { lastSeq: line.seq, validBytes, size };
+      if (prevNl < 0) break;
+      lineEnd = prevNl;
+    }
+    tail = tail.subarray(0, lineEnd + 1); // keep the unchecked line's end for the next block
+  }
+  return { lastSeq: 0, validBytes: validBytes ?? 0, size };
 }
