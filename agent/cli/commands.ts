@@ -11,7 +11,7 @@ import { AgentCore } from '../server/core';
 import { startWsServer } from '../server/wsServer';
 import { serveStdio } from '../server/stdio';
 import { buildHostStatus } from '../server/status';
-import { parseCommandArgs, UsageError, type Parsed } from './args';
+import { numberFlag, parseCommandArgs, UsageError, type Parsed } from './args';
 import { opCommands, type FlagSpec } from './opCommands';
 import { followOp, newOpId, runOpFromCli, terminalPrinter } from './runOp';
 import { formatGenerations, formatOps, formatStatus } from './format';
@@ -98,8 +98,7 @@ const commands: Record<string, Command> = {
     usage: 'ops --config FILE [--limit N] [--json]',
     flags: { limit: { type: 'string', value: 'N', help: 'show at most N ops (default 50)' } },
     async run(p) {
-      const limit = p.flags.limit === undefined ? 50 : Number(p.flags.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`ops: --limit takes a whole number of at least 1, not "${printable(String(p.flags.limit))}"`);
+      const limit = p.flags.limit === undefined ? 50 : numberFlag('ops', 'limit', p.flags.limit, 1);
       const manager = new OpManager(p.config());
       const ops = manager.list(limit);
       manager.close();
@@ -120,8 +119,7 @@ const commands: Record<string, Command> = {
       const opId = p.positionals[0];
       if (!opId) throw new UsageError('log: give the op id, e.g. "nixfleet-agent log cli-switch-xyz --config FILE" (see "nixfleet-agent ops")');
       if (!OP_ID_RE.test(opId)) throw new UsageError(`log: "${printable(opId)}" is not an op id`);
-      const fromSeq = p.flags['from-seq'] === undefined ? 0 : Number(p.flags['from-seq']);
-      if (!Number.isInteger(fromSeq) || fromSeq < 0) throw new UsageError('log: --from-seq takes a whole number');
+      const fromSeq = p.flags['from-seq'] === undefined ? 0 : numberFlag('log', 'from-seq', p.flags['from-seq'], 0);
       const config = p.config();
       const manager = new OpManager(config);
       try {
