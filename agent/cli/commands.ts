@@ -15,6 +15,7 @@ import { numberFlag, parseCommandArgs, UsageError, type Parsed } from './args';
 import { opCommands, type FlagSpec } from './opCommands';
 import { followOp, newOpId, runOpFromCli, terminalPrinter } from './runOp';
 import { formatGenerations, formatOps, formatStatus } from './format';
+import { checkAtStart, checkStateDir } from '../state/ownership';
 
 interface Command {
   summary: string;
@@ -34,6 +35,7 @@ const commands: Record<string, Command> = {
     flags: {},
     async run(p) {
       const config = p.config();
+      checkAtStart(config, p.configFile);
       const core = new AgentCore(config, await probeNixVersion());
       core.start();
       const server = await startWsServer(core);
@@ -63,6 +65,7 @@ const commands: Record<string, Command> = {
     flags: {},
     async run(p) {
       const config = p.config();
+      checkAtStart(config, p.configFile);
       const core = new AgentCore(config, await probeNixVersion());
       core.start();
       await serveStdio(core);
@@ -150,6 +153,7 @@ const commands: Record<string, Command> = {
       if (typeof opId !== 'string' || !OP_ID_RE.test(opId)) throw new UsageError('run-op: --op ID is required');
       const dir = p.overrides.stateDir;
       if (typeof dir !== 'string' || !dir.startsWith('/')) throw new UsageError('run-op: --state-dir DIR (absolute) is required');
+      checkStateDir(dir);
       // The worker alone needs the op code and execa: load it only here.
       const { runWorker } = await import('../runner/worker');
       return runWorker(dir, opId);
@@ -173,10 +177,12 @@ for (const [name, oc] of Object.entries(opCommands)) {
       }
       const opId = typeof p.flags['op-id'] === 'string' ? p.flags['op-id'] : newOpId(oc.kind);
       if (!OP_ID_RE.test(opId)) throw new UsageError(`${name}: "${printable(opId)}" is not a valid op id (letters, digits, "_" and "-")`);
-      const final = await runOpFromCli(p.config(), oc.kind, params, opId, p.json);
+      const config = p.config();
+      checkAtStart(config, p.configFile);
+      const final = await runOpFromCli(config, oc.kind, params, opId, p.json);
       if (p.json) printJson(final);
       if (final.state !== 'succeeded' && oc.onFailure && !p.json) {
-        const next = await oc.onFailure(final, (more) => runOpFromCli(p.config(), oc.kind, more, newOpId(oc.kind), false));
+        const next = await oc.onFailure(final, (more) => runOpFromCli(config, oc.kind, more, newOpId(oc.kind), false));
         if (next) process.stderr.write(`nixfleet-agent: follow-up ${next.kind} ${next.state}${next.error ? `: ${next.error}` : ''}\n`);
       }
       if (final.state !== 'succeeded') {

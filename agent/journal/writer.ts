@@ -4,6 +4,7 @@
 // the file, so whatever a client saw is on disk, whatever kill -9 hits.
 import { closeSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { scanTail } from './reader';
+import { APPEND_READ } from '../state/noFollow';
 import { MAX_LINE_CHARS, type OutputStream } from '../../protocol';
 
 /** Flush the buffer when it holds this much, without waiting for the next turn. */
@@ -28,7 +29,7 @@ export class JournalWriter {
    * after the last valid line (a damaged complete line stays, and readers skip it).
    */
   static open(file: string): JournalWriter {
-    const fd = openSync(file, 'a+', 0o600);
+    const fd = openSync(file, APPEND_READ, 0o600); // O_NOFOLLOW: a planted symlink fails with ELOOP
     try {
       const { lastSeq, validBytes, size } = scanTail(fd);
       if (validBytes < size) ftruncateSync(fd, validBytes);

@@ -3,7 +3,7 @@
 // cancels it, and on start-up re-attaches to workers that outlived a previous agent
 // (or marks their ops interrupted when they did not).
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, renameSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { FINAL_OP_STATES, type ClientIdentity, type ErrorCode, type OpInfo, type OpKind } from '../../protocol';
 import type { AgentConfig } from '../config';
@@ -19,6 +19,7 @@ import { acquireLock, BusyError, readLock, releaseLock } from './lock';
 import { processRunning } from './process';
 import { readWorker, writeRequest, writeWorker } from './request';
 import { spawnWorker } from './spawn';
+import { APPEND, REPLACE, writeNoFollowSync } from '../state/noFollow';
 
 /** A request the manager refuses, with the protocol error code to answer it with. */
 export class OpRequestError extends Error {
@@ -174,7 +175,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
         config: this.config,
         magicRollback: req.magicRollback,
       });
-      writeFileSync(journalFile(this.stateDir, req.op), '', { mode: 0o600, flag: 'a' });
+      writeNoFollowSync(journalFile(this.stateDir, req.op), '', APPEND);
       writeOpInfo(this.stateDir, info);
       this.known.add(req.op);
       const spawned = spawnWorker(this.stateDir, req.op, this.config.workerLauncher, (text) => this.launcherNotice(req.op, text));
@@ -275,7 +276,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     const info = this.get(opId);
     if (!info) throw new OpRequestError('not-found', `no op ${opId} on host ${this.config.host}`);
     if (this.isFinal(info)) return info;
-    writeFileSync(cancelFile(this.stateDir, opId), new Date().toISOString() + '\n', { mode: 0o600 });
+    writeNoFollowSync(cancelFile(this.stateDir, opId), new Date().toISOString() + '\n', REPLACE);
     const worker = readWorker(this.stateDir, opId);
     if (worker && processRunning(worker.pid, worker.startTime)) {
       signalGroup(worker.pid, 'SIGTERM');
@@ -300,7 +301,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     if (info.state !== 'running' || !info.confirmDeadline) {
       throw new OpRequestError('failed', `op ${opId} is not waiting for a confirmation (state ${info.state})`);
     }
-    writeFileSync(confirmFile(this.stateDir, opId), new Date().toISOString() + '\n', { mode: 0o600 });
+    writeNoFollowSync(confirmFile(this.stateDir, opId), new Date().toISOString() + '\n', REPLACE);
     return info;
   }
 
