@@ -19,6 +19,7 @@ import { acquireLock, BusyError, readLock, releaseLock } from './lock';
 import { processRunning } from './process';
 import { readWorker, writeRequest, writeWorker } from './request';
 import { spawnWorker } from './spawn';
+import { recoverActivation } from './recovery';
 import { APPEND, REPLACE, writeNoFollowSync } from '../state/noFollow';
 
 /** A request the manager refuses, with the protocol error code to answer it with. */
@@ -419,18 +420,27 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     return processRunning(worker.pid, worker.startTime);
   }
 
-  /** The worker is gone and never wrote an end: record the op as interrupted (or cancelled). */
+  /**
+   * The worker is gone and never wrote an end: put the host's record right if it died
+   * between setting the profile and activating (agent/runner/recovery.ts), then record
+   * the op as interrupted (or cancelled), saying what was found and done.
+   */
   private async markDead(info: OpInfo): Promise<void> {
     const cancelled = existsSync(cancelFile(this.stateDir, info.id));
     const worker = readWorker(this.stateDir, info.id);
     const who = worker ? `its worker process (pid ${worker.pid})` : 'its worker process';
+    const mutating = await this.definition(info.kind).then((d) => d.mutating, () => true);
+    // Before the lock is released: no other op may change the profile meanwhile.
+    const recovery = mutating ? await recoverActivation(this.config, info.id).catch((err: Error) => ({ sentence: `the host's activation record could not be checked (${err.message}); check the host with "nixfleet-agent status"`, lines: [], result: {} })) : undefined;
+    const next = recovery ? recovery.sentence : 'check the host with "nixfleet-agent status" and run the op again if needed';
     const error = cancelled
-      ? `${info.kind} was cancelled on host ${this.config.host}; ${who} was killed before it could finish`
-      : `${info.kind} was interrupted on host ${this.config.host}: ${who} ended without recording a result (killed or the machine restarted); check the host with "nixfleet-agent status" and run the op again if needed`;
+      ? `${info.kind} was cancelled on host ${this.config.host}; ${who} was killed before it could finish${recovery ? `; ${recovery.sentence}` : ''}`
+      : `${info.kind} was interrupted on host ${this.config.host}: ${who} ended without recording a result (killed or the machine restarted); ${next}`;
     let lastSeq = info.lastSeq;
     try {
       // Opening the journal also cuts off a line torn by the kill.
       const journal = JournalWriter.open(journalFile(this.stateDir, info.id));
+      for (const line of recovery?.lines ?? []) journal.append('info', line);
       journal.append('info', error);
       journal.close();
       lastSeq = journal.lastSeq;
@@ -444,12 +454,17 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
       lastSeq,
       exit: cancelled ? 130 : 1,
       error,
-      result: { ...(info.result ?? {}), agentVersionAfter: AGENT_VERSION },
+      result: { ...(info.result ?? {}), ...(recovery ? { ...definedOnly(recovery.result), message: recovery.sentence } : {}), agentVersionAfter: AGENT_VERSION },
     };
     delete final.confirmDeadline;
+    // Another process noticing the same dead worker may have recorded the end first.
+    const meanwhile = readOpInfo(this.stateDir, info.id);
+    if (meanwhile && this.isFinal(meanwhile)) {
+      this.observeEnd(meanwhile);
+      return;
+    }
     writeOpInfo(this.stateDir, final);
     if (readLock(this.stateDir)?.op === info.id) releaseLock(this.stateDir, info.id);
-    const mutating = await this.definition(info.kind).then((d) => d.mutating, () => true);
     if (mutating) auditOp(this.stateDir, final);
     this.emit('end', final);
   }
@@ -503,4 +518,8 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
       /* already gone */
     }
   }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

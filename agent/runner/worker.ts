@@ -16,6 +16,7 @@ import { auditOp } from '../journal/audit';
 import { BusyError, claimLock, releaseLock } from './lock';
 import { readRequest, writeWorker, type OpRequest } from './request';
 import { selfIdentity } from './process';
+import { clearActivation, readActivation } from '../state/activation';
 
 
 interface Outcome {
@@ -82,6 +83,8 @@ export async function runWorker(stateDir: string, opId: string): Promise<number>
   delete final.confirmDeadline;
   if (final.error === undefined) delete final.error;
   writeOpInfo(stateDir, final);
+  // The op recorded its own end: its activation steps need no recovery any more.
+  if (readActivation(stateDir)?.op === opId) clearActivation(stateDir);
   if (def?.mutating !== false) auditOp(stateDir, final);
   if (lockHeld) releaseLock(stateDir, opId);
   return final.exit!;
