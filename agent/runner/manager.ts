@@ -68,6 +68,8 @@ function canonical(v: unknown): string {
 interface Watched {
   timer: NodeJS.Timeout;
   cancelTimer?: NodeJS.Timeout;
+  /** performance.now() when watching began: the worker's start grace is monotonic time, not wall-clock. */
+  since: number;
 }
 
 export interface OpManagerEvents {
@@ -215,11 +217,11 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
    * died). Waits without blocking the event loop: other clients are served meanwhile.
    */
   private async waitForInfo(opId: string): Promise<OpInfo | undefined> {
-    const until = Date.now() + 2000;
+    const until = performance.now() + 2000;
     for (;;) {
       const info = readOpInfo(this.stateDir, opId);
       if (info) return info;
-      if (Date.now() > until) return undefined;
+      if (performance.now() > until) return undefined;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
@@ -379,7 +381,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     if (this.running.has(opId) || this.closed) return;
     const timer = setInterval(() => this.check(opId), POLL_MS);
     timer.unref();
-    this.running.set(opId, { timer });
+    this.running.set(opId, { timer, since: performance.now() });
     setImmediate(() => this.check(opId));
   }
 
@@ -406,7 +408,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
       this.observeEnd(info);
       return;
     }
-    if (this.workerAlive(opId, info)) return;
+    if (this.workerAlive(opId)) return;
     // The worker writes op.json before it exits: read once more to close that window.
     const again = readOpInfo(this.stateDir, opId);
     this.unwatch(opId);
@@ -414,9 +416,11 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     else void this.markDead(again ?? info);
   }
 
-  private workerAlive(opId: string, info: OpInfo): boolean {
+  private workerAlive(opId: string): boolean {
     const worker = readWorker(this.stateDir, opId);
-    if (!worker) return Date.now() - Date.parse(info.startedAt) < WORKER_START_MS;
+    // Not recorded yet: give it WORKER_START_MS from when this process began watching, on
+    // the monotonic clock (a wall clock stepped forward must not declare it dead).
+    if (!worker) return performance.now() - (this.running.get(opId)?.since ?? performance.now()) < WORKER_START_MS;
     return processRunning(worker.pid, worker.startTime);
   }
 

@@ -154,9 +154,14 @@ async function awaitConfirmation(
   const after = result.generationAfter;
   if (timeout === 0 || before === undefined || after === undefined || before === after) return result;
   const deadline = new Date(Date.now() + timeout * 1000);
+  // The window is measured on the monotonic clock: a wall clock stepped by NTP (or by
+  // hand) must neither cut it short (forward: a rollback the controller had no time to
+  // prevent) nor stretch it (backward: a host cut off for hours). The ISO deadline is for
+  // clients to show.
+  const until = performance.now() + timeout * 1000;
   writeOpInfo(stateDir, { ...(readOpInfo(stateDir, opId) ?? initial), confirmDeadline: deadline.toISOString() });
   ctx.log('info', `waiting for the controller to confirm generation ${after} by ${deadline.toISOString()} (magic rollback)`);
-  while (Date.now() < deadline.getTime()) {
+  while (performance.now() < until) {
     if (existsSync(confirmFile(stateDir, opId))) {
       ctx.log('info', `generation ${after} confirmed`);
       return result;
