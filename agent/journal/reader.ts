@@ -25,8 +25,10 @@ export interface JournalChunk {
  * and an ISO time. A line that matches is valid JSON and a valid OutputLine as it stands,
  * so it can go on the wire without a parse. Run on text decoded as latin1 (one char per
  * byte, so positions are byte offsets); UTF-8 validity is checked on the whole chunk.
+ * The run of plain characters is matched as an atomic group (a lookahead captured, then
+ * \2): with a plain `(?:[^"]+|...)*` a damaged line backtracks exponentially.
  */
-const WRITER_LAYOUT = String.raw`\{"seq":([1-9][0-9]{0,15}),"stream":"(?:stdout|stderr|info)","text":"(?:[^"\\\x00-\x1f]+|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*","time":"[0-9T:.Z+-]{1,40}"\}`;
+const WRITER_LAYOUT = String.raw`\{"seq":([1-9][0-9]{0,15}),"stream":"(?:stdout|stderr|info)","text":"(?:(?=([^"\\\x00-\x1f]+))\2|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*","time":"[0-9T:.Z+-]{1,40}"\}`;
 export const WRITER_LINE = new RegExp(`^${WRITER_LAYOUT}$`);
 /** The same, sticky and with its newline: checks a line in place in a chunk's text (set lastIndex). */
 export const WRITER_LINE_AT = new RegExp(`${WRITER_LAYOUT}\n`, 'y');

@@ -469,7 +469,11 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     }
     writeOpInfo(this.stateDir, final);
     if (readLock(this.stateDir)?.op === info.id) releaseLock(this.stateDir, info.id);
-    if (mutating) auditOp(this.stateDir, final);
+    try {
+      if (mutating) auditOp(this.stateDir, final);
+    } catch (err) {
+      process.stderr.write(`nixfleet-agent: cannot append op ${info.id} to the audit log in ${this.stateDir} (${(err as Error).message}); if audit.jsonl is a symlink, remove it\n`);
+    }
     this.emit('end', final);
   }
 

@@ -85,8 +85,13 @@ export async function runWorker(stateDir: string, opId: string): Promise<number>
   writeOpInfo(stateDir, final);
   // The op recorded its own end: its activation steps need no recovery any more.
   if (readActivation(stateDir)?.op === opId) clearActivation(stateDir);
-  if (def?.mutating !== false) auditOp(stateDir, final);
-  if (lockHeld) releaseLock(stateDir, opId);
+  try {
+    if (def?.mutating !== false) auditOp(stateDir, final);
+  } finally {
+    // An audit log that cannot be written (a planted symlink: ELOOP; a full disk) fails the
+    // worker loudly, but must not keep the host locked.
+    if (lockHeld) releaseLock(stateDir, opId);
+  }
   return final.exit!;
 }
 

@@ -19,6 +19,9 @@ import { concurrencyScenario } from './scenarios/concurrency';
 import { magicRollbackScenario } from './scenarios/magicRollback';
 import { checkRollbackScenario } from './scenarios/checkRollback';
 import { slowClientScenario } from './scenarios/slowClient';
+import { damagedJournalScenario } from './scenarios/damagedJournal';
+import { killSetProfileScenario } from './scenarios/killSetProfile';
+import { plantedSymlinksScenario } from './scenarios/plantedSymlinks';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -33,6 +36,9 @@ const SCENARIOS: Scenario[] = [
   magicRollbackScenario,
   checkRollbackScenario,
   slowClientScenario,
+  damagedJournalScenario,
+  killSetProfileScenario,
+  plantedSymlinksScenario,
 ];
 
 function usage(message: string): never {

@@ -215,3 +215,18 @@ test('a damaged last line: readers skip it, the writer continues after the last 
   assert.deepEqual((await readAllLines(file)).map((l) => [l.seq, l.text]), [[1, 'line 1'], [2, 'line 2'], [3, 'line 3'], [4, 'line 4'], [5, 'line 5'], [6, 'after']]);
   assert.deepEqual(await streamed(file, 0), [1, 2, 3, 4, 5, 6]);
 });
+
+test('damaged lines with long texts are rejected in linear time (no regex backtracking blow-up)', { timeout: 60_000 }, async () => {
+  const file = path.join(tmp(), 'journal.jsonl');
+  const w = JournalWriter.open(file);
+  for (let i = 1; i <= 20; i++) w.append('stdout', `${'long text '.repeat(200)}${i}`);
+  w.close();
+  const text = readFileSync(file, 'utf8').split('\n');
+  // A raw control character near the end of the text, and a line cut off inside its text.
+  text[4] = text[4]!.replace(/ 5","time"/, ' 5\u0001","time"');
+  text[9] = text[9]!.slice(0, 1500) + ' '.repeat(text[9]!.length - 1500);
+  writeFileSync(file, text.join('\n'));
+  const want = Array.from({ length: 20 }, (_, i) => i + 1).filter((s) => s !== 5 && s !== 10);
+  assert.deepEqual(await streamed(file, 0), want);
+  assert.deepEqual((await readAllLines(file)).map((l) => l.seq), want);
+});
