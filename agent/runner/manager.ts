@@ -46,6 +46,8 @@ export const CANCEL_GRACE_MS = 10_000;
 /** A worker that has not recorded itself this long after its op was accepted never started. */
 const WORKER_START_MS = 30_000;
 const POLL_MS = 200;
+/** How long to wait for another process that claimed a dead op's recovery (it may run nix-env under the profile lock). */
+const RECOVERY_WAIT_MS = 180_000;
 
 /** Ops whose activation may restart the agent: the agent that sees their end audits it again. */
 const AGENT_RESTARTING_KINDS: readonly OpKind[] = ['force-rebuild', 'self-update'];
@@ -84,6 +86,8 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
   private closed = false;
   /** Op ids this manager has seen, to notice ops started by other processes (the CLI). */
   private readonly known = new Set<string>();
+  /** Ops whose dead worker this process is recording (recovery may run nix-env meanwhile). */
+  private readonly dying = new Set<string>();
   private scanner: { watcher?: FSWatcher; timer: NodeJS.Timeout } | undefined;
 
   constructor(readonly config: AgentConfig) {
@@ -378,7 +382,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
   }
 
   private watch(opId: string): void {
-    if (this.running.has(opId) || this.closed) return;
+    if (this.running.has(opId) || this.dying.has(opId) || this.closed) return;
     const timer = setInterval(() => this.check(opId), POLL_MS);
     timer.unref();
     this.running.set(opId, { timer, since: performance.now() });
@@ -430,12 +434,41 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
    * the op as interrupted (or cancelled), saying what was found and done.
    */
   private async markDead(info: OpInfo): Promise<void> {
+    // Once per op in this process: a subscriber attaching meanwhile must not start another.
+    if (this.dying.has(info.id)) return;
+    this.dying.add(info.id);
+    try {
+      await this.recordDead(info);
+    } finally {
+      this.dying.delete(info.id);
+    }
+  }
+
+  /** The final record of `opId` once another process wrote it, or undefined after `ms`. */
+  private async waitForFinal(opId: string, ms: number): Promise<OpInfo | undefined> {
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      const info = readOpInfo(this.stateDir, opId);
+      if (info && this.isFinal(info)) return info;
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    return undefined;
+  }
+
+  private async recordDead(info: OpInfo): Promise<void> {
     const cancelled = existsSync(cancelFile(this.stateDir, info.id));
     const worker = readWorker(this.stateDir, info.id);
     const who = worker ? `its worker process (pid ${worker.pid})` : 'its worker process';
     const mutating = await this.definition(info.kind).then((d) => d.mutating, () => true);
     // Before the lock is released: no other op may change the profile meanwhile.
-    const recovery = mutating ? await recoverActivation(this.config, info.id).catch((err: Error) => ({ sentence: `the host's activation record could not be checked (${err.message}); check the host with "nixfleet-agent status"`, lines: [], result: {} })) : undefined;
+    const found = mutating ? await recoverActivation(this.config, info.id).catch((err: Error) => ({ sentence: `the host's activation record could not be checked (${err.message}); check the host with "nixfleet-agent status"`, lines: [], result: {} })) : undefined;
+    if (found === 'elsewhere') {
+      // Another process (a CLI following the op, another agent) is putting the host right
+      // and will record the end: wait for it rather than record a lesser one.
+      const theirs = await this.waitForFinal(info.id, RECOVERY_WAIT_MS);
+      if (theirs) return void this.observeEnd(theirs);
+    }
+    const recovery = found === 'elsewhere' ? undefined : found;
     const next = recovery ? recovery.sentence : 'check the host with "nixfleet-agent status" and run the op again if needed';
     const error = cancelled
       ? `${info.kind} was cancelled on host ${this.config.host}; ${who} was killed before it could finish${recovery ? `; ${recovery.sentence}` : ''}`

@@ -8,7 +8,7 @@
 // to it again is one command. Every other case (killed mid-activation, or while putting
 // back a generation after a failed activation) cannot be decided from here: it is
 // recorded as is, with what to check and run.
-import { renameSync, rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import type { OpResult } from '../../protocol';
 import type { AgentConfig } from '../config';
 import { runCommand } from '../exec';
@@ -30,16 +30,16 @@ const g = (ref: { generation?: number; target: string } | undefined) => (ref?.ge
 /**
  * Read and claim op `opId`'s activation record (a rename, so of two processes noticing the
  * same dead worker only one acts), then repair or describe. Undefined when the op left no
- * record (it never touched the profile).
+ * record (it never touched the profile); 'elsewhere' when another process is at it.
  */
-export async function recoverActivation(config: AgentConfig, opId: string): Promise<Recovery | undefined> {
-  const rec = readActivation(config.stateDir);
-  if (!rec || rec.op !== opId) return undefined;
+export async function recoverActivation(config: AgentConfig, opId: string): Promise<Recovery | 'elsewhere' | undefined> {
   const claimed = `${activationFile(config.stateDir)}.recovered-${opId}`;
+  const rec = readActivation(config.stateDir);
+  if (!rec || rec.op !== opId) return existsSync(claimed) ? 'elsewhere' : undefined;
   try {
     renameSync(activationFile(config.stateDir), claimed);
   } catch {
-    return undefined; // another process claimed it
+    return 'elsewhere'; // another process claimed it: it records the op's end
   }
   try {
     return await describe(config, rec);

@@ -22,6 +22,7 @@ import { slowClientScenario } from './scenarios/slowClient';
 import { damagedJournalScenario } from './scenarios/damagedJournal';
 import { killSetProfileScenario } from './scenarios/killSetProfile';
 import { plantedSymlinksScenario } from './scenarios/plantedSymlinks';
+import { clockJumpScenario } from './scenarios/clockJump';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -39,6 +40,7 @@ const SCENARIOS: Scenario[] = [
   damagedJournalScenario,
   killSetProfileScenario,
   plantedSymlinksScenario,
+  clockJumpScenario,
 ];
 
 function usage(message: string): never {

@@ -66,6 +66,8 @@ export const plantedSymlinksScenario: Scenario = {
       const c = connect(agent, bed.token, { reconnect: false });
       try {
         await c.connect();
+        await c.startOp('ps-setup', 'switch', {});
+        check((await c.follow('ps-setup')).op.state === 'succeeded', 'setup switch failed');
         for (let round = 0; round < rounds; round++) {
           await tally.trial(`audit.jsonl planted ${round + 1}`, async () => {
             const audit = path.join(h.stateDir, 'audit.jsonl');
