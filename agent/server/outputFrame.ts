@@ -1,12 +1,12 @@
 // Turning journal bytes into op.output frames without decoding them: the journal's
 // lines are already the wire's OutputLine JSON, so a frame is the prefix, the lines
 // joined with "," instead of "\n", and "]}". The bytes are read straight into the
-// frame's buffer. Each line is checked against the writer's exact layout (WRITER_LINE,
+// frame's buffer. Each line is checked against the writer's exact layout (writerLineAt,
 // so the frame is valid JSON without a parse); a chunk with a line that fails the check
 // takes the careful path, where a damaged line costs that line alone.
 import type { FileHandle } from 'node:fs/promises';
 import { isUtf8 } from 'node:buffer';
-import { splitLines, WRITER_LINE_AT } from '../journal/reader';
+import { splitLines, writerLineAt } from '../journal/reader';
 
 /** Journal bytes per frame: well under MAX_FRAME_BYTES, several times the longest line. */
 export const FRAME_CHUNK_BYTES = 960 * 1024;
@@ -33,22 +33,18 @@ export async function readOutputFrame(fh: FileHandle, offset: number, afterSeq: 
   // careful path, which must see the lines exactly as stored.
   const bytes = buf.subarray(P, end + 1);
   if (!isUtf8(bytes)) return carefulFrame(bytes, offset, afterSeq, prefix);
-  const text = bytes.toString('latin1');
   const newlines: number[] = [];
-  let start = -1; // byte (in `buf`) where the first line after `afterSeq` starts
+  let start = -1; // where (in `buf`) the first line after `afterSeq` starts
   let lastSeq = afterSeq;
-  for (let from = 0; from < text.length; ) {
-    WRITER_LINE_AT.lastIndex = from;
-    const m = WRITER_LINE_AT.exec(text);
-    if (!m) return carefulFrame(bytes, offset, afterSeq, prefix);
-    const nl = WRITER_LINE_AT.lastIndex - 1;
-    const seq = Number(m[1]);
-    if (seq > afterSeq) {
-      if (start < 0) start = P + from;
-      else newlines.push(P + from - 1);
-      lastSeq = seq;
+  for (let from = P; from <= end; ) {
+    const line = writerLineAt(buf, from);
+    if (!line) return carefulFrame(bytes, offset, afterSeq, prefix);
+    if (line.seq > afterSeq) {
+      if (start < 0) start = from;
+      else newlines.push(from - 1);
+      lastSeq = line.seq;
     }
-    from = nl + 1;
+    from = line.nl + 1;
   }
   if (start < 0) return { nextOffset, lastSeq: afterSeq }; // all delivered before (a resumed subscription)
   for (const i of newlines) buf[i] = 0x2c; // ,
