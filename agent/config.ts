@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { hostName, platform, switchMethod, flakeInput, printable } from '../protocol';
+import { hostName, platform, switchMethod, flakeInput, printable, wholeNumber } from '../protocol';
 import { defaultProfile } from './nix/platform';
 
 const absolutePath = (what: string) =>
@@ -60,7 +60,7 @@ export const configSchema = z.strictObject({
   tlsKey: absolutePath('tlsKey').optional(),
   healthChecks: z.array(argv).default([]),
   /** Seconds each health check may take before it counts as failed. */
-  healthCheckTimeout: z.number().int().min(1).max(3600).default(60),
+  healthCheckTimeout: wholeNumber(1, 3600, 'seconds').default(60),
   switchMethod: switchMethod.default('direct'),
   /** The flake input that pins the agent itself, updated by self-update. */
   agentInput: flakeInput.default('nixfleet'),
@@ -71,7 +71,7 @@ export const configSchema = z.strictObject({
   syncDotfiles: z.boolean().default(true),
   offlineMode: z.boolean().default(false),
   /** Magic rollback: seconds to wait for the controller's confirmation after a switch; 0 disables. */
-  confirmTimeout: z.number().int().min(0).max(3600).default(30),
+  confirmTimeout: wholeNumber(0, 3600, 'seconds').default(30),
   /** Roll back automatically when the health checks fail after a switch. */
   rollbackOnCheckFailure: z.boolean().default(false),
   /**
@@ -143,21 +143,25 @@ export function extractConfigFlags(args: readonly string[]): { overrides: Record
   return { overrides, rest };
 }
 
-function describeIssues(error: z.ZodError, source: string): string {
+/** The first problem as one sentence; a key given as a CLI flag is named by its flag, not the file. */
+function describeIssues(error: z.ZodError, source: string, fromFlags: ReadonlySet<string>): string {
   const issue = error.issues[0]!;
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => `"${printable(k)}"`).join(', ');
     return `${source}: unknown key ${keys}; allowed keys are ${Object.keys(configSchema.shape).join(', ')}`;
   }
+  const key = String(issue.path[0] ?? '');
+  if (fromFlags.has(key)) return `${[flagFor(key), ...issue.path.slice(1)].join('.')}: ${issue.message}`;
   const where = issue.path.length ? issue.path.join('.') : '(top level)';
-  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem(s))` : '';
+  const others = new Set(error.issues.map((i) => i.path.join('.'))).size - 1;
+  const more = others > 0 ? `; ${others} more key(s) have problems too` : '';
   return `${source}: ${where}: ${issue.message}${more}`;
 }
 
-/** Validate a config object (file contents merged with CLI overrides). */
-export function parseConfig(raw: unknown, source = 'config'): AgentConfig {
+/** Validate a config object (file contents merged with CLI overrides, whose keys are `fromFlags`). */
+export function parseConfig(raw: unknown, source = 'config', fromFlags: ReadonlySet<string> = new Set()): AgentConfig {
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, source));
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, source, fromFlags));
   const cfg = parsed.data;
   if ((cfg.tlsCert === undefined) !== (cfg.tlsKey === undefined)) {
     throw new ConfigError(`${source}: tlsCert and tlsKey go together: set both for TLS, or neither`);
@@ -184,5 +188,5 @@ export function loadConfig(file: string | undefined, overrides: Record<string, u
       throw new ConfigError(`config file ${file} must hold a JSON object`);
     }
   }
-  return parseConfig({ ...(fromFile as object), ...overrides }, file ?? 'command line');
+  return parseConfig({ ...(fromFile as object), ...overrides }, file ?? 'command line', new Set(Object.keys(overrides)));
 }

@@ -7,7 +7,7 @@
 // `result` or `error` with the same id. Events (`op.output`, `op.state`, `op.end`,
 // `host.status`) carry no id.
 import { z } from 'zod';
-import { commitHash, flakeInput, generationNumber, gitRef, hostName, opId } from './patterns';
+import { commitHash, flakeInput, generationNumber, gitRef, hostName, opId, wholeNumber } from './patterns';
 
 export const PROTOCOL_VERSION = 1;
 /** Largest frame either side accepts; bigger frames are refused with `frame-too-large`. */
@@ -190,11 +190,11 @@ export type HostStatus = z.infer<typeof hostStatus>;
 
 // ---------------------------------------------------------------- client → agent
 
-const reqId = z.union([z.number().int().min(0), z.string().max(64)]);
+const reqId = z.union([wholeNumber(0), z.string().max(64)], { error: 'give a whole number of at least 0 or a string of at most 64 characters' });
 
 export const helloMessage = z.strictObject({
   type: z.literal('hello'),
-  protocol: z.number().int(),
+  protocol: wholeNumber(0),
   client: z.strictObject({ name: z.string().min(1).max(128), version: z.string().max(64) }),
 });
 
@@ -218,10 +218,10 @@ export const requestMessage = z.discriminatedUnion('type', [
     id: reqId,
     op: opId,
     /** Replay journal lines with seq > fromSeq, then stream live. */
-    fromSeq: z.number().int().min(0).default(0),
+    fromSeq: wholeNumber(0).default(0),
   }),
   z.strictObject({ type: z.literal('op.unsubscribe'), id: reqId, op: opId }),
-  z.strictObject({ type: z.literal('ops.list'), id: reqId, limit: z.number().int().min(1).max(1000).default(50) }),
+  z.strictObject({ type: z.literal('ops.list'), id: reqId, limit: wholeNumber(1, 1000).default(50) }),
 ]);
 export type RequestMessage = z.infer<typeof requestMessage>;
 export type RequestType = RequestMessage['type'];

@@ -45,19 +45,35 @@ export function isSafeGitRef(ref: string): boolean {
   return ref.split('/').every((part) => part.length > 0 && !part.startsWith('.') && !part.endsWith('.lock'));
 }
 
+/**
+ * A whole number from `min` to `max` (`unit` e.g. "seconds"), with one sentence for every
+ * way a value can miss: wrong type, a fraction, out of range, not finite. Used for every
+ * number in the protocol and the agent's config, so none answers with a validation dump.
+ */
+export function wholeNumber(min: number, max: number = Number.MAX_SAFE_INTEGER, unit?: string) {
+  const what = unit ? `a whole number of ${unit}` : 'a whole number';
+  const error = max === Number.MAX_SAFE_INTEGER ? `give ${what} of at least ${min}` : `give ${what} from ${min} to ${max}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
+
 /** Generation numbers as nix-env numbers them. */
-export const generationNumber = z
-  .number()
-  .int('generation must be a whole number')
-  .min(1, 'generation numbers start at 1')
-  .max(2 ** 31 - 1, 'generation number is too large');
+export const GENERATION_MAX = 2 ** 31 - 1;
+export const generationNumber = wholeNumber(1, GENERATION_MAX);
+
+/**
+ * Parse a whole number typed on a command line: plain digits only (no "1e3", "0x10",
+ * signs or spaces), then the range. Throws an Error whose message is one sentence.
+ */
+export function parseWholeNumber(text: string, what: string, min: number, max: number = Number.MAX_SAFE_INTEGER): number {
+  const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
+  const n = /^[0-9]{1,16}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new Error(`"${printable(text)}" is not ${what}: give a whole number ${range}`);
+  return n;
+}
 
 /** Parse a generation number from text (CLI), refusing anything but plain digits. */
 export function parseGeneration(text: string): number {
-  if (!/^[1-9][0-9]{0,9}$/.test(text)) {
-    throw new Error(`"${printable(text)}" is not a generation number: give a whole number such as 42`);
-  }
-  return generationNumber.parse(Number(text));
+  return parseWholeNumber(text, 'a generation number', 1, GENERATION_MAX);
 }
 
 /** Render an untrusted string for an error message without letting it forge lines. */

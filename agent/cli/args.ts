@@ -1,6 +1,7 @@
 // Argument handling shared by every command: config flags (any config key, kebab case)
 // are taken out first, then the command's own flags are parsed strictly.
 import { parseArgs } from 'node:util';
+import { parseWholeNumber, printable } from '../../protocol';
 import { extractConfigFlags, loadConfig, type AgentConfig } from '../config';
 import type { FlagSpec } from './opCommands';
 
@@ -31,8 +32,7 @@ export function parseCommandArgs(command: string, args: string[], flags: Record<
   try {
     parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
   } catch (err) {
-    const msg = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '');
-    throw new UsageError(`${command}: ${msg}; see "nixfleet-agent ${command} --help"`);
+    throw new UsageError(`${command}: ${parseArgsSentence(err as Error)}; see "nixfleet-agent ${command} --help"`);
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
   if (!values.help && parsed.positionals.length > positionals) {
@@ -48,4 +48,21 @@ export function parseCommandArgs(command: string, args: string[], flags: Record<
     flags: values,
     positionals: parsed.positionals,
   };
+}
+
+/** node:util parseArgs explains over several lines; the first problem as one clause. */
+function parseArgsSentence(err: Error): string {
+  const ambiguous = /^Option '(--[\w-]+)(?:[^']*)' argument is ambiguous/.exec(err.message);
+  if (ambiguous) return `${ambiguous[1]} needs a value (a value starting with "-" is written ${ambiguous[1]}=-VALUE)`;
+  return err.message.split('\n')[0]!.replace(/\. To specify a positional argument.*$/s, '').replace(/\.$/, '');
+}
+
+/** A whole-number flag of a command (not a config key), from `min` up to `max`. */
+export function numberFlag(command: string, flag: string, value: string | boolean, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
+  try {
+    return parseWholeNumber(String(value), `a count`, min, max);
+  } catch {
+    throw new UsageError(`${command}: --${flag} takes a whole number ${range}, not "${printable(String(value))}"`);
+  }
 }

@@ -11,10 +11,11 @@ import { AgentCore } from '../server/core';
 import { startWsServer } from '../server/wsServer';
 import { serveStdio } from '../server/stdio';
 import { buildHostStatus } from '../server/status';
-import { parseCommandArgs, UsageError, type Parsed } from './args';
+import { numberFlag, parseCommandArgs, UsageError, type Parsed } from './args';
 import { opCommands, type FlagSpec } from './opCommands';
 import { followOp, newOpId, runOpFromCli, terminalPrinter } from './runOp';
 import { formatGenerations, formatOps, formatStatus } from './format';
+import { checkAtStart, checkStateDir } from '../state/ownership';
 
 interface Command {
   summary: string;
@@ -34,13 +35,14 @@ const commands: Record<string, Command> = {
     flags: {},
     async run(p) {
       const config = p.config();
+      checkAtStart(config, p.configFile);
       const core = new AgentCore(config, await probeNixVersion());
       core.start();
       const server = await startWsServer(core);
       const scheme = config.tlsCert ? 'wss' : 'ws';
       const host = server.address.host.includes(':') ? `[${server.address.host}]` : server.address.host;
       process.stderr.write(`nixfleet-agent ${AGENT_VERSION}: host ${config.host} listening on ${scheme}://${host}:${server.address.port}` +
-        `${config.tokenFile ? '' : ' (no tokenFile: read-only, mutating ops refused)'}\n`);
+        `${config.tokenFile ? '' : ' (no tokenFile: read-only, every op refused)'}\n`);
       const loopback = /^(127\.|::1$|localhost$)/.test(server.address.host);
       if (!config.tlsCert && !loopback) {
         process.stderr.write(`nixfleet-agent: warning: listening on ${host} without TLS: bearer tokens and op output cross the network in clear; set tlsCert and tlsKey, or use the stdio transport over SSH\n`);
@@ -63,6 +65,7 @@ const commands: Record<string, Command> = {
     flags: {},
     async run(p) {
       const config = p.config();
+      checkAtStart(config, p.configFile);
       const core = new AgentCore(config, await probeNixVersion());
       core.start();
       await serveStdio(core);
@@ -98,8 +101,7 @@ const commands: Record<string, Command> = {
     usage: 'ops --config FILE [--limit N] [--json]',
     flags: { limit: { type: 'string', value: 'N', help: 'show at most N ops (default 50)' } },
     async run(p) {
-      const limit = p.flags.limit === undefined ? 50 : Number(p.flags.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`ops: --limit takes a whole number of at least 1, not "${printable(String(p.flags.limit))}"`);
+      const limit = p.flags.limit === undefined ? 50 : numberFlag('ops', 'limit', p.flags.limit, 1);
       const manager = new OpManager(p.config());
       const ops = manager.list(limit);
       manager.close();
@@ -120,8 +122,7 @@ const commands: Record<string, Command> = {
       const opId = p.positionals[0];
       if (!opId) throw new UsageError('log: give the op id, e.g. "nixfleet-agent log cli-switch-xyz --config FILE" (see "nixfleet-agent ops")');
       if (!OP_ID_RE.test(opId)) throw new UsageError(`log: "${printable(opId)}" is not an op id`);
-      const fromSeq = p.flags['from-seq'] === undefined ? 0 : Number(p.flags['from-seq']);
-      if (!Number.isInteger(fromSeq) || fromSeq < 0) throw new UsageError('log: --from-seq takes a whole number');
+      const fromSeq = p.flags['from-seq'] === undefined ? 0 : numberFlag('log', 'from-seq', p.flags['from-seq'], 0);
       const config = p.config();
       const manager = new OpManager(config);
       try {
@@ -152,6 +153,7 @@ const commands: Record<string, Command> = {
       if (typeof opId !== 'string' || !OP_ID_RE.test(opId)) throw new UsageError('run-op: --op ID is required');
       const dir = p.overrides.stateDir;
       if (typeof dir !== 'string' || !dir.startsWith('/')) throw new UsageError('run-op: --state-dir DIR (absolute) is required');
+      checkStateDir(dir);
       // The worker alone needs the op code and execa: load it only here.
       const { runWorker } = await import('../runner/worker');
       return runWorker(dir, opId);
@@ -175,10 +177,12 @@ for (const [name, oc] of Object.entries(opCommands)) {
       }
       const opId = typeof p.flags['op-id'] === 'string' ? p.flags['op-id'] : newOpId(oc.kind);
       if (!OP_ID_RE.test(opId)) throw new UsageError(`${name}: "${printable(opId)}" is not a valid op id (letters, digits, "_" and "-")`);
-      const final = await runOpFromCli(p.config(), oc.kind, params, opId, p.json);
+      const config = p.config();
+      checkAtStart(config, p.configFile);
+      const final = await runOpFromCli(config, oc.kind, params, opId, p.json);
       if (p.json) printJson(final);
       if (final.state !== 'succeeded' && oc.onFailure && !p.json) {
-        const next = await oc.onFailure(final, (more) => runOpFromCli(p.config(), oc.kind, more, newOpId(oc.kind), false));
+        const next = await oc.onFailure(final, (more) => runOpFromCli(config, oc.kind, more, newOpId(oc.kind), false));
         if (next) process.stderr.write(`nixfleet-agent: follow-up ${next.kind} ${next.state}${next.error ? `: ${next.error}` : ''}\n`);
       }
       if (final.state !== 'succeeded') {

@@ -3,12 +3,14 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { rename, open } from 'node:fs/promises';
 
+import { CREATE_NEW } from '../state/noFollow';
+
 let counter = 0;
 const tmpName = (file: string) => `${file}.tmp-${process.pid}-${++counter}`;
 
 export function writeJsonAtomicSync(file: string, value: unknown, mode = 0o600): void {
   const tmp = tmpName(file);
-  const fd = openSync(tmp, 'w', mode);
+  const fd = openSync(tmp, CREATE_NEW, mode);
   try {
     writeSync(fd, JSON.stringify(value, null, 2) + '\n');
     fsyncSync(fd);
@@ -20,7 +22,7 @@ export function writeJsonAtomicSync(file: string, value: unknown, mode = 0o600):
 
 export async function writeJsonAtomic(file: string, value: unknown, mode = 0o600): Promise<void> {
   const tmp = tmpName(file);
-  const fh = await open(tmp, 'w', mode);
+  const fh = await open(tmp, CREATE_NEW, mode);
   try {
     await fh.writeFile(JSON.stringify(value, null, 2) + '\n');
     await fh.sync();

@@ -2,7 +2,8 @@
 // refused attempt (a 401/403 upgrade, an op.start refused as busy/unauthorized/conflict/
 // invalid; see agent/server/refusalLog.ts for the rate limit), appended with O_APPEND so
 // concurrent writers (agent and CLI) never interleave within a line.
-import { appendFileSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { APPEND, writeNoFollowSync } from '../state/noFollow';
 import type { ClientIdentity, OpInfo, OpKind, OpStateName } from '../../protocol';
 import { auditFile } from './paths';
 
@@ -88,7 +89,8 @@ export interface RefusalSummaryRecord {
 export type AuditLogRecord = AuditRecord | StartRecord | RefusalRecord | RefusalSummaryRecord;
 
 export function appendAudit(stateDir: string, record: AuditLogRecord): void {
-  appendFileSync(auditFile(stateDir), JSON.stringify(record) + '\n', { mode: 0o600 });
+  // One write(2) with O_APPEND: whole lines; O_NOFOLLOW: never into a planted symlink's target.
+  writeNoFollowSync(auditFile(stateDir), JSON.stringify(record) + '\n', APPEND);
 }
 
 /** The records of ops that ended (no starts, no refusals), oldest first (a torn final line is ignored). */

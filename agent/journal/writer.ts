@@ -2,7 +2,9 @@
 // Only the worker writes it. Lines are buffered for at most one event-loop turn and
 // written with one write(2) per batch; the agent streams only what it read back from
 // the file, so whatever a client saw is on disk, whatever kill -9 hits.
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { scanTail } from './reader';
+import { APPEND_READ } from '../state/noFollow';
 import { MAX_LINE_CHARS, type OutputStream } from '../../protocol';
 
 /** Flush the buffer when it holds this much, without waiting for the next turn. */
@@ -24,10 +26,10 @@ export class JournalWriter {
   /**
    * Open (or create) a journal for appending. A torn final line, left by a writer killed
    * mid-write, is cut off so the next line starts on a line boundary; seq continues
-   * after the last complete line.
+   * after the last valid line (a damaged complete line stays, and readers skip it).
    */
   static open(file: string): JournalWriter {
-    const fd = openSync(file, 'a+', 0o600);
+    const fd = openSync(file, APPEND_READ, 0o600); // O_NOFOLLOW: a planted symlink fails with ELOOP
     try {
       const { lastSeq, validBytes, size } = scanTail(fd);
       if (validBytes < size) ftruncateSync(fd, validBytes);
@@ -84,41 +86,4 @@ export class JournalWriter {
       closeSync(this.fd);
     }
   }
-}
-
-/** Seq of a raw journal line, read from its fixed prefix without a full JSON parse. */
-export function seqOf(raw: string): number | undefined {
-  const m = /^\{"seq":(\d+),/.exec(raw);
-  return m ? Number(m[1]) : undefined;
-}
-
-/**
- * Find the end of the last complete line and its seq by reading backwards from the end.
- * The journal's lines are at most ~100 KB, so a few blocks always reach a newline.
- */
-export function scanTail(fd: number): { lastSeq: number; validBytes: number; size: number } {
-  const size = fstatSync(fd).size;
-  if (size === 0) return { lastSeq: 0, validBytes: 0, size };
-  const block = 64 * 1024;
-  let end = size;
-  let tail = Buffer.alloc(0);
-  // Collect enough bytes to hold the last complete line and any torn remainder.
-  while (end > 0) {
-    const start = Math.max(0, end - block);
-    const buf = Buffer.alloc(end - start);
-    readSync(fd, buf, 0, buf.length, start);
-    tail = Buffer.concat([buf, tail]);
-    end = start;
-    const lastNl = tail.lastIndexOf(0x0a);
-    if (lastNl < 0) continue;
-    const prevNl = tail.lastIndexOf(0x0a, lastNl - 1);
-    if (prevNl < 0 && end > 0) continue;
-    const validBytes = end + lastNl + 1;
-    const raw = tail.subarray(prevNl + 1, lastNl).toString('utf8');
-    const seq = seqOf(raw);
-    if (seq === undefined) throw new Error(`journal line before byte ${validBytes} is not a journal record; the journal is corrupt`);
-    return { lastSeq: seq, validBytes, size };
-  }
-  // No newline at all: the only line is torn.
-  return { lastSeq: 0, validBytes: 0, size };
 }

@@ -5,11 +5,22 @@ import type { OpContext } from '../ops/types';
 import { OpError } from '../ops/types';
 import { CommandError } from '../exec';
 import { activationCommands, systemAttr } from './platform';
-import { currentGeneration, type ProfileLink } from './profile';
+import { currentGeneration, readProfile, type ProfileLink } from './profile';
 import { withProfileLock } from './profileLock';
 import { existsSync } from 'node:fs';
+import { activationStep, profileChangeStarts } from '../state/activation';
 
-export type NixContext = Pick<OpContext, 'config' | 'log' | 'run'>;
+/** opId (every op's context has it) keys the activation record that recovery reads. */
+export type NixContext = Pick<OpContext, 'config' | 'log' | 'run'> & { opId?: string };
+
+/** Record a step in the host's activation record (agent/state/activation.ts), when run by an op. */
+function step(ctx: NixContext, phase: 'profile-set' | 'activating' | 'activated' | 'activation-failed', to?: ProfileLink): void {
+  if (ctx.opId) activationStep(ctx.config.stateDir, ctx.opId, phase, to && { generation: to.generation, target: to.target });
+}
+function changeStarts(ctx: NixContext, to: { generation?: number; target: string }): void {
+  const now = currentGeneration(ctx.config.profile);
+  if (ctx.opId) profileChangeStarts(ctx.config.stateDir, ctx.opId, now && { generation: now.generation, target: now.target }, to);
+}
 
 /** Options that make a rebuild bypass cached "not in the binary cache" answers. */
 export const FORCE_OPTIONS = ['--option', 'narinfo-cache-negative-ttl', '0'];
@@ -85,6 +96,7 @@ export async function buildSystem(ctx: NixContext, opts: { nixOptions?: string[]
 
 /** Make `storePath` the profile's newest generation (nix-env --set); returns that generation. */
 export async function setProfile(ctx: NixContext, storePath: string): Promise<ProfileLink> {
+  changeStarts(ctx, { target: storePath });
   try {
     await withProfileLock(ctx.config.profile, ctx.config.host, () => ctx.run(['nix-env', '-p', ctx.config.profile, '--set', storePath]));
   } catch (err) {
@@ -95,11 +107,14 @@ export async function setProfile(ctx: NixContext, storePath: string): Promise<Pr
   if (!now || now.target !== storePath) {
     throw new OpError(`host ${ctx.config.host}: after nix-env --set the profile ${ctx.config.profile} does not point at ${storePath}; another process may be changing it: retry`);
   }
+  step(ctx, 'profile-set', now);
   return now;
 }
 
 /** Point the profile at existing generation N (nix-env --switch-generation). */
 export async function switchProfileGeneration(ctx: NixContext, generation: number): Promise<void> {
+  const to = readProfile(ctx.config.profile).links.find((l) => l.generation === generation);
+  if (to) changeStarts(ctx, { generation, target: to.target });
   try {
     await withProfileLock(ctx.config.profile, ctx.config.host, () =>
       ctx.run(['nix-env', '-p', ctx.config.profile, '--switch-generation', String(generation)]),
@@ -108,15 +123,23 @@ export async function switchProfileGeneration(ctx: NixContext, generation: numbe
     if (err instanceof OpError) throw err;
     throw commandFailure(ctx, `switching the profile ${ctx.config.profile} to generation ${generation}`, err, 'list the generations and pick one that exists');
   }
+  if (to) step(ctx, 'profile-set', to);
 }
 
 /** Run the activation script(s) of a built system. Throws CommandError on failure. */
 export async function activate(ctx: NixContext, storePath: string): Promise<void> {
-  for (const { argv, optional } of activationCommands(ctx.config.platform, storePath)) {
-    if (optional && !existsSync(argv[0]!)) continue;
-    ctx.log('info', `activating: ${argv.join(' ')}`);
-    await ctx.run(argv);
+  step(ctx, 'activating');
+  try {
+    for (const { argv, optional } of activationCommands(ctx.config.platform, storePath)) {
+      if (optional && !existsSync(argv[0]!)) continue;
+      ctx.log('info', `activating: ${argv.join(' ')}`);
+      await ctx.run(argv);
+    }
+  } catch (err) {
+    step(ctx, 'activation-failed');
+    throw err;
   }
+  step(ctx, 'activated');
 }
 
 /**

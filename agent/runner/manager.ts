@@ -3,7 +3,7 @@
 // cancels it, and on start-up re-attaches to workers that outlived a previous agent
 // (or marks their ops interrupted when they did not).
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, renameSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { FINAL_OP_STATES, type ClientIdentity, type ErrorCode, type OpInfo, type OpKind } from '../../protocol';
 import type { AgentConfig } from '../config';
@@ -19,6 +19,8 @@ import { acquireLock, BusyError, holderAlive, readLock, releaseLock } from './lo
 import { processRunning } from './process';
 import { readWorker, writeRequest, writeWorker } from './request';
 import { spawnWorker } from './spawn';
+import { recoverActivation } from './recovery';
+import { APPEND, REPLACE, writeNoFollowSync } from '../state/noFollow';
 
 /** A request the manager refuses, with the protocol error code to answer it with. */
 export class OpRequestError extends Error {
@@ -44,6 +46,8 @@ export const CANCEL_GRACE_MS = 10_000;
 /** A worker that has not recorded itself this long after its op was accepted never started. */
 const WORKER_START_MS = 30_000;
 const POLL_MS = 200;
+/** How long to wait for another process that claimed a dead op's recovery (it may run nix-env under the profile lock). */
+const RECOVERY_WAIT_MS = 180_000;
 
 /** Ops whose activation may restart the agent: the agent that sees their end audits it again. */
 const AGENT_RESTARTING_KINDS: readonly OpKind[] = ['force-rebuild', 'self-update'];
@@ -66,6 +70,8 @@ function canonical(v: unknown): string {
 interface Watched {
   timer: NodeJS.Timeout;
   cancelTimer?: NodeJS.Timeout;
+  /** performance.now() when watching began: the worker's start grace is monotonic time, not wall-clock. */
+  since: number;
 }
 
 export interface OpManagerEvents {
@@ -80,6 +86,8 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
   private closed = false;
   /** Op ids this manager has seen, to notice ops started by other processes (the CLI). */
   private readonly known = new Set<string>();
+  /** Ops whose dead worker this process is recording (recovery may run nix-env meanwhile). */
+  private readonly dying = new Set<string>();
   private scanner: { watcher?: FSWatcher; timer: NodeJS.Timeout } | undefined;
 
   constructor(readonly config: AgentConfig) {
@@ -176,7 +184,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
         config: this.config,
         magicRollback: req.magicRollback,
       });
-      writeFileSync(journalFile(this.stateDir, req.op), '', { mode: 0o600, flag: 'a' });
+      writeNoFollowSync(journalFile(this.stateDir, req.op), '', APPEND);
       writeOpInfo(this.stateDir, info);
       // Before anything runs: an op the audit log cannot record does not start.
       auditStart(this.stateDir, info);
@@ -240,11 +248,11 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
    * died). Waits without blocking the event loop: other clients are served meanwhile.
    */
   private async waitForInfo(opId: string): Promise<OpInfo | undefined> {
-    const until = Date.now() + 2000;
+    const until = performance.now() + 2000;
     for (;;) {
       const info = readOpInfo(this.stateDir, opId);
       if (info) return info;
-      if (Date.now() > until) return undefined;
+      if (performance.now() > until) return undefined;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
@@ -302,7 +310,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     const info = this.get(opId);
     if (!info) throw new OpRequestError('not-found', `no op ${opId} on host ${this.config.host}`);
     if (this.isFinal(info)) return info;
-    writeFileSync(cancelFile(this.stateDir, opId), new Date().toISOString() + '\n', { mode: 0o600 });
+    writeNoFollowSync(cancelFile(this.stateDir, opId), new Date().toISOString() + '\n', REPLACE);
     const worker = readWorker(this.stateDir, opId);
     if (worker && processRunning(worker.pid, worker.startTime)) {
       signalGroup(worker.pid, 'SIGTERM');
@@ -327,7 +335,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     if (info.state !== 'running' || !info.confirmDeadline) {
       throw new OpRequestError('failed', `op ${opId} is not waiting for a confirmation (state ${info.state})`);
     }
-    writeFileSync(confirmFile(this.stateDir, opId), new Date().toISOString() + '\n', { mode: 0o600 });
+    writeNoFollowSync(confirmFile(this.stateDir, opId), new Date().toISOString() + '\n', REPLACE);
     return info;
   }
 
@@ -401,10 +409,10 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
   }
 
   private watch(opId: string): void {
-    if (this.running.has(opId) || this.closed) return;
+    if (this.running.has(opId) || this.dying.has(opId) || this.closed) return;
     const timer = setInterval(() => this.check(opId), POLL_MS);
     timer.unref();
-    this.running.set(opId, { timer });
+    this.running.set(opId, { timer, since: performance.now() });
     setImmediate(() => this.check(opId));
   }
 
@@ -431,7 +439,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
       this.observeEnd(info);
       return;
     }
-    if (this.workerAlive(opId, info)) return;
+    if (this.workerAlive(opId)) return;
     // The worker writes op.json before it exits: read once more to close that window.
     const again = readOpInfo(this.stateDir, opId);
     this.unwatch(opId);
@@ -439,24 +447,64 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     else void this.markDead(again ?? info);
   }
 
-  private workerAlive(opId: string, info: OpInfo): boolean {
+  private workerAlive(opId: string): boolean {
     const worker = readWorker(this.stateDir, opId);
-    if (!worker) return Date.now() - Date.parse(info.startedAt) < WORKER_START_MS;
+    // Not recorded yet: give it WORKER_START_MS from when this process began watching, on
+    // the monotonic clock (a wall clock stepped forward must not declare it dead).
+    if (!worker) return performance.now() - (this.running.get(opId)?.since ?? performance.now()) < WORKER_START_MS;
     return processRunning(worker.pid, worker.startTime);
   }
 
-  /** The worker is gone and never wrote an end: record the op as interrupted (or cancelled). */
+  /**
+   * The worker is gone and never wrote an end: put the host's record right if it died
+   * between setting the profile and activating (agent/runner/recovery.ts), then record
+   * the op as interrupted (or cancelled), saying what was found and done.
+   */
   private async markDead(info: OpInfo): Promise<void> {
+    // Once per op in this process: a subscriber attaching meanwhile must not start another.
+    if (this.dying.has(info.id)) return;
+    this.dying.add(info.id);
+    try {
+      await this.recordDead(info);
+    } finally {
+      this.dying.delete(info.id);
+    }
+  }
+
+  /** The final record of `opId` once another process wrote it, or undefined after `ms`. */
+  private async waitForFinal(opId: string, ms: number): Promise<OpInfo | undefined> {
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      const info = readOpInfo(this.stateDir, opId);
+      if (info && this.isFinal(info)) return info;
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    return undefined;
+  }
+
+  private async recordDead(info: OpInfo): Promise<void> {
     const cancelled = existsSync(cancelFile(this.stateDir, info.id));
     const worker = readWorker(this.stateDir, info.id);
     const who = worker ? `its worker process (pid ${worker.pid})` : 'its worker process';
+    const acts = await this.definition(info.kind).then(actsOnHost, () => true);
+    // Before the lock is released: no other op may change the profile meanwhile.
+    const found = acts ? await recoverActivation(this.config, info.id).catch((err: Error) => ({ sentence: `the host's activation record could not be checked (${err.message}); check the host with "nixfleet-agent status"`, lines: [], result: {} })) : undefined;
+    if (found === 'elsewhere') {
+      // Another process (a CLI following the op, another agent) is putting the host right
+      // and will record the end: wait for it rather than record a lesser one.
+      const theirs = await this.waitForFinal(info.id, RECOVERY_WAIT_MS);
+      if (theirs) return void this.observeEnd(theirs);
+    }
+    const recovery = found === 'elsewhere' ? undefined : found;
+    const next = recovery ? recovery.sentence : 'check the host with "nixfleet-agent status" and run the op again if needed';
     const error = cancelled
-      ? `${info.kind} was cancelled on host ${this.config.host}; ${who} was killed before it could finish`
-      : `${info.kind} was interrupted on host ${this.config.host}: ${who} ended without recording a result (killed or the machine restarted); check the host with "nixfleet-agent status" and run the op again if needed`;
+      ? `${info.kind} was cancelled on host ${this.config.host}; ${who} was killed before it could finish${recovery ? `; ${recovery.sentence}` : ''}`
+      : `${info.kind} was interrupted on host ${this.config.host}: ${who} ended without recording a result (killed or the machine restarted); ${next}`;
     let lastSeq = info.lastSeq;
     try {
       // Opening the journal also cuts off a line torn by the kill.
       const journal = JournalWriter.open(journalFile(this.stateDir, info.id));
+      for (const line of recovery?.lines ?? []) journal.append('info', line);
       journal.append('info', error);
       journal.close();
       lastSeq = journal.lastSeq;
@@ -470,13 +518,22 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
       lastSeq,
       exit: cancelled ? 130 : 1,
       error,
-      result: { ...(info.result ?? {}), agentVersionAfter: AGENT_VERSION },
+      result: { ...(info.result ?? {}), ...(recovery ? { ...definedOnly(recovery.result), message: recovery.sentence } : {}), agentVersionAfter: AGENT_VERSION },
     };
     delete final.confirmDeadline;
+    // Another process noticing the same dead worker may have recorded the end first.
+    const meanwhile = readOpInfo(this.stateDir, info.id);
+    if (meanwhile && this.isFinal(meanwhile)) {
+      this.observeEnd(meanwhile);
+      return;
+    }
     writeOpInfo(this.stateDir, final);
     if (readLock(this.stateDir)?.op === info.id) releaseLock(this.stateDir, info.id);
-    const acts = await this.definition(info.kind).then(actsOnHost, () => true);
-    if (acts) auditOp(this.stateDir, final);
+    try {
+      if (acts) auditOp(this.stateDir, final);
+    } catch (err) {
+      process.stderr.write(`nixfleet-agent: cannot append op ${info.id} to the audit log in ${this.stateDir} (${(err as Error).message}); if audit.jsonl is a symlink, remove it\n`);
+    }
     this.emit('end', final);
   }
 
@@ -529,4 +586,8 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
       /* already gone */
     }
   }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

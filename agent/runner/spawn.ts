@@ -5,6 +5,7 @@
 // where systemd runs and the agent is root, "systemd-run" and "direct" force one.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, openSync, closeSync } from 'node:fs';
+import { APPEND } from '../state/noFollow';
 import path from 'node:path';
 import type { AgentConfig } from '../config';
 import { opDir } from '../journal/paths';
@@ -95,7 +96,7 @@ export function spawnWorker(stateDir: string, opId: string, launcher: WorkerLaun
         `set workerLauncher to "direct" to skip systemd-run)`,
     );
   }
-  const errFd = openSync(logPath, 'a', 0o600);
+  const errFd = openSync(logPath, APPEND, 0o600);
   try {
     const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', 'ignore', errFd], env: process.env });
     const exited = new Promise<void>((resolve) => {

@@ -16,6 +16,7 @@ import { auditOp } from '../journal/audit';
 import { BusyError, claimLock, releaseLock } from './lock';
 import { readRequest, writeWorker, type OpRequest } from './request';
 import { selfIdentity } from './process';
+import { clearActivation, readActivation } from '../state/activation';
 
 
 interface Outcome {
@@ -82,8 +83,15 @@ export async function runWorker(stateDir: string, opId: string): Promise<number>
   delete final.confirmDeadline;
   if (final.error === undefined) delete final.error;
   writeOpInfo(stateDir, final);
-  if (!def || actsOnHost(def)) auditOp(stateDir, final);
-  if (lockHeld) releaseLock(stateDir, opId);
+  // The op recorded its own end: its activation steps need no recovery any more.
+  if (readActivation(stateDir)?.op === opId) clearActivation(stateDir);
+  try {
+    if (!def || actsOnHost(def)) auditOp(stateDir, final);
+  } finally {
+    // An audit log that cannot be written (a planted symlink: ELOOP; a full disk) fails the
+    // worker loudly, but must not keep the host locked.
+    if (lockHeld) releaseLock(stateDir, opId);
+  }
   return final.exit!;
 }
 
@@ -151,9 +159,14 @@ async function awaitConfirmation(
   const after = result.generationAfter;
   if (timeout === 0 || before === undefined || after === undefined || before === after) return result;
   const deadline = new Date(Date.now() + timeout * 1000);
+  // The window is measured on the monotonic clock: a wall clock stepped by NTP (or by
+  // hand) must neither cut it short (forward: a rollback the controller had no time to
+  // prevent) nor stretch it (backward: a host cut off for hours). The ISO deadline is for
+  // clients to show.
+  const until = performance.now() + timeout * 1000;
   writeOpInfo(stateDir, { ...(readOpInfo(stateDir, opId) ?? initial), confirmDeadline: deadline.toISOString() });
   ctx.log('info', `waiting for the controller to confirm generation ${after} by ${deadline.toISOString()} (magic rollback)`);
-  while (Date.now() < deadline.getTime()) {
+  while (performance.now() < until) {
     if (existsSync(confirmFile(stateDir, opId))) {
       ctx.log('info', `generation ${after} confirmed`);
       return result;

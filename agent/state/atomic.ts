@@ -3,13 +3,15 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
+import { CREATE_NEW } from './noFollow';
+
 let counter = 0;
 
 export function writeFileAtomicSync(file: string, text: string, mode = 0o600): void {
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.tmp-${process.pid}-${++counter}`;
   try {
-    const fd = openSync(tmp, 'w', mode);
+    const fd = openSync(tmp, CREATE_NEW, mode);
     try {
       writeSync(fd, text);
       fsyncSync(fd);

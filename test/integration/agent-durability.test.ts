@@ -3,17 +3,17 @@
 // restarts the agent (versions before/after recorded), a worker killed with the agent
 // (interrupted), and resumed subscriptions across cut connections (no gap, no duplicate).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { OutputLine } from '../../protocol';
+import type { OpInfo, OutputLine } from '../../protocol';
 import { readAllLines } from '../../agent/journal/reader';
 import { readAudit } from '../../agent/journal/audit';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
-import { connect, RawClient, ROOT, startAgent, waitFor } from './agent-harness';
+import { AGENT_JS, cli, connect, RawClient, ROOT, startAgent, waitFor } from './agent-harness';
 
 let bed: TestBed;
 before(async () => {
@@ -224,6 +224,77 @@ describe('agent restarts and dropped connections', () => {
     } finally {
       bed.setHook('h1', null);
       await agent.stop();
+    }
+  });
+});
+
+describe('a worker killed between setting the profile and activating', () => {
+  test('kill -9 right after nix-env --set: the profile goes back to the generation the host runs, and the op says so', async () => {
+    const h = bed.host('h1');
+    const config = bed.writeConfig('h1');
+    // A real point in the real path: nix-env on PATH runs the real nix-env, then (for --set,
+    // while the marker exists) says where it is and blocks, so the profile is set and
+    // activation has not started when the worker is killed.
+    const wrapDir = mkdtempSync(path.join(tmpdir(), 'nixfleet-nixenv-'));
+    const realNixEnv = spawnSync('sh', ['-c', 'command -v nix-env'], { env: bed.env, encoding: 'utf8' }).stdout.trim();
+    const marker = path.join(wrapDir, 'block');
+    const reached = path.join(wrapDir, 'reached');
+    writeFileSync(
+      path.join(wrapDir, 'nix-env'),
+      `#!/bin/sh\n# test double around the real nix-env: blocks after a --set while ${marker} exists\n` +
+        `${realNixEnv} "$@" || exit $?\n` +
+        `case " $* " in *" --set "*) if [ -e ${marker} ]; then echo $$ > ${reached}.tmp; mv ${reached}.tmp ${reached}; while :; do sleep 1; done; fi;; esac\n`,
+      { mode: 0o755 },
+    );
+    const env = { ...bed.env, PATH: `${wrapDir}:${bed.env.PATH}` };
+    try {
+      const base = cli(bed, ['switch', '--config', config, '--op-id', 'set-base']);
+      assert.equal(base.status, 0, base.stderr);
+      const runs = (JSON.parse(cli(bed, ['status', '--config', config, '--json']).stdout) as { currentGeneration: number }).currentGeneration;
+      const rev = await bed.setVersion('h1', '24.11.5');
+      assert.equal(cli(bed, ['pull', '--config', config]).status, 0);
+      const activationsBefore = bed.activations('h1').length;
+
+      writeFileSync(marker, '');
+      const sw = spawn(process.execPath, [AGENT_JS, 'switch', '--config', config, '--op-id', 'set-k9', '--rev', rev], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      sw.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+      const exited = new Promise<number | null>((resolve) => sw.once('close', (code) => resolve(code)));
+      const wrapperPid = Number(await waitFor('nix-env --set done', () => existsSync(reached) && readFileSync(reached, 'utf8').trim(), 120_000));
+      const setTo = Number(/-(\d+)-link$/.exec(readlinkSync(h.profile))![1]);
+      assert.ok(setTo > runs, `the profile was set to a new generation (${setTo} after ${runs})`);
+      process.kill(workerPid('set-k9'), 'SIGKILL');
+      process.kill(wrapperPid, 'SIGKILL');
+
+      assert.equal(await exited, 1, stderr);
+      const said = new RegExp(`the worker was killed after the profile was set to generation ${setTo} and before it was activated; host h1 still runs generation ${runs}, so the agent switched the profile back to it`);
+      assert.match(stderr, said);
+      // On disk, and as status and generations tell it.
+      assert.equal(readlinkSync(h.profile), `${path.basename(h.profile)}-${runs}-link`);
+      const st = JSON.parse(cli(bed, ['status', '--config', config, '--json']).stdout) as { currentGeneration: number; busy?: unknown };
+      assert.equal(st.currentGeneration, runs);
+      assert.equal(st.busy, undefined);
+      const gens = JSON.parse(cli(bed, ['generations', '--config', config, '--json']).stdout) as { generation: number; current: boolean }[];
+      assert.deepEqual(gens.filter((g) => g.current).map((g) => g.generation), [runs]);
+      assert.ok(gens.some((g) => g.generation === setTo && !g.current), 'the never-activated generation stays in the list');
+      assert.equal(bed.activations('h1').length, activationsBefore, 'nothing was activated');
+      // The op's record and journal.
+      const op = JSON.parse(cli(bed, ['log', 'set-k9', '--config', config, '--json']).stdout) as { op: OpInfo; lines: OutputLine[] };
+      assert.equal(op.op.state, 'interrupted');
+      assert.match(op.op.error ?? '', said);
+      assert.equal(op.op.result?.generationBefore, runs);
+      assert.equal(op.op.result?.generationAfter, runs);
+      assert.match(op.op.result?.message ?? '', said);
+      assert.ok(op.lines.some((l) => l.text === `$ nix-env -p ${h.profile} --switch-generation ${runs}`), 'the switch back is in the journal');
+      assert.match(op.lines.at(-1)!.text, said);
+      assertComplete(op.lines, op.op.lastSeq);
+      // And the host is usable: the same switch, run again, activates the new generation.
+      rmSync(marker);
+      const again = cli(bed, ['switch', '--config', config, '--op-id', 'set-again', '--rev', rev], env);
+      assert.equal(again.status, 0, again.stderr);
+      assert.equal(bed.activations('h1').length, activationsBefore + 1);
+    } finally {
+      rmSync(wrapDir, { recursive: true, force: true });
     }
   });
 });

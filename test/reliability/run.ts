@@ -21,6 +21,10 @@ import { checkRollbackScenario } from './scenarios/checkRollback';
 import { slowClientScenario } from './scenarios/slowClient';
 import { listenerScenario } from './scenarios/listener';
 import { floodScenario } from './scenarios/flood';
+import { damagedJournalScenario } from './scenarios/damagedJournal';
+import { killSetProfileScenario } from './scenarios/killSetProfile';
+import { plantedSymlinksScenario } from './scenarios/plantedSymlinks';
+import { clockJumpScenario } from './scenarios/clockJump';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -37,6 +41,10 @@ const SCENARIOS: Scenario[] = [
   slowClientScenario,
   listenerScenario,
   floodScenario,
+  damagedJournalScenario,
+  killSetProfileScenario,
+  plantedSymlinksScenario,
+  clockJumpScenario,
 ];
 
 function usage(message: string): never {

@@ -6,7 +6,8 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { MAX_LINE_CHARS } from '../../protocol';
+import { MAX_LINE_CHARS, outputLine, type OutputLine } from '../../protocol';
+import { readOutputFrame } from '../../agent/server/outputFrame';
 import { JournalWriter } from '../../agent/journal/writer';
 import { lastSeqOf, readAllLines, readChunk } from '../../agent/journal/reader';
 import { listOps, writeOpInfo, createOpDir, readOpInfo } from '../../agent/journal/opStore';
@@ -159,4 +160,73 @@ test('concurrent processes racing for a stale lock: exactly one wins', async () 
     assert.equal(outs.filter((o) => o === 'won').length, 1, outs.join(','));
     assert.equal(outs.filter((o) => o === 'BusyError').length, 5, outs.join(','));
   }
+});
+
+/** Every line a subscriber is sent, reading the journal as Subscription does (frames from `fromSeq`, in chunks of `chunk` bytes). */
+async function streamed(file: string, fromSeq: number, chunk?: number): Promise<number[]> {
+  const fh = await open(file, 'r');
+  const prefix = Buffer.from('{"type":"op.output","op":"x","lines":[');
+  const seqs: number[] = [];
+  let offset = 0;
+  let lastSeq = fromSeq;
+  try {
+    for (;;) {
+      const r = await readOutputFrame(fh, offset, lastSeq, prefix, chunk);
+      if (r.nextOffset === offset) break;
+      offset = r.nextOffset;
+      lastSeq = r.lastSeq;
+      if (r.frame) seqs.push(...(JSON.parse(r.frame.toString('utf8')) as { lines: OutputLine[] }).lines.map((l) => outputLine.parse(l).seq));
+    }
+  } finally {
+    await fh.close();
+  }
+  return seqs;
+}
+
+test('a damaged line costs that line alone, for the live stream, a replay and the CLI reader', async () => {
+  const file = path.join(tmp(), 'journal.jsonl');
+  const w = JournalWriter.open(file);
+  for (let i = 1; i <= 999; i++) w.append('stdout', `line ${i}`);
+  w.close();
+  // Damage line 500 in place (a disk error or a stray write): same length, not JSON any more.
+  const text = readFileSync(file, 'utf8').split('\n');
+  text[499] = text[499]!.replace('"stream":"stdout"', '"stream":\u0000\u0001garbage');
+  // And one line whose fixed prefix is intact but whose end is torn, followed by a good line.
+  text[700] = text[700]!.slice(0, 20);
+  writeFileSync(file, text.join('\n'));
+  const all = Array.from({ length: 999 }, (_, i) => i + 1).filter((s) => s !== 500 && s !== 701);
+  assert.deepEqual(await streamed(file, 0), all, 'live subscription from the start');
+  assert.deepEqual(await streamed(file, 0, 4096), all, 'live subscription in small chunks');
+  assert.deepEqual(await streamed(file, 300), all.filter((s) => s > 300), 'replay after seq 300');
+  assert.deepEqual((await readAllLines(file)).map((l) => l.seq), all, 'CLI reader');
+});
+
+test('a damaged last line: readers skip it, the writer continues after the last good seq', async () => {
+  const file = path.join(tmp(), 'journal.jsonl');
+  const w = JournalWriter.open(file);
+  for (let i = 1; i <= 5; i++) w.append('stdout', `line ${i}`);
+  w.close();
+  appendFileSync(file, '{"seq":6,"stream":"stdout","text":"cut\u0000garbage\n');
+  assert.equal(lastSeqOf(file), 5);
+  const w2 = JournalWriter.open(file);
+  assert.equal(w2.lastSeq, 5);
+  w2.append('info', 'after');
+  w2.close();
+  assert.deepEqual((await readAllLines(file)).map((l) => [l.seq, l.text]), [[1, 'line 1'], [2, 'line 2'], [3, 'line 3'], [4, 'line 4'], [5, 'line 5'], [6, 'after']]);
+  assert.deepEqual(await streamed(file, 0), [1, 2, 3, 4, 5, 6]);
+});
+
+test('damaged lines with long texts are rejected in linear time (no regex backtracking blow-up)', { timeout: 60_000 }, async () => {
+  const file = path.join(tmp(), 'journal.jsonl');
+  const w = JournalWriter.open(file);
+  for (let i = 1; i <= 20; i++) w.append('stdout', `${'long text '.repeat(200)}${i}`);
+  w.close();
+  const text = readFileSync(file, 'utf8').split('\n');
+  // A raw control character near the end of the text, and a line cut off inside its text.
+  text[4] = text[4]!.replace(/ 5","time"/, ' 5\u0001","time"');
+  text[9] = text[9]!.slice(0, 1500) + ' '.repeat(text[9]!.length - 1500);
+  writeFileSync(file, text.join('\n'));
+  const want = Array.from({ length: 20 }, (_, i) => i + 1).filter((s) => s !== 5 && s !== 10);
+  assert.deepEqual(await streamed(file, 0), want);
+  assert.deepEqual((await readAllLines(file)).map((l) => l.seq), want);
 });
