@@ -1,6 +1,7 @@
 // Everything commands and views need, built once in activate() and handed to them: the
 // fleet, the per-host logs, the token store and the workspace's facts.
 import { hostname, userInfo } from 'node:os';
+import { clientNameOf } from '../protocol';
 import * as vscode from 'vscode';
 import { discoverFlakeHosts, type DiscoveredHost } from './fleet/discovery';
 import { Fleet } from './fleet/fleet';
@@ -115,5 +116,5 @@ function clientName(): string {
   } catch {
     // no passwd entry (containers): keep "user"
   }
-  return `vscode ${user}@${hostname()}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 128);
+  return clientNameOf(`vscode ${user}@${hostname()}`);
 }

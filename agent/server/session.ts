@@ -3,6 +3,7 @@
 // structured error and the connection stays up.
 import {
   MAX_FRAME_BYTES,
+  clientNameOf,
   PROTOCOL_VERSION,
   helloMessage,
   printable,
@@ -147,7 +148,7 @@ export class Session implements SessionLike {
       this.fail(undefined, 'protocol', `protocol version ${parsed.data.protocol} is not supported: this agent speaks ${PROTOCOL_VERSION}; update the extension or the agent so they match`);
       return this.close('protocol version mismatch');
     }
-    this.clientName = parsed.data.client.name.replace(/[^\x20-\x7e]/g, '?');
+    this.clientName = clientNameOf(parsed.data.client.name);
     this.welcomed = true;
     this.write(JSON.stringify(this.core.welcome()));
   }

@@ -1,20 +1,18 @@
 // Generations as the user picks them: newest first, current and last-known-working marked,
 // with the 30-day age rule the agent enforces (confirmOld) made visible beforehand.
-import type { Generation } from '../../protocol';
+import { generationAgeDays, isOldGeneration, OLD_GENERATION_DAYS, type Generation } from '../../protocol';
 import { formatTime, shortRev } from './statusRows';
-
-export const OLD_GENERATION_DAYS = 30;
 
 export function newestFirst(gens: readonly Generation[]): Generation[] {
   return [...gens].sort((a, b) => b.generation - a.generation);
 }
 
 export function ageDays(g: Generation, now = Date.now()): number {
-  return (now - Date.parse(g.createdAt)) / 86_400_000;
+  return generationAgeDays(Date.parse(g.createdAt), now);
 }
 
 export function isOld(g: Generation, now = Date.now()): boolean {
-  return ageDays(g, now) > OLD_GENERATION_DAYS;
+  return isOldGeneration(Date.parse(g.createdAt), now);
 }
 
 export function testsText(g: Generation): string {

@@ -4,11 +4,6 @@ import * as vscode from 'vscode';
 import type { OpInfo, OpKind } from '../../protocol';
 import type { Container } from '../container';
 
-export interface OpOutcome {
-  op: OpInfo;
-  ok: boolean;
-}
-
 export async function runOpWithProgress(
   c: Container,
   host: string,
