@@ -318,5 +318,12 @@ export interface ResultOf {
   'ops.list': { ops: OpInfo[] };
 }
 
+/**
+ * The agent sends op.state when an op starts waiting for `op.confirm` (its record then carries
+ * `confirmDeadline`). Controllers confirm on that event; with agents that lack it they re-read
+ * the op's record whenever the op writes an info line.
+ */
+export const CONFIRM_DEADLINE_EVENT = 'op-state-on-confirm-deadline';
+
 /** Capabilities announced in `welcome`, so old controllers can tell what a newer agent does. */
-export const CAPABILITIES = ['ops', 'journal-resume', 'generations', 'detached-ops', 'health-checks'] as const;
+export const CAPABILITIES = ['ops', 'journal-resume', 'generations', 'detached-ops', 'health-checks', CONFIRM_DEADLINE_EVENT] as const;

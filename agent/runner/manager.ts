@@ -66,6 +66,8 @@ function canonical(v: unknown): string {
 interface Watched {
   timer: NodeJS.Timeout;
   cancelTimer?: NodeJS.Timeout;
+  /** The confirmDeadline last announced with an op.state event (magic rollback). */
+  confirmDeadline?: string;
 }
 
 export interface OpManagerEvents {
@@ -403,6 +405,12 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
       this.unwatch(opId);
       this.observeEnd(info);
       return;
+    }
+    // The worker now waits for op.confirm: say so with op.state, the controller's cue to confirm.
+    const watched = this.running.get(opId)!;
+    if (info.confirmDeadline && info.confirmDeadline !== watched.confirmDeadline) {
+      watched.confirmDeadline = info.confirmDeadline;
+      this.emit('state', this.get(opId) ?? info);
     }
     if (this.workerAlive(opId, info)) return;
     // The worker writes op.json before it exits: read once more to close that window.
