@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { OpInfo, OutputLine } from '../../protocol';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
-import { AGENT_JS, connect, startAgent, type RunningAgent } from '../integration/agent-harness';
+import { AGENT_JS, connect, startAgent, type RunningAgent } from './agent-harness';
 import { openAgentSession } from '../../src/fleet/agentSession';
 import { Fleet } from '../../src/fleet/fleet';
 import type { HostEntry } from '../../src/fleet/hostConfig';
