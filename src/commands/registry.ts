@@ -67,7 +67,7 @@ export function registerCommands(c: Container, commands: readonly CommandDefinit
         if (programmatic) throw err;
         const message = err instanceof Error ? err.message : String(err);
         // A way out one click away: trust the workspace, or store a GitHub token GitHub accepts.
-        const action = /Manage Workspace Trust/.test(message) ? 'Manage Workspace Trust' : err instanceof GitHubError && err.kind === 'auth' ? 'Set GitHub Token' : undefined;
+        const action = err instanceof UntrustedWorkspaceError ? 'Manage Workspace Trust' : err instanceof GitHubError && err.kind === 'auth' ? 'Set GitHub Token' : undefined;
         // The trust refusal names the command already ("NixFleet: X is disabled ...").
         const text = err instanceof UntrustedWorkspaceError ? message : `NixFleet: ${def.title}: ${message}`;
         const choice = await vscode.window.showErrorMessage(text, ...(action ? [action] : []));
