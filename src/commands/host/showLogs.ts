@@ -1,5 +1,5 @@
-import { resolveHost } from '../ui/pickHost';
-import { defineCommand } from './types';
+import { resolveHost } from '../../flows/pickHost';
+import { defineCommand } from '../types';
 
 export default defineCommand({
   id: 'nixfleet.showLogs',

@@ -1,8 +1,8 @@
 // A GitHub token for Revert PR and PR deploys, for editors without a GitHub sign-in.
-import * as vscode from 'vscode';
-import { promptGitHubToken, setGitHubToken } from '../ui/githubAuth';
-import { asArgs, CancelledByUser } from '../ui/pickHost';
-import { defineCommand } from './types';
+import { CancelledByUser } from '../../editor/editor';
+import { asArgs } from '../../flows/args';
+import { promptGitHubToken, setGitHubToken } from '../../ui/githubAuth';
+import { defineCommand } from '../types';
 
 export default defineCommand({
   id: 'nixfleet.setGitHubToken',
@@ -13,7 +13,7 @@ export default defineCommand({
     const token = typeof args.token === 'string' ? args.token : await promptGitHubToken({ allowEmpty: true });
     if (token === undefined) throw new CancelledByUser();
     await setGitHubToken(c.context.secrets, token);
-    if (typeof args.token !== 'string') void vscode.window.showInformationMessage(token ? 'GitHub token stored in SecretStorage' : 'GitHub token removed');
+    if (typeof args.token !== 'string') void c.editor.showInformationMessage(token ? 'GitHub token stored in SecretStorage' : 'GitHub token removed');
     return { stored: token !== '' };
   },
 });

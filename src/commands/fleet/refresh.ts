@@ -1,5 +1,5 @@
-import { asArgs } from '../ui/pickHost';
-import { defineCommand } from './types';
+import { asArgs } from '../../flows/args';
+import { defineCommand } from '../types';
 
 export default defineCommand({
   id: 'nixfleet.refresh',

@@ -4,10 +4,9 @@
 //
 // executeCommand('nixfleet.revertPr', { pr?, commit?, mode?: 'pull-request' | 'direct' | 'local',
 //   confirm: true }) resolves to { route, revertCommit, pullRequest?, ... }.
-import { asArgs, isProgrammatic } from '../ui/pickHost';
-import { deployService } from './deployShared';
-import { revertFlow } from './deployFlows';
-import { defineCommand } from './types';
+import { asArgs, isProgrammatic } from '../../flows/args';
+import { revertFlow } from '../../flows/deployUndo';
+import { defineCommand } from '../types';
 
 export default defineCommand({
   id: 'nixfleet.revertPr',
@@ -21,7 +20,7 @@ export default defineCommand({
     }
     if (args.pr !== undefined && (typeof args.pr !== 'number' || !Number.isInteger(args.pr) || args.pr < 1)) throw new Error(`"${String(args.pr)}" is not a pull request number`);
     if (args.commit !== undefined && typeof args.commit !== 'string') throw new Error('commit must be a commit hash');
-    const record = deployService(c).last();
+    const record = c.deploys.last();
     // Only tie the revert to the last deploy when it deployed this PR (or nothing was named).
     const related = record && (args.pr === undefined || record.target.pr?.number === args.pr) ? record : undefined;
     return revertFlow(c, related, {

@@ -1,17 +1,16 @@
 // NixFleet: Show Deploy Summary — the live summary of the last deploy (or { deploy: id }).
 // Programmatic use returns the summary model (what the webview shows).
-import { summarizeDeploy } from '../deploy/summary';
-import { asArgs, isProgrammatic } from '../ui/pickHost';
-import { deployFromArgs } from './deployShared';
-import { showDeploySummary } from './deployFlows';
-import { defineCommand } from './types';
+import { summarizeDeploy } from '../../deploy/summary';
+import { asArgs, isProgrammatic } from '../../flows/args';
+import { showDeploySummary } from '../../views/deploySummary';
+import { defineCommand } from '../types';
 
 export default defineCommand({
   id: 'nixfleet.showDeploySummary',
   title: 'Show Deploy Summary',
   mutating: false,
   async run(c, arg) {
-    const record = deployFromArgs(c, asArgs(arg));
+    const record = c.deploys.find(asArgs(arg).deploy);
     if (!isProgrammatic(arg)) showDeploySummary(c, record);
     return summarizeDeploy(record);
   },

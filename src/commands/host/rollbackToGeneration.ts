@@ -1,7 +1,8 @@
-// From a generation's context menu: no QuickPick, straight to the confirmation.
-import { asArgs, resolveHost } from '../ui/pickHost';
-import { rollbackFlow } from '../ui/rollbackFlow';
-import { defineCommand } from './types';
+// From a generation's context menu: no picker, straight to the confirmation.
+import { asArgs } from '../../flows/args';
+import { resolveHost } from '../../flows/pickHost';
+import { rollbackFlow } from '../../flows/rollback';
+import { defineCommand } from '../types';
 
 export default defineCommand({
   id: 'nixfleet.rollbackToGeneration',

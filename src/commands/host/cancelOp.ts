@@ -1,9 +1,9 @@
 // Cancel a running op (from its tree node, or { host, op }): sends op.cancel; the agent stops
 // the op's worker and records it cancelled.
-import * as vscode from 'vscode';
-import { opId } from '../../protocol';
-import { asArgs, isProgrammatic, resolveHost } from '../ui/pickHost';
-import { defineCommand } from './types';
+import { opId } from '../../../protocol';
+import { asArgs, isProgrammatic } from '../../flows/args';
+import { resolveHost } from '../../flows/pickHost';
+import { defineCommand } from '../types';
 
 export default defineCommand({
   id: 'nixfleet.cancelOp',
@@ -18,7 +18,7 @@ export default defineCommand({
     opId.parse(id);
     const session = await c.fleet.session(host.name);
     const op = await session.cancelOp(id);
-    if (!isProgrammatic(arg)) void vscode.window.showInformationMessage(`Cancelling ${op.kind} on ${host.name}`);
+    if (!isProgrammatic(arg)) void c.editor.showInformationMessage(`Cancelling ${op.kind} on ${host.name}`);
     return op;
   },
 });

@@ -1,9 +1,10 @@
 // The agent's bearer token for a host, into SecretStorage (never settings, never logs).
 // `token: ''` deletes it. The host's session reconnects with the new token.
-import * as vscode from 'vscode';
-import { TOKEN_RE } from '../ui/secrets';
-import { asArgs, CancelledByUser, resolveHost } from '../ui/pickHost';
-import { defineCommand } from './types';
+import { CancelledByUser } from '../../editor/editor';
+import { asArgs } from '../../flows/args';
+import { resolveHost } from '../../flows/pickHost';
+import { TOKEN_RE } from '../../ui/secrets';
+import { defineCommand } from '../types';
 
 export default defineCommand({
   id: 'nixfleet.setAgentToken',
@@ -14,7 +15,7 @@ export default defineCommand({
     const host = await resolveHost(c, arg, { title: 'Set Agent Token' });
     let token = typeof args.token === 'string' ? args.token : undefined;
     if (token === undefined) {
-      token = await vscode.window.showInputBox({
+      token = await c.editor.showInputBox({
         title: `NixFleet: Agent token for ${host.name}`,
         prompt: `The bearer token in ${host.name}'s agent token file. Stored in VS Code SecretStorage. Leave empty to remove the stored token.`,
         password: true,

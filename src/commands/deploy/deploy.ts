@@ -5,18 +5,18 @@
 // executeCommand('nixfleet.deploy', { hosts?, commit? | pr?, canaries?, parallelism?,
 //   showClosureDiff?, confirm? }) resolves to the DeployRecord. Without `confirm: true`
 // and with the closure diff on, it asks before switching (declining → state "declined").
-import * as vscode from 'vscode';
-import { commitHash, hostName } from '../../protocol';
-import type { DeployHost, DeployTarget } from '../deploy/types';
-import { findMergedPullRequest } from '../github/revert';
-import { findPullRequestMerge } from '../gitops/repo';
-import { headCommit } from '../gitops/revert';
-import { showClosureDiff } from '../ui/closureDiffDocument';
-import { asArgs, CancelledByUser, isProgrammatic } from '../ui/pickHost';
-import type { Container } from '../container';
-import { deploySettings, deployService, gitHubAccess, whoAmI } from './deployShared';
-import { offerUndo, showDeploySummary } from './deployFlows';
-import { defineCommand } from './types';
+import { commitHash, hostName } from '../../../protocol';
+import type { Container } from '../../container';
+import type { DeployHost, DeployRecord, DeployTarget } from '../../deploy/types';
+import { CancelledByUser } from '../../editor/editor';
+import { asArgs, isProgrammatic } from '../../flows/args';
+import { offerUndo } from '../../flows/deployUndo';
+import { findMergedPullRequest } from '../../github/revert';
+import { findPullRequestMerge } from '../../gitops/repo';
+import { headCommit } from '../../gitops/revert';
+import { showClosureDiff } from '../../ui/closureDiffDocument';
+import { showDeploySummary } from '../../views/deploySummary';
+import { defineCommand } from '../types';
 
 async function resolveTarget(c: Container, args: Record<string, unknown>, interactive: boolean): Promise<DeployTarget> {
   if (args.commit !== undefined) {
@@ -27,7 +27,7 @@ async function resolveTarget(c: Container, args: Record<string, unknown>, intera
   if (pr === undefined && interactive) {
     const dir = c.workspaceDir;
     const head = dir ? await headCommit(dir).catch(() => undefined) : undefined;
-    const picked = await vscode.window.showQuickPick(
+    const picked = await c.editor.showQuickPick(
       [
         ...(head ? [{ label: `$(git-commit) Workspace commit ${head.commit.slice(0, 12)}`, description: `${head.branch ?? 'detached'}${head.dirty ? ' · uncommitted changes are NOT deployed' : ''}`, pick: 'head' as const }] : []),
         { label: '$(git-merge) A merged pull request…', description: "deploys the PR's merge commit", pick: 'pr' as const },
@@ -36,13 +36,13 @@ async function resolveTarget(c: Container, args: Record<string, unknown>, intera
     );
     if (!picked) throw new CancelledByUser();
     if (picked.pick === 'head') return { commit: head!.commit };
-    const text = await vscode.window.showInputBox({ title: 'NixFleet: Deploy a PR', prompt: 'Number of the merged pull request', validateInput: (v) => (/^[1-9][0-9]{0,9}$/.test(v.trim()) ? undefined : 'a pull request number') });
+    const text = await c.editor.showInputBox({ title: 'NixFleet: Deploy a PR', prompt: 'Number of the merged pull request', validateInput: (v) => (/^[1-9][0-9]{0,9}$/.test(v.trim()) ? undefined : 'a pull request number') });
     if (!text) throw new CancelledByUser();
     pr = Number(text.trim());
   }
   if (pr !== undefined) {
     if (typeof pr !== 'number' || !Number.isInteger(pr) || pr < 1) throw new Error(`"${String(pr)}" is not a pull request number`);
-    const gh = await gitHubAccess(c, interactive);
+    const gh = await c.github.access(interactive);
     if (gh) {
       const merged = await findMergedPullRequest(gh.octokit, gh.repo, pr);
       return { commit: merged.mergeCommit, pr: { number: pr, title: merged.title, url: merged.url, repo: `${gh.repo.owner}/${gh.repo.repo}` } };
@@ -66,10 +66,10 @@ async function resolveHosts(c: Container, args: Record<string, unknown>, interac
   const configured = c.fleet.configuredHosts();
   if (configured.length === 0) throw new Error('no host has an agent configured: add one with "NixFleet: Add Host"');
   if (!interactive) return configured.map((h) => h.name);
-  const canaries = deploySettings().canaries;
-  const picked = await vscode.window.showQuickPick(
+  const canaries = c.settings.canaryHosts;
+  const picked = await c.editor.showQuickPickMany(
     configured.map((h) => ({ label: h.name, description: `${h.platform}${canaries.includes(h.name) ? ' · canary' : ''} · ${h.connection}`, picked: true })),
-    { title: 'NixFleet: Deploy to which hosts?', canPickMany: true },
+    { title: 'NixFleet: Deploy to which hosts?' },
   );
   if (!picked || picked.length === 0) throw new CancelledByUser();
   return picked.map((p) => p.label);
@@ -82,11 +82,7 @@ async function askAfterDiff(c: Container, hosts: readonly DeployHost[], target: 
     .join('\n');
   await showClosureDiff(c.context, `Closure diff of ${target}`, `Closure diff of ${target} per host (nix store diff-closures)\n\n${text}`);
   const changed = hosts.filter((h) => h.closureDiff?.length).length;
-  const choice = await vscode.window.showWarningMessage(
-    `Deploy ${target} to ${hosts.length} host(s)? ${changed} of them change (see the closure diff).`,
-    { modal: true },
-    'Deploy',
-  );
+  const choice = await c.editor.showModalWarning(`Deploy ${target} to ${hosts.length} host(s)? ${changed} of them change (see the closure diff).`, undefined, 'Deploy');
   return choice === 'Deploy';
 }
 
@@ -98,15 +94,15 @@ export default defineCommand({
     await c.ensureStarted();
     const args = asArgs(arg) as Record<string, unknown>;
     const interactive = !isProgrammatic(arg);
-    const settings = deploySettings();
     const target = await resolveTarget(c, args, interactive);
     const hosts = await resolveHosts(c, args, interactive);
-    const canaries = Array.isArray(args.canaries) ? (args.canaries as string[]) : settings.canaries;
-    const parallelism = typeof args.parallelism === 'number' ? args.parallelism : settings.parallelism;
-    const showDiff = typeof args.showClosureDiff === 'boolean' ? args.showClosureDiff : settings.showClosureDiff;
+    const canaries = Array.isArray(args.canaries) ? (args.canaries as string[]) : c.settings.canaryHosts;
+    const parallelism = typeof args.parallelism === 'number' ? args.parallelism : c.settings.deployParallelism;
+    const showDiff = typeof args.showClosureDiff === 'boolean' ? args.showClosureDiff : c.settings.showClosureDiff;
+    const magicRollback = c.settings.magicRollback;
     const label = target.pr ? `PR #${target.pr.number} (${target.commit.slice(0, 12)})` : target.commit.slice(0, 12);
-    const who = await whoAmI(c);
-    const service = deployService(c);
+    const who = await c.github.whoAmI();
+    const service = c.deploys;
     const confirm = showDiff
       ? args.confirm === true
         ? async () => true
@@ -118,26 +114,21 @@ export default defineCommand({
     const offFirst = service.onEvent.on((e) => {
       if (interactive && e.type === 'deploy') showDeploySummary(c, e.record);
     });
-    let record;
+    let record: DeployRecord;
     try {
-      record = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `NixFleet: deploying ${label}`, cancellable: true },
-        (progress, token) => {
-          const abort = new AbortController();
-          token.onCancellationRequested(() => abort.abort());
-          const off = service.onEvent.on((e) => {
-            if (e.type === 'host' && e.host.outcome !== 'pending') progress.report({ message: `${e.host.host}: ${e.host.phase ?? e.host.outcome}` });
-          });
-          return service.deploy({ target, hosts, canaries, parallelism, who }, { confirm, signal: abort.signal, magicRollback: settings.magicRollback }).finally(off);
-        },
-      );
+      record = await c.editor.withProgress({ title: `NixFleet: deploying ${label}`, cancellable: true }, (progress, signal) => {
+        const off = service.onEvent.on((e) => {
+          if (e.type === 'host' && e.host.outcome !== 'pending') progress.report(`${e.host.host}: ${e.host.phase ?? e.host.outcome}`);
+        });
+        return service.deploy({ target, hosts, canaries, parallelism, who }, { confirm, signal, magicRollback }).finally(off);
+      });
     } finally {
       offFirst();
     }
     if (interactive) {
       showDeploySummary(c, record);
       if (record.state === 'failed') void offerUndo(c, record);
-      else if (record.state === 'succeeded') void vscode.window.showInformationMessage(`NixFleet: deployed ${label} to ${record.hosts.length} host(s).`);
+      else if (record.state === 'succeeded') void c.editor.showInformationMessage(`NixFleet: deployed ${label} to ${record.hosts.length} host(s).`);
     }
     return record;
   },

@@ -1,6 +1,7 @@
-import { asArgs, resolveHost } from '../ui/pickHost';
-import { rollbackFlow } from '../ui/rollbackFlow';
-import { defineCommand } from './types';
+import { asArgs } from '../../flows/args';
+import { resolveHost } from '../../flows/pickHost';
+import { rollbackFlow } from '../../flows/rollback';
+import { defineCommand } from '../types';
 
 export default defineCommand({
   id: 'nixfleet.rollback',

@@ -1,37 +1,14 @@
 // Which host a command acts on: the tree item it was run from, an explicit { host } argument,
-// or (from the palette) a QuickPick.
-import * as vscode from 'vscode';
+// or (from the palette) a picker.
 import { HOST_NAME_RE } from '../../protocol';
-import type { Container } from '../container';
+import { CancelledByUser } from '../editor/editor';
 import type { HostSnapshot } from '../fleet/hostSnapshot';
 import { agentRow } from '../fleet/statusRows';
-
-/** Arguments commands accept: a tree node (which carries `host`) or a plain object. */
-export interface CommandArgs {
-  host?: string;
-  [key: string]: unknown;
-}
-
-export function asArgs(arg: unknown): CommandArgs {
-  if (typeof arg === 'string') return { host: arg };
-  if (arg && typeof arg === 'object') return arg as CommandArgs;
-  return {};
-}
-
-/** True when the command was called with an argument object by code (tests, other commands), not from the UI. */
-export function isProgrammatic(arg: unknown): boolean {
-  return !!arg && typeof arg === 'object' && !(arg as { treeNode?: unknown }).treeNode;
-}
-
-export class CancelledByUser extends Error {
-  override name = 'CancelledByUser';
-  constructor() {
-    super('cancelled');
-  }
-}
+import { asArgs } from './args';
+import type { FlowContext } from './context';
 
 export async function resolveHost(
-  c: Container,
+  c: Pick<FlowContext, 'fleet' | 'editor' | 'ensureStarted'>,
   arg: unknown,
   opts: { title: string; needsAgent?: boolean } = { title: 'Pick a host' },
 ): Promise<HostSnapshot> {
@@ -47,9 +24,9 @@ export async function resolveHost(
   const hosts = c.fleet.hosts().filter((h) => opts.needsAgent === false || h.entry);
   if (hosts.length === 0) throw new Error('no host has an agent configured: add one with "NixFleet: Add Host"');
   if (hosts.length === 1) return hosts[0]!;
-  const picked = await vscode.window.showQuickPick(
+  const picked = await c.editor.showQuickPick(
     hosts.map((h) => ({
-      label: `$(${h.connection === 'online' ? 'vm-active' : h.connection === 'unconfigured' ? 'vm-outline' : 'vm-outline'}) ${h.name}`,
+      label: `$(${h.connection === 'online' ? 'vm-active' : 'vm-outline'}) ${h.name}`,
       description: `${h.platform} · ${agentRow(h).value}`,
       host: h,
     })),
