@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import {
   CLIENT_NAME_RE,
   clientNameOf,
+  formatArgv,
   isOldGeneration,
   OLD_GENERATION_DAYS,
   opEventId,
@@ -56,4 +57,11 @@ test('client names: unprintable characters become "?", the result matches CLIENT
   assert.equal(clientNameOf('x'.repeat(300)).length, 128);
   for (const n of ['vscode a\nb', '', 'é'.repeat(200)]) assert.match(clientNameOf(n), CLIENT_NAME_RE);
   assert.doesNotMatch('a\tb', CLIENT_NAME_RE);
+});
+
+test('argv for display: plain arguments as they are, the others quoted so their boundaries show', () => {
+  assert.equal(formatArgv(['nix', 'build', '--json', '/nix/store/x-y']), 'nix build --json /nix/store/x-y');
+  assert.equal(formatArgv(['nix', 'build', '.#h1']), "nix build '.#h1'");
+  assert.equal(formatArgv(['sh', '-c', "echo 'hi' there"]), `sh -c 'echo '\\''hi'\\'' there'`);
+  assert.equal(formatArgv(['a b', '']), `'a b' ''`);
 });
