@@ -1,5 +1,6 @@
 // The protocol module: the single contract imported by the agent and the extension.
 export * from './argv';
+export * from './flakeLock';
 export * from './patterns';
 export * from './messages';
 export * from './results';

@@ -175,7 +175,7 @@ export const hostStatus = z.strictObject({
       dirty: z.boolean(),
       ahead: z.number().int().optional(),
       behind: z.number().int().optional(),
-      /** sha256 of flake.lock, to compare with the workspace's. */
+      /** flakeLockHash() of flake.lock (flakeLock.ts), to compare with the workspace's. */
       lockHash: z.string().optional(),
       error: z.string().optional(),
     })
