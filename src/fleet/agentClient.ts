@@ -23,6 +23,7 @@ import { AgentRequestError } from './session';
 import type { Transport, TransportFactory } from './transport';
 
 export { AgentRequestError };
+export type { AgentErrorCode } from './session';
 
 export interface ReconnectOptions {
   initialDelayMs?: number;
