@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { clientNameOf } from '../protocol';
 import { fleetAgents } from './deploy/fleetAgents';
 import { DeployService } from './deploy/service';
+import type { DeployRecord } from './deploy/types';
 import type { Editor } from './editor/editor';
 import { vscodeEditor } from './editor/vscodeEditor';
 import type { FlowContext } from './flows/context';
@@ -19,7 +20,12 @@ import { Settings } from './settings';
 import { HostLogs } from './ui/hostLogs';
 import { TokenStore } from './ui/secrets';
 import { VsCodeWorkspaceGitHub } from './ui/workspaceGitHub';
-import type { DeploySummaryPanel } from './views/deploySummary';
+
+/** What the container keeps of the deploy summary webview (src/views/deploySummary.ts). */
+export interface SummaryPanel {
+  reveal(): void;
+  setRecord(record: DeployRecord | undefined): void;
+}
 
 export class Container implements vscode.Disposable, FlowContext {
   readonly fleet: Fleet;
@@ -28,8 +34,8 @@ export class Container implements vscode.Disposable, FlowContext {
   readonly editor: Editor = vscodeEditor;
   readonly settings = new Settings(vscodeEditor);
   readonly github: VsCodeWorkspaceGitHub;
-  /** The deploy summary webview while it is open (views/deploySummary.ts). */
-  deploySummary: DeploySummaryPanel | undefined;
+  /** The deploy summary webview while it is open (views/deploySummary.ts fills this slot). */
+  deploySummary: SummaryPanel | undefined;
   private deployService: DeployService | undefined;
   private started: Promise<void> | undefined;
   private discovered: DiscoveredHost[] = [];

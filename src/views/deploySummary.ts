@@ -4,20 +4,20 @@
 // from data), under a strict CSP.
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import type { Container } from '../container';
+import type { Container, SummaryPanel } from '../container';
 import { summarizeDeploy } from '../deploy/summary';
 import type { DeployRecord } from '../deploy/types';
 import { undoActions, type UndoActions } from '../flows/deployUndo';
 
 /** Open (or reveal) the live deploy summary for `record`; the container holds the one panel. */
-export function showDeploySummary(c: Container, record: DeployRecord | undefined): DeploySummaryPanel {
+export function showDeploySummary(c: Container, record: DeployRecord | undefined): SummaryPanel {
   if (c.deploySummary) c.deploySummary.reveal();
   else c.deploySummary = new DeploySummaryPanel(c, undoActions(c), (listener) => c.deploys.onEvent.on(listener));
   c.deploySummary.setRecord(record);
   return c.deploySummary;
 }
 
-export class DeploySummaryPanel implements vscode.Disposable {
+export class DeploySummaryPanel implements vscode.Disposable, SummaryPanel {
   private readonly subs: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private record: DeployRecord | undefined;
