@@ -21,8 +21,8 @@ export async function runHealthChecks(ctx: CheckContext): Promise<CheckOutcome> 
       // Not allowFailure: runCommand then keeps the reason (timeout, not found) in its error.
       await ctx.run(argv, { timeoutMs });
     } catch (err) {
-      if (err instanceof CommandError && /was cancelled/.test(err.message)) throw err;
-      if (err instanceof CommandError && err.exitCode !== undefined && err.exitCode >= 0 && !/timed out/.test(err.message)) {
+      if (err instanceof CommandError && err.stopped === 'cancelled') throw err;
+      if (err instanceof CommandError && err.exitCode !== undefined && err.exitCode >= 0 && err.stopped !== 'timed-out') {
         const tail = err.stderrTail.filter((l) => l.trim().length > 0).slice(-5);
         failure = `${argv.join(' ')} exited with code ${err.exitCode}${tail.length ? ': ' + tail.join(' | ') : ''}`;
       } else {

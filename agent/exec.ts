@@ -32,6 +32,8 @@ export class CommandError extends Error {
     readonly exitCode: number | undefined,
     readonly stderrTail: readonly string[],
     reason: string,
+    /** Set when the command was stopped rather than failing on its own: callers dispatch on it. */
+    readonly stopped?: 'cancelled' | 'timed-out',
   ) {
     super(`${argv.join(' ')} ${reason}${stderrTail.length ? ': ' + stderrTail[stderrTail.length - 1] : ''}`);
   }
@@ -132,8 +134,8 @@ export async function runCommand(argv: readonly string[], sink: LineSink, opts: 
   out.end();
   err.end();
   const stdout = captured.join('\n');
-  if (stopped === 'cancelled') throw new CommandError(argv, result.exitCode, stderrTail, 'was cancelled');
-  if (stopped === 'timed-out') throw new CommandError(argv, result.exitCode, stderrTail, `timed out after ${opts.timeoutMs} ms`);
+  if (stopped === 'cancelled') throw new CommandError(argv, result.exitCode, stderrTail, 'was cancelled', stopped);
+  if (stopped === 'timed-out') throw new CommandError(argv, result.exitCode, stderrTail, `timed out after ${opts.timeoutMs} ms`, stopped);
   if (result.failed && result.exitCode === undefined) {
     const reason =
       (result as { code?: string }).code === 'ENOENT'

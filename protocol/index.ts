@@ -1,3 +1,7 @@
 // The protocol module: the single contract imported by the agent and the extension.
+export * from './argv';
+export * from './flakeLock';
 export * from './patterns';
 export * from './messages';
+export * from './results';
+export * from './rules';

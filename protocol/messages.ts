@@ -31,7 +31,7 @@ export const opParams = {
   switch: z.strictObject({ rev: commitHash.optional() }),
   /** `switch`, bypassing cached negative lookups; `fromSource` also forbids substitutes. Runs detached. */
   'force-rebuild': z.strictObject({ fromSource: z.boolean().optional(), rev: commitHash.optional() }),
-  /** To the previous generation, or to `to`. Targets older than 30 days need `confirmOld`. */
+  /** To the previous generation, or to `to`. Targets older than OLD_GENERATION_DAYS (rules.ts) need `confirmOld`. */
   rollback: z.strictObject({ to: generationNumber.optional(), confirmOld: z.boolean().optional() }),
   /** Run the health checks and record the result for the current generation. */
   test: z.strictObject({}),
@@ -175,7 +175,7 @@ export const hostStatus = z.strictObject({
       dirty: z.boolean(),
       ahead: z.number().int().optional(),
       behind: z.number().int().optional(),
-      /** sha256 of flake.lock, to compare with the workspace's. */
+      /** flakeLockHash() of flake.lock (flakeLock.ts), to compare with the workspace's. */
       lockHash: z.string().optional(),
       error: z.string().optional(),
     })
@@ -226,9 +226,6 @@ export const requestMessage = z.discriminatedUnion('type', [
 export type RequestMessage = z.infer<typeof requestMessage>;
 export type RequestType = RequestMessage['type'];
 
-export const clientMessage = z.union([helloMessage, requestMessage]);
-export type ClientMessage = z.infer<typeof clientMessage>;
-
 // ---------------------------------------------------------------- agent → client
 
 export const errorCode = z.enum([
@@ -268,14 +265,26 @@ export const errorMessage = z.strictObject({
   error: z.strictObject({ code: errorCode, message: z.string() }),
 });
 
+// `op` means the op's id in op.output but its whole record in op.state/op.end. The one name for
+// the id is `opId`: read it with `opEventId()`. Readers of this version accept an `opId` field
+// on every op event; agents do not send it yet, because controllers of earlier releases parse
+// these events strictly and would drop them. Once every supported controller accepts it,
+// agents send `opId` too, and `op` in op.output can go with the next protocol version.
 export const opOutputEvent = z.strictObject({
   type: z.literal('op.output'),
+  /** The op's id (older agents: absent; read `op`). */
+  opId: opId.optional(),
+  /** The op's id. */
   op: opId,
   /** Consecutive lines, in seq order, batched for throughput. */
   lines: z.array(outputLine).min(1),
 });
-export const opStateEvent = z.strictObject({ type: z.literal('op.state'), op: opInfo });
-export const opEndEvent = z.strictObject({ type: z.literal('op.end'), op: opInfo });
+/**
+ * The op's record changed: it started, or (magic rollback) it now waits for `op.confirm` until
+ * `op.confirmDeadline`. Controllers that asked for magic rollback confirm on this event.
+ */
+export const opStateEvent = z.strictObject({ type: z.literal('op.state'), opId: opId.optional(), op: opInfo });
+export const opEndEvent = z.strictObject({ type: z.literal('op.end'), opId: opId.optional(), op: opInfo });
 export const hostStatusEvent = z.strictObject({ type: z.literal('host.status'), status: hostStatus });
 
 export const agentMessage = z.discriminatedUnion('type', [
@@ -289,7 +298,13 @@ export const agentMessage = z.discriminatedUnion('type', [
 ]);
 export type AgentMessage = z.infer<typeof agentMessage>;
 export type WelcomeMessage = z.infer<typeof welcomeMessage>;
-export type OpOutputEvent = z.infer<typeof opOutputEvent>;
+export type OpEventMessage = Extract<AgentMessage, { type: 'op.output' | 'op.state' | 'op.end' }>;
+
+/** The id of the op an op event is about, whichever field carries it. */
+export function opEventId(e: OpEventMessage): string {
+  if (e.opId !== undefined) return e.opId;
+  return typeof e.op === 'string' ? e.op : e.op.id;
+}
 
 /** Result payloads, per request type. */
 export interface ResultOf {
@@ -303,5 +318,12 @@ export interface ResultOf {
   'ops.list': { ops: OpInfo[] };
 }
 
+/**
+ * The agent sends op.state when an op starts waiting for `op.confirm` (its record then carries
+ * `confirmDeadline`). Controllers confirm on that event; with agents that lack it they re-read
+ * the op's record whenever the op writes an info line.
+ */
+export const CONFIRM_DEADLINE_EVENT = 'op-state-on-confirm-deadline';
+
 /** Capabilities announced in `welcome`, so old controllers can tell what a newer agent does. */
-export const CAPABILITIES = ['ops', 'journal-resume', 'generations', 'detached-ops', 'health-checks'] as const;
+export const CAPABILITIES = ['ops', 'journal-resume', 'generations', 'detached-ops', 'health-checks', CONFIRM_DEADLINE_EVENT] as const;

@@ -11,8 +11,15 @@ export const OP_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 export const COMMIT_RE = /^[0-9a-f]{7,64}$/;
 /** Flake input names as they appear in flake.lock. */
 export const FLAKE_INPUT_RE = /^[A-Za-z_][A-Za-z0-9_-]{0,62}$/;
-/** Token identities / client names shown in the audit log. */
-export const CLIENT_NAME_RE = /^[\x20-\x7e]{1,128}$/;
+/** Client names (hello) as shown in the audit log: printable ASCII, 1-128 characters. */
+const CLIENT_NAME_CHARS = '\\x20-\\x7e';
+export const CLIENT_NAME_RE = new RegExp(`^[${CLIENT_NAME_CHARS}]{1,128}$`);
+const NOT_CLIENT_NAME_CHAR = new RegExp(`[^${CLIENT_NAME_CHARS}]`, 'g');
+
+/** A client name that matches CLIENT_NAME_RE: unprintable characters become "?", cut to 128. */
+export function clientNameOf(text: string): string {
+  return text.replace(NOT_CLIENT_NAME_CHAR, '?').slice(0, 128) || '?';
+}
 
 export const hostName = z
   .string()

@@ -1,19 +1,42 @@
 // Everything commands and views need, built once in activate() and handed to them: the
-// fleet, the per-host logs, the token store and the workspace's facts.
+// fleet, the per-host logs, the token store, the editor seam and settings, the deploy service,
+// GitHub access and the workspace's facts. It is the flows' FlowContext (src/flows/context.ts).
 import { hostname, userInfo } from 'node:os';
+import path from 'node:path';
 import * as vscode from 'vscode';
+import { clientNameOf } from '../protocol';
+import { fleetAgents } from './deploy/fleetAgents';
+import { DeployService } from './deploy/service';
+import type { DeployRecord } from './deploy/types';
+import type { Editor } from './editor/editor';
+import { vscodeEditor } from './editor/vscodeEditor';
+import type { FlowContext } from './flows/context';
+import { openAgentSession } from './fleet/agentSession';
 import { discoverFlakeHosts, type DiscoveredHost } from './fleet/discovery';
 import { Fleet } from './fleet/fleet';
 import { parseHostsSetting, type HostEntry } from './fleet/hostConfig';
 import { readWorkspaceInfo } from './fleet/workspace';
-import { openAgentSession } from './fleet/agentSession';
+import { Settings } from './settings';
 import { HostLogs } from './ui/hostLogs';
 import { TokenStore } from './ui/secrets';
+import { VsCodeWorkspaceGitHub } from './ui/workspaceGitHub';
 
-export class Container implements vscode.Disposable {
+/** What the container keeps of the deploy summary webview (src/views/deploySummary.ts). */
+export interface SummaryPanel {
+  reveal(): void;
+  setRecord(record: DeployRecord | undefined): void;
+}
+
+export class Container implements vscode.Disposable, FlowContext {
   readonly fleet: Fleet;
   readonly logs: HostLogs;
   readonly tokens: TokenStore;
+  readonly editor: Editor = vscodeEditor;
+  readonly settings = new Settings(vscodeEditor);
+  readonly github: VsCodeWorkspaceGitHub;
+  /** The deploy summary webview while it is open (views/deploySummary.ts fills this slot). */
+  deploySummary: SummaryPanel | undefined;
+  private deployService: DeployService | undefined;
   private started: Promise<void> | undefined;
   private discovered: DiscoveredHost[] = [];
   private discoveryErrors: string[] = [];
@@ -27,6 +50,7 @@ export class Container implements vscode.Disposable {
       getToken: (host) => this.tokens.getAgentToken(host),
     });
     this.logs = new HostLogs(this.fleet);
+    this.github = new VsCodeWorkspaceGitHub(context.secrets, this.settings, () => this.workspaceDir);
     this.disposables.push(
       this.logs,
       this.tokens.onDidChange((host) => {
@@ -41,13 +65,19 @@ export class Container implements vscode.Disposable {
     return vscode.workspace.workspaceFolders?.[0]?.uri.scheme === 'file' ? vscode.workspace.workspaceFolders[0]!.uri.fsPath : undefined;
   }
 
+  /** The deploys: the current or last one, its events, the audit log (in globalStorage), the undo actions. */
+  get deploys(): DeployService {
+    this.deployService ??= new DeployService({ agents: fleetAgents(this.fleet), auditFile: path.join(this.context.globalStorageUri.fsPath, 'deploy-audit.jsonl') });
+    return this.deployService;
+  }
+
   get trusted(): boolean {
     return vscode.workspace.isTrusted;
   }
 
   /** Re-read `nixfleet.hosts` (and apply the last discovery result). */
   loadHosts(): void {
-    const { hosts, errors } = parseHostsSetting(vscode.workspace.getConfiguration('nixfleet').get('hosts'));
+    const { hosts, errors } = parseHostsSetting(this.settings.hosts);
     this.fleet.configure(hosts, this.discovered, [...errors, ...this.discoveryErrors]);
   }
 
@@ -71,7 +101,16 @@ export class Container implements vscode.Disposable {
   /** Evaluate the workspace flake's host names; only in a trusted workspace (it runs Nix code). */
   async rediscover(): Promise<void> {
     const dir = this.workspaceDir;
-    const enabled = vscode.workspace.getConfiguration('nixfleet').get<boolean>('discoverFromFlake', true);
+    let enabled: boolean;
+    try {
+      enabled = this.settings.discoverFromFlake;
+    } catch (err) {
+      // A bad value is shown with the hosts' problems, like any discovery error.
+      this.discovered = [];
+      this.discoveryErrors = [(err as Error).message];
+      this.loadHosts();
+      return;
+    }
     if (!dir || !enabled || !this.trusted) {
       this.discovered = [];
       this.discoveryErrors = [];
@@ -115,5 +154,5 @@ function clientName(): string {
   } catch {
     // no passwd entry (containers): keep "user"
   }
-  return `vscode ${user}@${hostname()}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 128);
+  return clientNameOf(`vscode ${user}@${hostname()}`);
 }

@@ -7,8 +7,6 @@ import { Container } from './container';
 import { StatusBar } from './ui/statusBar';
 import { FleetTreeProvider } from './views/fleetTreeProvider';
 
-let container: Container | undefined;
-
 /** What activate() returns: for other parts of the extension and for tests in the extension host. */
 export interface NixFleetApi {
   container: Container;
@@ -19,7 +17,6 @@ export interface NixFleetApi {
 
 export function activate(context: vscode.ExtensionContext): NixFleetApi {
   const c = new Container(context);
-  container = c;
   const tree = new FleetTreeProvider(c);
   const view = vscode.window.createTreeView('nixfleet.fleet', { treeDataProvider: tree, showCollapseAll: true });
   const statusBar = new StatusBar(c);
@@ -75,9 +72,5 @@ function watchWorkspace(c: Container): vscode.Disposable[] {
 }
 
 export function deactivate(): void {
-  container = undefined;
-}
-
-export function currentContainer(): Container | undefined {
-  return container;
+  // Everything activate() made is in context.subscriptions: VS Code disposes it.
 }

@@ -1,6 +1,6 @@
 // CLI commands that run an op, table-driven: each entry maps its flags to the op's
 // params. Adding an op to the CLI means adding one entry here.
-import { parseGeneration, type OpInfo, type OpKind } from '../../protocol';
+import { parseGeneration, rebuildSmartConflict, type OpInfo, type OpKind } from '../../protocol';
 import { rollbackPrompt } from '../rebuildSmart/cliPrompt';
 
 export interface FlagSpec {
@@ -95,10 +95,7 @@ export const opCommands: Record<string, OpCommand> = {
       rollback: { type: 'boolean', help: 'restore the commit and generation recorded by the last run, nothing else' },
     },
     toParams: (f) => {
-      if (f.update === true && f['skip-update'] === true) throw new Error('--update and --skip-update contradict each other: give one');
-      const phaseFlags = ['skip-upstream', 'skip-dotfiles', 'skip-update', 'update', 'offline', 'rollback-on-failure'] as const;
-      if (f.rollback === true && phaseFlags.some((k) => f[k] === true)) throw new Error('--rollback takes no phase flags (only --dry-run)');
-      return given({
+      const params = given({
         skipUpstream: f['skip-upstream'],
         skipDotfiles: f['skip-dotfiles'],
         skipUpdate: f['skip-update'],
@@ -108,6 +105,10 @@ export const opCommands: Record<string, OpCommand> = {
         rollbackOnFailure: f['rollback-on-failure'],
         rollback: f.rollback,
       });
+      const conflict = rebuildSmartConflict(params);
+      if (conflict === 'update-and-skip-update') throw new Error('--update and --skip-update contradict each other: give one');
+      if (conflict === 'rollback-with-phase-flags') throw new Error('--rollback takes no phase flags (only --dry-run)');
+      return params;
     },
     onFailure: rollbackPrompt,
   },

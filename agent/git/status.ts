@@ -1,10 +1,9 @@
 // The host's nixcfg checkout as status reports it. Never fetches (status must be cheap and
 // work offline) and never throws: a broken checkout is reported in `error`.
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { simpleGit, type StatusResult } from 'simple-git';
-import type { HostStatus } from '../../protocol';
+import { flakeLockHash, type HostStatus } from '../../protocol';
 import type { AgentConfig } from '../config';
 
 export type CheckoutStatus = NonNullable<HostStatus['checkout']>;
@@ -36,7 +35,7 @@ export async function readCheckout(config: Pick<AgentConfig, 'flake'>): Promise<
   }
   try {
     const lock = await readFile(path.join(config.flake, 'flake.lock'));
-    result.lockHash = createHash('sha256').update(lock).digest('hex');
+    result.lockHash = flakeLockHash(lock);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
       result.error = `cannot read ${path.join(config.flake, 'flake.lock')}: ${(err as NodeJS.ErrnoException).code ?? err}`;

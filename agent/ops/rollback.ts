@@ -1,8 +1,8 @@
 // rollback: to the previous generation or to `to`. Refused (before anything changes) when
 // the target does not exist, was garbage-collected, is already current, or is older than
-// 30 days without confirmOld. Then: profile, activation, health checks.
+// OLD_GENERATION_DAYS (protocol/rules.ts) without confirmOld. Then: profile, activation, health checks.
 import { existsSync } from 'node:fs';
-import { opParams, type OpParams } from '../../protocol';
+import { generationAgeDays, isOldGeneration, OLD_GENERATION_DAYS, opParams, type OpParams } from '../../protocol';
 import { checkAndRecord } from '../nix/deploy';
 import { readProfile, type ProfileLink } from '../nix/profile';
 import { activateOrRestore, switchProfileGeneration } from '../nix/system';
@@ -11,7 +11,6 @@ import { requireReadableState } from './common';
 import type { OpContext, OpDefinition } from './types';
 import { OpError } from './types';
 
-export const OLD_GENERATION_DAYS = 30;
 
 export interface RollbackPlan {
   from: ProfileLink;
@@ -46,8 +45,8 @@ export function planRollback(ctx: Pick<OpContext, 'config'>, params: OpParams<'r
         (rev ? `rebuild it with a switch to revision ${rev}` : 'rebuild its configuration with a switch instead'),
     );
   }
-  const ageDays = (now - to.mtimeMs) / 86_400_000;
-  if (ageDays > OLD_GENERATION_DAYS && !params.confirmOld) {
+  if (isOldGeneration(to.mtimeMs, now) && !params.confirmOld) {
+    const ageDays = generationAgeDays(to.mtimeMs, now);
     throw new OpError(
       `host ${host}: generation ${to.generation} is from ${new Date(to.mtimeMs).toISOString().slice(0, 10)}, ${Math.floor(ageDays)} days old (more than ${OLD_GENERATION_DAYS}); confirm the rollback to it explicitly (confirmOld, CLI --yes)`,
     );

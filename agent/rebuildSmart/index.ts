@@ -3,7 +3,7 @@
 // is one named function under phases/; this file wires them, applies the failure policy
 // and produces the OpResult (with the structured phase list for VS Code).
 import { rmSync } from 'node:fs';
-import type { OpParams, OpResult } from '../../protocol';
+import { rebuildSmartConflict, type OpParams, type OpResult } from '../../protocol';
 import { OpError, type OpContext } from '../ops/types';
 import { readWorkTree, short } from './gitState';
 import { agentNixSide } from './nixSide';
@@ -51,10 +51,11 @@ export function resolveFlags(ctx: OpContext, params: RebuildSmartParams): RunFla
 }
 
 export async function runRebuildSmart(ctx: OpContext, params: RebuildSmartParams, nix: NixSide = agentNixSide): Promise<OpResult> {
-  if (params.update && params.skipUpdate) {
+  const conflict = rebuildSmartConflict(params);
+  if (conflict === 'update-and-skip-update') {
     throw new OpError('--update and --skip-update contradict each other: give one of them');
   }
-  if (params.rollback && (params.update || params.skipUpstream || params.skipDotfiles || params.offline)) {
+  if (conflict === 'rollback-with-phase-flags') {
     throw new OpError('--rollback restores the last run\'s commit and generation and takes no other phase flags (only --dry-run)');
   }
   const flags = resolveFlags(ctx, params);

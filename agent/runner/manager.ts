@@ -72,6 +72,8 @@ interface Watched {
   cancelTimer?: NodeJS.Timeout;
   /** performance.now() when watching began: the worker's start grace is monotonic time, not wall-clock. */
   since: number;
+  /** The confirmDeadline last announced with an op.state event (magic rollback). */
+  confirmDeadline?: string;
 }
 
 export interface OpManagerEvents {
@@ -438,6 +440,12 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
       this.unwatch(opId);
       this.observeEnd(info);
       return;
+    }
+    // The worker now waits for op.confirm: say so with op.state, the controller's cue to confirm.
+    const watched = this.running.get(opId)!;
+    if (info.confirmDeadline && info.confirmDeadline !== watched.confirmDeadline) {
+      watched.confirmDeadline = info.confirmDeadline;
+      this.emit('state', this.get(opId) ?? info);
     }
     if (this.workerAlive(opId)) return;
     // The worker writes op.json before it exits: read once more to close that window.

@@ -2,7 +2,7 @@
 // its own session, so it outlives the agent (force-rebuild restarts the agent mid-op).
 // It owns the op's journal and op.json, and holds the host lock for ops that act on the host.
 import { existsSync } from 'node:fs';
-import { FINAL_OP_STATES, type ClientIdentity, type OpInfo, type OpResult, type OpStateName } from '../../protocol';
+import { FINAL_OP_STATES, formatArgv, type ClientIdentity, type OpInfo, type OpResult, type OpStateName } from '../../protocol';
 import { AGENT_VERSION } from '../version';
 import { CommandError, runCommand } from '../exec';
 import { actsOnHost, OpError, type OpContext, type OpDefinition, type NixInfo } from '../ops/types';
@@ -110,15 +110,10 @@ function makeContext(req: OpRequest, opId: string, journal: JournalWriter, nix: 
     signal,
     log: (stream, text) => journal.append(stream, text),
     run: (argv, opts = {}) => {
-      journal.append('info', `$ ${argv.map(quoteForDisplay).join(' ')}`);
+      journal.append('info', `$ ${formatArgv(argv)}`);
       return runCommand(argv, (s, t) => journal.append(s, t), { ...opts, signal: opts.signal ?? signal });
     },
   };
-}
-
-/** Shown in the journal only, never executed: makes argv boundaries visible. */
-function quoteForDisplay(arg: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
 async function execute(

@@ -10,6 +10,7 @@
 // never reads) is dropped, and everything it held is released with it.
 import {
   MAX_FRAME_BYTES,
+  clientNameOf,
   PROTOCOL_VERSION,
   helloMessage,
   printable,
@@ -226,7 +227,7 @@ export class Session implements SessionLike {
       this.fail(undefined, 'protocol', `protocol version ${parsed.data.protocol} is not supported: this agent speaks ${PROTOCOL_VERSION}; update the extension or the agent so they match`);
       return this.close('protocol version mismatch');
     }
-    this.clientName = parsed.data.client.name.replace(/[^\x20-\x7e]/g, '?');
+    this.clientName = clientNameOf(parsed.data.client.name);
     this.welcomed = true;
     this.write(JSON.stringify(this.core.welcome()));
   }

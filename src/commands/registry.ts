@@ -1,53 +1,60 @@
-// The one list of commands. Adding a command = one file in this folder + one line here.
+// The one list of commands, grouped by area (src/commands/<area>/<verb>.ts). Adding a command =
+// one file + one line here; test/unit/commands-contributions.test.ts holds package.json's
+// contributions to this list.
 import * as vscode from 'vscode';
 import type { Container } from '../container';
+import { CancelledByUser } from '../editor/editor';
+import { isProgrammatic } from '../flows/args';
 import { GitHubError } from '../github/errors';
-import { CancelledByUser, isProgrammatic } from '../ui/pickHost';
 import { requireTrust, UntrustedWorkspaceError } from '../ui/trust';
 import type { CommandDefinition } from './types';
 
-import addHost from './addHost';
-import deploy from './deploy';
-import deployRollback from './deployRollback';
-import deploySummary from './deploySummary';
-import cancelOp from './cancelOp';
-import focus from './focus';
-import forceRebuild from './forceRebuild';
-import forceRebuildFromSource from './forceRebuildFromSource';
-import pull from './pull';
-import rebuildSmart from './rebuildSmart';
-import refresh from './refresh';
-import revertPr from './revertPr';
-import rollback from './rollback';
-import rollbackToGeneration from './rollbackToGeneration';
-import runTests from './runTests';
-import setAgentToken from './setAgentToken';
-import setGitHubToken from './setGitHubToken';
-import showLogs from './showLogs';
-import switchCommand from './switch';
-import updateAgent from './updateAgent';
+import deploy from './deploy/deploy';
+import revertPr from './deploy/revertPr';
+import rollbackDeployedHosts from './deploy/rollbackDeployedHosts';
+import showDeploySummary from './deploy/showDeploySummary';
+import addHost from './fleet/addHost';
+import focus from './fleet/focus';
+import refresh from './fleet/refresh';
+import setGitHubToken from './github/setGitHubToken';
+import cancelOp from './host/cancelOp';
+import forceRebuild from './host/forceRebuild';
+import forceRebuildFromSource from './host/forceRebuildFromSource';
+import pull from './host/pull';
+import rebuildSmart from './host/rebuildSmart';
+import rollback from './host/rollback';
+import rollbackToGeneration from './host/rollbackToGeneration';
+import runTests from './host/runTests';
+import setAgentToken from './host/setAgentToken';
+import showLogs from './host/showLogs';
+import switchCommand from './host/switch';
+import updateAgent from './host/updateAgent';
 
 export const COMMANDS: readonly CommandDefinition[] = [
-  addHost,
-  deploy,
-  deployRollback,
-  deploySummary,
-  cancelOp,
-  focus,
+  // host: ops and settings of one host
   forceRebuild,
   forceRebuildFromSource,
-  pull,
+  switchCommand,
   rebuildSmart,
-  refresh,
-  revertPr,
   rollback,
   rollbackToGeneration,
   runTests,
-  setAgentToken,
-  setGitHubToken,
-  showLogs,
-  switchCommand,
+  pull,
   updateAgent,
+  cancelOp,
+  showLogs,
+  setAgentToken,
+  // fleet: the host list and the view
+  refresh,
+  addHost,
+  focus,
+  // deploy: rollouts to many hosts and their undo
+  deploy,
+  rollbackDeployedHosts,
+  showDeploySummary,
+  revertPr,
+  // github
+  setGitHubToken,
 ];
 
 /**
@@ -67,7 +74,7 @@ export function registerCommands(c: Container, commands: readonly CommandDefinit
         if (programmatic) throw err;
         const message = err instanceof Error ? err.message : String(err);
         // A way out one click away: trust the workspace, or store a GitHub token GitHub accepts.
-        const action = /Manage Workspace Trust/.test(message) ? 'Manage Workspace Trust' : err instanceof GitHubError && err.kind === 'auth' ? 'Set GitHub Token' : undefined;
+        const action = err instanceof UntrustedWorkspaceError ? 'Manage Workspace Trust' : err instanceof GitHubError && err.kind === 'auth' ? 'Set GitHub Token' : undefined;
         // The trust refusal names the command already ("NixFleet: X is disabled ...").
         const text = err instanceof UntrustedWorkspaceError ? message : `NixFleet: ${def.title}: ${message}`;
         const choice = await vscode.window.showErrorMessage(text, ...(action ? [action] : []));

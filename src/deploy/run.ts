@@ -1,7 +1,7 @@
 // Running a deploy: read every host's current generation, optionally preview the closure
 // diffs and ask, then canaries one at a time, then the rest in parallel (bounded). The
 // first failure stops every host that has not started yet; hosts already running finish.
-import { FINAL_OP_STATES, type OpInfo, type OpKind } from '../../protocol';
+import { FINAL_OP_STATES, opResultOf, type OpInfo, type OpKind } from '../../protocol';
 import type { AuditLog } from './audit';
 import { deployOpId, eachLimited } from './plan';
 import type { DeployAgents, DeployEvent, DeployHost, DeployPhase, DeployRecord } from './types';
@@ -111,8 +111,7 @@ async function preview(o: RunDeployOptions, update: ReturnType<typeof hostEmitte
       record.stoppedBy ??= h.host;
       return;
     }
-    const diff = (r.op!.result as { closureDiff?: unknown } | undefined)?.closureDiff;
-    update(h, { closureDiff: Array.isArray(diff) ? diff.filter((l): l is string => typeof l === 'string') : [] });
+    update(h, { closureDiff: opResultOf('build', r.op!.result)?.closureDiff ?? [] });
   });
   return !failed;
 }

@@ -39,6 +39,18 @@ export class DeployService {
     return this.current;
   }
 
+  /** The deploy `id` from the audit log, or (no id) the last one; throws saying what to do when there is none. */
+  find(id?: unknown): DeployRecord {
+    if (id !== undefined) {
+      const found = this.audit.deploys().find((d) => d.id === id);
+      if (!found) throw new Error(`deploy "${String(id)}" is not in the deploy audit log (${this.audit.file})`);
+      return found;
+    }
+    const last = this.last();
+    if (!last) throw new Error('there is no deploy yet: run "NixFleet: Deploy" first');
+    return last;
+  }
+
   get busy(): boolean {
     return this.running;
   }

@@ -18,10 +18,12 @@ import {
   type ResultOf,
   type WelcomeMessage,
 } from '../../protocol';
+import { OutputTracker } from './outputTracker';
 import { AgentRequestError } from './session';
 import type { Transport, TransportFactory } from './transport';
 
 export { AgentRequestError };
+export type { AgentErrorCode } from './session';
 
 export interface ReconnectOptions {
   initialDelayMs?: number;
@@ -64,7 +66,6 @@ interface Pending {
 }
 
 interface SubState {
-  lastSeq: number;
   /** Resolves the first subscribe call; later resubscribes after reconnect are silent. */
   active: boolean;
 }
@@ -75,6 +76,8 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly subs = new Map<string, SubState>();
+  /** Highest seq delivered per subscribed op. */
+  private readonly delivered = new OutputTracker();
   private attempts = 0;
   private closed = false;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -200,11 +203,8 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
         return;
       }
       case 'op.output': {
-        const sub = this.subs.get(msg.op);
-        const last = sub?.lastSeq ?? 0;
-        const fresh = msg.lines[0]!.seq > last ? msg.lines : msg.lines.filter((l) => l.seq > last);
+        const fresh = this.subs.has(msg.op) ? this.delivered.accept(msg.op, msg.lines).fresh : msg.lines;
         if (!fresh.length) return;
-        if (sub) sub.lastSeq = fresh[fresh.length - 1]!.seq;
         this.emit('output', msg.op, fresh);
         return;
       }
@@ -212,7 +212,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
         this.emit('op.state', msg.op);
         return;
       case 'op.end':
-        this.subs.delete(msg.op.id);
+        this.dropSub(msg.op.id);
         this.emit('op.end', msg.op);
         return;
       case 'host.status':
@@ -248,7 +248,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   private resubscribe(): void {
     for (const [op, sub] of this.subs) {
       if (!sub.active) continue;
-      this.send('op.subscribe', { op, fromSeq: sub.lastSeq } as Fields<'op.subscribe'>).catch(() => {
+      this.send('op.subscribe', { op, fromSeq: this.delivered.lastSeq(op) } as Fields<'op.subscribe'>).catch(() => {
         /* the next reconnect retries */
       });
     }
@@ -308,26 +308,30 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
    * Output arrives as 'output' events; 'op.end' ends it. Survives reconnects.
    */
   async subscribe(op: string, fromSeq?: number): Promise<OpInfo> {
-    const sub = this.subs.get(op) ?? { lastSeq: 0, active: true };
-    if (fromSeq !== undefined) sub.lastSeq = fromSeq;
-    sub.active = true;
-    this.subs.set(op, sub);
+    if (!this.subs.has(op)) this.delivered.resumeFrom(op, 0);
+    if (fromSeq !== undefined) this.delivered.resumeFrom(op, fromSeq);
+    this.subs.set(op, { active: true });
     try {
-      return (await this.request('op.subscribe', { op, fromSeq: sub.lastSeq } as Fields<'op.subscribe'>)).op;
+      return (await this.request('op.subscribe', { op, fromSeq: this.delivered.lastSeq(op) } as Fields<'op.subscribe'>)).op;
     } catch (err) {
-      if (err instanceof AgentRequestError && err.code === 'not-found') this.subs.delete(op);
+      if (err instanceof AgentRequestError && err.code === 'not-found') this.dropSub(op);
       throw err;
     }
   }
 
-  async unsubscribe(op: string): Promise<void> {
+  private dropSub(op: string): void {
     this.subs.delete(op);
+    this.delivered.forget(op);
+  }
+
+  async unsubscribe(op: string): Promise<void> {
+    this.dropSub(op);
     if (this.current.state === 'online') await this.request('op.unsubscribe', { op } as Fields<'op.unsubscribe'>);
   }
 
   /** Highest seq delivered for `op` (0 when none). */
   lastSeq(op: string): number {
-    return this.subs.get(op)?.lastSeq ?? 0;
+    return this.subs.has(op) ? this.delivered.lastSeq(op) : 0;
   }
 
   async listOps(limit = 50): Promise<OpInfo[]> {

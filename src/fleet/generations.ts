@@ -1,20 +1,18 @@
 // Generations as the user picks them: newest first, current and last-known-working marked,
 // with the 30-day age rule the agent enforces (confirmOld) made visible beforehand.
-import type { Generation } from '../../protocol';
+import { generationAgeDays, isOldGeneration, OLD_GENERATION_DAYS, type Generation } from '../../protocol';
 import { formatTime, shortRev } from './statusRows';
-
-export const OLD_GENERATION_DAYS = 30;
 
 export function newestFirst(gens: readonly Generation[]): Generation[] {
   return [...gens].sort((a, b) => b.generation - a.generation);
 }
 
 export function ageDays(g: Generation, now = Date.now()): number {
-  return (now - Date.parse(g.createdAt)) / 86_400_000;
+  return generationAgeDays(Date.parse(g.createdAt), now);
 }
 
 export function isOld(g: Generation, now = Date.now()): boolean {
-  return ageDays(g, now) > OLD_GENERATION_DAYS;
+  return isOldGeneration(Date.parse(g.createdAt), now);
 }
 
 export function testsText(g: Generation): string {
@@ -66,7 +64,7 @@ export function planRollback(host: string, gens: readonly Generation[], target: 
   const to = gens.find((g) => g.generation === target);
   if (!to) throw new Error(`host ${host} has no generation ${target}: refresh the Fleet view and pick one of its generations`);
   if (to.current) throw new Error(`host ${host} already runs generation ${target}: pick another generation`);
-  if (!to.present) throw new Error(`generation ${target} of host ${host} was garbage-collected and cannot be restored: pick a newer one`);
+  if (!to.present) throw new Error(`generation ${target} of host ${host} was garbage-collected and cannot be rolled back to: pick a newer one`);
   const from = gens.find((g) => g.current);
   const old = isOld(to, now);
   const fromText = from ? `generation ${from.generation} (${describeGeneration(from)})` : 'its current system';

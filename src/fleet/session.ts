@@ -1,6 +1,6 @@
 // What the fleet needs from a connection to one agent. `agentSession.ts` provides it on top
 // of the protocol client (agentClient.ts); tests may provide it over a real agent too.
-import type { Generation, HostStatus, OpInfo, OpKind, OutputLine, WelcomeMessage } from '../../protocol';
+import type { ErrorCode, Generation, HostStatus, OpInfo, OpKind, OutputLine, WelcomeMessage } from '../../protocol';
 
 export type SessionState =
   | { state: 'connecting' }
@@ -36,12 +36,18 @@ export interface AgentSession {
   close(): void;
 }
 
-/** A request failure from the agent, with its protocol error code when it has one. */
+/**
+ * Why a request failed, for callers to dispatch on: the agent's protocol error code, or what
+ * the client itself saw (not connected, no answer in time, closed by us, given up offline).
+ */
+export type AgentErrorCode = ErrorCode | 'disconnected' | 'timeout' | 'closed' | 'offline';
+
+/** A request failure from the agent, with its code when it has one. */
 export class AgentRequestError extends Error {
   override name = 'AgentRequestError';
   constructor(
     message: string,
-    readonly code?: string,
+    readonly code?: AgentErrorCode,
   ) {
     super(message);
   }

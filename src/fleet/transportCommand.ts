@@ -2,6 +2,7 @@
 // "--config", "/etc/nixfleet/agent.json"]) and speak NDJSON over its stdin/stdout.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { formatArgv } from '../../protocol';
 import { Transport } from './transport';
 
 /** Why the command ended, for the user, and whether retrying can help. */
@@ -85,7 +86,7 @@ export class CommandTransport extends Transport {
   constructor(opts: CommandTransportOptions) {
     super();
     if (!opts.argv.length) throw new Error('the agent command is empty: give an argv such as ["ssh", "root@h1", "nixfleet-agent", "stdio"]');
-    this.description = opts.argv.join(' ');
+    this.description = formatArgv(opts.argv);
     this.child = spawn(opts.argv[0]!, opts.argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
     this.child.on('spawn', () => this.emit('open'));
     this.child.on('error', (err) => this.finish(`cannot run ${opts.argv[0]}: ${err.message}`, (err as NodeJS.ErrnoException).code === 'ENOENT'));

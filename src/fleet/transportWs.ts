@@ -47,7 +47,8 @@ export class WsTransport extends Transport {
       });
       res.on('error', () => this.finish(`the agent answered HTTP ${res.statusCode}`, false));
     });
-    this.ws.on('error', (err) => this.finish(`cannot reach the agent at ${opts.url}: ${err.message}`, /self[- ]signed|certificate/i.test(err.message)));
+    // A certificate the client does not accept stays unaccepted on retry: give up (fatal).
+    this.ws.on('error', (err) => this.finish(`cannot reach the agent at ${opts.url}: ${err.message}`, CERTIFICATE_ERRORS.has((err as NodeJS.ErrnoException).code ?? '')));
     this.ws.on('close', (code, reason) => this.finish(`connection closed (${code}${reason.length ? ' ' + reason.toString() : ''})`, false));
   }
 
@@ -72,3 +73,13 @@ export class WsTransport extends Transport {
     this.finish('closed by the client', true);
   }
 }
+
+/** Node's codes for a TLS certificate it refused (OpenSSL's X509 verify errors, and the name check). */
+const CERTIFICATE_ERRORS = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE', 'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY', 'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED', 'ERROR_IN_CERT_NOT_BEFORE_FIELD', 'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_CHAIN_TOO_LONG', 'CERT_REVOKED', 'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);

@@ -1,6 +1,6 @@
 // What the workspace's own nixcfg checkout says, to compare hosts against: its commit and
 // the hash of its flake.lock. Read with git (argv) and node:fs, only after the view is shown.
-import { createHash } from 'node:crypto';
+import { flakeLockHash } from '../../protocol';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -16,9 +16,6 @@ export interface WorkspaceInfo {
   hasFlake: boolean;
 }
 
-export function sha256Hex(data: Buffer | string): string {
-  return createHash('sha256').update(data).digest('hex');
-}
 
 /** Agents may report the hash as hex, "sha256:hex" or "sha256-base64" (SRI); compare as hex. */
 export function normaliseHash(hash: string | undefined): string | undefined {
@@ -43,7 +40,7 @@ export async function readWorkspaceInfo(dir: string): Promise<WorkspaceInfo> {
     dir,
     revision: revision || undefined,
     upstreamRevision: upstreamRevision || undefined,
-    lockHash: lock ? sha256Hex(lock) : undefined,
+    lockHash: lock ? flakeLockHash(lock) : undefined,
     hasFlake,
   };
 }

@@ -4,38 +4,29 @@
 // from data), under a strict CSP.
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import type { Container } from '../container';
+import type { Container, SummaryPanel } from '../container';
 import { summarizeDeploy } from '../deploy/summary';
 import type { DeployRecord } from '../deploy/types';
+import { undoActions, type UndoActions } from '../flows/deployUndo';
 
-export interface SummaryActions {
-  revert(record: DeployRecord): Promise<void>;
-  rollback(record: DeployRecord): Promise<void>;
-  revertAndRollback(record: DeployRecord): Promise<void>;
+/** Open (or reveal) the live deploy summary for `record`; the container holds the one panel. */
+export function showDeploySummary(c: Container, record: DeployRecord | undefined): SummaryPanel {
+  if (c.deploySummary) c.deploySummary.reveal();
+  else c.deploySummary = new DeploySummaryPanel(c, undoActions(c), (listener) => c.deploys.onEvent.on(listener));
+  c.deploySummary.setRecord(record);
+  return c.deploySummary;
 }
 
-const panels = new WeakMap<Container, DeploySummaryPanel>();
-
-export class DeploySummaryPanel implements vscode.Disposable {
+export class DeploySummaryPanel implements vscode.Disposable, SummaryPanel {
   private readonly subs: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private record: DeployRecord | undefined;
 
-  static show(c: Container, record: DeployRecord | undefined, actions: SummaryActions, onEvents: (l: () => void) => () => void): DeploySummaryPanel {
-    let p = panels.get(c);
-    if (!p) {
-      p = new DeploySummaryPanel(c, actions, onEvents);
-      panels.set(c, p);
-    } else p.panel.reveal(vscode.ViewColumn.Beside, true);
-    p.setRecord(record);
-    return p;
-  }
-
   private readonly panel: vscode.WebviewPanel;
 
-  private constructor(
+  constructor(
     private readonly c: Container,
-    private readonly actions: SummaryActions,
+    private readonly actions: UndoActions,
     onEvents: (l: () => void) => () => void,
   ) {
     this.panel = vscode.window.createWebviewPanel('nixfleet.deploySummary', 'NixFleet Deploy', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, { enableScripts: true, retainContextWhenHidden: true, localResourceRoots: [] });
@@ -43,6 +34,10 @@ export class DeploySummaryPanel implements vscode.Disposable {
     this.subs.push(onEvents(() => this.queue()));
     this.panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m));
     this.panel.onDidDispose(() => this.dispose());
+  }
+
+  reveal(): void {
+    this.panel.reveal(vscode.ViewColumn.Beside, true);
   }
 
   setRecord(record: DeployRecord | undefined): void {
@@ -132,6 +127,6 @@ vscode.postMessage({ type: 'ready' });
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
     for (const s of this.subs.splice(0)) s();
-    if (panels.get(this.c) === this) panels.delete(this.c);
+    if (this.c.deploySummary === this) this.c.deploySummary = undefined;
   }
 }

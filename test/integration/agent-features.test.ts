@@ -35,6 +35,11 @@ describe('agent features', () => {
       const untrusted = new AgentClient({ transport: () => new WsTransport({ url, token: bed.token }), clientName: 'tls', reconnect: false });
       await assert.rejects(untrusted.connect(), /certificate/i);
       untrusted.close();
+      // Refused by its certificate's verify code: final, even for a client that reconnects.
+      const retrying = new AgentClient({ transport: () => new WsTransport({ url, token: bed.token }), clientName: 'tls', reconnect: { initialDelayMs: 20 } });
+      await assert.rejects(retrying.connect(), /self-signed certificate/i);
+      assert.equal(retrying.state.state === 'offline' && retrying.state.fatal, true);
+      retrying.close();
     } finally {
       await agent.stop();
     }

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { discoverFlakeHosts } from '../../src/fleet/discovery';
-import { readWorkspaceInfo, sha256Hex } from '../../src/fleet/workspace';
+import { flakeLockHash } from '../../protocol';
+import { readWorkspaceInfo } from '../../src/fleet/workspace';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -59,7 +60,7 @@ test('workspace info: HEAD commit and flake.lock hash', async () => {
   writeFileSync(path.join(dir, 'flake.lock'), '{"nodes":{},"version":7}\n');
   const info = await readWorkspaceInfo(dir);
   assert.match(info.revision!, /^[0-9a-f]{40}$/);
-  assert.equal(info.lockHash, sha256Hex('{"nodes":{},"version":7}\n'));
+  assert.equal(info.lockHash, flakeLockHash('{"nodes":{},"version":7}\n'));
   assert.equal(info.hasFlake, true);
   assert.equal(info.upstreamRevision, undefined);
 });

@@ -4,16 +4,17 @@ import type { HostStatus } from '../../protocol';
 import type { HostSnapshot } from '../../src/fleet/hostSnapshot';
 import { statusRows } from '../../src/fleet/statusRows';
 import { summarise } from '../../src/fleet/summary';
-import { sha256Hex, type WorkspaceInfo } from '../../src/fleet/workspace';
+import { flakeLockHash } from '../../protocol';
+import type { WorkspaceInfo } from '../../src/fleet/workspace';
 
 const wsRev = 'a'.repeat(40);
-const ws: WorkspaceInfo = { dir: '/ws', revision: wsRev, lockHash: sha256Hex('lock-1'), hasFlake: true };
+const ws: WorkspaceInfo = { dir: '/ws', revision: wsRev, lockHash: flakeLockHash('lock-1'), hasFlake: true };
 
 function status(over: Partial<HostStatus> = {}): HostStatus {
   return {
     host: 'h1', platform: 'nixos', agentVersion: '0.1.0', nixVersion: '2.8.0', switchMethod: 'direct',
     currentGeneration: 3, startedAt: '2026-11-22T04:00:00Z',
-    checkout: { path: '/srv/nixcfg', revision: wsRev, branch: 'main', dirty: false, ahead: 0, behind: 0, lockHash: sha256Hex('lock-1') },
+    checkout: { path: '/srv/nixcfg', revision: wsRev, branch: 'main', dirty: false, ahead: 0, behind: 0, lockHash: flakeLockHash('lock-1') },
     currentRevision: wsRev,
     lastChecks: { passed: true, at: '2026-11-22T04:01:00Z' },
     ...over,
@@ -38,7 +39,7 @@ test('a host in step with the workspace: all rows ok', () => {
 test('behind/ahead, dirty, other lock, other commit, failed tests', () => {
   const rows = byKind(statusRows(snap({
     status: status({
-      checkout: { path: '/srv/nixcfg', revision: 'b'.repeat(40), dirty: true, ahead: 1, behind: 3, lockHash: 'sha256:' + sha256Hex('lock-0').toUpperCase() },
+      checkout: { path: '/srv/nixcfg', revision: 'b'.repeat(40), dirty: true, ahead: 1, behind: 3, lockHash: 'sha256:' + flakeLockHash('lock-0').toUpperCase() },
       currentRevision: 'b'.repeat(40),
       lastChecks: { passed: false, at: '2026-11-22T04:01:00Z', detail: 'systemctl is-system-running: degraded' },
     }),
@@ -74,7 +75,7 @@ test('Git row reads as English for behind only, ahead only, and both', () => {
 });
 
 test('lock hashes compare across hex, sha256: and SRI spellings', () => {
-  const sri = 'sha256-' + Buffer.from(sha256Hex('lock-1'), 'hex').toString('base64');
+  const sri = 'sha256-' + Buffer.from(flakeLockHash('lock-1'), 'hex').toString('base64');
   const rows = byKind(statusRows(snap({ status: status({ checkout: { ...status().checkout!, lockHash: sri } }) }), ws));
   assert.equal(rows.lock!.value, 'matches the workspace');
 });

@@ -1,0 +1,180 @@
+// One session per configured host: opened when the fleet starts (or an entry changes), closed
+// when the host goes, reopened with the current token on demand. What arrives on a session
+// (host status, op events, going online) is handed to the fleet's other parts.
+import type { HostStatus } from '../../protocol';
+import { parseAddress, type AgentEndpoint, type HostEntry } from './hostConfig';
+import type { HostRecord, HostRegistry } from './hostRegistry';
+import type { AgentSession, OpEvent, SessionState } from './session';
+
+export interface ConnectionDeps {
+  openSession(entry: HostEntry, endpoint: AgentEndpoint, token: string | undefined): AgentSession;
+  getToken(host: string): Promise<string | undefined>;
+  /** How long a command waits for an offline host to come online before giving up. */
+  connectWaitMs?: number;
+}
+
+export interface SessionListener {
+  /** The session came online (first time, or again after a reconnect or an agent restart). */
+  online(rec: HostRecord): void;
+  hostStatus(rec: HostRecord, status: HostStatus, before: HostStatus | undefined): void;
+  opEvent(rec: HostRecord, e: OpEvent): void;
+}
+
+/** Resolves with the session's state once it is no longer connecting, or after `waitMs`. */
+export function settled(session: AgentSession, waitMs: number): Promise<SessionState> {
+  if (session.state.state !== 'connecting') return Promise.resolve(session.state);
+  return new Promise<SessionState>((resolve) => {
+    const timer = setTimeout(() => {
+      off();
+      resolve(session.state);
+    }, waitMs);
+    const off = session.onState((s) => {
+      if (s.state === 'connecting') return;
+      clearTimeout(timer);
+      off();
+      resolve(s);
+    });
+  });
+}
+
+export class Connections {
+  private started = false;
+  private disposed = false;
+
+  constructor(
+    private readonly deps: ConnectionDeps,
+    private readonly registry: HostRegistry,
+    private readonly listener: SessionListener,
+  ) {}
+
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  /** Open sessions to every configured host. */
+  async start(): Promise<void> {
+    if (this.started || this.disposed) return;
+    this.started = true;
+    await this.connectAll();
+  }
+
+  /** After the host list changed: open what is new (only once started). */
+  configured(): void {
+    if (this.started) void this.connectAll();
+  }
+
+  private async connectAll(): Promise<void> {
+    await Promise.all(this.registry.all().map((r) => this.connect(r)));
+  }
+
+  /** Open the record's session unless one is open for the same entry. */
+  async connect(rec: HostRecord): Promise<void> {
+    const entry = rec.snapshot.entry;
+    if (!entry || this.disposed) return;
+    const key = JSON.stringify(entry);
+    if (rec.session && rec.sessionKey === key) return;
+    this.close(rec);
+    let endpoint: AgentEndpoint;
+    try {
+      endpoint = parseAddress(entry.name, entry.address, entry);
+    } catch (err) {
+      this.registry.update(rec, { connection: 'offline', problem: (err as Error).message });
+      return;
+    }
+    rec.sessionKey = key;
+    const token = await this.deps.getToken(entry.name).catch(() => undefined);
+    if (this.disposed || rec.sessionKey !== key || rec.session) return;
+    const session = this.deps.openSession(entry, endpoint, token);
+    rec.session = session;
+    rec.unsubscribe.push(
+      session.onState((s) => this.onSessionState(rec, session, s)),
+      session.onHostStatus((status) => {
+        if (rec.session !== session) return;
+        const before = rec.snapshot.status;
+        this.registry.update(rec, { status, lastSeen: new Date().toISOString() });
+        this.listener.hostStatus(rec, status, before);
+      }),
+      session.onOpEvent((e) => this.listener.opEvent(rec, e)),
+    );
+    this.onSessionState(rec, session, session.state);
+  }
+
+  close(rec: HostRecord): void {
+    for (const u of rec.unsubscribe.splice(0)) u();
+    rec.session?.close();
+    rec.session = undefined;
+    rec.sessionKey = undefined;
+  }
+
+  private onSessionState(rec: HostRecord, session: AgentSession, s: SessionState): void {
+    if (rec.session !== session) return;
+    if (s.state === 'online') {
+      this.registry.update(rec, { connection: 'online', problem: undefined, agentVersion: s.welcome.agent.version, lastSeen: new Date().toISOString() });
+      this.listener.online(rec);
+    } else if (s.state === 'offline') {
+      this.registry.update(rec, { connection: 'offline', problem: s.reason });
+    }
+    // 'connecting' changes nothing shown: an offline host stays offline (with its reason)
+    // while the session retries, so the tree does not flicker on every backoff round.
+  }
+
+  /** Close and reopen one host's session (e.g. after its token changed). */
+  async reconnect(host: string): Promise<void> {
+    const rec = this.registry.get(host);
+    if (!rec) return;
+    this.close(rec);
+    if (this.started) await this.connect(rec);
+  }
+
+  /** Try again now for hosts that are offline (Refresh): a fresh session with the current token. */
+  async retryOffline(host?: string): Promise<void> {
+    if (!this.started) return;
+    const recs = host ? [this.registry.get(host)].filter((r): r is HostRecord => !!r) : this.registry.all();
+    await Promise.all(recs.filter((r) => r.snapshot.entry && r.snapshot.connection === 'offline').map((r) => this.reconnect(r.snapshot.name)));
+  }
+
+  /**
+   * The live session of a configured host. An offline host gets one fresh connection attempt
+   * (with the current token) and the command fails fast with the reason if that fails too.
+   */
+  async session(host: string): Promise<AgentSession> {
+    const rec = this.registry.get(host);
+    if (!rec) throw new Error(`host ${host} is not in nixfleet.hosts nor in the workspace flake: add it with "NixFleet: Add Host"`);
+    if (!rec.snapshot.entry) throw new Error(`host ${host} has no agent configured: use "NixFleet: Add Host" to give its agent's address`);
+    await this.start();
+    await this.connect(rec);
+    if (rec.session?.state.state === 'offline') await this.reconnect(host);
+    const session = rec.session;
+    if (!session) throw new Error(`host ${host}: ${rec.snapshot.problem ?? 'no session'}`);
+    if (session.state.state === 'online') return session;
+    const waitMs = this.deps.connectWaitMs ?? 15_000;
+    const outcome = await settled(session, waitMs);
+    if (outcome.state !== 'online' || rec.session !== session) {
+      const reason = outcome.state === 'offline' ? outcome.reason : `no answer within ${Math.round(waitMs / 1000)} s`;
+      throw new Error(`host ${host} is offline (${reason}): check that its agent runs and is reachable at ${rec.snapshot.entry.address}, then retry`);
+    }
+    return session;
+  }
+
+  /**
+   * A new session to `host` besides its usual one, online, for one exchange (magic rollback's
+   * confirmation must come over a connection opened after the activation). The caller closes it.
+   */
+  async openFresh(host: string, waitMs = 15_000): Promise<AgentSession> {
+    const entry = this.registry.get(host)?.snapshot.entry;
+    if (!entry) throw new Error(`host ${host} has no agent configured`);
+    const token = await this.deps.getToken(host).catch(() => undefined);
+    const session = this.deps.openSession(entry, parseAddress(entry.name, entry.address, entry), token);
+    const state = await settled(session, waitMs);
+    if (state.state !== 'online') {
+      session.close();
+      throw new Error(state.state === 'offline' ? state.reason : 'no answer');
+    }
+    return session;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    for (const rec of this.registry.all()) this.close(rec);
+  }
+}

@@ -1,0 +1,224 @@
+// Undoing a deploy, behind the commands, the failure notification and the summary's buttons:
+// Rollback Deployed Hosts (every host the deploy switched goes back to the generation it had
+// before), Revert PR (on GitHub, or with git in the workspace clone), both. Each asks first,
+// listing the hosts and what will happen, shows progress, then says how it went.
+import { simpleGit } from 'simple-git';
+import { describeRollback } from '../deploy/undo';
+import { describeTarget, summarizeDeploy } from '../deploy/summary';
+import type { DeployRecord } from '../deploy/types';
+import { CancelledByUser } from '../editor/editor';
+import { GitHubError } from '../github/errors';
+import { findMergedPullRequest, type RevertMode } from '../github/revert';
+import { findPullRequestMerge } from '../gitops/repo';
+import type { FlowContext } from './context';
+
+export interface UndoOptions {
+  /** true: no prompts (tests, scripted use); the caller already confirmed. */
+  confirmed?: boolean;
+  interactive: boolean;
+}
+
+async function confirmModal(c: FlowContext, message: string, detail: string, action: string, o: UndoOptions): Promise<void> {
+  if (o.confirmed) return;
+  if (!o.interactive) throw new Error(`${message}: pass confirm: true to do it without a prompt`);
+  const choice = await c.editor.showModalWarning(message, detail, action);
+  if (choice !== action) throw new CancelledByUser();
+}
+
+export async function rollbackDeployFlow(c: FlowContext, record: DeployRecord, o: UndoOptions & { hosts?: string[] }): Promise<DeployRecord> {
+  const lines = describeRollback(record, o.hosts);
+  if (lines.length === 0) throw new Error(`no host of the deploy of ${describeTarget(record)} switched (or all are rolled back already): nothing to roll back`);
+  await confirmModal(
+    c,
+    `Roll back ${lines.length} host${lines.length === 1 ? '' : 's'} to the generation they had before the deploy of ${describeTarget(record)}?`,
+    lines.join('\n') + '\n\nEach host activates that generation again and runs its health checks.',
+    'Roll Back',
+    o,
+  );
+  const who = await c.github.whoAmI();
+  const magicRollback = c.settings.magicRollback;
+  const res = await c.editor.withProgress({ title: `NixFleet: rolling back ${lines.length} host(s)` }, () =>
+    c.deploys.rollback(who, record, o.hosts, { magicRollback }),
+  );
+  const failed = res.hosts.filter((h) => h.outcome === 'rollback-failed');
+  const msg = failed.length
+    ? `Rollback failed on ${failed.map((h) => `${h.host} (${h.error ?? 'see its log'})`).join(', ')}; the other hosts are back on their pre-deploy generations.`
+    : `Rolled back ${res.hosts.filter((h) => h.outcome === 'rolled-back').length} host(s) to their pre-deploy generations.`;
+  if (o.interactive) void (failed.length ? c.editor.showErrorMessage(`NixFleet: ${msg}`, 'View Logs') : c.editor.showInformationMessage(`NixFleet: ${msg}`)).then((choice) => {
+    if (choice === 'View Logs' && failed[0]) c.logs.show(failed[0].host, false);
+  });
+  return res;
+}
+
+export interface RevertFlowOptions extends UndoOptions {
+  pr?: number;
+  /** "pull-request" (default), "direct", or "local" (git revert -m 1 in the workspace clone, then push). */
+  mode?: RevertMode | 'local';
+  commit?: string;
+}
+
+export type RevertOutcome =
+  | { route: 'github'; mode: RevertMode; revertCommit: string; pullRequest?: { number: number; url: string }; branch?: string }
+  | { route: 'git'; revertCommit: string; pushedTo?: string };
+
+async function askPr(c: FlowContext, o: RevertFlowOptions, record: DeployRecord | undefined): Promise<number> {
+  const known = o.pr ?? record?.target.pr?.number;
+  if (known !== undefined) return known;
+  if (!o.interactive) throw new Error('which PR? pass { pr: <number> }');
+  const text = await c.editor.showInputBox({
+    title: 'NixFleet: Revert PR',
+    prompt: 'Number of the merged pull request to revert',
+    validateInput: (v) => (/^[1-9][0-9]{0,9}$/.test(v.trim()) ? undefined : 'a pull request number, e.g. 42'),
+  });
+  if (!text) throw new CancelledByUser();
+  return Number(text.trim());
+}
+
+async function revertLocal(c: FlowContext, commit: string, label: string, record: DeployRecord | undefined, o: UndoOptions): Promise<RevertOutcome> {
+  const dir = c.workspaceDir;
+  if (!dir) throw new Error('open the nixcfg clone as the workspace folder to revert with git');
+  // Say exactly what will run: `-m 1` only for a merge commit (as gitops/revert does).
+  const parents = (await simpleGit({ baseDir: dir }).raw(['rev-list', '--parents', '-n', '1', commit]).catch(() => '')).trim().split(' ').length - 1;
+  await confirmModal(
+    c,
+    `Revert ${label} with git in ${dir} and push?`,
+    `git revert --no-edit ${parents > 1 ? '-m 1 ' : ''}${commit.slice(0, 12)} on the current branch, then git push origin. The clone must be clean; a conflict aborts the revert and leaves it as it was.`,
+    'Revert and Push',
+    o,
+  );
+  const who = await c.github.whoAmI();
+  const res = await c.editor.withProgress({ title: `NixFleet: reverting ${label} with git` }, () => c.deploys.revertInClone(dir, commit, who, record));
+  if (o.interactive) void c.editor.showInformationMessage(`NixFleet: reverted ${label} as ${res.revertCommit.slice(0, 12)}, pushed to ${res.pushedTo}. Hosts show their Lock/checkout as outdated until they pull.`);
+  return { route: 'git', revertCommit: res.revertCommit, pushedTo: res.pushedTo };
+}
+
+export async function revertFlow(c: FlowContext, record: DeployRecord | undefined, o: RevertFlowOptions): Promise<RevertOutcome> {
+  // A deploy of a plain commit (not a PR) is reverted as that commit, with git.
+  const plainCommit = o.pr === undefined && !o.commit && record && !record.target.pr && o.mode === undefined;
+  const gh = plainCommit ? undefined : await c.github.access(o.interactive);
+  if (!gh || o.mode === 'local') {
+    // A plain git remote (or the user chose the local route): revert the merge commit.
+    let commit = o.commit ?? record?.target.commit;
+    let label = commit ? `commit ${commit.slice(0, 12)}` : '';
+    if (o.pr !== undefined || (!o.commit && record?.target.pr)) {
+      const pr = await askPr(c, o, record);
+      const found = gh ? (await findMergedPullRequest(gh.octokit, gh.repo, pr)).mergeCommit : c.workspaceDir && (await findPullRequestMerge(c.workspaceDir, pr));
+      if (!found) throw new Error(`no merge commit "Merge pull request #${pr} ..." in the workspace's history: give the commit to revert ({ commit })`);
+      commit = found;
+      label = `PR #${pr}`;
+    }
+    if (!commit) throw new Error('nothing to revert: deploy something first, or give { commit } or { pr }');
+    return revertLocal(c, commit, label, record, o);
+  }
+  const number = await askPr(c, o, record);
+  const pr = await findMergedPullRequest(gh.octokit, gh.repo, number);
+  let mode = o.mode as RevertMode | undefined;
+  if (!mode) {
+    if (!o.interactive) mode = 'pull-request';
+    else {
+      const picked = await c.editor.showQuickPick(
+        [
+          { label: 'Open a revert PR', description: 'safer: review and merge it on GitHub', mode: 'pull-request' as const },
+          { label: `Revert on ${pr.base} directly`, description: `a revert commit on top of ${pr.base} (fast-forward only)`, mode: 'direct' as const },
+          { label: 'Revert locally with git and push', description: 'git revert -m 1 in the workspace clone: keeps commits made after the merge', mode: 'local' as const },
+        ],
+        { title: `NixFleet: Revert PR #${number} "${pr.title}"` },
+      );
+      if (!picked) throw new CancelledByUser();
+      if (picked.mode === 'local') return revertLocal(c, pr.mergeCommit, `PR #${number}`, record, o);
+      mode = picked.mode;
+    }
+  }
+  await confirmModal(
+    c,
+    mode === 'direct' ? `Move ${pr.base} of ${gh.repo.owner}/${gh.repo.repo} to a revert of PR #${number}?` : `Open a PR that reverts PR #${number} of ${gh.repo.owner}/${gh.repo.repo}?`,
+    `"${pr.title}" was merged as ${pr.mergeCommit.slice(0, 12)}. The revert commit gets the tree of ${pr.beforeCommit.slice(0, 12)} (before the merge)` +
+      (mode === 'direct' ? ` and ${pr.base} moves to it.` : ` on a new branch revert-${number}, with a PR into ${pr.base}.`),
+    mode === 'direct' ? 'Revert on ' + pr.base : 'Open Revert PR',
+    o,
+  );
+  try {
+    const res = await c.deploys.revertOnGitHub(gh.octokit, gh.repo, number, mode, gh.login, record);
+    if (o.interactive) {
+      const text = res.pullRequest
+        ? `NixFleet: opened revert PR #${res.pullRequest.number} for PR #${number}.`
+        : `NixFleet: ${pr.base} now reverts PR #${number} (${res.revertCommit.slice(0, 12)}). Hosts show their checkout as outdated until they pull.`;
+      void c.editor.showInformationMessage(text, ...(res.pullRequest ? ['Open PR'] : [])).then((choice) => {
+        if (choice === 'Open PR' && res.pullRequest) void c.editor.openExternal(res.pullRequest.url);
+      });
+    }
+    return { route: 'github', mode, revertCommit: res.revertCommit, pullRequest: res.pullRequest, branch: res.branch };
+  } catch (err) {
+    if (err instanceof GitHubError && err.kind === 'base-moved' && o.interactive) {
+      const choice = await c.editor.showModalWarning(err.message, undefined, 'Revert Locally and Push');
+      if (choice === 'Revert Locally and Push') return revertLocal(c, pr.mergeCommit, `PR #${number}`, record, { ...o, confirmed: true });
+      throw new CancelledByUser();
+    }
+    throw err;
+  }
+}
+
+/**
+ * An undo flow's error as a notification. When GitHub refused the token (401), the way out is
+ * one click away: "Set GitHub Token" stores a new one.
+ */
+export function showFlowError(c: Pick<FlowContext, 'editor'>, err: unknown): void {
+  const auth = err instanceof GitHubError && err.kind === 'auth';
+  void c.editor.showErrorMessage(`NixFleet: ${(err as Error).message}`, ...(auth ? ['Set GitHub Token'] : [])).then((choice) => {
+    if (choice === 'Set GitHub Token') void c.editor.executeCommand('nixfleet.setGitHubToken');
+  });
+}
+
+/** The three ways to undo a deploy, each reporting its own error (the summary's buttons, the failure notification). */
+export interface UndoActions {
+  revert(record: DeployRecord): Promise<void>;
+  rollback(record: DeployRecord): Promise<void>;
+  revertAndRollback(record: DeployRecord): Promise<void>;
+}
+
+export function undoActions(c: FlowContext): UndoActions {
+  const guard = async (fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (err) {
+      if (!(err instanceof CancelledByUser)) showFlowError(c, err);
+    }
+  };
+  const interactive = { interactive: true };
+  return {
+    revert: (r) => guard(() => revertFlow(c, r, interactive)),
+    rollback: (r) => guard(() => rollbackDeployFlow(c, r, interactive)),
+    revertAndRollback: (r) =>
+      guard(async () => {
+        await revertFlow(c, r, interactive);
+        await rollbackDeployFlow(c, r, interactive);
+      }),
+  };
+}
+
+/** After a failed deploy: one notification with the ways out. */
+export async function offerUndo(c: FlowContext, record: DeployRecord): Promise<void> {
+  const s = summarizeDeploy(record);
+  const took = record.hosts.filter((h) => h.switchStarted).map((h) => h.host);
+  const actions = [s.revertLabel, 'Rollback Deployed Hosts', 'Revert + Rollback', 'View Logs', 'Dismiss'];
+  const choice = await c.editor.showErrorMessage(
+    `NixFleet: ${s.headline}. ${took.length ? `Switched: ${took.join(', ')}.` : 'No host switched.'}`,
+    ...actions,
+  );
+  const undo = undoActions(c);
+  switch (choice) {
+    case s.revertLabel:
+      return undo.revert(record);
+    case 'Rollback Deployed Hosts':
+      return undo.rollback(record);
+    case 'Revert + Rollback':
+      return undo.revertAndRollback(record);
+    case 'View Logs': {
+      const host = record.stoppedBy ?? record.hosts.find((h) => h.outcome.startsWith('failed'))?.host ?? record.hosts[0]?.host;
+      if (host) c.logs.show(host, false);
+      return;
+    }
+    default:
+      return;
+  }
+}

@@ -1,0 +1,91 @@
+// The extension's settings, read in one typed place. Their defaults live in package.json
+// (contributes.configuration) only: VS Code applies them, and so does this module when the
+// editor has no value (a scripted editor in tests). Each setting is read when asked for, so a
+// bad value of one setting fails only what uses it, with a sentence saying how to fix it.
+import pkg from '../package.json';
+import type { RebuildSmartSettings } from './fleet/rebuildSmartParams';
+
+type Contributed = Record<string, { default?: unknown }>;
+const contributed = pkg.contributes.configuration.properties as Contributed;
+
+/** The default package.json gives `key` (e.g. "nixfleet.magicRollback"). */
+export function settingDefault(key: string): unknown {
+  const p = contributed[key];
+  if (!p) throw new Error(`setting ${key} is not contributed in package.json`);
+  return p.default;
+}
+
+/** Every setting this extension contributes. */
+export const SETTING_KEYS = Object.keys(contributed);
+
+export class Settings {
+  constructor(private readonly source: { setting(key: string): unknown }) {}
+
+  private raw(key: string): unknown {
+    const v = this.source.setting(key);
+    return v === undefined ? settingDefault(key) : v;
+  }
+
+  private bool(key: string): boolean {
+    const v = this.raw(key);
+    if (typeof v !== 'boolean') throw new Error(`setting ${key} must be true or false; fix it in Settings`);
+    return v;
+  }
+
+  /** The nixfleet.hosts entries as written (parsed by fleet/hostConfig.ts). */
+  get hosts(): unknown {
+    return this.raw('nixfleet.hosts');
+  }
+
+  get discoverFromFlake(): boolean {
+    return this.bool('nixfleet.discoverFromFlake');
+  }
+
+  /** Switch, Force Rebuild, Rollback and deploys ask the agent to wait for a confirmation. */
+  get magicRollback(): boolean {
+    return this.bool('nixfleet.magicRollback');
+  }
+
+  get rebuildSmart(): RebuildSmartSettings {
+    return {
+      autoCommit: this.bool('nixfleet.rebuildSmart.autoCommit'),
+      autoPush: this.bool('nixfleet.rebuildSmart.autoPush'),
+      updateBeforeRebuild: this.bool('nixfleet.rebuildSmart.updateBeforeRebuild'),
+      syncDotfiles: this.bool('nixfleet.rebuildSmart.syncDotfiles'),
+      offlineMode: this.bool('nixfleet.rebuildSmart.offlineMode'),
+    };
+  }
+
+  get canaryHosts(): string[] {
+    const v = this.raw('nixfleet.deploy.canaryHosts');
+    return (Array.isArray(v) ? v : []).filter((x): x is string => typeof x === 'string');
+  }
+
+  get deployParallelism(): number {
+    const v = this.raw('nixfleet.deploy.parallelism');
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 64) {
+      throw new Error('setting nixfleet.deploy.parallelism must be a whole number from 1 to 64; fix it in Settings');
+    }
+    return v;
+  }
+
+  get showClosureDiff(): boolean {
+    return this.bool('nixfleet.deploy.showClosureDiff');
+  }
+
+  /** GitHub Enterprise (or a test server): the REST API root; undefined for github.com. */
+  get githubApiUrl(): string | undefined {
+    const v = this.raw('nixfleet.github.apiUrl');
+    if (v === undefined || v === '') return undefined;
+    const fix = 'give the REST API root such as https://github.example.com/api/v3, or clear the setting for github.com';
+    if (typeof v !== 'string') throw new Error(`setting nixfleet.github.apiUrl must be text: ${fix}`);
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      throw new Error(`setting nixfleet.github.apiUrl is not a URL: ${fix}`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`setting nixfleet.github.apiUrl must be an http(s) URL: ${fix}`);
+    return v.replace(/\/+$/, '');
+  }
+}
