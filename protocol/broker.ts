@@ -78,6 +78,8 @@ export const HEADERS = {
   open: 'Nixfleet-Open',
   /** Client → agent: the session is over. Agent → client: the session is gone (value: why). */
   close: 'Nixfleet-Close',
+  /** Agent → client: no such session here (the agent restarted); the payload is the frame it got: send hello, then that frame again. */
+  resume: 'Nixfleet-Resume',
   /** Client → agent: are you there? Agent → client: `pong`. */
   ping: 'Nixfleet-Ping',
   pong: 'Nixfleet-Pong',

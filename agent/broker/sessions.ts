@@ -55,7 +55,10 @@ export class BrokerSessions {
       return;
     }
     if (!entry && !h?.has(HEADERS.open)) {
-      return this.control(msg.reply, HEADERS.close, `host ${host} has no session ${sid} (the agent restarted or dropped it after ${SESSION_IDLE_MS / 1000} s of silence); reconnect`);
+      // This agent restarted (or dropped the session after SESSION_IDLE_MS of silence). A
+      // broker session holds no state the client cannot give again: hand the frame back,
+      // and the client sends its hello and then the frame once more.
+      return this.control(msg.reply, HEADERS.resume, '1', msg.data);
     }
     if (h?.has(HEADERS.ping)) {
       entry!.lastSeen = Date.now();
@@ -101,11 +104,11 @@ export class BrokerSessions {
     }
   }
 
-  private control(subject: string, header: string, value: string): void {
+  private control(subject: string, header: string, value: string, payload: Uint8Array | string = ''): void {
     const h = natsHeaders();
     h.set(header, value.replace(/[\r\n]/g, ' '));
     try {
-      this.nc.publish(subject, '', { headers: h });
+      this.nc.publish(subject, payload, { headers: h });
     } catch {
       /* connection closing: the client notices by itself */
     }
