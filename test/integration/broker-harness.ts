@@ -161,7 +161,23 @@ export async function startBrokerAgent(bed: TestBed, host: string, broker: strin
 }
 
 export async function operator(setup: BrokerSetup, urls: string[], name = 'alice', replicas = 1): Promise<BrokerClient> {
-  return BrokerClient.connect({ servers: urls, credentials: readFileSync(setup.operatorCredentials(name), 'utf8'), name: `test ${name}`, ensure: { replicas } });
+  // A fresh cluster elects its JetStream meta leader a few seconds after it listens.
+  const until = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return await BrokerClient.connect({ servers: urls, credentials: readFileSync(setup.operatorCredentials(name), 'utf8'), name: `test ${name}`, ensure: { replicas } });
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+/** The loopback port of the broker node the agent is connected to now (from its log). */
+export function agentBrokerPort(agent: BrokerAgent): number | undefined {
+  const all = [...agent.stderr().matchAll(/(?:connected|reconnected) to broker (?:nats:\/\/)?127\.0\.0\.1:(\d+)/g)];
+  const last = all.at(-1);
+  return last ? Number(last[1]) : undefined;
 }
 
 export function brokerAgentClient(broker: BrokerClient, host: string, name = 'broker-test'): AgentClient {

@@ -92,7 +92,7 @@ describe('broker permissions', () => {
     // An operator listening on h2's replies must hear nothing from h1's connection.
     const op = await operator(setup, nats.urls);
     const heard: string[] = [];
-    op.nc.subscribe(subjects.replies('h2'), { callback: (_e, m) => heard.push(m.subject) });
+    op.nc.subscribe(subjects.replies('h2'), { callback: (_e, m) => void heard.push(m.subject) });
     await op.nc.flush();
     for (const s of [...denied, ...allowed]) nc.publish(s, '{}');
     await nc.flush();

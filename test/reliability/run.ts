@@ -19,6 +19,7 @@ import { concurrencyScenario } from './scenarios/concurrency';
 import { magicRollbackScenario } from './scenarios/magicRollback';
 import { checkRollbackScenario } from './scenarios/checkRollback';
 import { slowClientScenario } from './scenarios/slowClient';
+import { brokerKillScenario } from './scenarios/brokerKill';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -33,6 +34,7 @@ const SCENARIOS: Scenario[] = [
   magicRollbackScenario,
   checkRollbackScenario,
   slowClientScenario,
+  brokerKillScenario,
 ];
 
 function usage(message: string): never {
