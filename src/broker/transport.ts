@@ -25,6 +25,8 @@ export class BrokerTransport extends Transport {
   private lastHeard = Date.now();
   private readonly pinger: NodeJS.Timeout;
   private readonly readers = new Map<string, JournalReader>();
+  /** op.subscribe requests awaiting their answer: a refused one (unknown op) stops its reader. */
+  private readonly subscribing = new Map<string | number, string>();
   private readonly onDisconnect = () => this.finish('the connection to the broker dropped', false);
 
   constructor(
@@ -57,7 +59,9 @@ export class BrokerTransport extends Transport {
     if (h?.has(HEADERS.resume)) return this.resume(msg.data);
     this.resumes = 0;
     if (h?.has(HEADERS.pong)) return;
-    this.emit('message', msg.string());
+    const text = msg.string();
+    if (this.subscribing.size) this.settleSubscribe(text);
+    this.emit('message', text);
   }
 
   /**
@@ -100,10 +104,27 @@ export class BrokerTransport extends Transport {
     this.publish(text);
   }
 
+  private settleSubscribe(text: string): void {
+    let m: { type?: unknown; id?: unknown };
+    try {
+      m = JSON.parse(text) as typeof m;
+    } catch {
+      return;
+    }
+    if ((m.type !== 'result' && m.type !== 'error') || (typeof m.id !== 'string' && typeof m.id !== 'number')) return;
+    const op = this.subscribing.get(m.id);
+    if (op === undefined) return;
+    this.subscribing.delete(m.id);
+    if (m.type === 'error') {
+      this.readers.get(op)?.close();
+      this.readers.delete(op);
+    }
+  }
+
   /** op.subscribe / op.unsubscribe also start / stop reading the op's journal from the stream. */
   private intercept(text: string): void {
     if (!text.includes('"op.subscribe"') && !text.includes('"op.unsubscribe"')) return;
-    let m: { type?: unknown; op?: unknown; fromSeq?: unknown };
+    let m: { type?: unknown; id?: unknown; op?: unknown; fromSeq?: unknown };
     try {
       m = JSON.parse(text) as typeof m;
     } catch {
@@ -114,6 +135,7 @@ export class BrokerTransport extends Transport {
     this.readers.get(op)?.close();
     this.readers.delete(op);
     if (m.type !== 'op.subscribe') return;
+    if (typeof m.id === 'string' || typeof m.id === 'number') this.subscribing.set(m.id, op);
     const fromSeq = typeof m.fromSeq === 'number' && m.fromSeq >= 0 ? m.fromSeq : 0;
     const opJson = JSON.stringify(op);
     const reader = new JournalReader(

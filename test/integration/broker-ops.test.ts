@@ -96,6 +96,7 @@ describe('a host served through the broker alone', () => {
       assert.equal(rb.op.result?.generationAfter, 1);
       assert.equal(readlinkSync(h.profile), 'system-1-link');
       assert.equal((await c.status()).currentGeneration, 1);
+      await assert.rejects(c.follow('no-such-op'), (e: Error & { code?: string }) => e.code === 'not-found');
       // A second read of a finished op replays the whole journal from the stream.
       const again = await c.follow('bsw-2');
       assertComplete(again.lines, again.op.lastSeq);
