@@ -27,8 +27,6 @@ export function brokerServers(config: AgentConfig): string[] {
 }
 
 export interface BrokerService {
-  /** Resolves once the first connection is up (never rejects; failures are logged and retried). */
-  connected: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -45,8 +43,6 @@ export function startBroker(core: AgentCore, log: (text: string) => void): Broke
   };
   let closed = false;
   let current: { nc: NatsConnection; stop(): Promise<void> } | undefined;
-  let markConnected!: () => void;
-  const connected = new Promise<void>((resolve) => (markConnected = resolve));
   let sleeper: { timer: NodeJS.Timeout; resolve(): void } | undefined;
 
   const run = async () => {
@@ -71,8 +67,7 @@ export function startBroker(core: AgentCore, log: (text: string) => void): Broke
         }
         failures = 0;
         log(`connected to broker ${nc.getServer()} as host ${config.host}`);
-        current = { nc, stop: attach(core, nc, !!authenticator, log) };
-        markConnected();
+        current = { nc, stop: attach(core, nc, !!authenticator, log, () => (failures = 0)) };
         const err = await nc.closed();
         await current.stop();
         current = undefined;
@@ -89,7 +84,6 @@ export function startBroker(core: AgentCore, log: (text: string) => void): Broke
   void run();
 
   return {
-    connected,
     async close() {
       closed = true;
       if (sleeper) {
@@ -106,7 +100,7 @@ export function startBroker(core: AgentCore, log: (text: string) => void): Broke
 }
 
 /** Everything that runs while one connection is up; returns its stop function. */
-function attach(core: AgentCore, nc: NatsConnection, authenticated: boolean, log: (text: string) => void): () => Promise<void> {
+function attach(core: AgentCore, nc: NatsConnection, authenticated: boolean, log: (text: string) => void, onReconnect: () => void): () => Promise<void> {
   const host = core.config.host;
   const js = jetstream(nc);
   let stopped = false;
@@ -134,6 +128,7 @@ function attach(core: AgentCore, nc: NatsConnection, authenticated: boolean, log
           sessions.dropAll('the agent lost its broker connection');
           log(`lost the broker connection (${s.server}); reconnecting`);
         } else if (s.type === 'reconnect') {
+          onReconnect(); // the next outage starts its backoff from the shortest delay again
           log(`reconnected to broker ${s.server}`);
           journals.kick();
           audit.kick();
