@@ -72,6 +72,15 @@ export const AUDIT_MAX_AGE_MS = 365 * 24 * 3600_000;
 /** Largest message the generated server config allows (a journal batch stays well below). */
 export const BROKER_MAX_PAYLOAD = 4 * 1024 * 1024;
 
+/**
+ * A `tls://` URL means TLS is required: the NATS client otherwise upgrades only when the
+ * server offers it, and would talk in clear to a server (or an impostor) that does not.
+ * One tls:// URL in a cluster's list requires it for every server of the list.
+ */
+export function requiresTls(servers: readonly string[]): boolean {
+  return servers.some((s) => s.startsWith('tls://'));
+}
+
 /** Transport-level headers of session messages (the payload is a protocol frame, or empty). */
 export const HEADERS = {
   /** Client → agent: the first frame (hello) of a new session. */

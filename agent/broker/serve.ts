@@ -6,7 +6,7 @@ import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { STATUS_BUCKET, subjects } from '../../protocol/broker';
+import { STATUS_BUCKET, requiresTls, subjects } from '../../protocol/broker';
 import type { AgentConfig } from '../config';
 import type { AgentCore } from '../server/core';
 import { AuditPublisher } from './audit';
@@ -44,6 +44,8 @@ export function startBroker(core: AgentCore, log: (text: string) => void): Broke
   let closed = false;
   let current: { nc: NatsConnection; stop(): Promise<void> } | undefined;
   let sleeper: { timer: NodeJS.Timeout; resolve(): void } | undefined;
+  let lastError = '';
+  let repeats = 0;
 
   const run = async () => {
     while (!closed) {
@@ -51,11 +53,14 @@ export function startBroker(core: AgentCore, log: (text: string) => void): Broke
         const nc = await connect({
           servers,
           authenticator,
+          // The server certificate is checked against Node's CA store (NODE_EXTRA_CA_CERTS adds a private CA).
+          ...(requiresTls(servers) ? { tls: {} } : {}),
           name: `nixfleet-agent ${config.host}`,
           // Replies to this host's JetStream requests arrive under its own prefix: its
           // credentials may subscribe there and nowhere else but its request subjects.
           inboxPrefix: subjects.hostInbox(config.host),
-          waitOnFirstConnect: true,
+          // Once connected, the client reconnects by itself; a first dial that fails comes
+          // back here, to be logged and retried with the same backoff.
           maxReconnectAttempts: -1,
           reconnectDelayHandler: backoff,
           pingInterval: 10_000,
@@ -66,6 +71,7 @@ export function startBroker(core: AgentCore, log: (text: string) => void): Broke
           break;
         }
         failures = 0;
+        lastError = '';
         log(`connected to broker ${nc.getServer()} as host ${config.host}`);
         current = { nc, stop: attach(core, nc, !!authenticator, log, () => (failures = 0)) };
         const err = await nc.closed();
@@ -73,7 +79,11 @@ export function startBroker(core: AgentCore, log: (text: string) => void): Broke
         current = undefined;
         if (!closed) log(`broker connection closed${err ? `: ${err.message}` : ''}; dialling again`);
       } catch (err) {
-        log(`cannot connect to broker ${servers.join(', ')}: ${(err as Error).message}; retrying`);
+        // Said once, then every tenth time while it stays the same (the backoff reaches 30 s).
+        const msg = `cannot connect to broker ${servers.join(', ')}: ${(err as Error).message}; retrying`;
+        if (msg !== lastError || ++repeats % 10 === 0) log(msg);
+        if (msg !== lastError) repeats = 0;
+        lastError = msg;
       }
       if (closed) break;
       await new Promise<void>((resolve) => {

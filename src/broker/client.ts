@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { requiresTls } from '../../protocol/broker';
 import { credentialsAuthenticator } from '../../protocol/brokerCredentials';
 import type { TransportFactory } from '../fleet/transport';
 import type { JournalPosition } from './journal';
@@ -16,6 +17,8 @@ export interface BrokerClientOptions {
   servers: string | string[];
   /** Operator credentials: the text of an nkey seed or .creds file (never a path in settings). */
   credentials?: string;
+  /** PEM of a private CA that signed the broker's certificate (tls:// URLs); default: Node's CA store. */
+  ca?: string;
   /** Shown by the server (connz) and in messages. */
   name?: string;
   /** Create the streams and the bucket when missing, with this many replicas (default: do not). */
@@ -76,6 +79,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       nc = await connect({
         servers,
         ...(opts.credentials ? { authenticator: credentialsAuthenticator(opts.credentials, 'the broker credentials') } : {}),
+        ...(requiresTls(servers) ? { tls: opts.ca ? { ca: opts.ca } : {} } : {}),
         name: opts.name ?? 'nixfleet controller',
         maxReconnectAttempts: -1,
         reconnectTimeWait: 1000,

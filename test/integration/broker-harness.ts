@@ -77,7 +77,7 @@ async function waitListening(port: number, proc: ChildProcess, log: () => string
  * Start `size` nats-server nodes (a cluster when size > 1) with the generated config:
  * each node gets its own copy with its port, store dir and cluster block.
  */
-export async function startNats(setup: BrokerSetup, size = 1): Promise<NatsCluster> {
+export async function startNats(setup: BrokerSetup, size = 1, extra: Record<string, unknown> = {}): Promise<NatsCluster> {
   const base = JSON.parse(readFileSync(path.join(setup.dir, 'nats-server.conf'), 'utf8').replace(/^#.*\n/, '')) as Record<string, unknown>;
   const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
   const routes = await Promise.all(Array.from({ length: size }, () => freePort()));
@@ -94,6 +94,7 @@ export async function startNats(setup: BrokerSetup, size = 1): Promise<NatsClust
       ...(size > 1
         ? { cluster: { name: 'nixfleet-test', host: '127.0.0.1', port: routes[i], routes: routes.filter((_, j) => j !== i).map((p) => `nats-route://127.0.0.1:${p}`) } }
         : {}),
+      ...extra,
     };
     const file = path.join(dir, 'server.conf');
     writeFileSync(file, JSON.stringify(conf, null, 2));
@@ -137,9 +138,9 @@ export interface BrokerAgent {
 }
 
 /** `nixfleet-agent serve` with no listening port, dialling the broker. */
-export async function startBrokerAgent(bed: TestBed, host: string, broker: string | string[], credentials: string | undefined, opts: { agentJs?: string; overrides?: Record<string, unknown> } = {}): Promise<BrokerAgent> {
+export async function startBrokerAgent(bed: TestBed, host: string, broker: string | string[], credentials: string | undefined, opts: { agentJs?: string; overrides?: Record<string, unknown>; env?: Record<string, string> } = {}): Promise<BrokerAgent> {
   const config = bed.writeConfig(host, { listen: null, broker, ...(credentials ? { brokerCredentials: credentials } : {}), ...(opts.overrides ?? {}) });
-  const proc = spawn(process.execPath, [opts.agentJs ?? AGENT_JS, 'serve', '--config', config, '--json'], { env: bed.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [opts.agentJs ?? AGENT_JS, 'serve', '--config', config, '--json'], { env: { ...bed.env, ...(opts.env ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   proc.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
