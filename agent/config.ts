@@ -35,6 +35,15 @@ const origin = z
   )
   .refine((o) => !/:(0*[0-9]{6,}|6553[6-9]|655[4-9][0-9]|65[6-9][0-9]{2}|6[6-9][0-9]{3}|[7-9][0-9]{4})$/.test(o), 'must be an exact origin with a port of at most 65535')
   .refine((o) => !/^http:\/\/.*:80$/.test(o) && !/^https:\/\/.*:443$/.test(o), 'must be an exact origin without the default port (browsers leave :80 and :443 out)');
+/** nats:// or tls:// URL of a broker server (host:port, no credentials in the URL). */
+const brokerUrl = z
+  .string()
+  .regex(/^(nats|tls):\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$/, 'broker must be nats://HOST[:PORT] or tls://HOST[:PORT] (credentials go in brokerCredentials, not in the URL)');
+/** One URL, several separated by commas (the flag's form), or a JSON list: the servers of one cluster. */
+const broker = z.preprocess(
+  (v) => (typeof v === 'string' && v.includes(',') ? v.split(',').map((s) => s.trim()) : v),
+  z.union([brokerUrl, z.array(brokerUrl).min(1, 'broker: give at least one nats:// URL')]),
+);
 
 export const configSchema = z.strictObject({
   /** Flake attribute name: nixosConfigurations.<host>, darwinConfigurations.<host> or homeConfigurations.<host>. */
@@ -46,7 +55,8 @@ export const configSchema = z.strictObject({
   profile: absolutePath('profile').optional(),
   /** Journals, audit log, lock and recorded metadata. */
   stateDir: absolutePath('stateDir'),
-  listen: listen.optional(),
+  /** ADDRESS:PORT of the WebSocket server; absent or null: no listening port (stdio, or the broker alone). */
+  listen: listen.nullable().optional(),
   /** File holding the bearer token(s); must not be readable by group or others. */
   tokenFile: absolutePath('tokenFile').optional(),
   /**
@@ -79,6 +89,10 @@ export const configSchema = z.strictObject({
    * /run/systemd/system exists and the agent runs as root, else as a detached process;
    * "systemd-run" or "direct" force one. A failing systemd-run falls back to "direct".
    */
+  /** NATS JetStream broker(s) the agent dials out to (docs/broker.md); the agent then needs no listening port. */
+  broker: broker.optional(),
+  /** NATS credentials (.creds) or nkey seed file for the broker: mode 0600, owned by the agent's user. */
+  brokerCredentials: absolutePath('brokerCredentials').optional(),
   workerLauncher: z.enum(['auto', 'systemd-run', 'direct'], { error: 'workerLauncher must be "auto", "systemd-run" or "direct"' }).default('auto'),
 });
 
@@ -165,6 +179,9 @@ export function parseConfig(raw: unknown, source = 'config', fromFlags: Readonly
   const cfg = parsed.data;
   if ((cfg.tlsCert === undefined) !== (cfg.tlsKey === undefined)) {
     throw new ConfigError(`${source}: tlsCert and tlsKey go together: set both for TLS, or neither`);
+  }
+  if (cfg.brokerCredentials !== undefined && cfg.broker === undefined) {
+    throw new ConfigError(`${source}: brokerCredentials is set but broker is not: set broker to the nats:// URL(s) of your broker, or remove brokerCredentials`);
   }
   return { ...cfg, profile: cfg.profile ?? defaultProfile(cfg.platform) };
 }

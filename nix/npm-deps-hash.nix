@@ -1,2 +1,2 @@
 # Written by nix/npm-deps-hash.sh: hash of the runtime npm dependencies (see nix/package.nix).
-"sha256-bQp/8R+j9nElyffizXl4tN7kTnFkFOQ4QPdKJm7XLi0="
+"sha256-Gjd6mfsMSbRWqXRazbpzTbUSYjj2H5ame+TpWJaH/sk="

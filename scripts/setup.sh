@@ -76,10 +76,10 @@ install_packages() {
   $is_root || die "missing Debian packages: ${need[*]}. Install them with: sudo apt-get install ${need[*]}   (or run: sudo bash scripts/setup.sh)"
   log "apt-get install ${need[*]}"
   apt-get update -qq
-  # A new openssh-server must not start (or enable) a system sshd on port 22: the tests run
-  # their own on loopback. policy-rc.d tells the package's scripts not to start services.
+  # A new openssh-server or nats-server must not start (or enable) a system service: the
+  # tests run their own on loopback. policy-rc.d tells the package's scripts not to start services.
   local policy=false
-  if printf '%s\n' "${need[@]}" | grep -qx openssh-server && [ ! -e /usr/sbin/policy-rc.d ]; then
+  if printf '%s\n' "${need[@]}" | grep -qxE 'openssh-server|nats-server' && [ ! -e /usr/sbin/policy-rc.d ]; then
     policy=true
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
     chmod +x /usr/sbin/policy-rc.d
@@ -89,7 +89,10 @@ install_packages() {
   if $policy; then
     rm -f /usr/sbin/policy-rc.d
     trap - EXIT
-    if [ -d /run/systemd/system ]; then systemctl disable --quiet ssh.service ssh.socket 2>/dev/null || true; fi
+    if [ -d /run/systemd/system ]; then
+      printf '%s\n' "${need[@]}" | grep -qx openssh-server && { systemctl disable --quiet ssh.service ssh.socket 2>/dev/null || true; }
+      printf '%s\n' "${need[@]}" | grep -qx nats-server && { systemctl disable --quiet nats-server.service 2>/dev/null || true; }
+    fi
   fi
 }
 

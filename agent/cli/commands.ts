@@ -11,6 +11,8 @@ import { AgentCore } from '../server/core';
 import { startWsServer } from '../server/wsServer';
 import { serveStdio } from '../server/stdio';
 import { buildHostStatus } from '../server/status';
+import { brokerServers, startBroker } from '../broker/serve';
+import { writeBrokerConfig } from '../broker/serverConfig';
 import { numberFlag, parseCommandArgs, UsageError, type Parsed } from './args';
 import { opCommands, type FlagSpec } from './opCommands';
 import { followOp, newOpId, runOpFromCli, terminalPrinter } from './runOp';
@@ -30,31 +32,39 @@ const printJson = (v: unknown) => process.stdout.write(JSON.stringify(v, null, 2
 
 const commands: Record<string, Command> = {
   serve: {
-    summary: 'serve the protocol over WebSocket on config "listen" (TLS with tlsCert/tlsKey, bearer tokens from tokenFile)',
+    summary: 'serve the protocol over WebSocket on config "listen" (TLS with tlsCert/tlsKey, bearer tokens from tokenFile) and/or through the NATS "broker"',
     usage: 'serve --config FILE',
     flags: {},
     async run(p) {
       const config = p.config();
       checkAtStart(config, p.configFile);
+      if (!config.listen && !config.broker) throw new UsageError('serve needs "listen" (ADDRESS:PORT) or "broker" (nats:// URL) in the config, or --listen / --broker');
+      const log = (text: string) => process.stderr.write(`nixfleet-agent: ${text}\n`);
       const core = new AgentCore(config, await probeNixVersion());
       core.start();
-      const server = await startWsServer(core);
-      const scheme = config.tlsCert ? 'wss' : 'ws';
-      const host = server.address.host.includes(':') ? `[${server.address.host}]` : server.address.host;
-      process.stderr.write(`nixfleet-agent ${AGENT_VERSION}: host ${config.host} listening on ${scheme}://${host}:${server.address.port}` +
-        `${config.tokenFile ? '' : ' (no tokenFile: read-only, every op refused)'}\n`);
-      const loopback = /^(127\.|::1$|localhost$)/.test(server.address.host);
-      if (!config.tlsCert && !loopback) {
-        process.stderr.write(`nixfleet-agent: warning: listening on ${host} without TLS: bearer tokens and op output cross the network in clear; set tlsCert and tlsKey, or use the stdio transport over SSH\n`);
+      const server = config.listen ? await startWsServer(core) : undefined;
+      const broker = config.broker ? startBroker(core, log) : undefined;
+      const ready: Record<string, unknown> = { pid: process.pid, version: AGENT_VERSION };
+      if (server) {
+        const scheme = config.tlsCert ? 'wss' : 'ws';
+        const host = server.address.host.includes(':') ? `[${server.address.host}]` : server.address.host;
+        process.stderr.write(`nixfleet-agent ${AGENT_VERSION}: host ${config.host} listening on ${scheme}://${host}:${server.address.port}` +
+          `${config.tokenFile ? '' : ' (no tokenFile: read-only, every op refused)'}\n`);
+        const loopback = /^(127\.|::1$|localhost$)/.test(server.address.host);
+        if (!config.tlsCert && !loopback) {
+          process.stderr.write(`nixfleet-agent: warning: listening on ${host} without TLS: bearer tokens and op output cross the network in clear; set tlsCert and tlsKey, or use the stdio transport over SSH\n`);
+        }
+        ready.listening = `${host}:${server.address.port}`;
       }
-      if (p.json) print(JSON.stringify({ listening: `${host}:${server.address.port}`, pid: process.pid, version: AGENT_VERSION }));
+      if (broker) ready.broker = brokerServers(config);
+      if (p.json) print(JSON.stringify(ready));
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       });
       // Workers are in their own sessions: they keep running and a restarted agent re-attaches.
-      await server.close();
+      await Promise.all([server?.close(), broker?.close()]);
       core.close();
       return 0;
     },
@@ -142,6 +152,40 @@ const commands: Record<string, Command> = {
       } finally {
         manager.close();
       }
+    },
+  },
+  'broker-config': {
+    summary: 'write the nats-server configuration and per-host credentials for running the fleet on a broker (docs/broker.md)',
+    usage: 'broker-config --hosts a,b,... --out DIR [--operators NAME,...] [--port N] [--store-dir DIR] [--json]',
+    flags: {
+      hosts: { type: 'string', value: 'a,b,...', help: 'the hosts (flake attribute names) that get credentials' },
+      operators: { type: 'string', value: 'NAME,...', help: 'controllers that get operator credentials (default: operator)' },
+      out: { type: 'string', value: 'DIR', help: 'where nats-server.conf, accounts.json, hosts/*.nk and operators/*.nk go' },
+      port: { type: 'string', value: 'N', help: 'client port of the server (default 4222)' },
+      'store-dir': { type: 'string', value: 'DIR', help: 'JetStream storage directory (default /var/lib/nats/jetstream)' },
+    },
+    async run(p) {
+      const list = (v: unknown) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
+      if (typeof p.flags.out !== 'string') throw new UsageError('broker-config: --out DIR is required (where the server config and the credentials are written)');
+      const port = p.flags.port === undefined ? 4222 : Number(p.flags.port);
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`broker-config: --port takes a port number (1-65535), not "${printable(String(p.flags.port))}"`);
+      const storeDir = typeof p.flags['store-dir'] === 'string' ? p.flags['store-dir'] : '/var/lib/nats/jetstream';
+      if (!storeDir.startsWith('/')) throw new UsageError('broker-config: --store-dir takes an absolute path');
+      const operators = p.flags.operators === undefined ? ['operator'] : list(p.flags.operators);
+      let result;
+      try {
+        result = writeBrokerConfig({ hosts: list(p.flags.hosts), operators, out: p.flags.out, port, storeDir });
+      } catch (err) {
+        throw new UsageError(`broker-config: ${(err as Error).message}`);
+      }
+      if (p.json) printJson(result);
+      else {
+        print(`wrote ${result.serverConfig} and ${result.accountsJson}`);
+        for (const [h, r] of Object.entries(result.hosts)) print(`host ${h}: ${r.credentials}${r.created ? ' (new)' : ' (kept)'}`);
+        for (const [o, r] of Object.entries(result.operators)) print(`operator ${o}: ${r.credentials}${r.created ? ' (new)' : ' (kept)'}`);
+        print('Copy each host\'s .nk file to that host (mode 0600, owned by the agent\'s user) and set brokerCredentials to its path.');
+      }
+      return 0;
     },
   },
   'run-op': {
@@ -242,7 +286,7 @@ export async function runCli(argv: string[]): Promise<number> {
     print(helpFor(name, command));
     return 0;
   }
-  if (name !== 'run-op' && parsed.configFile === undefined && !args.some((a) => a.startsWith('--host') || a.startsWith('--state-dir'))) {
+  if (name !== 'run-op' && name !== 'broker-config' && parsed.configFile === undefined && !args.some((a) => a.startsWith('--host') || a.startsWith('--state-dir'))) {
     throw new UsageError(`${name}: --config FILE is required (the agent's JSON config)`);
   }
   return command.run(parsed);

@@ -34,6 +34,11 @@ export interface SessionTransport {
   /** Stop / restart reading the client's frames (its requests wait in the OS buffers). */
   pauseInput(): void;
   resumeInput(): void;
+  /**
+   * The transport delivers journals itself (the broker's journal stream): op.subscribe then
+   * only answers the op's record and streams nothing, so no line reaches the client twice.
+   */
+  readonly journalsElsewhere?: (opId: string) => void;
 }
 
 export interface SessionAuth {
@@ -313,6 +318,10 @@ export class Session implements SessionLike {
   private async subscribe(id: ReqId, opId: string, fromSeq: number): Promise<void> {
     const info = this.core.manager.get(opId);
     if (!info) return this.fail(id, 'not-found', `no op ${opId} on host ${this.core.config.host}`);
+    if (this.transport.journalsElsewhere) {
+      this.transport.journalsElsewhere(opId);
+      return this.reply(id, { op: info });
+    }
     this.subs.get(opId)?.close();
     const sub = new Subscription(this.core.manager, opId, fromSeq, info, this.sink, () => {
       if (this.subs.get(opId) === sub) this.subs.delete(opId);

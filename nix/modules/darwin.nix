@@ -29,8 +29,8 @@ in
       mkdir -p -m 0700 ${lib.escapeShellArg cfg.stateDir}
     '';
   }
-  # listen = null: SSH only (`ssh HOST nixfleet-agent stdio`), no server to run.
-  (lib.mkIf (cfg.listen != null) {
+  # listen = null and no broker: SSH only (`ssh HOST nixfleet-agent stdio`), no server to run.
+  (lib.mkIf common.serves {
     launchd.daemons.nixfleet-agent.serviceConfig = {
       Label = "org.nixfleet.agent";
       ProgramArguments = common.serveArgv;

@@ -29,7 +29,7 @@ in
       home.packages = [ cfg.package updatePackage ];
       xdg.configFile."nixfleet-agent/config.json".source = common.configFile;
     }
-    (lib.mkIf (pkgs.stdenv.hostPlatform.isLinux && cfg.listen != null) {
+    (lib.mkIf (pkgs.stdenv.hostPlatform.isLinux && common.serves) {
       systemd.user.services.nixfleet-agent = {
         Unit.Description = "NixFleet host agent (${cfg.host})";
         Install.WantedBy = [ "default.target" ];
@@ -43,7 +43,7 @@ in
         };
       };
     })
-    (lib.mkIf (pkgs.stdenv.hostPlatform.isDarwin && cfg.listen != null) {
+    (lib.mkIf (pkgs.stdenv.hostPlatform.isDarwin && common.serves) {
       launchd.agents.nixfleet-agent = {
         enable = true;
         config = {

@@ -33,9 +33,9 @@ in
     # Also needed without a server: `nixfleet-agent stdio` over SSH keeps its state there.
     systemd.tmpfiles.rules = [ "d /var/lib/nixfleet-agent 0700 root root -" ];
   }
-  # listen = null: SSH only (`ssh HOST nixfleet-agent stdio`), no server to run.
-  (lib.mkIf (cfg.listen != null) {
-    networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall [ common.port ];
+  # listen = null and no broker: SSH only (`ssh HOST nixfleet-agent stdio`), no server to run.
+  (lib.mkIf common.serves {
+    networking.firewall.allowedTCPPorts = lib.mkIf (cfg.openFirewall && common.port != null) [ common.port ];
 
     systemd.services.nixfleet-agent = {
       description = "NixFleet host agent (${cfg.host})";

@@ -116,6 +116,28 @@ in
   offlineMode = mkOption { type = nullOr types.bool; default = null; description = "Rebuild Smart: never touch the network."; };
   confirmTimeout = mkOption { type = nullOr (types.ints.between 0 3600); default = null; description = "Magic rollback: seconds to wait for the controller's confirmation after a switch (0 disables; agent default 30)."; };
   rollbackOnCheckFailure = mkOption { type = nullOr types.bool; default = null; description = "Roll back automatically when the health checks fail after a switch."; };
+  broker = mkOption {
+    type = nullOr (types.either types.str (types.listOf types.str));
+    default = null;
+    example = [ "tls://nats1.example.org:4222" "tls://nats2.example.org:4222" ];
+    description = ''
+      NATS JetStream broker the agent dials out to (nats:// or tls:// URL, or the list of a
+      cluster's servers); see docs/broker.md. With a broker the agent needs no listening
+      port: set listen = null for hosts behind NAT.
+    '';
+  };
+
+  brokerCredentials = mkOption {
+    type = nullOr absPath;
+    default = null;
+    example = "/run/secrets/nixfleet-broker.nk";
+    description = ''
+      The host's NATS credentials: an nkey seed file or a .creds file, as written by
+      `nixfleet-agent broker-config`. Mode 0600, owned by the user the agent runs as, outside
+      the Nix store; the agent refuses anything else.
+    '';
+  };
+
   workerLauncher = mkOption {
     type = nullOr (types.enum [ "auto" "systemd-run" "direct" ]);
     default = null;

@@ -25,6 +25,7 @@ import { damagedJournalScenario } from './scenarios/damagedJournal';
 import { killSetProfileScenario } from './scenarios/killSetProfile';
 import { plantedSymlinksScenario } from './scenarios/plantedSymlinks';
 import { clockJumpScenario } from './scenarios/clockJump';
+import { brokerKillScenario } from './scenarios/brokerKill';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -45,6 +46,7 @@ const SCENARIOS: Scenario[] = [
   killSetProfileScenario,
   plantedSymlinksScenario,
   clockJumpScenario,
+  brokerKillScenario,
 ];
 
 function usage(message: string): never {

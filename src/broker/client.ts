@@ -1,0 +1,110 @@
+// A controller's one connection to the broker, shared by every host: protocol sessions
+// (BrokerTransport), the fleet's status (FleetStatusWatcher), journals and the op queue.
+// No VS Code here: the extension, the CLI, tests and benches use it alike.
+import { EventEmitter } from 'node:events';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { requiresTls } from '../../protocol/broker';
+import { credentialsAuthenticator } from '../../protocol/brokerCredentials';
+import type { TransportFactory } from '../fleet/transport';
+import type { JournalPosition } from './journal';
+import { BrokerTransport } from './transport';
+import { ensureBroker } from './setup';
+
+export interface BrokerClientOptions {
+  /** nats:// or tls:// URL(s) of the broker (one cluster). */
+  servers: string | string[];
+  /** Operator credentials: the text of an nkey seed or .creds file (never a path in settings). */
+  credentials?: string;
+  /** PEM of a private CA that signed the broker's certificate (tls:// URLs); default: Node's CA store. */
+  ca?: string;
+  /** Shown by the server (connz) and in messages. */
+  name?: string;
+  /** Create the streams and the bucket when missing, with this many replicas (default: do not). */
+  ensure?: { replicas: number };
+}
+
+export interface BrokerClientEvents {
+  disconnect: [];
+  reconnect: [];
+  /** The connection is gone for good (closed, or refused the credentials). */
+  closed: [reason: string];
+}
+
+/** Per (host, op): where this controller got to in the journal stream, so a new session resumes there. */
+class Positions {
+  private readonly map = new Map<string, JournalPosition>();
+  get(host: string, op: string): JournalPosition | undefined {
+    return this.map.get(`${host}\0${op}`);
+  }
+  set(host: string, op: string, p: JournalPosition): void {
+    this.map.set(`${host}\0${op}`, p);
+  }
+  delete(host: string, op: string): void {
+    this.map.delete(`${host}\0${op}`);
+  }
+}
+
+export class BrokerClient extends EventEmitter<BrokerClientEvents> {
+  readonly js: JetStreamClient;
+  readonly positions = new Positions();
+  readonly description: string;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly jsm: JetStreamManager,
+    servers: string[],
+  ) {
+    super();
+    this.setMaxListeners(0); // one listener per open transport
+    this.js = jetstream(nc);
+    this.description = servers.join(',');
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') this.emit('disconnect');
+        else if (s.type === 'reconnect') this.emit('reconnect');
+      }
+    })();
+    void nc.closed().then((err) => this.emit('closed', err ? err.message : 'closed'));
+  }
+
+  static async connect(opts: BrokerClientOptions): Promise<BrokerClient> {
+    const servers = Array.isArray(opts.servers) ? opts.servers : [opts.servers];
+    for (const s of servers) {
+      if (!/^(nats|tls):\/\/[^\s/@]+$/.test(s)) throw new Error(`broker address "${s}" must be nats://HOST:PORT or tls://HOST:PORT (credentials are given separately)`);
+    }
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers,
+        ...(opts.credentials ? { authenticator: credentialsAuthenticator(opts.credentials, 'the broker credentials') } : {}),
+        ...(requiresTls(servers) ? { tls: opts.ca ? { ca: opts.ca } : {} } : {}),
+        name: opts.name ?? 'nixfleet controller',
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 1000,
+        pingInterval: 10_000,
+        maxPingOut: 2,
+      });
+    } catch (err) {
+      throw new Error(`cannot connect to the broker at ${servers.join(', ')}: ${(err as Error).message}; check the address and the operator credentials`);
+    }
+    try {
+      const jsm = await jetstreamManager(nc);
+      if (opts.ensure) await ensureBroker(nc, jsm, opts.ensure.replicas);
+      return new BrokerClient(nc, jsm, servers);
+    } catch (err) {
+      await nc.close();
+      throw err;
+    }
+  }
+
+  /** Sessions with `host` for AgentClient: a new BrokerTransport per (re)connect. */
+  transport(host: string): TransportFactory {
+    return () => new BrokerTransport(this, host);
+  }
+
+  async close(): Promise<void> {
+    if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
+  }
+}
