@@ -12,6 +12,7 @@ export const OUTCOME_LABEL: Record<HostOutcome, string> = {
   reverted: 'reverted (still running the change)',
   'rolled-back': 'rolled back',
   'rollback-failed': 'rollback failed',
+  'no-change': 'no change (skipped)',
 };
 
 /** A codicon name per outcome. */
@@ -25,6 +26,7 @@ export const OUTCOME_ICON: Record<HostOutcome, string> = {
   reverted: 'discard',
   'rolled-back': 'history',
   'rollback-failed': 'error',
+  'no-change': 'check',
 };
 
 export interface SummaryRow {
@@ -84,6 +86,16 @@ export function summarizeDeploy(r: DeployRecord): DeploySummary {
       headline = `Deployed ${target} to ${n} host${n === 1 ? '' : 's'}`;
       break;
     case 'failed': {
+      if (r.stoppedIn === 'preflight') {
+        headline = `Deploy of ${target} stopped in preflight: ${r.preflight?.[0]?.message ?? 'a check failed'}; nothing was deployed`;
+        break;
+      }
+      if (r.rollout?.haltedAt !== undefined) {
+        const w = r.rollout.waves[r.rollout.haltedAt];
+        const stopper = r.hosts.find((h) => h.host === r.stoppedBy);
+        headline = `Rollout of ${target} halted at ${w ? `wave ${r.rollout.haltedAt + 1} (${w.name})` : 'a wave'}${stopper ? ` on ${stopper.host}: ${stopper.failingLine ?? stopper.error ?? OUTCOME_LABEL[stopper.outcome]}` : ''}${r.rollout.policyApplied ? `; policy: ${r.rollout.policyApplied}` : ''}`;
+        break;
+      }
       const stopper = r.hosts.find((h) => h.host === r.stoppedBy);
       headline = `Deploy of ${target} failed${stopper ? ` on ${stopper.host}: ${stopper.failingLine ?? stopper.error ?? OUTCOME_LABEL[stopper.outcome]}` : ''}`;
       break;
