@@ -191,13 +191,15 @@ class Rollout {
   async soak(): Promise<void> {
     const ms = this.rollout.soakMs;
     if (ms <= 0 || this.aborted()) return;
+    const signal = this.o.signal;
     await new Promise<void>((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
+      const done = () => {
         clearTimeout(t);
+        signal?.removeEventListener('abort', done);
         resolve();
-      }
-      this.o.signal?.addEventListener('abort', done, { once: true });
+      };
+      const t = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
     });
   }
 
@@ -353,6 +355,8 @@ export async function retryFailedHosts(o: RolloutOptions): Promise<DeployRecord>
   const r = new Rollout(o);
   const rollout = record.rollout!;
   const hosts = names.map((n) => r.host(n));
+  const saved = hosts.map((h) => ({ ...h }));
+  const savedEnd = { stoppedBy: record.stoppedBy, endedAt: record.endedAt };
   delete record.stoppedBy;
   delete record.endedAt;
   for (const h of hosts) reset(r, h);
@@ -360,10 +364,13 @@ export async function retryFailedHosts(o: RolloutOptions): Promise<DeployRecord>
   o.audit?.append('deploy.resume', record.who, record, `retrying failed hosts ${names.join(', ')}`);
   const problems = await r.preflight(hosts);
   if (problems.length) {
-    // Nothing was touched by this retry; the rollout's earlier outcome stands for the rest.
-    for (const h of hosts) r.update(h, { outcome: 'failed-switch', error: problems.find((p) => p.host === h.host)?.message ?? problems[0]!.message });
+    // Nothing was touched by this retry: every host keeps the outcome it had.
+    hosts.forEach((h, i) => r.update(h, saved[i]!));
+    Object.assign(record, savedEnd);
     record.preflight = problems;
-    return r.finish('failed', `retry stopped in preflight, nothing was deployed: ${problems.map((p) => p.message).join(' | ')}`);
+    r.setState('failed');
+    o.audit?.append('deploy.end', record.who, record, `retry stopped in preflight, nothing was deployed: ${problems.map((p) => p.message).join(' | ')}`);
+    return record;
   }
   const only = new Set(names);
   const waves = [...new Set(hosts.map((h) => h.wave ?? 0))].sort((a, b) => a - b);

@@ -1,5 +1,7 @@
 // The deploy summary as the UI shows it (webview, notifications, tests): words for each
 // outcome, the generation move per host, and the one-line headline. No vscode import.
+import { describeBuildProgress } from '../../protocol';
+import type { RolloutWave } from './rolloutTypes';
 import type { DeployHost, DeployRecord, HostOutcome } from './types';
 
 export const OUTCOME_LABEL: Record<HostOutcome, string> = {
@@ -39,6 +41,44 @@ export interface SummaryRow {
   generations: string;
   failingLine: string;
   closureDiff: string[];
+  /** "3/10 derivations built, …" while the host builds, else "". */
+  progress: string;
+  /** The rollout wave's number (1-based), 0 outside a rollout. */
+  wave: number;
+}
+
+/** One line per rollout wave, as the summary view and `nixfleet deploy` print it. */
+export interface WaveLine {
+  name: string;
+  state: RolloutWave['state'];
+  /** "wave 2/3 tag:web: 1 of 2 switched, soaking" */
+  line: string;
+}
+
+const WAVE_STATE: Record<RolloutWave['state'], string> = {
+  pending: 'waiting',
+  running: 'switching',
+  soaking: 'soaking',
+  gating: 'health gate',
+  passed: 'passed',
+  failed: 'failed',
+  'not-attempted': 'not attempted',
+};
+
+/** The waves of a rollout as lines (empty for a plain deploy). */
+export function describeWaves(r: DeployRecord): WaveLine[] {
+  const waves = r.rollout?.waves ?? [];
+  return waves.map((w, i) => {
+    const hosts = w.hosts.map((n) => r.hosts.find((h) => h.host === n)).filter((h): h is DeployHost => !!h);
+    const done = hosts.filter((h) => h.outcome === 'succeeded').length;
+    const skipped = hosts.filter((h) => h.outcome === 'no-change').length;
+    const failed = w.failed?.length ? `; failed: ${w.failed.join(', ')}` : '';
+    return {
+      name: w.name,
+      state: w.state,
+      line: `wave ${i + 1}/${waves.length} ${w.name}: ${done} of ${hosts.length - skipped} switched${skipped ? ` (${skipped} no change)` : ''}, ${WAVE_STATE[w.state]}${failed}`,
+    };
+  });
 }
 
 export interface DeploySummary {
@@ -57,6 +97,8 @@ export interface DeploySummary {
   canRevert: boolean;
   /** "Revert PR" for a PR deploy, "Revert Commit" for a commit deploy. */
   revertLabel: 'Revert PR' | 'Revert Commit';
+  /** A rollout's waves, one line each (empty for a plain deploy). */
+  waves: WaveLine[];
 }
 
 export function describeTarget(r: DeployRecord): string {
@@ -137,11 +179,14 @@ export function summarizeDeploy(r: DeployRecord): DeploySummary {
       generations: generations(h),
       failingLine: h.failingLine ?? (h.outcome === 'rolled-back' || h.outcome === 'rollback-failed' ? (h.rollback?.error ?? '') : ''),
       closureDiff: h.closureDiff ?? [],
+      progress: h.progress && (h.phase === 'build' || h.phase === 'switch') ? describeBuildProgress(h.progress).replace(/^build progress: /, '') : '',
+      wave: h.wave === undefined ? 0 : h.wave + 1,
     })),
     counts,
     canRollback: r.state !== 'running' && r.state !== 'previewing' && r.hosts.some((h) => h.switchStarted && h.outcome !== 'rolled-back'),
     canRevert: r.state !== 'running' && r.state !== 'previewing' && !r.revert && r.hosts.some((h) => h.switchStarted),
     // A deploy of a plain commit reverts that commit (with git), not a PR.
     revertLabel: r.target.pr ? 'Revert PR' : 'Revert Commit',
+    waves: describeWaves(r),
   };
 }

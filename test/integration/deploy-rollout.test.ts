@@ -90,6 +90,12 @@ describe('rollout in waves on real agents', { skip: !existsSync(AGENT_JS) && 'di
   it('keep: the switched hosts stay on the new generation; retry-failed reruns only a2; resume runs wave 3', async () => {
     const { res, before, audit } = await haltedRollout('keep');
     assert.equal(res.rollout!.policyApplied, 'keep');
+    // What the summary view and `nixfleet deploy` print per wave.
+    assert.deepEqual(summarizeDeploy(res).waves.map((w) => w.line), [
+      'wave 1/3 canaries: 1 of 1 switched, passed',
+      'wave 2/3 tag:web: 1 of 2 switched, failed; failed: a2',
+      'wave 3/3 100%: 0 of 1 switched, not attempted',
+    ]);
     for (const h of ['c1', 'a1', 'a2']) onNew(res, h, before);
 
     // Retry from the persisted record, as after a VS Code restart.
