@@ -4,7 +4,7 @@
 // workspace, as discovery does.
 import { execa } from 'execa';
 import { HOST_NAME_RE, printable } from '../../protocol';
-import { TAG_RE } from './rolloutWaves';
+import { TAG_RE } from '../fleet/hostConfig';
 
 export const FLAKE_TAGS_ATTRIBUTE = 'nixfleetTags';
 

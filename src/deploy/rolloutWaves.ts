@@ -1,9 +1,7 @@
 // Turning what the user asked for ("h1", "tag:web", "25%", repeated --wave) into the
 // rollout's waves. Pure: the host order, the tags and the specs in, the waves out.
 import { hostName, printable } from '../../protocol';
-
-/** Tag names as in `nixfleet.hosts[].tags` and the flake's `nixfleetTags`. */
-export const TAG_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+import { TAG_RE, type HostEntry } from '../fleet/hostConfig';
 
 export class WaveSpecError extends Error {
   override name = 'WaveSpecError';
@@ -79,6 +77,11 @@ export function resolveWaves(o: { hosts: readonly string[]; canaries?: readonly 
   const rest = o.hosts.filter((h) => !taken.has(h));
   if (rest.length) waves.push({ name: waves.length ? 'the rest' : 'all hosts', hosts: rest });
   return waves;
+}
+
+/** Tags per host from the `nixfleet.hosts` entries. */
+export function entryTags(entries: readonly Pick<HostEntry, 'name' | 'tags'>[]): Record<string, string[]> {
+  return Object.fromEntries(entries.filter((e) => e.tags?.length).map((e) => [e.name, [...e.tags!]]));
 }
 
 /** Tags per host: the settings' `tags` and the flake's, merged (each listed once). */

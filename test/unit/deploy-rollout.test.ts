@@ -5,7 +5,8 @@ import { describe, it } from 'node:test';
 import { compareVersions, packageChanges, parseDryActivate } from '../../agent/nix/plan';
 import { NixLogDecoder } from '../../agent/nix/internalJson';
 import { groupPlan, type FleetPlan, type PlannedHost } from '../../src/deploy/fleetPlan';
-import { mergeTags, parseDuration, parseWaveSpec, resolveWaves } from '../../src/deploy/rolloutWaves';
+import { entryTags, mergeTags, parseDuration, parseWaveSpec, resolveWaves } from '../../src/deploy/rolloutWaves';
+import { parseHostsSetting } from '../../src/fleet/hostConfig';
 import { parseFlakeTags } from '../../src/deploy/hostTags';
 import { planRollout } from '../../src/deploy/rollout';
 import { DeployPlanError } from '../../src/deploy/plan';
@@ -152,6 +153,14 @@ describe('waves', () => {
     assert.equal(t.warnings.length, 4);
     assert.deepEqual(parseFlakeTags([]).tags, {});
     assert.deepEqual(mergeTags({ h1: ['web'] }, { h1: ['eu', 'web'], h2: ['db'] }), { h1: ['web', 'eu'], h2: ['db'] });
+  });
+
+  it('tags in nixfleet.hosts are validated like the flake\'s', () => {
+    const ok = parseHostsSetting([{ name: 'h1', address: 'ws://127.0.0.1:1', platform: 'nixos', tags: ['web', 'eu'] }, { name: 'h2', address: 'ws://127.0.0.1:2', platform: 'nixos' }]);
+    assert.deepEqual(ok.errors, []);
+    assert.deepEqual(entryTags(ok.hosts), { h1: ['web', 'eu'] });
+    const bad = parseHostsSetting([{ name: 'h1', address: 'ws://127.0.0.1:1', platform: 'nixos', tags: ['web server'] }]);
+    assert.deepEqual(bad.errors, ['nixfleet.hosts entry "h1": tags.0: a tag is letters, digits, ".", "_" and "-"']);
   });
 
   it('durations', () => {
