@@ -150,6 +150,22 @@ describe('rollout in waves on real agents', { skip: !existsSync(AGENT_JS) && 'di
     onNew(res, 'c1', before);
   });
 
+  it('hosts the plan marks "no change" are skipped', async () => {
+    const all = await runRollout({ agents: f.agents, record: planRollout({ target: { commit: await newTarget() }, hosts: HOSTS, waves: ['50%'], onFailure: 'keep', who: 'tester' }), repoDir: f.bed.workstation });
+    assert.equal(all.state, 'succeeded');
+    const before = gens();
+    const onlyZ1 = await f.bed.setVersion('z1', '24.05.99');
+    const r = await runRollout({ agents: f.agents, record: planRollout({ target: { commit: onlyZ1 }, hosts: HOSTS, waves: ['50%'], onFailure: 'keep', who: 'tester' }), repoDir: f.bed.workstation });
+    assert.equal(r.state, 'succeeded');
+    assert.deepEqual(r.hosts.map((h) => [h.host, h.outcome]), [['c1', 'no-change'], ['a1', 'no-change'], ['a2', 'no-change'], ['z1', 'succeeded']]);
+    for (const h of ['c1', 'a1', 'a2']) {
+      assert.deepEqual(r.hosts.find((x) => x.host === h)!.ops.map((o) => o.kind), ['build'], `${h} was planned, not switched`);
+      assert.equal(f.generation(h), before[h]);
+    }
+    onNew(r, 'z1', before);
+    assert.deepEqual(summarizeDeploy(r).waves.map((w) => w.line), ['wave 1/2 50%: 0 of 0 switched (2 no change), passed', 'wave 2/2 the rest: 1 of 1 switched (1 no change), passed']);
+  });
+
   describe('preflight refuses before any host is touched', () => {
     const untouched = (r: DeployRecord, before: Record<string, number>) => {
       assert.equal(r.state, 'failed');
