@@ -212,7 +212,9 @@ class Rollout {
     await eachLimited(hosts, r.maxInFlight, () => tooMany() || this.aborted(), async (h) => {
       if (!(await deployHost(this.o, h, this.update))) this.record.stoppedBy ??= h.host;
     });
-    const switched = hosts.filter((h) => h.outcome === 'succeeded');
+    // The gate covers every switched host of the wave, also those that switched before a
+    // cancel or a controller restart and were never gated; a retry gates only what it reran.
+    const switched = (only ? hosts : r.waves[i]!.hosts.map((n) => this.host(n))).filter((h) => h.outcome === 'succeeded');
     if (!tooMany() && !this.aborted() && switched.length) {
       this.wave(i, { state: 'soaking' });
       await this.soak();

@@ -150,6 +150,42 @@ describe('rollout in waves on real agents', { skip: !existsSync(AGENT_JS) && 'di
     onNew(res, 'c1', before);
   });
 
+  it('cancelled mid-wave: the running switch finishes, nothing else starts; resume gates it and runs the rest', async () => {
+    const commit = await newTarget();
+    const before = gens();
+    const audit = new AuditLog(path.join(auditDir, 'cancel.jsonl'));
+    const abort = new AbortController();
+    f.bed.setHook('a1', 'sleep 1');
+    let cancelled: DeployRecord;
+    try {
+      cancelled = await runRollout({
+        agents: f.agents,
+        record: planRollout({ target: { commit }, hosts: HOSTS, canaries: ['c1'], waves: ['tag:web', '100%'], tags: TAGS, maxInFlight: 1, onFailure: 'keep', who: 'tester' }),
+        audit,
+        signal: abort.signal,
+        repoDir: f.bed.workstation,
+        onEvent: (e) => {
+          if (e.type === 'host' && e.host.host === 'a1' && e.host.outcome === 'running') abort.abort();
+        },
+      });
+    } finally {
+      f.bed.setHook('a1', null);
+    }
+    const by = (r: DeployRecord, h: string) => r.hosts.find((x) => x.host === h)!;
+    assert.equal(cancelled.state, 'failed');
+    assert.deepEqual(cancelled.rollout!.waves.map((w) => w.state), ['passed', 'failed', 'not-attempted']);
+    assert.equal(cancelled.rollout!.waves[1]!.detail, 'cancelled');
+    assert.equal(by(cancelled, 'a1').outcome, 'succeeded', 'the switch that was running finished');
+    assert.deepEqual(['a2', 'z1'].map((h) => by(cancelled, h).outcome), ['not-attempted', 'not-attempted']);
+    assert.equal(f.generation('a2'), before.a2);
+    assert.equal(cancelled.rollout!.policyApplied, undefined, 'a cancel applies no failure policy');
+
+    const resumed = await resumeRollout({ agents: f.agents, record: new AuditLog(audit.file).lastDeploy()!, audit, repoDir: f.bed.workstation });
+    assert.equal(resumed.state, 'succeeded');
+    assert.deepEqual(by(resumed, 'a1').ops.map((o) => o.kind), ['build', 'switch', 'test'], 'a1 was not switched again, but it was gated');
+    for (const h of ['a2', 'z1']) onNew(resumed, h, before);
+  });
+
   it('hosts the plan marks "no change" are skipped', async () => {
     const all = await runRollout({ agents: f.agents, record: planRollout({ target: { commit: await newTarget() }, hosts: HOSTS, waves: ['50%'], onFailure: 'keep', who: 'tester' }), repoDir: f.bed.workstation });
     assert.equal(all.state, 'succeeded');
