@@ -1,7 +1,7 @@
 // Every external command the agent runs goes through here: an argv array (never a
 // shell string), output split into lines as it arrives, cancellation by AbortSignal.
 import { execa } from 'execa';
-import { MAX_LINE_CHARS, type OutputStream } from '../protocol';
+import { MAX_LINE_CHARS, type BuildProgress, type OutputStream } from '../protocol';
 
 export interface RunOptions {
   cwd?: string;
@@ -16,6 +16,13 @@ export interface RunOptions {
   /** Resolve with the exit code instead of throwing on a non-zero exit. */
   allowFailure?: boolean;
   input?: string;
+  /** Also called with every line as it goes to the journal (e.g. to parse what a command prints on stderr). */
+  onLine?: LineSink;
+  /**
+   * Turn each raw stderr line into journal lines: Nix's `--log-format internal-json` lines
+   * become readable text plus progress. Emitting nothing drops the line.
+   */
+  decodeStderr?: (line: string, emit: LineSink) => void;
 }
 
 export interface RunResult {
@@ -42,7 +49,8 @@ export class CommandError extends Error {
 /** How long a cancelled or timed-out command gets to exit on SIGTERM before SIGKILL. */
 export const KILL_GRACE_MS = 5_000;
 
-export type LineSink = (stream: OutputStream, text: string) => void;
+/** `progress` rides on a build's progress lines (protocol/plan.ts); sinks that do not keep it may ignore it. */
+export type LineSink = (stream: OutputStream, text: string, progress?: BuildProgress) => void;
 
 /** Split chunks into lines, emitting over-long lines in pieces rather than dropping them. */
 export class LineSplitter {
@@ -74,15 +82,20 @@ export async function runCommand(argv: readonly string[], sink: LineSink, opts: 
   }
   const stderrTail: string[] = [];
   const captured: string[] = [];
+  const emit: LineSink = (stream, text, progress) => {
+    if (stream === 'stderr') {
+      stderrTail.push(text);
+      if (stderrTail.length > 20) stderrTail.shift();
+    }
+    sink(stream, text, progress);
+    opts.onLine?.(stream, text, progress);
+  };
   const out = new LineSplitter((line) => {
     if (opts.capture) captured.push(line);
     if (!opts.quietStdout) sink('stdout', line);
+    opts.onLine?.('stdout', line);
   });
-  const err = new LineSplitter((line) => {
-    stderrTail.push(line);
-    if (stderrTail.length > 20) stderrTail.shift();
-    sink('stderr', line);
-  });
+  const err = new LineSplitter((line) => (opts.decodeStderr ? opts.decodeStderr(line, emit) : emit('stderr', line)));
   // Each command gets its own process group so that cancelling or timing out reaches
   // everything it started: a grandchild holding the output pipes would otherwise keep
   // this call waiting long after the command itself was killed.

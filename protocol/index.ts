@@ -5,3 +5,4 @@ export * from './patterns';
 export * from './messages';
 export * from './results';
 export * from './rules';
+export * from './plan';

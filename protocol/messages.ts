@@ -8,6 +8,7 @@
 // `host.status`) carry no id.
 import { z } from 'zod';
 import { commitHash, flakeInput, generationNumber, gitRef, hostName, opId, wholeNumber } from './patterns';
+import { buildProgress } from './plan';
 
 export const PROTOCOL_VERSION = 1;
 /** Largest frame either side accepts; bigger frames are refused with `frame-too-large`. */
@@ -37,7 +38,7 @@ export const opParams = {
   test: z.strictObject({}),
   /** Update the checkout: fast-forward to its upstream (or `ref`), or bring it to `rev`. */
   pull: z.strictObject({ ref: gitRef.optional(), rev: commitHash.optional() }),
-  /** Build the configuration (optionally at `rev`) without activating it; the result carries the closure diff against the current generation. */
+  /** Build the configuration (optionally at `rev`) without activating it; the result (protocol/plan.ts `buildResult`) carries the closure diff and the plan against the current generation. */
   build: z.strictObject({ rev: commitHash.optional() }),
   /** Pull, sync dotfiles, update inputs, rebuild, check, commit and push: see agent/rebuildSmart. */
   'rebuild-smart': z.strictObject({
@@ -78,6 +79,8 @@ export const outputLine = z.strictObject({
   stream: outputStream,
   text: z.string().max(MAX_LINE_CHARS),
   time: isoTime,
+  /** On a build's progress lines (capability `build-progress`): the counts the text describes. */
+  progress: buildProgress.optional(),
 });
 export type OutputLine = z.infer<typeof outputLine>;
 
@@ -326,4 +329,4 @@ export interface ResultOf {
 export const CONFIRM_DEADLINE_EVENT = 'op-state-on-confirm-deadline';
 
 /** Capabilities announced in `welcome`, so old controllers can tell what a newer agent does. */
-export const CAPABILITIES = ['ops', 'journal-resume', 'generations', 'detached-ops', 'health-checks', CONFIRM_DEADLINE_EVENT] as const;
+export const CAPABILITIES = ['ops', 'journal-resume', 'generations', 'detached-ops', 'health-checks', CONFIRM_DEADLINE_EVENT, 'build-plan', 'build-progress'] as const;

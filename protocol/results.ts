@@ -4,6 +4,7 @@
 // controller ignores fields a newer agent adds.
 import { z } from 'zod';
 import { opResult, type OpKind } from './messages';
+import { hostPlan } from './plan';
 
 /** `nix store diff-closures` lines, current generation → the built one. */
 const closureDiff = z.array(z.string()).optional();
@@ -14,7 +15,8 @@ export const opResults = {
   rollback: opResult,
   test: opResult,
   pull: opResult,
-  build: opResult.extend({ closureDiff }),
+  /** `plan`: what switching to the build would change (agents with the build-plan capability). */
+  build: opResult.extend({ closureDiff, plan: hostPlan.optional() }),
   'rebuild-smart': opResult.extend({
     closureDiff,
     dryRun: z.boolean().optional(),
@@ -38,3 +40,6 @@ export function opResultOf<K extends OpKind>(kind: K, result: unknown): OpResult
   const parsed = opResults[kind].safeParse(result);
   return parsed.success ? (parsed.data as OpResultOf<K>) : undefined;
 }
+
+/** The `build` op's result as an agent with the build-plan capability writes it. */
+export type BuildResult = OpResultOf<'build'> & { storePath: string; revision: string; closureDiff: string[]; plan: NonNullable<OpResultOf<'build'>['plan']> };

@@ -5,7 +5,7 @@
 import { closeSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { scanTail } from './reader';
 import { APPEND_READ } from '../state/noFollow';
-import { MAX_LINE_CHARS, type OutputStream } from '../../protocol';
+import { MAX_LINE_CHARS, type BuildProgress, type OutputStream } from '../../protocol';
 
 /** Flush the buffer when it holds this much, without waiting for the next turn. */
 const FLUSH_BYTES = 256 * 1024;
@@ -44,19 +44,23 @@ export class JournalWriter {
     return this.seq;
   }
 
-  /** Append text (split at newlines and at MAX_LINE_CHARS) as one or more journal lines. */
-  append(stream: OutputStream, text: string): void {
+  /**
+   * Append text (split at newlines and at MAX_LINE_CHARS) as one or more journal lines;
+   * `progress` (a build's counts) goes on the last of them.
+   */
+  append(stream: OutputStream, text: string, progress?: BuildProgress): void {
     if (this.closed) throw new Error('internal: journal written after it was closed');
     const time = new Date().toISOString();
     const parts = text.split('\n');
     if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
-    for (const part of parts) {
+    parts.forEach((part, n) => {
       for (let i = 0; i < part.length || i === 0; i += MAX_LINE_CHARS) {
-        const line = JSON.stringify({ seq: ++this.seq, stream, text: part.slice(i, i + MAX_LINE_CHARS), time }) + '\n';
+        const last = progress !== undefined && n === parts.length - 1 && i + MAX_LINE_CHARS >= part.length;
+        const line = JSON.stringify({ seq: ++this.seq, stream, text: part.slice(i, i + MAX_LINE_CHARS), time, ...(last ? { progress } : {}) }) + '\n';
         this.buffer.push(line);
         this.bufferedChars += line.length;
       }
-    }
+    });
     if (this.bufferedChars >= FLUSH_BYTES) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;

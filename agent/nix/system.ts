@@ -7,6 +7,7 @@ import { CommandError } from '../exec';
 import { activationCommands, systemAttr } from './platform';
 import { currentGeneration, readProfile, type ProfileLink } from './profile';
 import { withProfileLock } from './profileLock';
+import { NIX_JSON_LOG, NixLogDecoder } from './internalJson';
 import { existsSync } from 'node:fs';
 import { activationStep, profileChangeStarts } from '../state/activation';
 
@@ -81,10 +82,12 @@ function commandFailure(ctx: NixContext, what: string, err: unknown, advice: str
 /** nix build of the host's system attribute; returns its store path. */
 export async function buildSystem(ctx: NixContext, opts: { nixOptions?: string[]; ref?: string } = {}): Promise<string> {
   const installable = `${opts.ref ?? flakeRef(ctx.config.flake)}#${systemAttr(ctx.config.platform, ctx.config.host)}`;
-  // Build logs go to the op's journal (stderr), so a failed or slow build can be followed.
-  const argv = ['nix', 'build', '--json', '--no-link', ...(opts.nixOptions ?? []), '--print-build-logs', installable];
+  // Build logs go to the op's journal (stderr), so a failed or slow build can be followed;
+  // Nix's machine-readable log also gives the derivations built / to build on the way.
+  // --print-build-logs sets a log format of its own: --log-format must come after it.
+  const argv = ['nix', 'build', '--json', '--no-link', ...(opts.nixOptions ?? []), '--print-build-logs', ...NIX_JSON_LOG, installable];
   try {
-    const r = await ctx.run(argv, { capture: true, quietStdout: true });
+    const r = await ctx.run(argv, { capture: true, quietStdout: true, decodeStderr: new NixLogDecoder().decode });
     const out = parseBuildJson(r.stdout);
     ctx.log('info', `built ${out}`);
     return out;

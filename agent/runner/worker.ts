@@ -111,7 +111,7 @@ function makeContext(req: OpRequest, opId: string, journal: JournalWriter, nix: 
     log: (stream, text) => journal.append(stream, text),
     run: (argv, opts = {}) => {
       journal.append('info', `$ ${formatArgv(argv)}`);
-      return runCommand(argv, (s, t) => journal.append(s, t), { ...opts, signal: opts.signal ?? signal });
+      return runCommand(argv, (s, t, progress) => journal.append(s, t, progress), { ...opts, signal: opts.signal ?? signal });
     },
   };
 }

@@ -6,7 +6,7 @@ import { userInfo, hostname } from 'node:os';
 import path from 'node:path';
 import type { DeployRecord } from './types';
 
-export type AuditEvent = 'deploy.start' | 'deploy.end' | 'revert' | 'rollback.start' | 'rollback.end';
+export type AuditEvent = 'deploy.start' | 'deploy.end' | 'revert' | 'rollback.start' | 'rollback.end' | 'wave.end' | 'deploy.resume';
 
 export interface AuditEntry {
   at: string;

@@ -41,23 +41,39 @@ export function failingLineOf(op: OpInfo | undefined, lastErrorLine: string | un
   return (op?.result?.failingLine ?? lastErrorLine ?? op?.error ?? fallback).slice(0, 500);
 }
 
-interface StepResult {
+export interface StepResult {
   op?: OpInfo;
   lastErrorLine?: string;
   /** op.start was refused (offline, busy, unauthorized). */
   startError?: string;
 }
 
-async function step(agents: DeployAgents, record: DeployRecord, h: DeployHost, kind: OpKind, params: Record<string, unknown>, update: ReturnType<typeof hostEmitter>, magicRollback?: boolean): Promise<StepResult> {
-  const opId = deployOpId(record.id, kind, h.host);
-  update(h, { phase: kind as DeployPhase, ops: [...h.ops, { id: opId, kind }] });
+/**
+ * Which attempt of `kind` on this host the next op is: a new one after a finished op (retry),
+ * the same one when the last op's end was never seen (resumed after the controller went
+ * away), so its deterministic id finds the op the agent already ran.
+ */
+export function nextAttempt(h: DeployHost, kind: OpKind): number {
+  const prev = h.ops.filter((o) => o.kind === kind);
+  const last = prev.at(-1);
+  return last && last.state === undefined ? prev.length : prev.length + 1;
+}
+
+export async function step(agents: DeployAgents, record: DeployRecord, h: DeployHost, kind: OpKind, params: Record<string, unknown>, update: ReturnType<typeof hostEmitter>, magicRollback?: boolean): Promise<StepResult> {
+  const opId = deployOpId(record.id, kind, h.host, nextAttempt(h, kind));
+  update(h, { phase: kind as DeployPhase, ops: h.ops.some((o) => o.id === opId) ? h.ops : [...h.ops, { id: opId, kind }] });
   let lastErrorLine: string | undefined;
   try {
     const op = await agents.runOp(h.host, kind, params, {
       opId,
       ...(magicRollback ? { magicRollback } : {}),
       onOutput: (lines) => {
-        for (const l of lines) if (l.stream === 'stderr' && l.text.trim()) lastErrorLine = l.text.trim();
+        let progress;
+        for (const l of lines) {
+          if (l.stream === 'stderr' && l.text.trim()) lastErrorLine = l.text.trim();
+          if (l.progress) progress = l.progress;
+        }
+        if (progress) update(h, { progress });
       },
     });
     update(h, { ops: h.ops.map((o) => (o.id === opId ? { ...o, state: op.state } : o)) });
@@ -68,9 +84,9 @@ async function step(agents: DeployAgents, record: DeployRecord, h: DeployHost, k
   }
 }
 
-const ok = (r: StepResult) => r.op?.state === 'succeeded';
+export const ok = (r: StepResult) => r.op?.state === 'succeeded';
 
-function describeFailure(h: DeployHost, kind: OpKind, r: StepResult): string {
+export function describeFailure(h: DeployHost, kind: OpKind, r: StepResult): string {
   if (r.startError) return r.startError;
   const op = r.op!;
   if (op.error) return op.error;
@@ -111,13 +127,14 @@ async function preview(o: RunDeployOptions, update: ReturnType<typeof hostEmitte
       record.stoppedBy ??= h.host;
       return;
     }
-    update(h, { closureDiff: opResultOf('build', r.op!.result)?.closureDiff ?? [] });
+    const built = opResultOf('build', r.op!.result);
+    update(h, { closureDiff: built?.closureDiff ?? [], ...(built?.plan ? { plan: built.plan } : {}) });
   });
   return !failed;
 }
 
 /** Pull to the commit, build, set the profile, activate, health checks: the agent's switch op. */
-async function deployHost(o: RunDeployOptions, h: DeployHost, update: ReturnType<typeof hostEmitter>): Promise<boolean> {
+export async function deployHost(o: RunDeployOptions, h: DeployHost, update: ReturnType<typeof hostEmitter>): Promise<boolean> {
   const { agents, record } = o;
   const rev = record.target.commit;
   update(h, { outcome: 'running', startedAt: now() });

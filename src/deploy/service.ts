@@ -8,6 +8,8 @@ import { revertLocally, type LocalRevertResult } from '../gitops/revert';
 import { AuditLog } from './audit';
 import { planDeploy, type PlanOptions } from './plan';
 import { runDeploy } from './run';
+import { buildFleetPlan, type FleetPlan } from './fleetPlan';
+import { planRollout, resumeRollout, retryFailedHosts, runRollout, type RolloutOptions, type RolloutPlanOptions } from './rollout';
 import type { DeployAgents, DeployEvent, DeployHost, DeployRecord } from './types';
 import { markReverted, rollbackDeployedHosts } from './undo';
 
@@ -16,6 +18,9 @@ export interface DeployServiceDeps {
   /** Absolute path of the JSONL audit log (the extension uses its globalStorage). */
   auditFile: string;
 }
+
+/** What a rollout takes besides its record: the plan, the workspace clone, the "ask" answer, cancel. */
+export type RolloutExtras = Partial<Pick<RolloutOptions, 'plan' | 'repoDir' | 'remote' | 'ask' | 'signal' | 'magicRollback'>>;
 
 export class DeployService {
   readonly onEvent = new Emitter<DeployEvent>();
@@ -69,6 +74,42 @@ export class DeployService {
       this.current = record;
       return runDeploy({ agents: this.deps.agents, record, audit: this.audit, onEvent: this.emit, confirm: opts.confirm, signal: opts.signal, magicRollback: opts.magicRollback });
     });
+  }
+
+  /** The plan alone (Plan Deploy): every host builds `commit` without activating. */
+  plan(commit: string, hosts: readonly string[], opts: { id?: string; signal?: AbortSignal; onHost?: Parameters<typeof buildFleetPlan>[0]['onHost']; onProgress?: Parameters<typeof buildFleetPlan>[0]['onProgress'] } = {}): Promise<FleetPlan> {
+    return buildFleetPlan({ agents: this.deps.agents, id: opts.id ?? `plan${Date.now().toString(36)}`, commit, hosts, signal: opts.signal, onHost: opts.onHost, onProgress: opts.onProgress });
+  }
+
+  /** A rollout in waves; `plan` is the one the user saw (else it is built first). */
+  rollout(plan: RolloutPlanOptions, opts: RolloutExtras = {}): Promise<DeployRecord> {
+    return this.exclusive('starting a rollout', async () => {
+      const record = planRollout(plan);
+      this.current = record;
+      return runRollout(this.rolloutOptions(record, opts));
+    });
+  }
+
+  /** Continue the last (or given) halted or interrupted rollout from the wave that did not pass. */
+  resume(record = this.last(), opts: RolloutExtras = {}): Promise<DeployRecord> {
+    if (!record) return Promise.reject(new Error('there is no rollout to resume: the audit log has none'));
+    return this.exclusive('resuming a rollout', () => {
+      this.current = record;
+      return resumeRollout(this.rolloutOptions(record, opts));
+    });
+  }
+
+  /** Rerun only the hosts that failed in the last (or given) rollout. */
+  retryFailed(record = this.last(), opts: RolloutExtras = {}): Promise<DeployRecord> {
+    if (!record) return Promise.reject(new Error('there is no rollout whose failed hosts could be retried: the audit log has none'));
+    return this.exclusive('retrying failed hosts', () => {
+      this.current = record;
+      return retryFailedHosts(this.rolloutOptions(record, opts));
+    });
+  }
+
+  private rolloutOptions(record: DeployRecord, opts: RolloutExtras): RolloutOptions {
+    return { agents: this.deps.agents, record, audit: this.audit, onEvent: this.emit, ...opts };
   }
 
   rollback(who: string, record = this.last(), hosts?: readonly string[], opts: { magicRollback?: boolean } = {}): Promise<DeployRecord> {

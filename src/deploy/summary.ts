@@ -1,5 +1,7 @@
 // The deploy summary as the UI shows it (webview, notifications, tests): words for each
 // outcome, the generation move per host, and the one-line headline. No vscode import.
+import { describeBuildProgress } from '../../protocol';
+import type { RolloutWave } from './rolloutTypes';
 import type { DeployHost, DeployRecord, HostOutcome } from './types';
 
 export const OUTCOME_LABEL: Record<HostOutcome, string> = {
@@ -12,6 +14,7 @@ export const OUTCOME_LABEL: Record<HostOutcome, string> = {
   reverted: 'reverted (still running the change)',
   'rolled-back': 'rolled back',
   'rollback-failed': 'rollback failed',
+  'no-change': 'no change (skipped)',
 };
 
 /** A codicon name per outcome. */
@@ -25,6 +28,7 @@ export const OUTCOME_ICON: Record<HostOutcome, string> = {
   reverted: 'discard',
   'rolled-back': 'history',
   'rollback-failed': 'error',
+  'no-change': 'check',
 };
 
 export interface SummaryRow {
@@ -37,6 +41,44 @@ export interface SummaryRow {
   generations: string;
   failingLine: string;
   closureDiff: string[];
+  /** "3/10 derivations built, …" while the host builds, else "". */
+  progress: string;
+  /** The rollout wave's number (1-based), 0 outside a rollout. */
+  wave: number;
+}
+
+/** One line per rollout wave, as the summary view and `nixfleet deploy` print it. */
+export interface WaveLine {
+  name: string;
+  state: RolloutWave['state'];
+  /** "wave 2/3 tag:web: 1 of 2 switched, soaking" */
+  line: string;
+}
+
+const WAVE_STATE: Record<RolloutWave['state'], string> = {
+  pending: 'waiting',
+  running: 'switching',
+  soaking: 'soaking',
+  gating: 'health gate',
+  passed: 'passed',
+  failed: 'failed',
+  'not-attempted': 'not attempted',
+};
+
+/** The waves of a rollout as lines (empty for a plain deploy). */
+export function describeWaves(r: DeployRecord): WaveLine[] {
+  const waves = r.rollout?.waves ?? [];
+  return waves.map((w, i) => {
+    const hosts = w.hosts.map((n) => r.hosts.find((h) => h.host === n)).filter((h): h is DeployHost => !!h);
+    const done = hosts.filter((h) => h.outcome === 'succeeded').length;
+    const skipped = hosts.filter((h) => h.outcome === 'no-change').length;
+    const failed = w.failed?.length ? `; failed: ${w.failed.join(', ')}` : '';
+    return {
+      name: w.name,
+      state: w.state,
+      line: `wave ${i + 1}/${waves.length} ${w.name}: ${done} of ${hosts.length - skipped} switched${skipped ? ` (${skipped} no change)` : ''}, ${WAVE_STATE[w.state]}${failed}`,
+    };
+  });
 }
 
 export interface DeploySummary {
@@ -55,6 +97,8 @@ export interface DeploySummary {
   canRevert: boolean;
   /** "Revert PR" for a PR deploy, "Revert Commit" for a commit deploy. */
   revertLabel: 'Revert PR' | 'Revert Commit';
+  /** A rollout's waves, one line each (empty for a plain deploy). */
+  waves: WaveLine[];
 }
 
 export function describeTarget(r: DeployRecord): string {
@@ -84,6 +128,16 @@ export function summarizeDeploy(r: DeployRecord): DeploySummary {
       headline = `Deployed ${target} to ${n} host${n === 1 ? '' : 's'}`;
       break;
     case 'failed': {
+      if (r.stoppedIn === 'preflight') {
+        headline = `Deploy of ${target} stopped in preflight: ${r.preflight?.[0]?.message ?? 'a check failed'}; nothing was deployed`;
+        break;
+      }
+      if (r.rollout?.haltedAt !== undefined) {
+        const w = r.rollout.waves[r.rollout.haltedAt];
+        const stopper = r.hosts.find((h) => h.host === r.stoppedBy);
+        headline = `Rollout of ${target} halted at ${w ? `wave ${r.rollout.haltedAt + 1} (${w.name})` : 'a wave'}${stopper ? ` on ${stopper.host}: ${stopper.failingLine ?? stopper.error ?? OUTCOME_LABEL[stopper.outcome]}` : ''}${r.rollout.policyApplied ? `; policy: ${r.rollout.policyApplied}` : ''}`;
+        break;
+      }
       const stopper = r.hosts.find((h) => h.host === r.stoppedBy);
       headline = `Deploy of ${target} failed${stopper ? ` on ${stopper.host}: ${stopper.failingLine ?? stopper.error ?? OUTCOME_LABEL[stopper.outcome]}` : ''}`;
       break;
@@ -125,11 +179,14 @@ export function summarizeDeploy(r: DeployRecord): DeploySummary {
       generations: generations(h),
       failingLine: h.failingLine ?? (h.outcome === 'rolled-back' || h.outcome === 'rollback-failed' ? (h.rollback?.error ?? '') : ''),
       closureDiff: h.closureDiff ?? [],
+      progress: h.progress && (h.phase === 'build' || h.phase === 'switch') ? describeBuildProgress(h.progress).replace(/^build progress: /, '') : '',
+      wave: h.wave === undefined ? 0 : h.wave + 1,
     })),
     counts,
     canRollback: r.state !== 'running' && r.state !== 'previewing' && r.hosts.some((h) => h.switchStarted && h.outcome !== 'rolled-back'),
     canRevert: r.state !== 'running' && r.state !== 'previewing' && !r.revert && r.hosts.some((h) => h.switchStarted),
     // A deploy of a plain commit reverts that commit (with git), not a PR.
     revertLabel: r.target.pr ? 'Revert PR' : 'Revert Commit',
+    waves: describeWaves(r),
   };
 }

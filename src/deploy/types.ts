@@ -1,6 +1,7 @@
 // The deploy model: one record per deploy, one entry per host, updated live and persisted
 // in the audit log. No vscode import: the extension renders these records as they change.
-import type { HostStatus, OpInfo, OpKind, OutputLine } from '../../protocol';
+import type { BuildProgress, HostPlan, HostStatus, OpInfo, OpKind, OutputLine } from '../../protocol';
+import type { PreflightProblem, RolloutState, RolloutWave } from './rolloutTypes';
 
 /**
  * What happened to one host. `pending`/`running` are live states; the others are final
@@ -15,10 +16,11 @@ export type HostOutcome =
   | 'not-attempted' // stopped by an earlier failure, or the deploy was declined
   | 'reverted' // took the change, which was then reverted in the repository (still runs it)
   | 'rolled-back' // back on the generation it had before the deploy
-  | 'rollback-failed';
+  | 'rollback-failed'
+  | 'no-change'; // the plan found the target builds the host's current system: skipped
 
 /** The named steps of a host's deploy (and of its undo). */
-export type DeployPhase = 'status' | 'build' | 'switch' | 'rollback';
+export type DeployPhase = 'status' | 'build' | 'switch' | 'test' | 'rollback';
 
 export interface DeployHost {
   host: string;
@@ -39,6 +41,12 @@ export interface DeployHost {
   error?: string;
   /** `nix store diff-closures` lines between the current and the new system (preview). */
   closureDiff?: string[];
+  /** What switching would change (the plan step: the agent's build op). */
+  plan?: HostPlan;
+  /** The latest build progress while the host builds (from Nix's internal-json log). */
+  progress?: BuildProgress;
+  /** The rollout wave the host belongs to (index into record.rollout.waves). */
+  wave?: number;
   /** Op ids run on the host for this deploy, in order (for View Logs). */
   ops: { id: string; kind: OpKind; state?: OpInfo['state'] }[];
   rollback?: { to: number; outcome: 'running' | 'rolled-back' | 'rollback-failed' | 'unchanged'; error?: string; at: string };
@@ -76,12 +84,20 @@ export interface DeployRecord {
   hosts: DeployHost[];
   /** The host whose failure stopped the deploy. */
   stoppedBy?: string;
+  /** Set when the deploy stopped before any host was touched: nothing was deployed. */
+  stoppedIn?: 'preflight';
+  /** Why preflight refused (with stoppedIn). */
+  preflight?: PreflightProblem[];
+  /** A rollout in waves (src/deploy/rollout.ts): the waves, limits, policy and where it halted. */
+  rollout?: RolloutState;
   revert?: DeployRevert;
 }
 
 export type DeployEvent =
   | { type: 'host'; deploy: string; host: DeployHost }
-  | { type: 'deploy'; record: DeployRecord };
+  | { type: 'deploy'; record: DeployRecord }
+  /** A rollout wave changed state (started, soaking, gating, passed, failed, not attempted). */
+  | { type: 'wave'; deploy: string; index: number; wave: RolloutWave };
 
 /**
  * What the deploy needs from the fleet: the host's status and running an op to its end.

@@ -13,7 +13,12 @@ export interface HostEntry {
   sshConfig?: string;
   /** ssh:// hosts: the private key to log in with (ssh -i, IdentitiesOnly). */
   identityFile?: string;
+  /** Tags for rollout waves (`tag:NAME`), merged with the flake's `nixfleetTags.<host>`. */
+  tags?: string[];
 }
+
+/** Host tags (settings and the flake's nixfleetTags): what `tag:NAME` in a rollout wave names. */
+export const TAG_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 /** The parts of a host entry that shape its ssh command. */
 export type SshSettings = Pick<HostEntry, 'agentConfig' | 'sshConfig' | 'identityFile'>;
@@ -57,6 +62,7 @@ const entrySchema = z.strictObject({
     .optional(),
   sshConfig: localFile.optional(),
   identityFile: localFile.optional(),
+  tags: z.array(z.string().regex(TAG_RE, 'a tag is letters, digits, ".", "_" and "-"')).max(64).optional(),
 });
 
 /**
