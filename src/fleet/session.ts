@@ -5,7 +5,8 @@ import type { Generation, HostStatus, OpInfo, OpKind, OutputLine, WelcomeMessage
 export type SessionState =
   | { state: 'connecting' }
   | { state: 'online'; welcome: WelcomeMessage }
-  | { state: 'offline'; reason: string };
+  /** `fatal`: the session gave up (retrying cannot help); otherwise it keeps reconnecting. */
+  | { state: 'offline'; reason: string; fatal?: boolean };
 
 export type OpEvent =
   | { type: 'op.output'; op: string; lines: OutputLine[] }
@@ -45,4 +46,18 @@ export class AgentRequestError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The session's first state other than 'connecting', or its state after `waitMs`. */
+export function waitSettled(s: AgentSession, waitMs: number): Promise<SessionState> {
+  if (s.state.state !== 'connecting') return Promise.resolve(s.state);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => (off(), resolve(s.state)), waitMs);
+    const off = s.onState((x) => {
+      if (x.state === 'connecting') return;
+      clearTimeout(timer);
+      off();
+      resolve(x);
+    });
+  });
 }

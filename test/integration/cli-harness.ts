@@ -1,0 +1,63 @@
+// Shared by the cli-*.test.ts files: run the real `node dist/nixfleet.js` as a child
+// process (pipes, no terminal: as in CI) against real agents on loopback.
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ROOT } from './agent-harness';
+
+export const NIXFLEET_JS = path.join(ROOT, 'dist/nixfleet.js');
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunningCli {
+  /** Output so far. */
+  stdout(): string;
+  stderr(): string;
+  done: Promise<CliResult>;
+}
+
+/** Start `nixfleet ARGS…` with stdin, stdout and stderr as pipes and a bounded run time. */
+export function startCli(args: string[], env: Record<string, string> = {}, timeoutMs = 180_000): RunningCli {
+  const child = spawn(process.execPath, [NIXFLEET_JS, ...args], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stdin.end();
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const done = new Promise<CliResult>((resolve) => {
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+  return { stdout: () => stdout, stderr: () => stderr, done };
+}
+
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return startCli(args, env).done;
+}
+
+/** A temp dir with a hosts file and a 0600 tokens file for the given agents. */
+export function writeFleetFiles(hosts: { name: string; url: string; platform?: string }[], token: string): { dir: string; hostsFile: string; tokensFile: string; cleanup(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nixfleet-cli-'));
+  const hostsFile = path.join(dir, 'hosts.json');
+  writeFileSync(hostsFile, JSON.stringify(hosts.map((h) => ({ name: h.name, address: h.url, platform: h.platform ?? 'nixos' })), null, 2));
+  const tokensFile = path.join(dir, 'tokens');
+  writeFileSync(tokensFile, `# host token\n${hosts.map((h) => `${h.name} ${token}`).join('\n')}\n`, { mode: 0o600 });
+  chmodSync(tokensFile, 0o600);
+  return { dir, hostsFile, tokensFile, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The generation a profile link points at, read on disk. */
+export function profileGeneration(profile: string): number {
+  return Number(/-(\d+)-link$/.exec(readlinkSync(profile))![1]);
+}
