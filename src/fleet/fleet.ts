@@ -2,6 +2,7 @@
 // configured host, the last known state of each, and ops started and followed by seq.
 // No vscode import: the extension renders this, the unit tests drive it against real agents.
 import { FINAL_OP_STATES, type OpInfo, type OpKind, type OutputLine } from '../../protocol';
+import { asksForConfirmation, confirmActivation } from './confirmActivation';
 import type { DiscoveredHost } from './discovery';
 import { Emitter } from './emitter';
 import { parseAddress, type AgentEndpoint, type HostEntry } from './hostConfig';
@@ -272,7 +273,7 @@ export class Fleet {
       // controller to confirm …") right after it recorded confirmDeadline. The line is only the
       // cue; confirmActivation checks confirmDeadline in the op record before confirming.
       const magic = this.waiters.get(e.op)?.magicRollback;
-      if (magic && !magic.confirmed && !magic.inFlight && fresh.some((l) => l.stream === 'info' && /confirm/i.test(l.text))) {
+      if (magic && !magic.confirmed && !magic.inFlight && asksForConfirmation(fresh)) {
         void this.confirmActivation(host, e.op, magic);
       }
       return;
@@ -394,28 +395,16 @@ export class Fleet {
     const entry = this.records.get(host)?.snapshot.entry;
     if (!entry) return;
     magic.inFlight = true;
-    let fresh: AgentSession | undefined;
     try {
       const token = await this.deps.getToken(host).catch(() => undefined);
-      fresh = this.deps.openSession(entry, parseAddress(entry.name, entry.address, entry), token);
-      const s = fresh;
-      if (s.state.state !== 'online') {
-        const state = await new Promise<SessionState>((resolve) => {
-          const timer = setTimeout(() => (off(), resolve(s.state)), 15_000);
-          const off = s.onState((x) => x.state !== 'connecting' && (clearTimeout(timer), off(), resolve(x)));
-        });
-        if (state.state !== 'online') throw new Error(state.state === 'offline' ? state.reason : 'no answer');
-      }
-      const info = (await s.listOps(100)).find((o) => o.id === op);
-      if (!info?.confirmDeadline || info.state !== 'running') return; // not waiting (yet): the next info line retries
-      await s.confirmOp(op);
+      const fresh = this.deps.openSession(entry, parseAddress(entry.name, entry.address, entry), token);
+      if ((await confirmActivation(fresh, op)) !== 'confirmed') return; // not waiting (yet): the next info line retries
       magic.confirmed = true;
       this.onNotice.fire({ host, level: 'info', text: `confirmed op ${op} over a new connection: host ${host} is still reachable (magic rollback)` });
     } catch (err) {
       this.onNotice.fire({ host, level: 'warn', text: `could not confirm op ${op} (magic rollback): ${(err as Error).message}; ${host} rolls back by itself unless confirmed in time` });
     } finally {
       magic.inFlight = false;
-      fresh?.close();
     }
   }
 
