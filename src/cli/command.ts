@@ -12,6 +12,12 @@ export interface Command {
   flags: Record<string, FlagSpec>;
   /** It changes hosts: takes --yes, asks on a terminal, refuses without either. */
   mutating: boolean;
+  /**
+   * Ctrl-C does not end it at once: the first one cancels its op or stops a deploy's hosts
+   * that have not started, and it finishes reporting (a second Ctrl-C leaves at once).
+   * Commands without it (reads, log --follow) exit with 130 on the first Ctrl-C.
+   */
+  finishesOnInterrupt?: boolean;
   /** Paragraphs for --help after the summary. */
   details?: string;
   run(ctx: CliContext): Promise<number>;

@@ -17,6 +17,8 @@ export interface CliEnv {
   env: NodeJS.ProcessEnv;
   io: PromptIo;
   signal: AbortSignal;
+  /** The command finishes on Ctrl-C (see Command.finishesOnInterrupt) instead of exiting at once. */
+  finishOnInterrupt(): void;
 }
 
 export class CliContext {

@@ -14,19 +14,21 @@ function oneSentence(err: unknown): string {
 
 async function main(): Promise<number> {
   const out = new Output();
-  // Ctrl-C once: stop what has not started and cancel running ops, then finish reporting.
-  // Twice: leave at once (the ops go on on the hosts, or are cancelled there).
+  // Ctrl-C in a command that changes hosts: cancel its op (or stop a deploy's hosts that
+  // have not started) and finish reporting; a second Ctrl-C leaves at once (the ops are
+  // cancelled on the hosts by then, or go on there). In any other command: leave at once.
   const abort = new AbortController();
+  let finishOnInterrupt = false;
   let interrupts = 0;
   const onSignal = () => {
-    if (++interrupts > 1) process.exit(130);
+    if (!finishOnInterrupt || ++interrupts > 1) process.exit(130);
     abort.abort();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let code: number;
   try {
-    code = await runCli(process.argv.slice(2), { out, env: process.env, io: { input: process.stdin, output: process.stderr }, signal: abort.signal });
+    code = await runCli(process.argv.slice(2), { out, env: process.env, io: { input: process.stdin, output: process.stderr }, signal: abort.signal, finishOnInterrupt: () => (finishOnInterrupt = true) });
   } catch (err) {
     out.note(`nixfleet: ${oneSentence(err)}`);
     if (process.env.NIXFLEET_DEBUG && err instanceof Error) out.note(err.stack ?? '');

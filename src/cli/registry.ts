@@ -90,6 +90,7 @@ export async function runCli(argv: readonly string[], env: CliEnv): Promise<numb
     env.out.print(helpFor(command));
     return 0;
   }
+  if (command.finishesOnInterrupt) env.finishOnInterrupt();
   const ctx = new CliContext(name, parsed.flags, parsed.positionals, env);
   try {
     return await command.run(ctx);

@@ -15,6 +15,8 @@ export interface CliResult {
 }
 
 export interface RunningCli {
+  /** Send a signal to the CLI process. */
+  kill(signal: NodeJS.Signals): void;
   /** Output so far. */
   stdout(): string;
   stderr(): string;
@@ -39,7 +41,7 @@ export function startCli(args: string[], env: Record<string, string> = {}, timeo
       resolve({ status, stdout, stderr });
     });
   });
-  return { stdout: () => stdout, stderr: () => stderr, done };
+  return { kill: (sig) => child.kill(sig), stdout: () => stdout, stderr: () => stderr, done };
 }
 
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
@@ -60,4 +62,30 @@ export function writeFleetFiles(hosts: { name: string; url: string; platform?: s
 /** The generation a profile link points at, read on disk. */
 export function profileGeneration(profile: string): number {
   return Number(/-(\d+)-link$/.exec(readlinkSync(profile))![1]);
+}
+
+/**
+ * Start `nixfleet ARGS…` on a pseudo-terminal (util-linux `script`), for the paths that
+ * differ on a terminal: the [y/N] question and the table header. The command string is
+ * constant; the arguments travel in an environment variable, split on spaces (so none may
+ * hold whitespace or glob characters: checked). `answer(text)` types a line.
+ */
+export function startCliOnTerminal(args: string[], env: Record<string, string> = {}): RunningCli & { answer(text: string): void } {
+  for (const a of args) if (/[\s*?[\]'"\\$`]/.test(a)) throw new Error(`startCliOnTerminal: argument ${JSON.stringify(a)} cannot be passed through the terminal wrapper`);
+  const child = spawn('script', ['-q', '-e', '-c', 'exec "$NIXFLEET_NODE" "$NIXFLEET_JS" $NIXFLEET_ARGS', '/dev/null'], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', TERM: 'dumb', ...env, NIXFLEET_NODE: process.execPath, NIXFLEET_JS: NIXFLEET_JS, NIXFLEET_ARGS: args.join(' ') },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+  const done = new Promise<CliResult>((resolve) => {
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+  return { kill: (sig) => child.kill(sig), stdout: () => stdout, stderr: () => stderr, done, answer: (text) => child.stdin.write(text + '\n') };
 }

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { generation, hostStatus, opInfo, outputLine } from '../../protocol';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
 import { AGENT_JS, startAgent, waitFor, type RunningAgent } from './agent-harness';
-import { NIXFLEET_JS, profileGeneration, runCli, startCli, writeFleetFiles } from './cli-harness';
+import { NIXFLEET_JS, profileGeneration, runCli, startCli, startCliOnTerminal, writeFleetFiles } from './cli-harness';
 
 const execFileP = promisify(execFile);
 
@@ -115,6 +115,72 @@ describe('nixfleet CLI: one host', { skip: (!existsSync(AGENT_JS) || !existsSync
     assert.equal(bed.activations('h1').length, activations, 'nothing was activated');
   });
 
+  it('on a terminal it asks: "n" changes nothing, "y" goes ahead; the hosts table has a header', async () => {
+    const gen = profileGeneration(profile);
+    const activations = bed.activations('h1').length;
+    const no = startCliOnTerminal(['switch', 'h1', ...common]);
+    await waitFor('the question', () => /Switch h1 \(nixos, generation \d+, checkout \S+ at [0-9a-f]{7}\) to its checkout's configuration\? \[y\/N\] $/.test(no.stdout()), 30_000);
+    no.answer('n');
+    const nor = await no.done;
+    assert.equal(nor.status, 1, nor.stdout);
+    assert.match(nor.stdout, /nixfleet: switch h1 not confirmed; nothing was changed/);
+    assert.equal(profileGeneration(profile), gen);
+    assert.equal(bed.activations('h1').length, activations);
+
+    const yes = startCliOnTerminal(['pull', 'h1', ...common]);
+    await waitFor('the question', () => /Update the checkout of h1 .* from its upstream\? \[y\/N\] $/.test(yes.stdout()), 30_000);
+    yes.answer('y');
+    const yr = await yes.done;
+    assert.equal(yr.status, 0, yr.stdout);
+    assert.match(yr.stdout, /pull on h1 succeeded/);
+
+    const table = await startCliOnTerminal(['hosts', ...common]).done;
+    assert.equal(table.status, 0, table.stdout);
+    assert.match(table.stdout, /^HOST +PLATFORM +ONLINE +GENERATION +OP\r?$/m);
+    assert.match(table.stdout, /^h1 +nixos +online +\d+ +-\r?$/m);
+  });
+
+  it('cancel stops the running op; Ctrl-C on a running switch cancels its op too', async () => {
+    bed.setHook('h1', 'sleep 30');
+    try {
+      const sw = startCli(['switch', 'h1', '--yes', '--op-id', 'cli-cancel-1', '--no-magic-rollback', ...common]);
+      await waitFor('the activation to start', () => /activating: /.test(sw.stderr()), 60_000);
+      const c = await runCli(['cancel', 'h1', '--yes', ...common]);
+      assert.equal(c.status, 0, c.stderr);
+      assert.match(c.stderr, /^switch cli-cancel-1 on h1: cancelled$/m);
+      const swr = await sw.done;
+      assert.equal(swr.status, 1);
+      assert.match(swr.stderr, /nixfleet: switch on h1 cancelled/);
+      const nothing = await runCli(['cancel', 'h1', '--yes', ...common]);
+      assert.equal(nothing.status, 1);
+      oneSentence(nothing.stderr, /host h1 runs no op: nothing to cancel/);
+
+      const sw2 = startCli(['switch', 'h1', '--yes', '--op-id', 'cli-sigint-1', '--no-magic-rollback', ...common]);
+      await waitFor('the activation to start', () => /activating: /.test(sw2.stderr()), 60_000);
+      sw2.kill('SIGINT');
+      const r2 = await sw2.done;
+      assert.equal(r2.status, 1);
+      assert.match(r2.stderr, /cancelling switch cli-sigint-1 on h1/);
+      const log = await runCli(['log', 'h1', 'cli-sigint-1', '--json', ...common]);
+      assert.equal(log.status, 1);
+      assert.equal(opInfo.parse((JSON.parse(log.stdout) as { op: unknown }).op).state, 'cancelled');
+    } finally {
+      bed.setHook('h1', null);
+    }
+  });
+
+  it('every command has --help: usage, summary and options on stdout, exit 0', async () => {
+    for (const name of ['hosts', 'status', 'generations', 'switch', 'force-rebuild', 'rollback', 'test', 'pull', 'cancel', 'deploy', 'log']) {
+      const r = await runCli([name, '--help']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^nixfleet ${name}\\b`));
+      assert.match(r.stdout, /\nOptions:\n[\s\S]*--hosts-file FILE/);
+    }
+    const main = await runCli(['--help']);
+    assert.equal(main.status, 0);
+    assert.match(main.stdout, /^ {2}deploy +deploy a commit to hosts/m);
+  });
+
   it('log --follow prints every journal line of a running op once, across a kill -9 and restart of the agent', async () => {
     const n = 60;
     // The activation prints n numbered lines, slowly enough for the agent to die in between.
@@ -125,6 +191,7 @@ describe('nixfleet CLI: one host', { skip: (!existsSync(AGENT_JS) || !existsSync
     const text = startCli(['log', 'h1', opId, '--follow', ...common]);
     const json = startCli(['log', 'h1', opId, '--follow', '--json', ...common]);
     await waitFor('log --follow to print a tick', () => /tick-\d+/.test(text.stdout()), 30_000);
+    await waitFor('log --follow --json to be connected', () => /following op cli-follow-1 on h1/.test(json.stderr()), 30_000);
     // The worker runs detached: the op goes on while the agent is down, and the restarted agent serves its journal.
     await agent.kill9();
     agent = await startAgent(bed, 'h1', { port: agent.port });

@@ -32,6 +32,7 @@ export const deployCommand: Command = {
     verbose: { type: 'boolean', help: 'also print every op line of every host, prefixed with the host' },
   },
   mutating: true,
+  finishesOnInterrupt: true,
   async run(ctx) {
     const revText = stringFlag(ctx.flags, 'rev');
     if (revText === undefined) throw new UsageError('deploy: give the commit with --rev COMMIT (e.g. --rev "$(git rev-parse HEAD)")');

@@ -31,6 +31,7 @@ export function opCommand(spec: OpCommandSpec): Command {
     details: spec.details,
     positionals: ['HOST'],
     mutating: spec.mutating,
+    finishesOnInterrupt: true,
     flags: { ...spec.flags, ...(spec.activates ? { 'no-magic-rollback': MAGIC_FLAG } : {}), 'op-id': OP_ID_FLAG },
     async run(ctx) {
       const host = hostArg(spec.name, ctx.positionals[0]);
