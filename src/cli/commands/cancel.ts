@@ -9,7 +9,6 @@ export const cancelCommand: Command = {
   positionals: ['HOST', 'OP'],
   flags: {},
   mutating: true,
-  finishesOnInterrupt: true,
   async run(ctx) {
     const host = ctx.knownHost(hostArg('cancel', ctx.positionals[0]));
     const given = ctx.positionals[1];
