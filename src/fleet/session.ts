@@ -48,16 +48,21 @@ export class AgentRequestError extends Error {
   }
 }
 
-/** The session's first state other than 'connecting', or its state after `waitMs`. */
-export function waitSettled(s: AgentSession, waitMs: number): Promise<SessionState> {
-  if (s.state.state !== 'connecting') return Promise.resolve(s.state);
+/** The session's first state (the current one included) for which `done` holds, or its state after `waitMs`. */
+export function waitForState(s: AgentSession, done: (x: SessionState) => boolean, waitMs: number): Promise<SessionState> {
+  if (done(s.state)) return Promise.resolve(s.state);
   return new Promise((resolve) => {
     const timer = setTimeout(() => (off(), resolve(s.state)), waitMs);
     const off = s.onState((x) => {
-      if (x.state === 'connecting') return;
+      if (!done(x)) return;
       clearTimeout(timer);
       off();
       resolve(x);
     });
   });
+}
+
+/** The session's first state other than 'connecting', or its state after `waitMs`. */
+export function waitSettled(s: AgentSession, waitMs: number): Promise<SessionState> {
+  return waitForState(s, (x) => x.state !== 'connecting', waitMs);
 }
