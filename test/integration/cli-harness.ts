@@ -24,7 +24,7 @@ export interface RunningCli {
 }
 
 /** Start `nixfleet ARGS…` with stdin, stdout and stderr as pipes and a bounded run time. */
-export function startCli(args: string[], env: Record<string, string> = {}, timeoutMs = 180_000): RunningCli {
+export function startCli(args: string[], env: Record<string, string> = {}, timeoutMs = 180_000, o: { pauseStdoutMs?: number } = {}): RunningCli {
   const child = spawn(process.execPath, [NIXFLEET_JS, ...args], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -34,6 +34,11 @@ export function startCli(args: string[], env: Record<string, string> = {}, timeo
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  // A slow reader: the pipe fills and the CLI must still deliver everything before it exits.
+  if (o.pauseStdoutMs) {
+    child.stdout.pause();
+    setTimeout(() => child.stdout.resume(), o.pauseStdoutMs);
+  }
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const done = new Promise<CliResult>((resolve) => {
     child.on('close', (status) => {

@@ -85,6 +85,13 @@ describe('nixfleet CLI: one host', { skip: (!existsSync(AGENT_JS) || !existsSync
     const st = await runCli(['status', 'h1', '--json', ...common]);
     assert.equal(st.status, 0, st.stderr);
     assert.equal(hostStatus.parse(JSON.parse(st.stdout)).currentRevision, commit);
+    // The Fleet view's rows, as text.
+    const human = await runCli(['status', 'h1', ...common]);
+    assert.equal(human.status, 0, human.stderr);
+    assert.match(human.stdout, /^h1 \(nixos, Nix [\d.]+, switch method \S+\)$/m);
+    assert.match(human.stdout, /^ {2}Agent {3}online · \S+$/m);
+    assert.match(human.stdout, new RegExp(`^  System  generation ${before + 1} from ${commit.slice(0, 7)}$`, 'm'));
+    assert.match(human.stdout, /^ {2}Op {6}none running$/m);
 
     const rb = await runCli(['rollback', 'h1', '--to', '1', '--yes', ...common]);
     assert.equal(rb.status, 0, rb.stderr);
@@ -94,6 +101,11 @@ describe('nixfleet CLI: one host', { skip: (!existsSync(AGENT_JS) || !existsSync
     assert.equal(gens.status, 0, gens.stderr);
     const list = (JSON.parse(gens.stdout) as unknown[]).map((g) => generation.parse(g));
     assert.deepEqual(list.filter((g) => g.current).map((g) => g.generation), [1]);
+    const table = await runCli(['generations', 'h1', ...common]);
+    const rows = table.stdout.trim().split('\n').map((l) => l.split('\t'));
+    assert.deepEqual(rows.map((r) => Number(r[0])), list.map((g) => g.generation).reverse(), 'newest first');
+    assert.match(rows.at(-1)!.join(' | '), /^1 \| .* \| current/);
+    assert.match(rows[0]!.join(' | '), new RegExp(`^${before + 1} \\| .* \\| ${commit.slice(0, 7)} \\| `));
 
     // A generation that does not exist: refused by the CLI before anything runs, exit 1.
     const missing = await runCli(['rollback', 'h1', '--to', '99', '--yes', ...common]);
@@ -212,6 +224,22 @@ describe('nixfleet CLI: one host', { skip: (!existsSync(AGENT_JS) || !existsSync
     const snap = await runCli(['log', 'h1', opId, ...common]);
     assert.equal(snap.status, 0);
     assert.equal(snap.stdout.split('\n').filter((l) => /^tick-\d+$/.test(l)).length, n);
+  });
+
+  it('output into a slow pipe is complete: 20000 journal lines through log --json', async () => {
+    bed.setHook('h1', 'seq 1 20000');
+    try {
+      const big = await runCli(['switch', 'h1', '--yes', '--op-id', 'cli-big-1', '--no-magic-rollback', ...common]);
+      assert.equal(big.status, 0, big.stderr);
+    } finally {
+      bed.setHook('h1', null);
+    }
+    const slow = startCli(['log', 'h1', 'cli-big-1', '--json', ...common], {}, 180_000, { pauseStdoutMs: 500 });
+    const r = await slow.done;
+    assert.equal(r.status, 0, r.stderr);
+    const { op, lines } = JSON.parse(r.stdout) as { op: { lastSeq: number }; lines: { seq: number; text: string }[] };
+    assert.equal(lines.length, op.lastSeq);
+    assert.equal(lines.filter((l) => /^\d+$/.test(l.text)).length, 20000);
   });
 
   it('bad arguments: exit 2 with one sentence naming the argument, before anything connects', async () => {
