@@ -26,7 +26,10 @@ export function followOp(session: AgentSession, host: string, op: string, o: Fol
   return new Promise<OpInfo>((resolve, reject) => {
     let offlineTimer: NodeJS.Timeout | undefined;
     let drainTimer: NodeJS.Timeout | undefined;
+    let finished = false;
     const done = (err: Error | undefined, info?: OpInfo) => {
+      if (finished) return;
+      finished = true;
       offState();
       offEvents();
       clearTimeout(offlineTimer);
@@ -61,9 +64,9 @@ export function followOp(session: AgentSession, host: string, op: string, o: Fol
         return;
       }
       if (s.state !== 'offline') return;
-      if (s.fatal) return done(new FollowLostError(`lost host ${host} while following op ${op} (${s.reason}); the op goes on on the host: ${resume}`));
+      if (s.fatal) return done(new FollowLostError(`lost host ${host} while following op ${op} (${s.reason}); the op continues on the host: ${resume}`));
       offlineTimer ??= setTimeout(() => {
-        done(new FollowLostError(`host ${host} stayed unreachable for ${Math.round((o.offlineLimitMs ?? 600_000) / 1000)} s while following op ${op} (${s.reason}); the op goes on on the host: ${resume}`));
+        done(new FollowLostError(`host ${host} stayed unreachable for ${Math.round((o.offlineLimitMs ?? 600_000) / 1000)} s while following op ${op} (${s.reason}); the op continues on the host: ${resume}`));
       }, o.offlineLimitMs ?? 600_000);
     });
     session.subscribeOp(op, last).then(
@@ -75,7 +78,7 @@ export function followOp(session: AgentSession, host: string, op: string, o: Fol
         // A dropped connection resubscribes on reconnect; anything else is final.
         if (err instanceof AgentRequestError && err.code === 'disconnected') return;
         if (err instanceof AgentRequestError && err.code === 'not-found') {
-          return done(new Error(`host ${host} has no op ${op}; list its ops with "nixfleet hosts" (running) or check the id`));
+          return done(new Error(`host ${host} has no op ${op}: check the id ("nixfleet hosts" shows each host's running op, "nixfleet-agent ops" on the host lists them all)`));
         }
         done(new Error(`cannot follow op ${op} on ${host}: ${(err as Error).message}`));
       },

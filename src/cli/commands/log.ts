@@ -27,7 +27,7 @@ export const logCommand: Command = {
     const follow = ctx.flags.follow === true;
     ctx.knownHost(host);
     const session = await ctx.connections().online(host);
-    if (follow) ctx.out.note(`following op ${op} on ${host} (Ctrl-C stops following; the op goes on)`);
+    if (follow) ctx.out.note(`following op ${op} on ${host} (Ctrl-C stops following; the op continues)`);
     const lines: OutputLine[] = [];
     const final = await followOp(session, host, op, {
       fromSeq,
