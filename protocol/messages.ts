@@ -38,7 +38,7 @@ export const opParams = {
   test: z.strictObject({}),
   /** Update the checkout: fast-forward to its upstream (or `ref`), or bring it to `rev`. */
   pull: z.strictObject({ ref: gitRef.optional(), rev: commitHash.optional() }),
-  /** Build the configuration (optionally at `rev`) without activating it; the result (protocol/plan.ts `buildResult`) carries the closure diff and the plan against the current generation. */
+  /** Build the configuration (optionally at `rev`) without activating it; the result (protocol/results.ts, `build`) carries the closure diff and the plan against the current generation. */
   build: z.strictObject({ rev: commitHash.optional() }),
   /** Pull, sync dotfiles, update inputs, rebuild, check, commit and push: see agent/rebuildSmart. */
   'rebuild-smart': z.strictObject({

@@ -1,4 +1,4 @@
-// Bundles the extension and the agent, each into one file under dist/.
+// Bundles the extension, the agent and the controller CLI, each into one file under dist/.
 // The root package is "type": "module" (so tests can import ESM-only dependencies);
 // dist/ holds CommonJS bundles, marked as such by dist/package.json, because VS Code
 // loads extensions with require().
@@ -33,6 +33,8 @@ writeFileSync(`${outdir}/package.json`, JSON.stringify({ type: 'commonjs' }) + '
 const targets = {
   agent: { entryPoints: { agent: 'agent/main.ts' }, banner: { js: '#!/usr/bin/env node' } },
   extension: { entryPoints: { extension: 'src/extension.ts' }, external: ['vscode'] },
+  // The controller CLI: the extension's vscode-free core (src/fleet, src/deploy) behind src/cli.
+  nixfleet: { entryPoints: { nixfleet: 'src/cli/main.ts' }, banner: { js: '#!/usr/bin/env node' } },
 };
 for (const [name, opts] of Object.entries(targets)) {
   if (only && only !== name) continue;

@@ -15,6 +15,8 @@ export interface OpenSessionOptions {
   clientName: string;
   clientVersion: string;
   requestTimeoutMs?: number;
+  /** What the user does after fixing a fatal failure (default: `Refresh HOST`, the extension's command). */
+  retryAdvice?: string;
 }
 
 export function openAgentSession(o: OpenSessionOptions): AgentSession {
@@ -28,7 +30,7 @@ export function openAgentSession(o: OpenSessionOptions): AgentSession {
         ? () => new WsTransport({ url: (o.endpoint as { url: string }).url, token: o.token })
         : () => new CommandTransport({ argv: (o.endpoint as { argv: string[] }).argv }),
   });
-  return new ClientSession(o.entry.name, client);
+  return new ClientSession(o.entry.name, client, o.retryAdvice ?? `Refresh ${o.entry.name}`);
 }
 
 class ClientSession implements AgentSession {
@@ -40,11 +42,12 @@ class ClientSession implements AgentSession {
   constructor(
     readonly host: string,
     private readonly client: AgentClient,
+    private readonly retryAdvice: string,
   ) {
     client.on('state', (s) => {
       this.current =
         s.state === 'online' ? { state: 'online', welcome: s.welcome }
-          : s.state === 'offline' ? { state: 'offline', reason: offlineReason(host, s.reason, s.fatal) }
+          : s.state === 'offline' ? { state: 'offline', reason: offlineReason(s.reason, s.fatal, this.retryAdvice), fatal: s.fatal }
             : { state: 'connecting' };
       this.stateEmitter.fire(this.current);
     });
@@ -55,7 +58,7 @@ class ClientSession implements AgentSession {
     // A welcome for another host means the address points at the wrong agent: refuse it.
     client.on('welcome', (w) => {
       if (w.host !== host) {
-        this.current = { state: 'offline', reason: `the agent at this address is host ${w.host}, not ${host}: fix the address in nixfleet.hosts` };
+        this.current = { state: 'offline', reason: `the agent at this address is host ${w.host}, not ${host}: fix the address in nixfleet.hosts`, fatal: true };
         this.stateEmitter.fire(this.current);
         client.close();
       }
@@ -107,7 +110,7 @@ class ClientSession implements AgentSession {
   }
 }
 
-function offlineReason(host: string, reason: string, fatal: boolean): string {
+function offlineReason(reason: string, fatal: boolean, retryAdvice: string): string {
   if (reason === 'closed by the client') return reason;
-  return fatal ? `${reason} (not retrying: fix it, then Refresh ${host})` : reason;
+  return fatal ? `${reason} (not retrying: fix it, then ${retryAdvice})` : reason;
 }

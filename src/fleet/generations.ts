@@ -62,7 +62,7 @@ export interface RollbackPlan {
 
 export function planRollback(host: string, gens: readonly Generation[], target: number, now = Date.now()): RollbackPlan {
   const to = gens.find((g) => g.generation === target);
-  if (!to) throw new Error(`host ${host} has no generation ${target}: refresh the Fleet view and pick one of its generations`);
+  if (!to) throw new Error(`host ${host} has no generation ${target}: pick one of the generations it lists`);
   if (to.current) throw new Error(`host ${host} already runs generation ${target}: pick another generation`);
   if (!to.present) throw new Error(`generation ${target} of host ${host} was garbage-collected and cannot be rolled back to: pick a newer one`);
   const from = gens.find((g) => g.current);

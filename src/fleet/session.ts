@@ -5,7 +5,8 @@ import type { ErrorCode, Generation, HostStatus, OpInfo, OpKind, OutputLine, Wel
 export type SessionState =
   | { state: 'connecting' }
   | { state: 'online'; welcome: WelcomeMessage }
-  | { state: 'offline'; reason: string };
+  /** `fatal`: the session gave up (retrying cannot help); otherwise it keeps reconnecting. */
+  | { state: 'offline'; reason: string; fatal?: boolean };
 
 export type OpEvent =
   | { type: 'op.output'; op: string; lines: OutputLine[] }
@@ -51,4 +52,23 @@ export class AgentRequestError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The session's first state (the current one included) for which `done` holds, or its state after `waitMs`. */
+export function waitForState(s: AgentSession, done: (x: SessionState) => boolean, waitMs: number): Promise<SessionState> {
+  if (done(s.state)) return Promise.resolve(s.state);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => (off(), resolve(s.state)), waitMs);
+    const off = s.onState((x) => {
+      if (!done(x)) return;
+      clearTimeout(timer);
+      off();
+      resolve(x);
+    });
+  });
+}
+
+/** The session's first state other than 'connecting', or its state after `waitMs`. */
+export function waitSettled(s: AgentSession, waitMs: number): Promise<SessionState> {
+  return waitForState(s, (x) => x.state !== 'connecting', waitMs);
 }

@@ -1,0 +1,121 @@
+import path from 'node:path';
+import { AuditLog, localUser } from '../../deploy/audit';
+import { DeployPlanError, MAX_PARALLELISM, planDeploy } from '../../deploy/plan';
+import { runDeploy } from '../../deploy/run';
+import { OUTCOME_LABEL, summarizeDeploy } from '../../deploy/summary';
+import type { DeployHost, DeployRecord } from '../../deploy/types';
+import { commitArg, hostListArg, intArg, stringFlag, UsageError } from '../args';
+import { MAGIC_FLAG, type Command } from '../command';
+import { NotConfirmedError } from '../confirm';
+import type { CliContext } from '../context';
+import { cliDeployAgents } from '../deployAgents';
+
+export const deployCommand: Command = {
+  name: 'deploy',
+  summary: 'deploy a commit to hosts: canaries one at a time, then the rest in parallel; the first failure stops hosts not started',
+  details: [
+    'The same deploy engine as the extension\'s Deploy (docs/deploy.md): every host\'s status is read first (a busy or',
+    'unreachable host stops the deploy before anything changes), then, unless --no-closure-diff, every host builds the',
+    'commit and its closure diff is shown before the question; then canaries switch one at a time and the rest at most',
+    '--parallelism at once. Each host\'s progress goes to stderr; the summary (the Deploy Summary\'s rows) to stdout,',
+    'or { "summary", "record" } with --json. Exit 0 only when every host succeeded.',
+  ].join('\n'),
+  positionals: [],
+  flags: {
+    rev: { type: 'string', value: 'COMMIT', help: 'the commit to deploy (required; it must be in the hosts\' origin)' },
+    hosts: { type: 'string', value: 'A,B', help: 'deploy to these hosts (default: every host of the hosts file)' },
+    canaries: { type: 'string', value: 'A,B', help: 'deployed first, one at a time, in this order (as nixfleet.deploy.canaryHosts)' },
+    parallelism: { type: 'string', value: 'N', help: `hosts switched at once after the canaries, 1-${MAX_PARALLELISM} (default 4, as nixfleet.deploy.parallelism)` },
+    'no-closure-diff': { type: 'boolean', help: 'skip the preview build and closure diff (nixfleet.deploy.showClosureDiff off)' },
+    'no-magic-rollback': MAGIC_FLAG,
+    'audit-log': { type: 'string', value: 'FILE', help: 'append the deploy to this JSONL audit log (the extension\'s format)' },
+    verbose: { type: 'boolean', help: 'also print every op line of every host, prefixed with the host' },
+  },
+  mutating: true,
+  finishesOnInterrupt: true,
+  async run(ctx) {
+    const revText = stringFlag(ctx.flags, 'rev');
+    if (revText === undefined) throw new UsageError('deploy: give the commit with --rev COMMIT (e.g. --rev "$(git rev-parse HEAD)")');
+    const rev = commitArg('deploy', 'rev', revText);
+    const hostsText = stringFlag(ctx.flags, 'hosts');
+    const canariesText = stringFlag(ctx.flags, 'canaries');
+    const parallelismText = stringFlag(ctx.flags, 'parallelism');
+    const parallelism = parallelismText === undefined ? 4 : intArg('deploy', 'parallelism', parallelismText, 1, MAX_PARALLELISM);
+    const hosts = hostsText === undefined ? ctx.source().hosts().map((h) => h.name) : hostListArg('deploy', 'hosts', hostsText);
+    const canaries = canariesText === undefined ? [] : hostListArg('deploy', 'canaries', canariesText);
+    for (const h of hosts) ctx.knownHost(h);
+    for (const c of canaries) if (!hosts.includes(c)) throw new UsageError(`deploy: canary ${c} is not one of the hosts deployed to; add it to --hosts or drop it from --canaries`);
+    const auditFile = stringFlag(ctx.flags, 'audit-log');
+    const audit = auditFile === undefined ? undefined : new AuditLog(path.resolve(auditFile));
+    for (const h of hosts) ctx.source().checkCanOperate(h);
+    ctx.requireConfirmable('deploy');
+
+    let record: DeployRecord;
+    try {
+      record = planDeploy({ target: { commit: rev }, hosts, canaries, parallelism, who: localUser() });
+    } catch (err) {
+      if (err instanceof DeployPlanError) throw new UsageError(`deploy: ${err.message}`);
+      throw err;
+    }
+    const order = `${canaries.length ? `canaries first (${canaries.join(', ')}), then ` : ''}${Math.min(parallelism, hosts.length - canaries.length)} at a time`;
+    const question = `Deploy commit ${rev.slice(0, 12)} to ${hosts.length} host${hosts.length === 1 ? '' : 's'} (${hosts.join(', ')}; ${order})?`;
+    const preview = ctx.flags['no-closure-diff'] !== true;
+    if (!preview) await ctx.confirm('deploy', question);
+
+    const progress = progressPrinter(ctx);
+    const verbose = ctx.flags.verbose === true;
+    const agents = cliDeployAgents(
+      ctx.connections(),
+      (host, text) => ctx.out.note(`${host}: ${text}`),
+      verbose ? (host, lines) => lines.forEach((l) => ctx.out.opLine(l, true, `${host} | `)) : undefined,
+    );
+    const final = await runDeploy({
+      agents,
+      record,
+      audit,
+      signal: ctx.signal,
+      magicRollback: ctx.flags['no-magic-rollback'] !== true,
+      onEvent: (e) => e.type === 'host' && progress(e.host),
+      ...(preview
+        ? {
+            confirm: async (previewed: readonly DeployHost[]) => {
+              for (const h of previewed) {
+                ctx.out.note(`closure diff of ${h.host}:`);
+                for (const l of h.closureDiff?.length ? h.closureDiff : ['(no change)']) ctx.out.note(`  ${l}`);
+              }
+              try {
+                await ctx.confirm('deploy', question);
+                return true;
+              } catch (err) {
+                if (err instanceof NotConfirmedError) return false;
+                throw err;
+              }
+            },
+          }
+        : {}),
+    });
+    const summary = summarizeDeploy(final);
+    if (ctx.json) ctx.out.json({ summary, record: final });
+    else {
+      ctx.out.print(summary.headline);
+      ctx.out.table(
+        ['HOST', 'ROLE', 'OUTCOME', 'GENERATIONS', 'FAILING LINE'],
+        summary.rows.map((r) => [r.host, r.role || '-', r.label, r.generations, r.failingLine || '-']),
+      );
+    }
+    return final.state === 'succeeded' ? 0 : 1;
+  },
+};
+
+/** One stderr line per host whenever its phase or outcome changes. */
+function progressPrinter(ctx: CliContext): (h: DeployHost) => void {
+  const shown = new Map<string, string>();
+  return (h) => {
+    const label = h.outcome === 'pending' || h.outcome === 'running' ? (h.phase ? `${h.phase}…` : undefined) : OUTCOME_LABEL[h.outcome];
+    if (!label || shown.get(h.host) === label) return;
+    shown.set(h.host, label);
+    const gens = h.generationAfter !== undefined ? ` (generation ${h.generationBefore ?? '?'} → ${h.generationAfter})` : '';
+    const why = h.failingLine && (h.outcome === 'failed-switch' || h.outcome === 'failed-checks') ? `: ${h.failingLine}` : '';
+    ctx.out.note(`${h.host}: ${label}${gens}${why}`);
+  };
+}
