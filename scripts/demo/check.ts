@@ -16,13 +16,19 @@ export interface CheckResult {
   name: string;
   ok: boolean;
   detail: string;
+  /** How long the command took, in ms (the hosts run theirs side by side). */
+  ms: number;
 }
 
-/** The commands each host runs after the common ones, by its position in the fleet. */
+/**
+ * The commands each host runs after the common ones, by its position in the fleet: spread so
+ * the three chains take about as long. Update Agent's lock commit stays in its host's checkout
+ * (self-update does not push), so it runs on the host the deploy does not reach.
+ */
 const HOST_COMMANDS = [
-  ['Force Rebuild', 'Run Tests', 'Update Agent', 'Rebuild Smart'],
+  ['Force Rebuild', 'Run Tests', 'Rebuild Smart'],
   ['Force Rebuild from Source', 'Cancel'],
-  ['Rollback to generation 1'],
+  ['Rollback to generation 1', 'Update Agent'],
 ] as const;
 const COMMON = ['agent answers', 'a wrong token is refused', 'Pull', 'Switch', 'Rollback'] as const;
 const FLEET = ['Deploy with a failing host', 'Revert PR', 'Rollback Deployed Hosts'] as const;
@@ -34,17 +40,19 @@ export function expectedChecks(fleet: DemoFleet): number {
 
 export async function checkFleet(fleet: DemoFleet, say: (r: CheckResult) => void): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  const record = (name: string, ok: boolean, detail: string) => {
-    const r = { name, ok, detail };
+  const record = (name: string, ok: boolean, detail: string, ms: number) => {
+    const r = { name, ok, detail, ms };
     results.push(r);
     say(r);
     return ok;
   };
   const attempt = async (name: string, fn: () => Promise<string>): Promise<boolean> => {
+    const t0 = Date.now();
     try {
-      return record(name, true, await fn());
+      const detail = await fn();
+      return record(name, true, detail, Date.now() - t0);
     } catch (err) {
-      return record(name, false, err instanceof Error ? err.message : String(err));
+      return record(name, false, err instanceof Error ? err.message : String(err), Date.now() - t0);
     }
   };
 

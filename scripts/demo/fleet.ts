@@ -78,7 +78,7 @@ export async function createDemoFleet(opts: {
   try {
     const pkgVersion = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
     const agentVersions = { installed: `${pkgVersion}+demo.1`, offered: `${pkgVersion}+demo.2` };
-    log(`bundling the agent as ${agentVersions.installed} and ${agentVersions.offered} into a local NixFleet git repository (the nixcfg's input "nixfleet")`);
+    log(`bundling the agent as ${agentVersions.installed} and ${agentVersions.offered} into a local NixFleet git repository (the nixcfg's input "nixfleet") in ${scratch}`);
     const agentRepo = await createAgentRepo({ root, dir: scratch, versions: [agentVersions.installed, agentVersions.offered], env: { ...process.env, ...TEST_GIT_ENV } });
     log('creating the nixcfg flake, its origin and one checkout per host (real git, real Nix)');
     bed = await createTestBed({ agentInput: { url: agentRepo.url } });

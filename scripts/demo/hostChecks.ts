@@ -119,7 +119,7 @@ export async function runTests(x: HostCtx): Promise<string> {
 export async function updateAgent(x: HostCtx): Promise<string> {
   const { installed, offered } = x.fleet.agentVersions;
   const repoHead = await gitIn(x.fleet.agentRepo.dir, 'rev-parse', 'HEAD');
-  const before = profileGeneration(x.h.profile);
+  const newest = Math.max(...(await x.c.generations()).map((g) => g.generation));
   // What Update Agent sends: verify, so the op fails unless the restarted agent is newer.
   const op = succeeded('self-update', await runOp(x.c, x.h, 'self-update', { verify: true }));
   if (op.result?.agentVersionBefore !== installed || op.result?.agentVersionAfter !== offered) {
@@ -131,7 +131,7 @@ export async function updateAgent(x: HostCtx): Promise<string> {
   if (subject !== 'self-update: update flake input nixfleet') throw new Error(`the checkout's HEAD is "${subject}", not the lock update commit`);
   const after = profileGeneration(x.h.profile);
   const pkg = packageVersion(agentPackageOf(profileSystem(x.h.profile)));
-  if (after !== before + 1 || pkg !== offered) throw new Error(`the profile is at generation ${after} carrying agent ${pkg}, expected ${before + 1} with ${offered}`);
+  if (after !== newest + 1 || pkg !== offered) throw new Error(`the profile is at generation ${after} carrying agent ${pkg}, expected a new generation ${newest + 1} with ${offered}`);
   const status = await x.c.status();
   if (status.agentVersion !== offered) throw new Error(`the running agent reports ${status.agentVersion}`);
   return `agent ${installed} → ${offered}: flake.lock → ${repoHead.slice(0, 7)} committed, generation ${after} carries it, the restarted agent reports it`;
