@@ -124,17 +124,16 @@ export async function createDemoFleet(opts: {
     log(`starting ${hosts.length} agents on loopback, each from its host's current system`);
     await Promise.all(services.map((s) => s.start()));
     for (const version of DEMO_VERSIONS.slice(1)) {
-      for (const n of names) await bed.setVersion(n, version);
-      log(`switching ${names.join(', ')} to system version ${version} through their agents (pull, switch)`);
+      const rev = await bed.commit(Object.fromEntries(names.map((n) => [`hosts/${n}/version`, version + '\n'])), `hosts: system version ${version}`);
+      // One op per host, as a deploy does it: switch {rev} fast-forwards the checkout, then builds.
+      log(`switching ${names.join(', ')} to system version ${version} (commit ${rev.slice(0, 7)}) through their agents`);
       await Promise.all(
         hosts.map(async (h) => {
           const c = client(h);
           try {
             await c.connect();
-            for (const kind of ['pull', 'switch'] as const) {
-              const r = await runOp(c, h, kind, {});
-              if (r.state !== 'succeeded') throw new Error(`${kind} on ${h.name} ${r.state}: ${r.error ?? ''}; see ${h.log}`);
-            }
+            const r = await runOp(c, h, 'switch', { rev });
+            if (r.state !== 'succeeded') throw new Error(`switch on ${h.name} ${r.state}: ${r.error ?? ''}; see ${h.log}`);
           } finally {
             c.close();
           }
