@@ -42,6 +42,6 @@ export function whatToTry(fleet: DemoFleet): string {
     npm start -- --check also reverts through a local GitHub test server). rm ${h2.dir}/fail after.
   - Cancel: touch ${h1.dir}/slow (its health checks then take a minute), Run Tests on ${h1.name},
     then Cancel Operation on the running op; the journal records it cancelled. rm ${h1.dir}/slow after.
-  - Show Logs: a host's ops in order, with their journals.
+  - Show Logs: a host's output channel with the output of its ops.
   - The agent CLI a host runs: ${cli} generations --config ${h1.config}`;
 }
