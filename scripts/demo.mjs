@@ -4,9 +4,9 @@
 //                            test bed (each with its own agent on loopback and its own token),
 //                            opens VS Code (your `code`, else code-server in the browser) with
 //                            the extension installed and the demo nixcfg open; Ctrl-C cleans up.
-//   npm start -- --check     sets up the same fleet, checks that every host answers, refuses a
-//                            wrong token, and that a switch and a rollback work (profile links
-//                            checked on disk), prints what it checked, tears down; exit 0 only
+//   npm start -- --check     sets up the same fleet, runs every command of the extension through
+//                            its client core (scripts/demo/check.ts), one line per command, each
+//                            confirmed on disk or in the agent's journal, tears down; exit 0 only
 //                            if all passed.
 //   npm start -- --help
 // Environment: NIXFLEET_DEMO_EDITOR=code|code-server picks the editor; NIXFLEET_DEMO_INSTALL_NIX=0
@@ -115,18 +115,21 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 
 try {
   fleet = await createDemoFleet({ root, log, onStop: (stop) => (stopFleet = stop) });
+  const setupSecs = ((Date.now() - started) / 1000).toFixed(1);
   for (const h of fleet.hosts) log(`  ${h.name.padEnd(9)} ${h.platform.padEnd(12)} agent on ${h.address}  (config ${h.config})`);
 
   if (check) {
-    const { checkFleet } = await import('./demo/check.ts');
-    log('checking the fleet through the extension\'s agent client');
-    const results = await checkFleet(fleet, (r) => console.log(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: ${r.detail}`));
+    const { checkFleet, expectedChecks } = await import('./demo/check.ts');
+    log('checking every command of the extension through its client core (one line per command, each confirmed on disk or in the journal)');
+    const checksStarted = Date.now();
+    const results = await checkFleet(fleet, (r) => console.log(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: ${r.detail} [${(r.ms / 1000).toFixed(1)} s]`));
     const failed = results.filter((r) => !r.ok).length;
-    const expected = fleet.hosts.length * 4;
+    const expected = expectedChecks(fleet);
+    const checkSecs = ((Date.now() - checksStarted) / 1000).toFixed(1);
     await cleanup();
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     if (failed === 0 && results.length === expected) {
-      log(`all ${results.length} checks passed in ${secs} s (${fleet.hosts.length} hosts: agent answers, wrong token refused, switch, rollback)`);
+      log(`all ${results.length} checks passed in ${secs} s (set-up ${setupSecs} s, checks ${checkSecs} s)`);
       process.exit(0);
     }
     fail(`${failed} of ${results.length} checks failed${results.length !== expected ? ` (${expected - results.length} not reached)` : ''} in ${secs} s`);
@@ -138,20 +141,14 @@ try {
   log('packaging the extension (vsce)');
   const vsixes = packageExtensions(root, tools.vsce, path.join(dir, 'vsix'));
   editorProc = await launchEditor({ root, dir: path.join(dir, 'editor'), workspace: fleet.workspace, hosts: fleet.hosts, editor, tools, vsixes, log, freePort });
-  const h1 = fleet.hosts[0];
+  const { whereThingsAre, whatToTry } = await import('./demo/whatToTry.ts');
   console.log(`
 NixFleet demo is running (${((Date.now() - started) / 1000).toFixed(0)} s to set up).
 ${editorProc.url ? `  Open ${editorProc.url} in your browser (code-server, loopback only).` : '  A VS Code window opened with the demo nixcfg (a private profile: your own VS Code is untouched).'}
-  Workspace (the fleet's nixcfg flake): ${fleet.workspace}
-  Hosts: ${fleet.hosts.map((h) => `${h.name} (${h.platform})`).join(', ')}, each with 3 generations and its own agent and token.
 
-What to try:
-  - Click NixFleet in the activity bar: every host with Agent/Git/Lock/System/Tests rows and its Generations.
-  - Right-click a generation → Rollback (confirm FROM → TO); the host's profile moves.
-  - Change a host: edit hosts/${h1.name}/version in the workspace, commit and push (git push origin main),
-    then Force Rebuild on ${h1.name}: its log streams live into the "NixFleet: ${h1.name}" output.
-  - Rebuild Smart, Deploy, Run Tests, Show Logs from the palette (F1 → "NixFleet").
-  - The agent CLI: node ${path.relative(process.cwd(), path.join(root, 'dist/agent.js')) || 'dist/agent.js'} generations --config ${h1.config}
+${whereThingsAre(fleet)}
+
+${whatToTry(fleet)}
 
 Ctrl-C stops the agents${editorProc.kind === 'code-server' ? ' and code-server' : ''} and removes the demo's temp dirs.${editorProc.kind === 'code' ? ' Close the demo VS Code window too.' : ''}
 `);

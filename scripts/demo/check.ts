@@ -1,106 +1,109 @@
-// `npm start -- --check`: on the demo fleet, checks through the same client the extension
-// uses (src/fleet/agentClient.ts over WebSocket with each host's token) that every host
-// answers, that a wrong token is refused, and that a switch to a new commit and a rollback
-// work on every host, reading the profile links on disk to confirm each one.
-import { readlinkSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+// `npm start -- --check`: every command the extension has, run on the demo fleet through
+// the same vscode-free client core the extension uses (src/fleet/agentClient.ts over
+// WebSocket with each host's token, src/fleet's rollback and Rebuild Smart helpers,
+// src/deploy's DeployService, src/github's Octokit client), one check line per command,
+// each confirmed on disk or in the agent's journal (hostChecks.ts, deployChecks.ts).
+//
+// Order: the three hosts run their own commands side by side; the fleet-wide ones (deploy,
+// Revert PR, Rollback Deployed Hosts) come last, on what the hosts pushed.
+import type { AgentClient } from '../../src/fleet/agentClient';
 import type { DemoFleet, DemoHost } from './fleet';
-import { client, runOp } from './ops';
+import { deployWithFailingHost, prepareDeploy, revertPr, rollbackDeployedHosts, type DeployScene } from './deployChecks';
+import * as hc from './hostChecks';
+import { client } from './ops';
 
 export interface CheckResult {
   name: string;
   ok: boolean;
   detail: string;
+  /** How long the command took, in ms (the hosts run theirs side by side). */
+  ms: number;
 }
 
+/**
+ * The commands each host runs after the common ones, by its position in the fleet: spread so
+ * the three chains take about as long. Update Agent's lock commit stays in its host's checkout
+ * (self-update does not push), so it runs on the host the deploy does not reach.
+ */
+const HOST_COMMANDS = [
+  ['Force Rebuild', 'Run Tests', 'Rebuild Smart'],
+  ['Force Rebuild from Source', 'Cancel'],
+  ['Rollback to generation 1', 'Update Agent'],
+] as const;
+const COMMON = ['agent answers', 'a wrong token is refused', 'Pull', 'Switch', 'Rollback'] as const;
+const FLEET = ['Deploy with a failing host', 'Revert PR', 'Rollback Deployed Hosts'] as const;
 
-/** The generation the profile link points at, read from disk (P -> P-N-link). */
-function profileGeneration(profile: string): number {
-  const m = /-(\d+)-link$/.exec(readlinkSync(profile));
-  if (!m) throw new Error(`${profile} does not point at a generation link`);
-  return Number(m[1]);
+/** How many check lines a full run prints. */
+export function expectedChecks(fleet: DemoFleet): number {
+  return fleet.hosts.length * COMMON.length + HOST_COMMANDS.flat().length + FLEET.length;
 }
-
-function versionFile(h: DemoHost): string {
-  return h.platform === 'nixos' ? 'nixos-version' : h.platform === 'darwin' ? 'darwin-version' : 'hm-version';
-}
-
-function systemVersion(h: DemoHost): string {
-  return readFileSync(path.join(readlinkSync(path.join(path.dirname(h.profile), readlinkSync(h.profile))), versionFile(h)), 'utf8').trim();
-}
-
 
 export async function checkFleet(fleet: DemoFleet, say: (r: CheckResult) => void): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  const record = (name: string, ok: boolean, detail: string) => {
-    const r = { name, ok, detail };
+  const record = (name: string, ok: boolean, detail: string, ms: number) => {
+    const r = { name, ok, detail, ms };
     results.push(r);
     say(r);
     return ok;
   };
   const attempt = async (name: string, fn: () => Promise<string>): Promise<boolean> => {
+    const t0 = Date.now();
     try {
-      return record(name, true, await fn());
+      const detail = await fn();
+      return record(name, true, detail, Date.now() - t0);
     } catch (err) {
-      return record(name, false, err instanceof Error ? err.message : String(err));
+      return record(name, false, err instanceof Error ? err.message : String(err), Date.now() - t0);
     }
   };
 
-  for (const h of fleet.hosts) {
-    const c = client(h);
+  const clients = new Map<string, AgentClient>(fleet.hosts.map((h) => [h.name, client(h)]));
+  const ctx = (h: DemoHost): hc.HostCtx => ({ fleet, h, c: clients.get(h.name)! });
+  try {
+    // One upstream commit gives every host something to pull and switch to.
+    const versions = new Map(fleet.hosts.map((h, i) => [h.name, `24.05.${4 + i}`]));
+    const rev = await fleet.bed.commit(Object.fromEntries(fleet.hosts.map((h) => [`hosts/${h.name}/version`, versions.get(h.name)! + '\n'])), 'demo: new system versions');
+
+    const perHost = async (h: DemoHost, i: number): Promise<boolean> => {
+      const x = ctx(h);
+      const n = (what: string) => `${h.name}: ${what}${what === 'agent answers' ? ` on ${h.address}` : ''}`;
+      if (!(await attempt(n('agent answers'), () => hc.agentAnswers(x)))) return false;
+      await attempt(n('a wrong token is refused'), () => hc.wrongTokenRefused(x));
+      if (!(await attempt(n('Pull'), () => hc.pull(x, rev)))) return false;
+      if (!(await attempt(n('Switch'), () => hc.switchTo(x, rev, versions.get(h.name)!)))) return false;
+      if (!(await attempt(n('Rollback'), () => hc.rollback(x)))) return false;
+      let ok = true;
+      for (const command of HOST_COMMANDS[i] ?? []) {
+        const run: Record<string, () => Promise<string>> = {
+          'Force Rebuild': () => hc.forceRebuild(x, false),
+          'Run Tests': () => hc.runTests(x),
+          'Update Agent': () => hc.updateAgent(x),
+          'Rebuild Smart': () => hc.rebuildSmart(x, '24.05.9'),
+          'Force Rebuild from Source': () => hc.forceRebuild(x, true),
+          Cancel: () => hc.cancel(x),
+          'Rollback to generation 1': () => hc.rollbackToGeneration(x, 1),
+        };
+        ok = (await attempt(n(command), run[command]!)) && ok;
+      }
+      return ok;
+    };
+    const hostsOk = (await Promise.all(fleet.hosts.map(perHost))).every(Boolean);
+    if (!hostsOk) return results; // the fleet-wide checks need every host where it should be
+
+    let scene: DeployScene | undefined;
     try {
-      const answered = await attempt(`${h.name}: agent answers on ${h.address}`, async () => {
-        const welcome = await c.connect();
-        const gens = await c.generations();
-        const current = gens.find((g) => g.current);
-        if (gens.length < 3) throw new Error(`expected at least 3 generations, the agent lists ${gens.length}`);
-        if (!current || current.generation !== profileGeneration(h.profile)) {
-          throw new Error(`the agent says generation ${current?.generation} is current, the profile link says ${profileGeneration(h.profile)}`);
-        }
-        return `agent ${welcome.agent.version}, ${welcome.platform}, ${gens.length} generations, current ${current.generation}`;
+      const deployed = await attempt(`fleet: ${FLEET[0]}`, async () => {
+        scene = await prepareDeploy(fleet, clients, '24.05.10');
+        return deployWithFailingHost(fleet, scene, '24.05.10');
       });
-      if (!answered) continue;
-
-      await attempt(`${h.name}: a wrong token is refused`, async () => {
-        const bad = client(h, 'not-the-token');
-        try {
-          await bad.connect();
-        } catch (err) {
-          return `refused: ${(err as Error).message}`;
-        } finally {
-          bad.close();
-        }
-        throw new Error('the agent accepted a wrong token');
-      });
-
-      const before = profileGeneration(h.profile);
-      const newVersion = `24.05.${4 + fleet.hosts.indexOf(h)}`;
-      const switched = await attempt(`${h.name}: switch to a new commit`, async () => {
-        const rev = await fleet.bed.setVersion(h.name, newVersion);
-        const pull = await runOp(c, h, 'pull', {});
-        if (pull.state !== 'succeeded') throw new Error(`pull ${pull.state}: ${pull.error ?? ''}`);
-        const sw = await runOp(c, h, 'switch', {});
-        if (sw.state !== 'succeeded') throw new Error(`switch ${sw.state}: ${sw.error ?? ''}`);
-        const after = profileGeneration(h.profile);
-        if (after !== before + 1) throw new Error(`the profile is at generation ${after}, expected ${before + 1}`);
-        const v = systemVersion(h);
-        if (v !== newVersion) throw new Error(`the new generation's system version is ${v}, expected ${newVersion}`);
-        return `commit ${rev.slice(0, 7)} → generation ${after} (system ${v}), ${sw.lines} log lines streamed`;
-      });
-      if (!switched) continue;
-
-      await attempt(`${h.name}: rollback`, async () => {
-        const rb = await runOp(c, h, 'rollback', {});
-        if (rb.state !== 'succeeded') throw new Error(`rollback ${rb.state}: ${rb.error ?? ''}`);
-        const now = profileGeneration(h.profile);
-        if (now !== before) throw new Error(`the profile is at generation ${now}, expected ${before}`);
-        const gens = await c.generations();
-        if (gens.find((g) => g.current)?.generation !== before) throw new Error('the agent does not report the rolled-back generation as current');
-        return `back to generation ${now} (system ${systemVersion(h)})`;
-      });
+      if (!deployed || !scene) return results;
+      const s = scene;
+      await attempt(`fleet: ${FLEET[1]}`, () => revertPr(fleet, s));
+      await attempt(`fleet: ${FLEET[2]}`, () => rollbackDeployedHosts(fleet, s));
     } finally {
-      c.close();
+      await scene?.close();
     }
+    return results;
+  } finally {
+    for (const c of clients.values()) c.close();
   }
-  return results;
 }

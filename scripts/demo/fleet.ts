@@ -1,17 +1,22 @@
-// The demo fleet: helper A's real-Nix test bed (test/fixtures/testbed.ts: a nixcfg flake with
-// h1 (nixos), h2 (darwin) and alice@h3 (home-manager), a bare origin and one checkout per host)
-// with three system generations per host built by real `nix build` from real commits, one
-// real agent per host (`node dist/agent.js serve`) on a free loopback port, each with its own
-// token in its own 0600 token file.
-import { spawn, type ChildProcess } from 'node:child_process';
+// The demo fleet: the real-Nix test bed (test/fixtures/testbed.ts: a nixcfg flake with h1
+// (nixos), h2 (darwin) and alice@h3 (home-manager), a bare origin and one checkout per host)
+// with three system generations per host built by real `nix build` from real commits. The
+// flake pins input "nixfleet" (scripts/demo/agentRepo.ts: a local git flake packaging this
+// checkout's agent) and every system carries that package. Each host's agent runs from its
+// current system, as its service would (agentService.ts), on a free loopback port with its
+// own token in its own 0600 token file. Once the fleet is up, the agent repo gets a newer
+// release, so Update Agent has something to update.
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
 import { createTestBed, type TestBed } from '../../test/fixtures/testbed';
+import { TEST_GIT_ENV } from '../../test/fixtures/git';
 import type { Platform } from '../../protocol';
+import { createAgentRepo, type AgentRepo } from './agentRepo';
+import { AgentService } from './agentService';
 import { client, runOp } from './ops';
 
 const execFileP = promisify(execFile);
@@ -26,7 +31,11 @@ export interface DemoHost {
   profile: string;
   checkout: string;
   stateDir: string;
+  /** The host's dir in the bed (markers such as <dir>/fail and <dir>/slow live here). */
+  dir: string;
   log: string;
+  /** The agent process, run from the host's current system like its service. */
+  service: AgentService;
 }
 
 export interface DemoFleet {
@@ -34,51 +43,18 @@ export interface DemoFleet {
   /** The nixcfg clone to open in the editor (commits made there can be pushed to origin). */
   workspace: string;
   hosts: DemoHost[];
+  /** The NixFleet repository the nixcfg's input "nixfleet" points at. */
+  agentRepo: AgentRepo;
+  /** The agent version the hosts run after set-up, and the newer one the agent repo offers. */
+  agentVersions: { installed: string; offered: string };
   stop(): Promise<void>;
 }
 
 export const DEMO_VERSIONS = ['24.05.1', '24.05.2', '24.05.3'];
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './process';
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.setTimeout(500);
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-    s.once('timeout', () => { s.destroy(); resolve(false); });
-  });
-}
-
-/** Kill a process group we started (never anything else). */
-export function killGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    /* already gone */
-  }
-}
-
-export async function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  killGroup(child, 'SIGTERM');
-  const timer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
+export { freePort, stopChild } from './process';
 
 export async function createDemoFleet(opts: {
   root: string;
@@ -87,29 +63,38 @@ export async function createDemoFleet(opts: {
   onStop?: (stop: () => Promise<void>) => void;
 }): Promise<DemoFleet> {
   const { root, log } = opts;
-  const agents: ChildProcess[] = [];
-  log('creating the nixcfg flake, its origin and one checkout per host (real git, real Nix)');
-  const bed = await createTestBed();
+  const services: AgentService[] = [];
+  const scratch = mkdtempSync(path.join(tmpdir(), 'nixfleet-demo-agent-'));
+  let bed: TestBed | undefined;
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    await Promise.all(agents.map((a) => stopChild(a)));
-    await bed.cleanup();
+    await Promise.all(services.map((s) => s.stop()));
+    await bed?.cleanup();
+    rmSync(scratch, { recursive: true, force: true });
   };
   opts.onStop?.(stop);
   try {
+    const pkgVersion = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
+    const agentVersions = { installed: `${pkgVersion}+demo.1`, offered: `${pkgVersion}+demo.2` };
+    log(`bundling the agent as ${agentVersions.installed} and ${agentVersions.offered} into a local NixFleet git repository (the nixcfg's input "nixfleet") in ${scratch}`);
+    const agentRepo = await createAgentRepo({ root, dir: scratch, versions: [agentVersions.installed, agentVersions.offered], env: { ...process.env, ...TEST_GIT_ENV } });
+    log('creating the nixcfg flake, its origin and one checkout per host (real git, real Nix)');
+    bed = await createTestBed({ agentInput: { url: agentRepo.url } });
+    const theBed = bed;
     const names = Object.keys(bed.hosts);
     // Generation 1 is installed by hand, as on a host that just got its agent; 2 and 3 come
     // from commits switched by the agents, so they carry their revision and check results.
-    log(`installing generation 1 (system version ${DEMO_VERSIONS[0]}) on ${names.join(', ')}`);
-    for (const n of names) {
-      const storePath = await bed.build(n, bed.workstation);
-      await execFileP('nix-env', ['-p', bed.hosts[n]!.profile, '--set', storePath], { env: bed.env });
-      await execFileP('git', ['pull', '-q', '--ff-only', 'origin', 'main'], { cwd: bed.hosts[n]!.checkout, env: bed.env });
-    }
+    log(`installing generation 1 (system version ${DEMO_VERSIONS[0]}, agent ${agentVersions.installed}) on ${names.join(', ')}`);
+    await Promise.all(
+      names.map(async (n) => {
+        const storePath = await theBed.build(n, theBed.workstation);
+        await execFileP('nix-env', ['-p', theBed.hosts[n]!.profile, '--set', storePath], { env: theBed.env });
+        await execFileP('git', ['pull', '-q', '--ff-only', 'origin', 'main'], { cwd: theBed.hosts[n]!.checkout, env: theBed.env });
+      }),
+    );
 
-    const agentJs = path.join(root, 'dist', 'agent.js');
     const hosts: DemoHost[] = [];
     for (const n of names) {
       const h = bed.hosts[n]!;
@@ -117,50 +102,47 @@ export async function createDemoFleet(opts: {
       const token = randomBytes(24).toString('base64url');
       const tokenFile = path.join(h.dir, 'agent-token');
       writeFileSync(tokenFile, token + '\n', { mode: 0o600 });
-      // A real health check: the running generation is a valid store path.
-      const config = bed.writeConfig(n, { listen: `127.0.0.1:${port}`, tokenFile, healthChecks: [['nix-store', '--query', '--hash', h.profile]] });
+      // Real health checks: the running generation is a valid store path; and one that takes
+      // a minute while <dir>/slow exists, so a long op can be tried (and cancelled).
+      const slow = path.join(h.dir, 'slow');
+      const config = bed.writeConfig(n, {
+        listen: `127.0.0.1:${port}`,
+        tokenFile,
+        healthChecks: [
+          ['nix-store', '--query', '--hash', h.profile],
+          ['/bin/sh', '-c', `if [ -e '${slow}' ]; then echo "slow check: ${slow} exists, sleeping 60 s"; sleep 60; fi`],
+        ],
+      });
       const logFile = path.join(h.dir, 'agent.log');
-      const fd = openSync(logFile, 'a');
       const env = { ...process.env, ...bed.env };
       delete env.NODE_OPTIONS;
-      const child = spawn(process.execPath, [agentJs, 'serve', '--config', config], { cwd: h.checkout, env, detached: true, stdio: ['ignore', fd, fd] });
-      closeSync(fd);
-      agents.push(child);
-      hosts.push({ name: n, platform: h.platform, address: `ws://127.0.0.1:${port}`, port, token, config, profile: h.profile, checkout: h.checkout, stateDir: h.stateDir, log: logFile });
+      const service = new AgentService({ host: n, dir: h.dir, profile: h.profile, config, cwd: h.checkout, env, logFile, port, log });
+      bed.setHook(n, service.activationHook());
+      services.push(service);
+      hosts.push({ name: n, platform: h.platform, address: `ws://127.0.0.1:${port}`, port, token, config, profile: h.profile, checkout: h.checkout, stateDir: h.stateDir, dir: h.dir, log: logFile, service });
     }
-    log(`starting ${hosts.length} agents on loopback`);
-    const deadline = Date.now() + 20_000;
-    for (const [i, h] of hosts.entries()) {
-      for (;;) {
-        const child = agents[i]!;
-        if (child.exitCode !== null || child.signalCode !== null) {
-          const tail = readFileSync(h.log, 'utf8').trim().split('\n').slice(-5).join('\n  ');
-          throw new Error(`the agent for ${h.name} exited at start (node dist/agent.js serve --config ${h.config}); its log ${h.log} ends:\n  ${tail}`);
-        }
-        if (await canConnect(h.port)) break;
-        if (Date.now() > deadline) throw new Error(`the agent for ${h.name} is not listening on 127.0.0.1:${h.port} after 20 s; see ${h.log}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    log(`starting ${hosts.length} agents on loopback, each from its host's current system`);
+    await Promise.all(services.map((s) => s.start()));
     for (const version of DEMO_VERSIONS.slice(1)) {
-      for (const n of names) await bed.setVersion(n, version);
-      log(`switching ${names.join(', ')} to system version ${version} through their agents (pull, switch)`);
+      const rev = await bed.commit(Object.fromEntries(names.map((n) => [`hosts/${n}/version`, version + '\n'])), `hosts: system version ${version}`);
+      // One op per host, as a deploy does it: switch {rev} fast-forwards the checkout, then builds.
+      log(`switching ${names.join(', ')} to system version ${version} (commit ${rev.slice(0, 7)}) through their agents`);
       await Promise.all(
         hosts.map(async (h) => {
           const c = client(h);
           try {
             await c.connect();
-            for (const kind of ['pull', 'switch'] as const) {
-              const r = await runOp(c, h, kind, {});
-              if (r.state !== 'succeeded') throw new Error(`${kind} on ${h.name} ${r.state}: ${r.error ?? ''}; see ${h.log}`);
-            }
+            const r = await runOp(c, h, 'switch', { rev });
+            if (r.state !== 'succeeded') throw new Error(`switch on ${h.name} ${r.state}: ${r.error ?? ''}; see ${h.log}`);
           } finally {
             c.close();
           }
         }),
       );
     }
-    return { bed, workspace: bed.workstation, hosts, stop };
+    // A newer NixFleet release for Update Agent; the hosts' flake.lock still pins the first.
+    await agentRepo.release(agentVersions.offered);
+    return { bed, workspace: bed.workstation, hosts, agentRepo, agentVersions, stop };
   } catch (err) {
     await stop();
     throw err;

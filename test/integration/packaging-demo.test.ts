@@ -20,28 +20,58 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-test('npm start -- --check sets up 3 hosts, checks them all, and tears everything down', async () => {
+const pkgVersion = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
+const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+test('npm start -- --check runs every command on 3 hosts, each confirmed on disk or in the journal, and tears everything down', async () => {
   // dist/ was built by test/run.mjs (or `npm run build`); rebuilding it here would rewrite
   // dist/agent.js under agents that other test files are running.
-  const r = spawnSync(process.execPath, [demo, '--check'], { cwd: root, encoding: 'utf8', env: { ...process.env, NIXFLEET_DEMO_SKIP_BUILD: '1' }, timeout: 240_000 });
+  const r = spawnSync(process.execPath, [demo, '--check'], { cwd: root, encoding: 'utf8', env: { ...process.env, NIXFLEET_DEMO_SKIP_BUILD: '1' }, timeout: 300_000 });
   const out = r.stdout + r.stderr;
   assert.equal(r.status, 0, out);
+  assert.doesNotMatch(out, /^  FAIL /m);
   const hosts = [...out.matchAll(/^demo:\s+(\S+)\s+(nixos|darwin|home-manager)\s+agent on ws:\/\/127\.0\.0\.1:(\d+)\s+\(config (\S+)\)$/gm)];
   assert.deepEqual(hosts.map((m) => [m[1], m[2]]), [['h1', 'nixos'], ['h2', 'darwin'], ['alice@h3', 'home-manager']]);
-  for (const name of ['h1', 'h2', 'alice@h3']) {
-    for (const what of ['agent answers on', 'a wrong token is refused', 'switch to a new commit', 'rollback']) {
-      assert.match(out, new RegExp(`^  ok   ${name}: ${what}`, 'm'), `${name}: ${what} not reported ok`);
+  // One line per command: the common ones on every host, the rest where the demo runs them.
+  const perHost: Record<string, string[]> = {
+    h1: ['Force Rebuild', 'Run Tests', 'Rebuild Smart'],
+    h2: ['Force Rebuild from Source', 'Cancel'],
+    'alice@h3': ['Rollback to generation 1', 'Update Agent'],
+  };
+  for (const [name, own] of Object.entries(perHost)) {
+    for (const what of ['agent answers on', 'a wrong token is refused', 'Pull', 'Switch', 'Rollback', ...own]) {
+      assert.equal(out.match(new RegExp(`^  ok   ${esc(name)}: ${esc(what)}(:| ws://)`, 'gm'))?.length, 1, `${name}: ${what} not reported ok exactly once`);
     }
   }
-  assert.match(out, /switch to a new commit: commit [0-9a-f]{7} → generation 4 \(system 24\.05\.\d\)/);
-  assert.match(out, /rollback: back to generation 3 \(system 24\.05\.3\)/);
-  assert.match(out, /all 12 checks passed/);
-  // Torn down: the bed's temp dir is gone and no agent listens any more.
+  for (const what of ['Deploy with a failing host', 'Revert PR', 'Rollback Deployed Hosts']) assert.match(out, new RegExp(`^  ok   fleet: ${what}:`, 'm'));
+  // What each check saw, as it reports it.
+  assert.match(out, new RegExp(`agent answers on .*: agent ${esc(pkgVersion)}\\+demo\\.1, nixos, 3 generations, current 3`));
+  assert.match(out, /h1: Pull: checkout HEAD ([0-9a-f]{7}) = origin\/main, profile still at generation 3/);
+  assert.match(out, /h1: Switch: commit [0-9a-f]{7} → generation 4 \(system 24\.05\.4\)/);
+  assert.match(out, /h1: Rollback: back to generation 3 \(system 24\.05\.3\)/);
+  assert.match(out, /alice@h3: Rollback to generation 1: generation 3 → 1 \(system 24\.05\.1\)/);
+  assert.match(out, /h1: Force Rebuild: built with --option narinfo-cache-negative-ttl 0 \(journal\)/);
+  assert.match(out, /h2: Force Rebuild from Source: built with --option substitute false \(journal\)/);
+  assert.match(out, /h1: Run Tests: health checks passed \(journal\), recorded for generation \d+/);
+  assert.match(out, /h2: Cancel: a 60 s health check run cancelled after [\d.]+ s: recorded cancelled/);
+  assert.match(out, new RegExp(`alice@h3: Update Agent: agent ${esc(pkgVersion)}\\+demo\\.1 → ${esc(pkgVersion)}\\+demo\\.2: flake\\.lock → [0-9a-f]{7} committed`));
+  assert.match(out, /demo: alice@h3: agent restarted from its current system \(.*\+demo\.1 → .*\+demo\.2\)/);
+  assert.match(out, /h1: Rebuild Smart: local change committed and pushed \(origin\/main [0-9a-f]{7}\), generation \d+ \(system 24\.05\.9\)/);
+  assert.match(out, /fleet: Deploy with a failing host: PR #1 \([0-9a-f]{7}\): h1 \(canary\) → generation \d+; h2 failed \(".*fail marker.*"\) and is back on \d+; alice@h3 not attempted/);
+  const revert = /fleet: Revert PR: revert PR #2 from revert-1 \([0-9a-f]{7}, the tree before PR #1\) on the GitHub test server http:\/\/127\.0\.0\.1:(\d+) \[[\d.]+ s\]$/m.exec(out);
+  assert.ok(revert, 'Revert PR did not go through the GitHub test server on loopback');
+  assert.match(out, /fleet: Rollback Deployed Hosts: h1 back on generation \d+; h2 already there/);
+  const count = /all (\d+) checks passed in [\d.]+ s \(set-up [\d.]+ s, checks [\d.]+ s\)/.exec(out);
+  assert.equal(count?.[1], '25', out);
+  // Torn down: the bed's and the agent repo's temp dirs are gone, nothing listens any more.
+  const agentRepo = /into a local NixFleet git repository \(the nixcfg's input "nixfleet"\) in (\S+)$/m.exec(out)?.[1];
+  assert.ok(agentRepo && !existsSync(agentRepo), `${agentRepo} was left behind`);
   for (const m of hosts) {
     const bedRoot = m[4]!.replace(/\/hosts\/.*$/, '');
     assert.ok(!existsSync(bedRoot), `${bedRoot} was left behind`);
     assert.equal(await listening(Number(m[3])), false, `the agent for ${m[1]} still listens on ${m[3]}`);
   }
+  assert.equal(await listening(Number(revert[1])), false, 'the GitHub test server still listens');
 });
 
 test('without Nix the demo says how to get it instead of failing obscurely', () => {
@@ -129,6 +159,16 @@ fs.appendFileSync(${JSON.stringify(log)}, JSON.stringify(rec) + '\\n');
     assert.equal(open.tokensLookRandom, true);
     assert.equal(open.settingsHoldAToken, false, 'a token leaked into settings');
     assert.match(r.stdout, /A VS Code window opened with the demo nixcfg/);
+    // Where to look on disk, per host, and what to try.
+    for (const [name, dir, profile] of [['h1', 'h1', 'system'], ['h2', 'h2', 'system'], ['alice@h3', 'alice-at-h3', 'home-manager']]) {
+      assert.match(r.stdout, new RegExp(`^  ${name} \\((nixos|darwin|home-manager)\\), agent ${pkgVersion.replace(/\./g, '\\.')}\\+demo\\.1 on ws://127\\.0\\.0\\.1:\\d+$`, 'm'));
+      assert.match(r.stdout, new RegExp(`^      profile   /\\S+/hosts/${dir}/profiles/${profile} `, 'm'));
+      assert.match(r.stdout, new RegExp(`^      checkout  /\\S+/hosts/${dir}/nixcfg `, 'm'));
+    }
+    assert.match(r.stdout, /offers agent \S+\+demo\.2, the hosts run \S+\+demo\.1/);
+    for (const command of ['Switch', 'Pull', 'Rollback to This Generation', 'Force Rebuild from Source', 'Run Tests', 'Update Agent on h1', 'Rebuild Smart on alice@h3', 'Deploy', 'Rollback Deployed Hosts', 'Revert PR', 'Cancel Operation', 'Show Logs']) {
+      assert.ok(r.stdout.includes(command), `the what-to-try text does not name ${command}`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
