@@ -12,26 +12,16 @@
 //   that floor, to show the deploy keeps the cores busy rather than waiting on itself.
 // Also printed: the same 10 hosts one at a time (parallelism 1), deploy-rs style, for scale.
 // Standalone: node --import tsx bench/deploy.bench.ts   (needs `npm run build` for dist/agent.js)
-import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { createTestBed } from '../test/fixtures/testbed';
-import { startAgent, type RunningAgent } from '../test/integration/agent-harness';
-import { openAgentSession } from '../src/fleet/agentSession';
-import { Fleet } from '../src/fleet/fleet';
 import { fleetAgents } from '../src/deploy/fleetAgents';
 import { planDeploy } from '../src/deploy/plan';
 import { runDeploy } from '../src/deploy/run';
-import { openCpuSlices, type CpuSlice } from './cpuSlices';
+import { median, withBenchFleet } from './benchFleet';
 
 const ROUNDS = Number(process.env.NIXFLEET_BENCH_ROUNDS ?? 4);
 const MANY = Array.from({ length: 10 }, (_, i) => `m${i + 1}`);
 const ONE = 'solo';
 const SEQ = Array.from({ length: 10 }, (_, i) => `s${i + 1}`);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 interface Sample {
   wallMs: number;
@@ -41,35 +31,7 @@ interface Sample {
 async function main(): Promise<void> {
   const names = [ONE, ...MANY, ...SEQ];
   const cores = availableParallelism();
-  const bed = await createTestBed({ hosts: names.map((name) => ({ name, platform: 'nixos' as const })) });
-  const agents: RunningAgent[] = [];
-  const cpu = openCpuSlices();
-  const slices = new Map<string, CpuSlice>();
-  let fleet: Fleet | undefined;
-  try {
-    for (const h of names) {
-      const storePath = await bed.build(h, bed.workstation);
-      execFileSync('nix-env', ['-p', bed.host(h).profile, '--set', storePath], { env: bed.env });
-    }
-    const urls = new Map<string, string>();
-    for (const h of names) {
-      const a = await startAgent(bed, h);
-      agents.push(a);
-      urls.set(h, a.url);
-      if (cpu) {
-        const slice = cpu.slice(h);
-        slice.add(a.proc.pid!);
-        slices.set(h, slice);
-      }
-    }
-    fleet = new Fleet({
-      openSession: (entry, endpoint, token) => openAgentSession({ entry, endpoint, token, clientName: 'deploy-bench', clientVersion: '1', requestTimeoutMs: 120_000 }),
-      getToken: async () => bed.token,
-      connectWaitMs: 20_000,
-    });
-    fleet.configure(names.map((h) => ({ name: h, address: urls.get(h)!, platform: 'nixos' as const })), [], []);
-    await fleet.start();
-    const f = fleet;
+  await withBenchFleet(names, 'deploy-bench', async ({ bed, fleet: f, cpu, slices, cpuUsedMs }) => {
 
     let round = 0;
     const deploy = async (hosts: string[], parallelism: number, capCores: number | undefined): Promise<Sample> => {
@@ -78,11 +40,11 @@ async function main(): Promise<void> {
       for (const h of hosts) changes[`hosts/${h}/version`] = `24.11.${++round}\n`;
       const commit = await bed.commit(changes, `bench deploy ${round}`);
       const record = planDeploy({ target: { commit }, hosts, parallelism, who: 'bench' });
-      const cpuBefore = hosts.reduce((sum, h) => sum + (slices.get(h)?.usageMs() ?? 0), 0);
+      const cpuBefore = cpuUsedMs(hosts);
       const t = performance.now();
       const res = await runDeploy({ agents: fleetAgents(f), record });
       const wallMs = performance.now() - t;
-      const cpuMs = hosts.reduce((sum, h) => sum + (slices.get(h)?.usageMs() ?? 0), 0) - cpuBefore;
+      const cpuMs = cpuUsedMs(hosts) - cpuBefore;
       if (res.state !== 'succeeded') throw new Error(`deploy to ${hosts.join(',')} ${res.state}: ${res.hosts.map((h) => `${h.host} ${h.outcome} ${h.error ?? ''}`).join('; ')}`);
       return { wallMs, cpuMs };
     };
@@ -124,12 +86,7 @@ async function main(): Promise<void> {
     );
     const s10 = wall('seq');
     console.log(`deploy-10-one-at-a-time-vs-1: ${(s10 / o).toFixed(2)}x (${s10.toFixed(0)} ms, no caps; deploy-rs style, for scale)`);
-  } finally {
-    fleet?.dispose();
-    await Promise.all(agents.map((a) => a.stop()));
-    await bed.cleanup();
-    cpu?.dispose();
-  }
+  });
 }
 
 main().catch((err) => {

@@ -7,56 +7,19 @@
 // 1-host run gets the same cap. Without a usable cgroup cpu controller it says so and
 // measures without caps.
 // Standalone: node --import tsx bench/plan.bench.ts   (needs `node scripts/build.mjs` for dist/agent.js)
-import { execFileSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
-import { createTestBed } from '../test/fixtures/testbed';
-import { startAgent, type RunningAgent } from '../test/integration/agent-harness';
-import { openAgentSession } from '../src/fleet/agentSession';
-import { Fleet } from '../src/fleet/fleet';
 import { fleetAgents } from '../src/deploy/fleetAgents';
 import { buildFleetPlan } from '../src/deploy/fleetPlan';
-import { openCpuSlices, type CpuSlice } from './cpuSlices';
+import { median, withBenchFleet } from './benchFleet';
 
 const ROUNDS = Number(process.env.NIXFLEET_BENCH_ROUNDS ?? 4);
 const MANY = Array.from({ length: 10 }, (_, i) => `p${i + 1}`);
 const ONE = 'solo';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 async function main(): Promise<void> {
   const names = [ONE, ...MANY];
   const cores = availableParallelism();
-  const bed = await createTestBed({ hosts: names.map((name) => ({ name, platform: 'nixos' as const })) });
-  const agents: RunningAgent[] = [];
-  const cpu = openCpuSlices();
-  const slices = new Map<string, CpuSlice>();
-  let fleet: Fleet | undefined;
-  try {
-    for (const h of names) {
-      const storePath = await bed.build(h, bed.workstation);
-      execFileSync('nix-env', ['-p', bed.host(h).profile, '--set', storePath], { env: bed.env });
-    }
-    const urls = new Map<string, string>();
-    for (const h of names) {
-      const a = await startAgent(bed, h);
-      agents.push(a);
-      urls.set(h, a.url);
-      if (cpu) {
-        const slice = cpu.slice(h);
-        slice.add(a.proc.pid!);
-        slices.set(h, slice);
-      }
-    }
-    fleet = new Fleet({
-      openSession: (entry, endpoint, token) => openAgentSession({ entry, endpoint, token, clientName: 'plan-bench', clientVersion: '1', requestTimeoutMs: 120_000 }),
-      getToken: async () => bed.token,
-      connectWaitMs: 20_000,
-    });
-    fleet.configure(names.map((h) => ({ name: h, address: urls.get(h)!, platform: 'nixos' as const })), [], []);
-    await fleet.start();
+  await withBenchFleet(names, 'plan-bench', async ({ bed, fleet, cpu, slices, cpuUsedMs }) => {
     const deployAgents = fleetAgents(fleet);
     const share = cores / MANY.length;
     for (const h of names) slices.get(h)?.cap(share);
@@ -70,11 +33,11 @@ async function main(): Promise<void> {
         changes[`hosts/${h}/units.json`] = JSON.stringify({ 'nginx.service': `v${round}` }) + '\n';
       }
       const commit = await bed.commit(changes, `bench plan ${round}`);
-      const cpuBefore = hosts.reduce((sum, h) => sum + (slices.get(h)?.usageMs() ?? 0), 0);
+      const cpuBefore = cpuUsedMs(hosts);
       const t = performance.now();
       const p = await buildFleetPlan({ agents: deployAgents, id: `bench${round}`, commit, hosts });
       const ms = performance.now() - t;
-      const cpuMs = hosts.reduce((sum, h) => sum + (slices.get(h)?.usageMs() ?? 0), 0) - cpuBefore;
+      const cpuMs = cpuUsedMs(hosts) - cpuBefore;
       const bad = p.hosts.filter((h) => h.state !== 'planned' || h.plan?.noChange);
       if (bad.length) throw new Error(`plan of ${hosts.join(',')}: ${bad.map((h) => `${h.host}: ${h.error ?? 'no change'}`).join('; ')}`);
       return { ms, cpuMs };
@@ -104,12 +67,7 @@ async function main(): Promise<void> {
       const floor = mc / (share * MANY.length);
       console.log(`plan-10-vs-build-1 CPU: 10 hosts used ${mc.toFixed(0)} ms CPU (${(mc / m).toFixed(2)} cores while running, of ${(share * MANY.length).toFixed(2)} capped), 1 host ${oc.toFixed(0)} ms (${(oc / o).toFixed(2)} cores of its ${share.toFixed(2)} cap); with every cap filled the 10 hosts need >= ${floor.toFixed(0)} ms = ${(floor / o).toFixed(2)}x; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     }
-  } finally {
-    fleet?.dispose();
-    await Promise.all(agents.map((a) => a.stop()));
-    await bed.cleanup();
-    cpu?.dispose();
-  }
+  });
 }
 
 main().catch((err) => {
