@@ -4,7 +4,7 @@
 import type { HostStatus } from '../../protocol';
 import { parseAddress, type AgentEndpoint, type HostEntry } from './hostConfig';
 import type { HostRecord, HostRegistry } from './hostRegistry';
-import type { AgentSession, OpEvent, SessionState } from './session';
+import { waitSettled, type AgentSession, type OpEvent, type SessionState } from './session';
 
 export interface ConnectionDeps {
   openSession(entry: HostEntry, endpoint: AgentEndpoint, token: string | undefined): AgentSession;
@@ -18,23 +18,6 @@ export interface SessionListener {
   online(rec: HostRecord): void;
   hostStatus(rec: HostRecord, status: HostStatus, before: HostStatus | undefined): void;
   opEvent(rec: HostRecord, e: OpEvent): void;
-}
-
-/** Resolves with the session's state once it is no longer connecting, or after `waitMs`. */
-export function settled(session: AgentSession, waitMs: number): Promise<SessionState> {
-  if (session.state.state !== 'connecting') return Promise.resolve(session.state);
-  return new Promise<SessionState>((resolve) => {
-    const timer = setTimeout(() => {
-      off();
-      resolve(session.state);
-    }, waitMs);
-    const off = session.onState((s) => {
-      if (s.state === 'connecting') return;
-      clearTimeout(timer);
-      off();
-      resolve(s);
-    });
-  });
 }
 
 export class Connections {
@@ -148,7 +131,7 @@ export class Connections {
     if (!session) throw new Error(`host ${host}: ${rec.snapshot.problem ?? 'no session'}`);
     if (session.state.state === 'online') return session;
     const waitMs = this.deps.connectWaitMs ?? 15_000;
-    const outcome = await settled(session, waitMs);
+    const outcome = await waitSettled(session, waitMs);
     if (outcome.state !== 'online' || rec.session !== session) {
       const reason = outcome.state === 'offline' ? outcome.reason : `no answer within ${Math.round(waitMs / 1000)} s`;
       throw new Error(`host ${host} is offline (${reason}): check that its agent runs and is reachable at ${rec.snapshot.entry.address}, then retry`);
@@ -165,7 +148,7 @@ export class Connections {
     if (!entry) throw new Error(`host ${host} has no agent configured`);
     const token = await this.deps.getToken(host).catch(() => undefined);
     const session = this.deps.openSession(entry, parseAddress(entry.name, entry.address, entry), token);
-    const state = await settled(session, waitMs);
+    const state = await waitSettled(session, waitMs);
     if (state.state !== 'online') {
       session.close();
       throw new Error(state.state === 'offline' ? state.reason : 'no answer');

@@ -3,6 +3,7 @@
 // connection proves the new generation left the host reachable; without it the host goes back
 // to its previous generation by itself when the deadline passes.
 import type { OpInfo } from '../../protocol';
+import { confirmActivation } from './confirmActivation';
 import type { Connections } from './connections';
 import type { FleetEvents } from './fleetEvents';
 
@@ -37,16 +38,10 @@ export class ActivationConfirmation {
     const { host, op } = this;
     this.inFlight = true;
     try {
-      const fresh = await this.connections.openFresh(host);
-      try {
-        const info = (await fresh.listOps(100)).find((o) => o.id === op);
-        if (!info?.confirmDeadline || info.state !== 'running') return; // not waiting (any more)
-        await fresh.confirmOp(op);
-        this.confirmed = true;
-        this.events.onNotice.fire({ host, level: 'info', text: `confirmed op ${op} over a new connection: host ${host} is still reachable (magic rollback)` });
-      } finally {
-        fresh.close();
-      }
+      // confirmActivation reads the record again over this connection and closes it.
+      if ((await confirmActivation(await this.connections.openFresh(host), op)) !== 'confirmed') return; // not waiting (any more)
+      this.confirmed = true;
+      this.events.onNotice.fire({ host, level: 'info', text: `confirmed op ${op} over a new connection: host ${host} is still reachable (magic rollback)` });
     } catch (err) {
       this.events.onNotice.fire({ host, level: 'warn', text: `could not confirm op ${op} (magic rollback): ${(err as Error).message}; ${host} rolls back by itself unless confirmed in time` });
     } finally {
