@@ -32,10 +32,15 @@ export function checkPrivateFile(file: string, what: string, allowGroupRead = fa
   if (st.uid !== euid() && !(allowGroupRead && st.uid === 0)) {
     throw new OwnershipError(`${what} ${name} is owned by uid ${st.uid}, not by the agent's user (uid ${euid()}), who alone may be able to change it; run: chown ${euid()} ${real}`);
   }
-  const forbidden = allowGroupRead ? 0o037 : 0o077;
-  if ((st.mode & forbidden) !== 0) {
-    const how = (st.mode & forbidden & 0o044) !== 0 ? 'readable by group or others' : 'writable by group or others';
-    throw new OwnershipError(`${what} ${name} is ${how} (mode ${mode(st)}); run: chmod ${allowGroupRead ? '640' : '600'} ${real}`);
+  if (allowGroupRead) {
+    // Same words as the TLS reload check (server/tlsFiles.ts): a group-readable key is fine (ACME clients write 0640).
+    if ((st.mode & 0o007) !== 0) throw new OwnershipError(`${what} ${name} is readable or writable by others (mode ${mode(st)}); run: chmod o-rwx ${real} (600, or 640 for a key shared with a group)`);
+    if ((st.mode & 0o030) !== 0) throw new OwnershipError(`${what} ${name} is writable by its group (mode ${mode(st)}); run: chmod g-wx ${real}`);
+    return;
+  }
+  if ((st.mode & 0o077) !== 0) {
+    const how = (st.mode & 0o044) !== 0 ? 'readable by group or others' : 'writable by group or others';
+    throw new OwnershipError(`${what} ${name} is ${how} (mode ${mode(st)}); run: chmod 600 ${real}`);
   }
 }
 

@@ -100,13 +100,19 @@ describe('a host served through the broker alone', () => {
       // A second read of a finished op replays the whole journal from the stream.
       const again = await c.follow('bsw-2');
       assertComplete(again.lines, again.op.lastSeq);
+      // Every op start is audited (event "started") before its worker runs, then its end.
+      const ended = (r: Record<string, unknown>[]) => r.filter((x) => x.op !== undefined && !('event' in x));
       const audit = await waitFor('audit records in the stream', async () => {
         const r = await auditRecords('h1');
-        return r.filter((x) => x.op !== undefined).length >= 4 && r;
+        return ended(r).length >= 4 && r;
       });
       assert.deepEqual(
-        audit.filter((r) => r.op !== undefined).map((r) => [r.op, r.outcome]),
+        ended(audit).map((r) => [r.op, r.outcome]),
         [...ops.map((o) => [o, 'succeeded']), ['brb-1', 'succeeded']],
+      );
+      assert.deepEqual(
+        audit.filter((r) => r.event === 'started').map((r) => r.op),
+        [...ops, 'brb-1'],
       );
       assert.ok(audit.every((r) => (r.client as { auth?: string }).auth === 'broker'));
     } finally {

@@ -336,7 +336,9 @@ in { inherit (pkg) pname version buildPhase installPhase installCheckPhase; deps
   for (const f of ['package.json', 'tsconfig.json', 'agent', 'protocol', 'scripts/import-meta-url.js']) cpSync(path.join(root, f), path.join(src, f), { recursive: true });
   const bin = path.join(work, 'esbuild-bin');
   mkdirSync(bin, { recursive: true });
-  cpSync(path.join(root, 'node_modules/.bin/esbuild'), path.join(bin, 'esbuild'), { dereference: true });
+  // The esbuild CLI stand-in for nixpkgs' esbuild: the project's own, run from where its
+  // package can resolve its platform binary (a copy of the JS launcher elsewhere cannot).
+  writeFileSync(path.join(bin, 'esbuild'), `#!/bin/sh\nexec "${process.execPath}" "${path.join(root, 'node_modules/esbuild/bin/esbuild')}" "$@"\n`, { mode: 0o755 });
   // makeWrapper stand-in: the same wrapper, with this machine's node instead of nixpkgs' one.
   const makeWrapper = `makeWrapper() { local out=$2 flags=""; shift 2; while [ $# -gt 0 ]; do case $1 in --add-flags) flags=$2; shift 2 ;; --suffix|--prefix) shift 4 ;; *) echo "makeWrapper: unexpected $1" >&2; return 1 ;; esac; done; mkdir -p "$(dirname "$out")"; printf '#!/bin/sh\\nexec %s %s "$@"\\n' "${process.execPath}" "$flags" > "$out"; chmod +x "$out"; }`;
   const out = path.join(work, 'package-out');
