@@ -29,6 +29,8 @@ export interface ParsedArgs {
 export const COMMON_FLAGS: Record<string, FlagSpec> = {
   'hosts-file': { type: 'string', value: 'FILE', help: 'the hosts JSON (same as the nixfleet.hosts setting); or $NIXFLEET_HOSTS_FILE' },
   'tokens-file': { type: 'string', value: 'FILE', help: 'agent tokens, one "HOST TOKEN" per line, mode 0600; or $NIXFLEET_TOKENS_FILE' },
+  broker: { type: 'string', value: 'URL[,URL…]', help: 'reach the hosts through a NATS broker (nats:// or tls://) instead of a hosts file; or $NIXFLEET_BROKER' },
+  credentials: { type: 'string', value: 'FILE', help: 'the operator\'s NATS nkey seed or .creds file for --broker, mode 0600; or $NIXFLEET_BROKER_CREDENTIALS' },
   json: { type: 'boolean', help: 'machine-readable output on stdout' },
   help: { type: 'boolean', help: 'show this help' },
 };

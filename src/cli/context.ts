@@ -6,6 +6,7 @@ import { newOpId } from '../fleet/opIds';
 import { stringFlag, UsageError, type FlagValues } from './args';
 import { confirm, requireConfirmable, type PromptIo } from './confirm';
 import { Connections } from './hosts/connections';
+import { BrokerHostSource, parseBrokerUrls, readCredentialsFile } from './hosts/broker';
 import { DirectHostSource } from './hosts/direct';
 import { readHostsFile } from './hosts/hostsFile';
 import type { HostSource } from './hosts/source';
@@ -45,7 +46,38 @@ export class CliContext {
     return this.e.signal;
   }
 
-  /** The hosts: --hosts-file (or $NIXFLEET_HOSTS_FILE) with tokens from --tokens-file and the environment. */
+  /**
+   * With --broker (or $NIXFLEET_BROKER): connect to it and load its status bucket, before
+   * the command runs. --broker and --hosts-file are two ways to find the hosts: given
+   * together (as flags, or both as variables) they are refused, not merged; a flag wins
+   * over the other's variable.
+   */
+  async prepare(): Promise<void> {
+    const flag = (name: string) => stringFlag(this.flags, name);
+    const env = (name: string) => this.e.env[name] || undefined;
+    if (flag('broker') !== undefined && flag('hosts-file') !== undefined) {
+      throw new UsageError(`${this.command}: --broker and --hosts-file are two ways to find the hosts; give one of them`);
+    }
+    const brokerText = flag('broker') ?? (flag('hosts-file') === undefined ? env('NIXFLEET_BROKER') : undefined);
+    const credentials = flag('credentials') ?? env('NIXFLEET_BROKER_CREDENTIALS');
+    if (brokerText === undefined) {
+      if (flag('credentials') !== undefined) throw new UsageError(`${this.command}: --credentials is the broker's login and goes with --broker URL; hosts from --hosts-file use --tokens-file`);
+      return;
+    }
+    if (flag('broker') === undefined && env('NIXFLEET_HOSTS_FILE')) {
+      throw new UsageError(`${this.command}: both $NIXFLEET_BROKER and $NIXFLEET_HOSTS_FILE are set; unset one, or choose with --broker or --hosts-file`);
+    }
+    if (flag('tokens-file') !== undefined) throw new UsageError(`${this.command}: --tokens-file is for hosts from --hosts-file; through --broker the operator's --credentials FILE is the login`);
+    const urls = parseBrokerUrls(brokerText);
+    if (typeof urls === 'string') throw new UsageError(`${this.command}: --broker: ${urls}`);
+    if (credentials === undefined) {
+      throw new UsageError(`${this.command}: --broker needs the operator's NATS credentials: --credentials FILE (an nkey seed from "nixfleet-agent broker-config --operators NAME", or a .creds file) or $NIXFLEET_BROKER_CREDENTIALS`);
+    }
+    const text = readCredentialsFile(path.resolve(credentials));
+    this.hostSource = await BrokerHostSource.connect(urls, text);
+  }
+
+  /** The hosts: the broker's (see prepare), or --hosts-file (or $NIXFLEET_HOSTS_FILE) with tokens from --tokens-file and the environment. */
   source(): HostSource {
     if (this.hostSource) return this.hostSource;
     const hostsFile = stringFlag(this.flags, 'hosts-file') ?? (this.e.env.NIXFLEET_HOSTS_FILE || undefined);
@@ -69,7 +101,7 @@ export class CliContext {
   knownHost(host: string): string {
     const hosts = this.source().hosts();
     if (!hosts.some((h) => h.name === host)) {
-      throw new UsageError(`${this.command}: host ${host} is not in ${this.source().description}; known hosts: ${hosts.map((h) => h.name).join(', ')}`);
+      throw new UsageError(`${this.command}: host ${host} is not in ${this.source().description}; known hosts: ${hosts.map((h) => h.name).join(', ') || 'none'}`);
     }
     return host;
   }
@@ -90,7 +122,8 @@ export class CliContext {
     return given;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.conns?.closeAll();
+    await this.hostSource?.close?.();
   }
 }

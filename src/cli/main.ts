@@ -1,6 +1,7 @@
 // nixfleet: the controller CLI (bundled to dist/nixfleet.js). Exit status 0 only on
 // success, 1 when something failed or was not confirmed, 2 for bad arguments or files;
 // every error is one sentence on stderr. Output is flushed before the process exits.
+import { CredentialsError } from './hosts/broker';
 import { HostsFileError } from './hosts/hostsFile';
 import { TokensError } from './hosts/tokens';
 import { UsageError } from './args';
@@ -32,7 +33,7 @@ async function main(): Promise<number> {
   } catch (err) {
     out.note(`nixfleet: ${oneSentence(err)}`);
     if (process.env.NIXFLEET_DEBUG && err instanceof Error) out.note(err.stack ?? '');
-    code = err instanceof UsageError || err instanceof HostsFileError || err instanceof TokensError ? 2 : 1;
+    code = err instanceof UsageError || err instanceof HostsFileError || err instanceof TokensError || err instanceof CredentialsError ? 2 : 1;
   }
   await out.flush();
   return code;

@@ -63,6 +63,7 @@ export function mainHelp(): string {
     `nixfleet ${AGENT_VERSION}: operate a NixFleet fleet from a terminal or CI (docs/cli.md)`,
     '',
     'Usage: nixfleet <command> [arguments] --hosts-file FILE [--tokens-file FILE] [--json]',
+    '       nixfleet <command> [arguments] --broker URL[,URL…] --credentials FILE [--json]',
     '',
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
@@ -93,8 +94,9 @@ export async function runCli(argv: readonly string[], env: CliEnv): Promise<numb
   if (command.finishesOnInterrupt) env.finishOnInterrupt();
   const ctx = new CliContext(name, parsed.flags, parsed.positionals, env);
   try {
+    await ctx.prepare();
     return await command.run(ctx);
   } finally {
-    ctx.close();
+    await ctx.close();
   }
 }

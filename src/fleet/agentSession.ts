@@ -7,16 +7,20 @@ import type { AgentSession, OpEvent, SessionState, StartOpRequest } from './sess
 import { CommandTransport } from './transportCommand';
 import { WsTransport } from './transportWs';
 import { Emitter } from './emitter';
+import type { TransportFactory } from './transport';
 
 export interface OpenSessionOptions {
   entry: HostEntry;
-  endpoint: AgentEndpoint;
+  /** How to reach the agent; not used when `transport` is given. */
+  endpoint?: AgentEndpoint;
   token: string | undefined;
   clientName: string;
   clientVersion: string;
   requestTimeoutMs?: number;
   /** What the user does after fixing a fatal failure (default: `Refresh HOST`, the extension's command). */
   retryAdvice?: string;
+  /** Another way to reach the agent than `endpoint` (the broker's BrokerTransport). */
+  transport?: TransportFactory;
 }
 
 export function openAgentSession(o: OpenSessionOptions): AgentSession {
@@ -25,12 +29,14 @@ export function openAgentSession(o: OpenSessionOptions): AgentSession {
     clientVersion: o.clientVersion,
     requestTimeoutMs: o.requestTimeoutMs ?? 30_000,
     reconnect: { initialDelayMs: 500, maxDelayMs: 15_000 },
-    transport:
-      o.endpoint.kind === 'ws'
-        ? () => new WsTransport({ url: (o.endpoint as { url: string }).url, token: o.token })
-        : () => new CommandTransport({ argv: (o.endpoint as { argv: string[] }).argv }),
+    transport: o.transport ?? endpointTransport(o.entry.name, o.endpoint, o.token),
   });
   return new ClientSession(o.entry.name, client, o.retryAdvice ?? `Refresh ${o.entry.name}`);
+}
+
+function endpointTransport(host: string, endpoint: AgentEndpoint | undefined, token: string | undefined): TransportFactory {
+  if (!endpoint) throw new Error(`host ${host}: no address to reach its agent at`);
+  return endpoint.kind === 'ws' ? () => new WsTransport({ url: endpoint.url, token }) : () => new CommandTransport({ argv: endpoint.argv });
 }
 
 class ClientSession implements AgentSession {

@@ -4,7 +4,7 @@ import type { Command } from '../command';
 /** One host as `hosts --json` prints it. */
 export interface HostLine {
   name: string;
-  platform: string;
+  platform: string | null;
   address: string;
   online: boolean;
   generation: number | null;
@@ -17,7 +17,10 @@ export interface HostLine {
 export const hostsCommand: Command = {
   name: 'hosts',
   summary: 'list the hosts: platform, online, current generation, running op',
-  details: 'Every host is asked at once. An offline host is listed with the reason (on stderr, or as "error" with --json); it does not make the command fail.',
+  details: [
+    'Every host is asked at once (with --broker: the hosts and their state come from the broker\'s status bucket, no host is asked).',
+    'An offline host is listed with the reason (on stderr, or as "error" with --json); it does not make the command fail.',
+  ].join('\n'),
   positionals: [],
   flags: {},
   mutating: false,
@@ -27,6 +30,7 @@ export const hostsCommand: Command = {
     const lines = await Promise.all(
       source.hosts().map(async (h): Promise<HostLine> => {
         const base = { name: h.name, platform: h.platform, address: h.address };
+        if (h.recorded) return { ...base, ...h.recorded };
         let status: HostStatus;
         try {
           status = await (await conns.online(h.name)).status();
@@ -48,7 +52,7 @@ export const hostsCommand: Command = {
     }
     ctx.out.table(
       ['HOST', 'PLATFORM', 'ONLINE', 'GENERATION', 'OP'],
-      lines.map((l) => [l.name, l.platform, l.online ? 'online' : 'offline', l.generation === null ? '-' : String(l.generation), l.runningOp ? `${l.runningOp.kind} ${l.runningOp.id}` : '-']),
+      lines.map((l) => [l.name, l.platform ?? '-', l.online ? 'online' : 'offline', l.generation === null ? '-' : String(l.generation), l.runningOp ? `${l.runningOp.kind} ${l.runningOp.id}` : '-']),
     );
     for (const l of lines) if (l.error) ctx.out.note(l.error);
     return 0;

@@ -27,6 +27,9 @@ export class Connections {
       session = undefined;
     }
     const known = session !== undefined;
+    // A source that knows the host is offline (the broker's status bucket) fails at once.
+    const recorded = known ? undefined : this.source.hosts().find((h) => h.name === host)?.recorded;
+    if (recorded && !recorded.online) throw new HostOfflineError(host, recorded.error ?? `host ${host} is offline; check that its agent runs, then run the command again`);
     if (!session) {
       session = this.source.open(host);
       this.sessions.set(host, session);

@@ -19,21 +19,30 @@ export function tokenEnvName(host: string): string {
   return `NIXFLEET_TOKEN_${host.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
 
-export function readTokensFile(file: string, uid = process.getuid?.()): Map<string, string> {
+/**
+ * A secret file the CLI reads (tokens, broker credentials): a regular file (not a symlink),
+ * mode 0600 or stricter, owned by the user running nixfleet. Throws `Err` with one sentence
+ * naming the file and the fix. `what`: "tokens file", "credentials file"; `fix`: how to create it.
+ */
+export function checkPrivateFile<E extends Error>(file: string, what: string, fix: string, Err: new (message: string) => E, uid = process.getuid?.()): void {
   let st;
   try {
     // lstat: a symlink could point the check at one file and the read at another.
     st = lstatSync(file);
   } catch (err) {
-    throw new TokensError(`tokens file ${file} cannot be read (${(err as NodeJS.ErrnoException).code}); create it with one "HOST TOKEN" line per host and chmod 600 ${file}`);
+    throw new Err(`${what} ${file} cannot be read (${(err as NodeJS.ErrnoException).code}); ${fix} and chmod 600 ${file}`);
   }
-  if (!st.isFile()) throw new TokensError(`tokens file ${file} is not a regular file (symlinks are refused); give the file itself`);
+  if (!st.isFile()) throw new Err(`${what} ${file} is not a regular file (symlinks are refused); give the file itself`);
   if ((st.mode & 0o077) !== 0) {
-    throw new TokensError(`tokens file ${file} is readable or writable by group or others (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${file}`);
+    throw new Err(`${what} ${file} is readable or writable by group or others (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${file}`);
   }
   if (uid !== undefined && st.uid !== uid) {
-    throw new TokensError(`tokens file ${file} is owned by uid ${st.uid}, not by you (uid ${uid}); use a tokens file of your own (chown it, or copy it and chmod 600)`);
+    throw new Err(`${what} ${file} is owned by uid ${st.uid}, not by you (uid ${uid}); use a ${what} of your own (chown it, or copy it and chmod 600)`);
   }
+}
+
+export function readTokensFile(file: string, uid = process.getuid?.()): Map<string, string> {
+  checkPrivateFile(file, 'tokens file', 'create it with one "HOST TOKEN" line per host', TokensError, uid);
   const tokens = new Map<string, string>();
   readFileSync(file, 'utf8')
     .split('\n')
