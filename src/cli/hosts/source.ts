@@ -10,6 +10,8 @@ export interface SourceHost {
   platform: Platform;
   /** How it is reached, for messages and `hosts` output (e.g. "ws://10.0.0.5:7531"). */
   address: string;
+  /** Tags for rollout waves (`tag:NAME`), from the hosts file entry. */
+  tags?: string[];
 }
 
 export interface HostSource {
