@@ -9,8 +9,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { createTestBed, DEFAULT_PACKAGES, type TestBed } from '../fixtures/testbed';
-import { AGENT_JS, startAgent, type RunningAgent } from './agent-harness';
-import { NIXFLEET_JS, profileGeneration, runCli, writeFleetFiles } from './cli-harness';
+import { AGENT_JS, startAgent, waitFor, type RunningAgent } from './agent-harness';
+import { NIXFLEET_JS, profileGeneration, runCli, startCliOnTerminal, writeFleetFiles } from './cli-harness';
 import type { FleetPlan, PlanGroup } from '../../src/deploy/fleetPlan';
 import type { DeploySummary } from '../../src/deploy/summary';
 import type { DeployRecord } from '../../src/deploy/types';
@@ -126,6 +126,24 @@ describe('nixfleet plan and deploy in waves', { skip: (!existsSync(AGENT_JS) || 
     assert.equal(record.rollout!.policyApplied, 'rollback-wave');
     assert.equal(record.hosts.find((h) => h.host === 'h1')!.outcome, 'rolled-back');
     assert.equal(gen('h1'), before[0], 'h1 is back on the generation it had');
+  });
+
+  it('without --on-failure on a terminal: the halted rollout asks, and the answer is applied', async () => {
+    const commit = await bumpAll();
+    const before = HOSTS.map(gen);
+    writeFileSync(armed('h1'), '1\n');
+    const cli = startCliOnTerminal(['deploy', '--rev', commit, '--wave', 'h1', '--wave', 'tag:web', ...common]);
+    await waitFor('the deploy question', async () => /Deploy commit \S+ to 3 hosts in 2 waves \(wave 1 h1: h1; wave 2 tag:web: h2, h3; at most 4 at once\)\? \[y\/N\]/.test(cli.stdout()), 60_000);
+    cli.answer('y');
+    await waitFor('the failure question', async () => /What happens to the hosts that already switched.*\[keep\/rollback-wave\/rollback-all\]/.test(cli.stdout()), 120_000);
+    assert.match(cli.stdout(), /wave 1 \(h1\) failed on h1; the rollout halted and later waves will not run\./);
+    cli.answer('maybe');
+    await waitFor('the answer refused', async () => /Answer one of: keep, rollback-wave, rollback-all\./.test(cli.stdout()), 30_000);
+    cli.answer('rollback-all');
+    const r = await cli.done;
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stdout, /policy rollback-all|halted at wave 1 \(h1\) on h1/);
+    assert.deepEqual(HOSTS.map(gen), before, 'h1 rolled back; h2 and h3 never switched');
   });
 
   it('bad --wave, --soak and --max-in-flight values: one sentence, exit 2, nothing connects', async () => {
