@@ -12,7 +12,7 @@ import { hostProgress, ROLLOUT_ONLY_FLAGS, rolloutFlags, runWaveDeploy } from '.
 
 export const deployCommand: Command = {
   name: 'deploy',
-  summary: 'deploy a commit to hosts: canaries one at a time, then the rest in parallel; the first failure stops hosts not started',
+  summary: 'deploy a commit to hosts: canaries one at a time, then the rest in parallel (first failure stops the rest), or in waves with health gates (--wave)',
   details: [
     'The same deploy engine as the extension\'s Deploy (docs/deploy.md): every host\'s status is read first (a busy or',
     'unreachable host stops the deploy before anything changes), then, unless --no-closure-diff, every host builds the',
