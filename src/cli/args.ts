@@ -15,9 +15,11 @@ export interface FlagSpec {
   help: string;
   /** Placeholder shown in help for string flags. */
   value?: string;
+  /** A string flag that may be given more than once (its values in order). */
+  multiple?: boolean;
 }
 
-export type FlagValues = Record<string, string | boolean | undefined>;
+export type FlagValues = Record<string, string | string[] | boolean | undefined>;
 
 export interface ParsedArgs {
   flags: FlagValues;
@@ -36,8 +38,8 @@ export const COMMON_FLAGS: Record<string, FlagSpec> = {
 };
 
 export function parseCommandArgs(command: string, args: string[], flags: Record<string, FlagSpec>, positionals: readonly string[]): ParsedArgs {
-  const options: Record<string, { type: 'boolean' | 'string' }> = {};
-  for (const [name, spec] of Object.entries({ ...COMMON_FLAGS, ...flags })) options[name] = { type: spec.type };
+  const options: Record<string, { type: 'boolean' | 'string'; multiple?: boolean }> = {};
+  for (const [name, spec] of Object.entries({ ...COMMON_FLAGS, ...flags })) options[name] = { type: spec.type, ...(spec.multiple ? { multiple: true } : {}) };
   let parsed;
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
@@ -108,6 +110,12 @@ export function commitArg(command: string, flag: string, text: string): string {
     throw new UsageError(`${command}: --${flag} takes a commit hash (7-64 lowercase hex digits, e.g. from "git rev-parse HEAD"), not "${printable(text)}"`);
   }
   return text;
+}
+
+/** A repeatable string flag's values, in order (empty when not given). */
+export function stringsFlag(flags: FlagValues, name: string): string[] {
+  const v = flags[name];
+  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
 }
 
 /** A string flag's value, or undefined when not given. */

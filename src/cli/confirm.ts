@@ -37,3 +37,26 @@ export async function confirm(what: string, question: string, yes: boolean, io: 
   }
   if (answer !== 'y' && answer !== 'yes') throw new NotConfirmedError(`${what} not confirmed; nothing was changed`);
 }
+
+/** Both ends are a terminal: a question can be asked and answered. */
+export function canAsk(io: PromptIo): boolean {
+  return io.input.isTTY === true && io.output.isTTY === true;
+}
+
+/**
+ * One of `choices`, asked on the terminal until the answer is one of them (the caller
+ * checks canAsk first). The rollout's "ask" failure policy uses it.
+ */
+export async function choose<T extends string>(question: string, choices: readonly T[], io: PromptIo = { input: process.stdin, output: process.stderr }): Promise<T> {
+  const rl = createInterface({ input: io.input, output: io.output });
+  try {
+    for (;;) {
+      const answer = (await rl.question(`${question} [${choices.join('/')}] `)).trim();
+      const picked = choices.find((c) => c === answer);
+      if (picked) return picked;
+      io.output.write(`Answer one of: ${choices.join(', ')}.\n`);
+    }
+  } finally {
+    rl.close();
+  }
+}

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { OP_ID_RE, printable, type OpKind } from '../../protocol';
 import { newOpId } from '../fleet/opIds';
 import { stringFlag, UsageError, type FlagValues } from './args';
-import { confirm, requireConfirmable, type PromptIo } from './confirm';
+import { canAsk, choose, confirm, requireConfirmable, type PromptIo } from './confirm';
 import { Connections } from './hosts/connections';
 import { BrokerHostSource, parseBrokerUrls, readCredentialsFile } from './hosts/broker';
 import { DirectHostSource } from './hosts/direct';
@@ -113,6 +113,15 @@ export class CliContext {
 
   confirm(what: string, question: string): Promise<void> {
     return confirm(what, question, this.yes, this.e.io);
+  }
+
+  /** A question can be asked on a terminal (stdin and stderr both are one). */
+  get canAsk(): boolean {
+    return canAsk(this.e.io);
+  }
+
+  choose<T extends string>(question: string, choices: readonly T[]): Promise<T> {
+    return choose(question, choices, this.e.io);
   }
 
   opId(kind: OpKind): string {

@@ -11,6 +11,7 @@ import { forceRebuildCommand } from './commands/forceRebuild';
 import { generationsCommand } from './commands/generations';
 import { hostsCommand } from './commands/hosts';
 import { logCommand } from './commands/log';
+import { planCommand } from './commands/plan';
 import { pullCommand } from './commands/pull';
 import { rollbackCommand } from './commands/rollback';
 import { statusCommand } from './commands/status';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   testCommand,
   pullCommand,
   cancelCommand,
+  planCommand,
   deployCommand,
   logCommand,
 ];

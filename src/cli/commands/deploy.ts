@@ -2,23 +2,28 @@ import path from 'node:path';
 import { AuditLog, localUser } from '../../deploy/audit';
 import { DeployPlanError, MAX_PARALLELISM, planDeploy } from '../../deploy/plan';
 import { runDeploy } from '../../deploy/run';
-import { OUTCOME_LABEL, summarizeDeploy } from '../../deploy/summary';
+import { summarizeDeploy } from '../../deploy/summary';
 import type { DeployHost, DeployRecord } from '../../deploy/types';
 import { commitArg, hostListArg, intArg, stringFlag, UsageError } from '../args';
 import { MAGIC_FLAG, type Command } from '../command';
 import { NotConfirmedError } from '../confirm';
-import type { CliContext } from '../context';
 import { cliDeployAgents } from '../deployAgents';
+import { hostProgress, ROLLOUT_ONLY_FLAGS, rolloutFlags, runWaveDeploy } from './deployWaves';
 
 export const deployCommand: Command = {
   name: 'deploy',
-  summary: 'deploy a commit to hosts: canaries one at a time, then the rest in parallel; the first failure stops hosts not started',
+  summary: 'deploy a commit to hosts: canaries one at a time, then the rest in parallel (first failure stops the rest), or in waves with health gates (--wave)',
   details: [
     'The same deploy engine as the extension\'s Deploy (docs/deploy.md): every host\'s status is read first (a busy or',
     'unreachable host stops the deploy before anything changes), then, unless --no-closure-diff, every host builds the',
     'commit and its closure diff is shown before the question; then canaries switch one at a time and the rest at most',
     '--parallelism at once. Each host\'s progress goes to stderr; the summary (the Deploy Summary\'s rows) to stdout,',
     'or { "summary", "record" } with --json. Exit 0 only when every host succeeded.',
+    '',
+    'With --wave it is a rollout in waves (docs/cli.md): canaries (if any), then each --wave in order (HOSTS is host names,',
+    'tag:NAME from the hosts file\'s "tags", or N% of the hosts not yet in a wave, comma-separated), then the rest. Preflight',
+    'and the plan come first; each wave switches (at most --max-in-flight at once), soaks, then passes its health gate before',
+    'the next starts. A failed wave halts the rollout (exit 1) and --on-failure says what happens to hosts that switched.',
   ].join('\n'),
   positionals: [],
   flags: {
@@ -30,6 +35,10 @@ export const deployCommand: Command = {
     'no-magic-rollback': MAGIC_FLAG,
     'audit-log': { type: 'string', value: 'FILE', help: 'append the deploy to this JSONL audit log (the extension\'s format)' },
     verbose: { type: 'boolean', help: 'also print every op line of every host, prefixed with the host' },
+    wave: { type: 'string', multiple: true, value: 'HOSTS', help: 'a rollout wave, repeatable, in order: names, tag:NAME or N%, comma-separated' },
+    soak: { type: 'string', value: 'DURATION', help: 'with --wave: wait this long (30s, 5m, 1h) after a wave switched, before its health gate (default 0)' },
+    'max-in-flight': { type: 'string', value: 'N', help: `with --wave: hosts switching at once within a wave, 1-${MAX_PARALLELISM} (default 4)` },
+    'on-failure': { type: 'string', value: 'POLICY', help: 'with --wave: keep, rollback-wave or rollback-all when a wave fails (default: ask on a terminal, else keep)' },
   },
   mutating: true,
   finishesOnInterrupt: true,
@@ -40,11 +49,19 @@ export const deployCommand: Command = {
     const hostsText = stringFlag(ctx.flags, 'hosts');
     const canariesText = stringFlag(ctx.flags, 'canaries');
     const parallelismText = stringFlag(ctx.flags, 'parallelism');
+    // Rollout values are checked before the hosts file is read: a typo is the first thing said.
+    const waved = ctx.flags.wave !== undefined ? rolloutFlags(ctx) : undefined;
+    if (!waved) for (const f of ROLLOUT_ONLY_FLAGS) if (ctx.flags[f] !== undefined) throw new UsageError(`deploy: --${f} applies to a rollout in waves; add --wave HOSTS (e.g. --wave 25%) or drop --${f}`);
     const parallelism = parallelismText === undefined ? 4 : intArg('deploy', 'parallelism', parallelismText, 1, MAX_PARALLELISM);
     const hosts = hostsText === undefined ? ctx.source().hosts().map((h) => h.name) : hostListArg('deploy', 'hosts', hostsText);
     const canaries = canariesText === undefined ? [] : hostListArg('deploy', 'canaries', canariesText);
     for (const h of hosts) ctx.knownHost(h);
     for (const c of canaries) if (!hosts.includes(c)) throw new UsageError(`deploy: canary ${c} is not one of the hosts deployed to; add it to --hosts or drop it from --canaries`);
+    if (waved) {
+      if (parallelismText !== undefined) throw new UsageError('deploy: --parallelism is for a deploy without waves; with --wave use --max-in-flight N');
+      if (ctx.flags['no-closure-diff'] === true) throw new UsageError('deploy: a rollout in waves always builds its plan first, so --no-closure-diff does not apply; drop it');
+      return runWaveDeploy(ctx, { rev, hosts, canaries }, waved);
+    }
     const auditFile = stringFlag(ctx.flags, 'audit-log');
     const audit = auditFile === undefined ? undefined : new AuditLog(path.resolve(auditFile));
     for (const h of hosts) ctx.source().checkCanOperate(h);
@@ -62,7 +79,7 @@ export const deployCommand: Command = {
     const preview = ctx.flags['no-closure-diff'] !== true;
     if (!preview) await ctx.confirm('deploy', question);
 
-    const progress = progressPrinter(ctx);
+    const progress = hostProgress(ctx);
     const verbose = ctx.flags.verbose === true;
     const agents = cliDeployAgents(
       ctx.connections(),
@@ -106,16 +123,3 @@ export const deployCommand: Command = {
     return final.state === 'succeeded' ? 0 : 1;
   },
 };
-
-/** One stderr line per host whenever its phase or outcome changes. */
-function progressPrinter(ctx: CliContext): (h: DeployHost) => void {
-  const shown = new Map<string, string>();
-  return (h) => {
-    const label = h.outcome === 'pending' || h.outcome === 'running' ? (h.phase ? `${h.phase}…` : undefined) : OUTCOME_LABEL[h.outcome];
-    if (!label || shown.get(h.host) === label) return;
-    shown.set(h.host, label);
-    const gens = h.generationAfter !== undefined ? ` (generation ${h.generationBefore ?? '?'} → ${h.generationAfter})` : '';
-    const why = h.failingLine && (h.outcome === 'failed-switch' || h.outcome === 'failed-checks') ? `: ${h.failingLine}` : '';
-    ctx.out.note(`${h.host}: ${label}${gens}${why}`);
-  };
-}

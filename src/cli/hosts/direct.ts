@@ -36,7 +36,7 @@ export class DirectHostSource implements HostSource {
   }
 
   hosts(): SourceHost[] {
-    return [...this.entries.values()].map((e) => ({ name: e.name, platform: e.platform, address: e.address }));
+    return [...this.entries.values()].map((e) => ({ name: e.name, platform: e.platform, address: e.address, ...(e.tags?.length ? { tags: [...e.tags] } : {}) }));
   }
 
   private entry(host: string): HostEntry {

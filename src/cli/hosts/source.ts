@@ -12,6 +12,8 @@ export interface SourceHost {
   address: string;
   /** What the source already knows of the host without asking it (the broker's status bucket). */
   recorded?: RecordedHost;
+  /** Tags for rollout waves (`tag:NAME`), from the hosts file entry. */
+  tags?: string[];
 }
 
 export interface RecordedHost {
