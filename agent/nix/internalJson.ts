@@ -75,12 +75,12 @@ export class NixLogDecoder {
     const level = typeof e.level === 'number' ? e.level : 0;
     switch (e.action) {
       case 'msg':
-        if (level <= SHOWN_LEVEL && typeof e.msg === 'string') emit('stderr', ansi(e.msg));
+        if (level <= SHOWN_LEVEL && typeof e.msg === 'string') emitLines(emit, ansi(e.msg));
         return;
       case 'start': {
         if (id === undefined || typeof e.type !== 'number') return;
         this.activities.set(id, { type: e.type, fields: [] });
-        if (level <= SHOWN_LEVEL && typeof e.text === 'string' && e.text.length > 0) emit('stderr', ansi(e.text));
+        if (level <= SHOWN_LEVEL && typeof e.text === 'string' && e.text.length > 0) emitLines(emit, ansi(e.text));
         return;
       }
       case 'stop':
@@ -117,4 +117,15 @@ export class NixLogDecoder {
     this.lastBytesAt = this.now();
     emit('info', describeBuildProgress(p), p);
   }
+}
+
+/**
+ * One journal line per line of a message, as the plain log format prints it: newer Nix sends
+ * an error with its whole trace as one `msg`, and the failing line (the op's last stderr
+ * line, quoted in its error) must be the error itself, not the trace.
+ */
+function emitLines(emit: LineSink, text: string): void {
+  const lines = text.split('\n');
+  if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
+  for (const l of lines) emit('stderr', l);
 }

@@ -75,6 +75,8 @@ describe('Nix internal-json progress', () => {
     d.decode(nixLine({ action: 'stop', id: 2 }), emit);
     d.decode(nixLine({ action: 'result', id: 1, type: 105, fields: [2, 2, 0, 0] }), emit);
     d.decode(nixLine({ action: 'msg', level: 0, msg: '\u001b[31;1merror:\u001b[0m oops' }), emit);
+    // Newer Nix sends an error with its trace as one msg: one line each, the error itself last.
+    d.decode(nixLine({ action: 'msg', level: 0, msg: 'error:\n       … while evaluating\n\n       error: bad key\n' }), emit);
     d.decode(nixLine({ action: 'msg', level: 5, msg: 'chatty' }), emit);
     d.decode('warning: not JSON at all', emit);
     d.decode('@nix {broken', emit);
@@ -85,10 +87,14 @@ describe('Nix internal-json progress', () => {
       'info build progress: 0/2 derivations built, 4.0 KiB of 4.0 KiB downloaded',
       'info build progress: 2/2 derivations built, 4.0 KiB of 4.0 KiB downloaded',
       'stderr error: oops',
+      'stderr error:',
+      'stderr        … while evaluating',
+      'stderr ',
+      'stderr        error: bad key',
       'stderr warning: not JSON at all',
       'stderr @nix {broken',
     ]);
-    assert.deepEqual(out.at(-4)!.progress, { built: 2, toBuild: 2, running: 0, failed: 0, copied: 0, toCopy: 0, fetchedBytes: 4096, toFetchBytes: 4096 });
+    assert.deepEqual(out.at(-8)!.progress, { built: 2, toBuild: 2, running: 0, failed: 0, copied: 0, toCopy: 0, fetchedBytes: 4096, toFetchBytes: 4096 });
   });
 });
 
