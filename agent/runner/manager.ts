@@ -179,6 +179,13 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
         lastSeq: 0,
         agentVersion: AGENT_VERSION,
       };
+      // Before anything is written or runs: an op the audit log cannot record does not start.
+      try {
+        auditStart(this.stateDir, info);
+      } catch (err) {
+        this.clearAbandoned(req.op); // the op's claim (its empty directory) goes too: nothing half-done
+        throw new OpRequestError('failed', `${req.kind} not started on host ${this.config.host}: its start cannot be recorded in the audit log ${path.join(this.stateDir, 'audit.jsonl')} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); if it is a symlink, remove it, then retry; nothing ran`);
+      }
       writeRequest(this.stateDir, req.op, {
         kind: req.kind,
         params: req.params,
@@ -188,8 +195,6 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
       });
       writeNoFollowSync(journalFile(this.stateDir, req.op), '', APPEND);
       writeOpInfo(this.stateDir, info);
-      // Before anything runs: an op the audit log cannot record does not start.
-      auditStart(this.stateDir, info);
       this.known.add(req.op);
       const spawned = spawnWorker(this.stateDir, req.op, this.config.workerLauncher, (text) => this.launcherNotice(req.op, text));
       if (spawned.pid !== undefined && !readWorker(this.stateDir, req.op)) {

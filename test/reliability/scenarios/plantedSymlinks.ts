@@ -4,7 +4,7 @@
 // runs as root: symlinks planted where it appends (audit.jsonl, a worker's log) never
 // get a byte written through them; the agent stays up, ops still end, the lock is freed.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, lchownSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createTestBed } from '../../fixtures/testbed';
 import { AGENT_JS, connect, RawClient } from '../../integration/agent-harness';
@@ -80,11 +80,15 @@ export const plantedSymlinksScenario: Scenario = {
               () => 'refused',
             );
             check(bad === 'refused', 'a wrong token was accepted');
-            // A mutating op ends with an audit record: the op must still end and free the lock.
+            // An op's start is audited before anything is written or runs: with the audit log
+            // planted, the op is refused in one sentence naming the file, and nothing ran.
             const opId = `plant-${round}-${Date.now().toString(36)}`;
-            await c.startOp(opId, 'test', {});
-            const { op } = await within(`end of ${opId}`, 120_000, c.follow(opId));
-            check(op.state === 'succeeded', `test op ${op.state}: ${op.error}`);
+            const refused = await c.startOp(opId, 'test', {}).then(
+              () => undefined,
+              (err: Error) => err.message,
+            );
+            check(refused !== undefined && /audit\.jsonl .*if it is a symlink, remove it.*nothing ran/.test(refused), `op start with a planted audit.jsonl: ${refused ?? 'accepted'}`);
+            check(!existsSync(path.join(h.stateDir, 'ops', opId)) && !existsSync(path.join(h.stateDir, 'ops', `${opId}.json`)), `op ${opId} left files behind although it was refused`);
             check(readFileSync(victim, 'utf8') === precious, 'the audit record was written through the planted symlink');
             const st = await within('status', 30_000, (async () => {
               for (;;) {
