@@ -11,13 +11,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { opInfo, outputLine } from '../../protocol';
+import { opInfo } from '../../protocol';
 import type { BrokerClient } from '../../src/broker/client';
 import { FleetStatusWatcher } from '../../src/broker/fleetStatus';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
 import { AGENT_JS, waitFor } from './agent-harness';
 import { brokerConfig, operator, startBrokerAgent, startNats, type BrokerAgent, type BrokerSetup, type NatsCluster } from './broker-harness';
-import { NIXFLEET_JS, profileGeneration, runCli, startCli } from './cli-harness';
+import { assertFollowedOnce, NIXFLEET_JS, profileGeneration, runCli, startCli } from './cli-harness';
 
 const execFileP = promisify(execFile);
 
@@ -120,16 +120,7 @@ describe('nixfleet CLI through a NATS broker', { skip: (!existsSync(AGENT_JS) ||
       const json = startCli(['log', 'h1', opId, '--follow', '--json', ...common]);
       const [swr, tr, jr] = await Promise.all([sw.done, text.done, json.done]);
       assert.equal(swr.status, 0, swr.stderr);
-      assert.equal(tr.status, 0, tr.stderr);
-      assert.equal(jr.status, 0, jr.stderr);
-      for (let i = 1; i <= n; i++) {
-        assert.equal(tr.stdout.split('\n').filter((l) => l === `tick-${i}`).length, 1, `tick-${i} printed once by log --follow`);
-      }
-      const parsed = JSON.parse(jr.stdout) as { op: unknown; lines: unknown[] };
-      const op = opInfo.parse(parsed.op);
-      const lines = parsed.lines.map((l) => outputLine.parse(l));
-      assert.equal(op.state, 'succeeded');
-      assert.deepEqual(lines.map((l) => l.seq), Array.from({ length: op.lastSeq }, (_, i) => i + 1), 'seq 1..lastSeq, each once');
+      assertFollowedOnce(tr, jr, n);
       const snap = await runCli(['log', 'h1', opId, ...common]);
       assert.equal(snap.status, 0, snap.stderr);
       assert.equal(snap.stdout.split('\n').filter((l) => /^tick-\d+$/.test(l)).length, n);

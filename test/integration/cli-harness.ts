@@ -3,7 +3,9 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import assert from 'node:assert/strict';
 import path from 'node:path';
+import { opInfo, outputLine } from '../../protocol';
 import { ROOT } from './agent-harness';
 
 export const NIXFLEET_JS = path.join(ROOT, 'dist/nixfleet.js');
@@ -93,4 +95,21 @@ export function startCliOnTerminal(args: string[], env: Record<string, string> =
     });
   });
   return { kill: (sig) => child.kill(sig), stdout: () => stdout, stderr: () => stderr, done, answer: (text) => child.stdin.write(text + '\n') };
+}
+
+/**
+ * What `log HOST OP --follow` (text) and `--follow --json` printed for a succeeded op whose
+ * journal holds `tick-1`..`tick-n`: each tick once in the text, seq 1..lastSeq once in the JSON.
+ */
+export function assertFollowedOnce(text: CliResult, json: CliResult, n: number): void {
+  assert.equal(text.status, 0, text.stderr);
+  assert.equal(json.status, 0, json.stderr);
+  for (let i = 1; i <= n; i++) {
+    assert.equal(text.stdout.split('\n').filter((l) => l === `tick-${i}`).length, 1, `tick-${i} printed once by log --follow`);
+  }
+  const parsed = JSON.parse(json.stdout) as { op: unknown; lines: unknown[] };
+  const op = opInfo.parse(parsed.op);
+  const lines = parsed.lines.map((l) => outputLine.parse(l));
+  assert.equal(op.state, 'succeeded');
+  assert.deepEqual(lines.map((l) => l.seq), Array.from({ length: op.lastSeq }, (_, i) => i + 1), 'seq 1..lastSeq, each once');
 }

@@ -8,10 +8,10 @@ import { chmodSync, chownSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { generation, hostStatus, opInfo, outputLine } from '../../protocol';
+import { generation, hostStatus, opInfo } from '../../protocol';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
 import { AGENT_JS, startAgent, waitFor, type RunningAgent } from './agent-harness';
-import { NIXFLEET_JS, profileGeneration, runCli, startCli, startCliOnTerminal, writeFleetFiles } from './cli-harness';
+import { assertFollowedOnce, NIXFLEET_JS, profileGeneration, runCli, startCli, startCliOnTerminal, writeFleetFiles } from './cli-harness';
 
 const execFileP = promisify(execFile);
 
@@ -210,16 +210,7 @@ describe('nixfleet CLI: one host', { skip: (!existsSync(AGENT_JS) || !existsSync
     const [swr, tr, jr] = await Promise.all([sw.done, text.done, json.done]);
     bed.setHook('h1', null);
     assert.equal(swr.status, 0, swr.stderr);
-    assert.equal(tr.status, 0, tr.stderr);
-    assert.equal(jr.status, 0, jr.stderr);
-    for (let i = 1; i <= n; i++) {
-      assert.equal(tr.stdout.split('\n').filter((l) => l === `tick-${i}`).length, 1, `tick-${i} printed once by log --follow`);
-    }
-    const parsed = JSON.parse(jr.stdout) as { op: unknown; lines: unknown[] };
-    const op = opInfo.parse(parsed.op);
-    const lines = parsed.lines.map((l) => outputLine.parse(l));
-    assert.equal(op.state, 'succeeded');
-    assert.deepEqual(lines.map((l) => l.seq), Array.from({ length: op.lastSeq }, (_, i) => i + 1), 'seq 1..lastSeq, each once');
+    assertFollowedOnce(tr, jr, n);
     // Without --follow: the journal as it is, the op's outcome as the exit status.
     const snap = await runCli(['log', 'h1', opId, ...common]);
     assert.equal(snap.status, 0);
