@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createUser } from '@nats-io/nkeys';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { STATUS_BUCKET, STREAMS, subjects } from '../../protocol/broker';
@@ -124,7 +125,15 @@ describe('broker permissions', () => {
   });
 
   test('wrong credentials are refused by the server; none at all against an open broker: reads only', async () => {
-    await assert.rejects(BrokerClient.connect({ servers: nats.urls, credentials: readFileSync(setup.hostCredentials('h2'), 'utf8').replace(/^SU../, 'SUAA') }), /cannot connect to the broker|seed|authoriz/i);
+    // A well-formed seed the server has never heard of: the server itself must refuse it.
+    // (Editing a real seed's first characters is not reliable: "SUAA" is a valid start that
+    // one seed in sixteen already has, and then the "wrong" credentials were the right ones.)
+    const stranger = new TextDecoder().decode(createUser().getSeed());
+    await assert.rejects(BrokerClient.connect({ servers: nats.urls, credentials: stranger }), /cannot connect to the broker.*authoriz/i);
+    // A damaged seed (checksum broken) is refused before it is sent.
+    const real = readFileSync(setup.hostCredentials('h2'), 'utf8').trim();
+    const damaged = real.slice(0, 10) + (real[10] === 'A' ? 'B' : 'A') + real.slice(11);
+    await assert.rejects(BrokerClient.connect({ servers: nats.urls, credentials: damaged }), /cannot connect to the broker|seed/i);
     // A broker that authenticates nobody: the agent has no brokerCredentials, so it cannot
     // know who sent a request, and refuses anything that changes the host.
     const bed: TestBed = await createTestBed({ hosts: [{ name: 'h1', platform: 'nixos' }] });
