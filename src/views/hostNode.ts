@@ -16,10 +16,17 @@ const PLATFORM_LABEL = { nixos: 'NixOS', darwin: 'nix-darwin', 'home-manager': '
 export class HostNode implements FleetNode {
   readonly treeNode = true as const;
   constructor(
-    readonly snapshot: HostSnapshot,
-    readonly workspace: WorkspaceInfo | undefined,
-    readonly trusted: boolean,
+    public snapshot: HostSnapshot,
+    public workspace: WorkspaceInfo | undefined,
+    public trusted: boolean,
   ) {}
+
+  /** The tree keeps one node per host and refreshes it in place (see FleetTreeProvider). */
+  update(snapshot: HostSnapshot, workspace: WorkspaceInfo | undefined, trusted: boolean): void {
+    this.snapshot = snapshot;
+    this.workspace = workspace;
+    this.trusted = trusted;
+  }
 
   get host(): string {
     return this.snapshot.name;

@@ -201,7 +201,13 @@ export async function contextMenu(page, row, title) {
 /** The open modal dialog's message text, and a function to click one of its buttons. */
 export async function dialog(page, timeoutMs = 15_000) {
   const box = page.locator(sel.dialog);
-  await box.waitFor({ timeout: timeoutMs });
+  try {
+    await box.waitFor({ timeout: timeoutMs });
+  } catch {
+    // Say what the window showed instead: an error notification usually tells why.
+    const shown = await notifications(page).catch(() => []);
+    throw new Error(`no modal dialog within ${timeoutMs / 1000} s; notifications shown: ${shown.join(' | ') || '(none)'}`);
+  }
   const text = normalise(await box.innerText()).replace(/\s+/g, ' ');
   const buttons = (await box.locator('.monaco-button').allInnerTexts()).map((s) => s.trim());
   return {

@@ -63,6 +63,29 @@ describe('Fleet view and status bar', () => {
     }
   });
 
+  it('a change on one host refreshes that host alone: an offline host retrying or an op elsewhere never redraws the whole tree', async () => {
+    const a = await configureFleet();
+    await until('all live hosts online', () => liveHosts().every((h) => a.container.fleet.host(h.name)?.generations));
+    const h = liveHosts()[0]!;
+    // Draw the tree as the view does, so the provider knows what is on screen.
+    const roots = await a.tree.getChildren();
+    for (const n of roots) await a.tree.getChildren(n);
+    const events: (FleetNode | FleetNode[] | undefined | null | void)[] = [];
+    const sub = a.tree.onDidChangeTreeData((e) => events.push(e));
+    try {
+      const op = await a.container.fleet.runOp(h.name, 'test', {});
+      assert.equal(op.state === 'succeeded' || op.state === 'failed', true, `the test op ended: ${op.state}`);
+      const refreshed = () => events.flatMap((e) => (Array.isArray(e) ? e : e ? [e] : [])).map(label);
+      await until(`${h.name}'s row refreshed after its op`, () => refreshed().includes(h.name));
+      // The offline hosts keep retrying meanwhile; none of that (nor the op) redraws every row.
+      assert.equal(events.filter((e) => !e).length, 0, `whole-tree refreshes while the host list did not change: ${events.length} events`);
+      const stale = roots.find((n) => label(n) === h.name)!;
+      assert.equal((await a.tree.getChildren()).find((n) => label(n) === h.name), stale, 'a host keeps its node across refreshes (VS Code refreshes the element it has)');
+    } finally {
+      sub.dispose();
+    }
+  });
+
   it('the status bar summarises the fleet and opens the view', async () => {
     const a = await configureFleet();
     const live = liveHosts().length;
