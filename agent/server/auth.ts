@@ -4,6 +4,7 @@
 // TokenFile re-reads the file when it changes, so a token is rotated without a restart.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync, type Stats } from 'node:fs';
+import { checkPrivateFile } from '../state/ownership';
 
 export class TokenFileError extends Error {
   override name = 'TokenFileError';
@@ -24,15 +25,12 @@ export function tokenIdentity(token: string): string {
 }
 
 export function loadTokens(file: string): TokenSet {
-  let st;
+  // The same checks as at start (owner, mode, regular file), also on every re-read for a
+  // rotation: a file swapped for another user's between two reads is refused as well.
   try {
-    st = statSync(file);
+    checkPrivateFile(file, 'token file', false, `create it with one token per line and chmod 600 ${file}`);
   } catch (err) {
-    throw new TokenFileError(`token file ${file} cannot be read (${(err as NodeJS.ErrnoException).code}); create it with one token per line and chmod 600 ${file}`);
-  }
-  if (!st.isFile()) throw new TokenFileError(`token file ${file} is not a regular file`);
-  if ((st.mode & 0o077) !== 0) {
-    throw new TokenFileError(`token file ${file} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${file}`);
+    throw new TokenFileError((err as Error).message);
   }
   const tokens = readFileSync(file, 'utf8')
     .split('\n')

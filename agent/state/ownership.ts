@@ -18,14 +18,14 @@ const mode = (st: Stats) => (st.mode & 0o7777).toString(8).padStart(3, '0');
 const trustedOwner = (uid: number) => uid === 0 || uid === euid();
 
 /** `file` (followed through symlinks) is a regular file of the agent's user, with no access for group or others. */
-export function checkPrivateFile(file: string, what: string, allowGroupRead = false): void {
+export function checkPrivateFile(file: string, what: string, allowGroupRead = false, whenMissing = 'create it or fix the path in the agent config'): void {
   let real: string;
   let st: Stats;
   try {
     real = realpathSync(file);
     st = statSync(real);
   } catch (err) {
-    throw new OwnershipError(`${what} ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? err}); create it or fix the path in the agent config`);
+    throw new OwnershipError(`${what} ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? err}); ${whenMissing}`);
   }
   const name = real === file ? file : `${file} (resolves to ${real})`;
   if (!st.isFile()) throw new OwnershipError(`${what} ${name} is not a regular file; point the agent config at the file itself`);

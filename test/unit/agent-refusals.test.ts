@@ -2,7 +2,7 @@
 // one summary per window for what was left out, records bounded in size, and the token
 // file re-read on change (rotation without restart), on temp dirs.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -120,4 +120,12 @@ test('the token file is re-read when it changes; an unusable file yields no toke
   writeFileSync(file, 'new-token-bbbbbbbbbbbb\n', { mode: 0o600 });
   assert.ok(tf.current().tokens?.match('new-token-bbbbbbbbbbbb'));
   assert.equal(changes.length, 5);
+  // A rotation to a file another user owns is refused as at start, not only a loose mode.
+  const other = (process.geteuid?.() ?? 0) === 0 ? 65534 : undefined;
+  if (other !== undefined) {
+    chownSync(file, other, other);
+    const foreign = tf.current();
+    assert.equal(foreign.tokens, undefined, 'no token from a file another user owns');
+    assert.match(foreign.error!, /token file .* is owned by uid 65534, not by the agent's user .*chown/);
+  }
 });
