@@ -14,6 +14,7 @@ const SID_RE = /^[A-Za-z0-9]{1,64}$/;
 interface Entry {
   session: Session;
   reply: string;
+  /** performance.now() of the last frame or ping: monotonic, so a clock step reaps nothing. */
   lastSeen: number;
 }
 
@@ -61,18 +62,18 @@ export class BrokerSessions {
       return this.control(msg.reply, HEADERS.resume, '1', msg.data);
     }
     if (h?.has(HEADERS.ping)) {
-      entry!.lastSeen = Date.now();
+      entry!.lastSeen = performance.now();
       return this.control(msg.reply, HEADERS.pong, '1');
     }
     const current = entry ?? this.open(sid, msg.reply);
-    current.lastSeen = Date.now();
+    current.lastSeen = performance.now();
     current.session.handleFrame(msg.string());
   }
 
   private open(sid: string, reply: string): Entry {
     const entry: Entry = {
       reply,
-      lastSeen: Date.now(),
+      lastSeen: performance.now(),
       session: new Session(
         this.core,
         {
@@ -124,7 +125,7 @@ export class BrokerSessions {
 
   /** A controller that vanished without closing leaves a session nobody pings. */
   private reap(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const [sid, e] of this.entries) {
       if (now - e.lastSeen <= SESSION_IDLE_MS) continue;
       e.session.detach();

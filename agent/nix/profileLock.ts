@@ -47,9 +47,10 @@ function tryTake(file: string): boolean {
 /** Run `fn` holding the profile's lock; waits (bounded) for another holder to finish. */
 export async function withProfileLock<T>(profile: string, host: string, fn: () => Promise<T>, waitMs = PROFILE_LOCK_WAIT_MS): Promise<T> {
   const file = profileLockPath(profile);
-  const deadline = Date.now() + waitMs;
+  // Monotonic time: a wall-clock step (NTP, a suspended VM) must neither end the wait early nor stretch it.
+  const deadline = performance.now() + waitMs;
   while (!tryTake(file)) {
-    if (Date.now() > deadline) {
+    if (performance.now() > deadline) {
       throw new OpError(`host ${host}: the profile ${profile} is locked by another process (${file}) for more than ${Math.round(waitMs / 1000)} s; wait for it to finish, or remove the lock file if no nixfleet process is running`);
     }
     await new Promise((r) => setTimeout(r, 50));
