@@ -1,5 +1,6 @@
 // Health checks: the configured argv lists, run one after another with a timeout each.
 // The first failure decides the outcome; its argv and output tail become the detail.
+import { formatArgv } from '../protocol';
 import { CommandError } from './exec';
 import type { OpContext } from './ops/types';
 import type { CheckOutcome } from './state/metadata';
@@ -14,7 +15,7 @@ export async function runHealthChecks(ctx: CheckContext): Promise<CheckOutcome> 
     ctx.log('info', 'health checks: none configured (set healthChecks in the agent config); counting as passed');
   }
   for (const [i, argv] of checks.entries()) {
-    const label = `health check ${i + 1}/${checks.length}: ${argv.join(' ')}`;
+    const label = `health check ${i + 1}/${checks.length}: ${formatArgv(argv)}`;
     ctx.log('info', label);
     let failure: string | undefined;
     try {
@@ -24,9 +25,9 @@ export async function runHealthChecks(ctx: CheckContext): Promise<CheckOutcome> 
       if (err instanceof CommandError && err.stopped === 'cancelled') throw err;
       if (err instanceof CommandError && err.exitCode !== undefined && err.exitCode >= 0 && err.stopped !== 'timed-out') {
         const tail = err.stderrTail.filter((l) => l.trim().length > 0).slice(-5);
-        failure = `${argv.join(' ')} exited with code ${err.exitCode}${tail.length ? ': ' + tail.join(' | ') : ''}`;
+        failure = `${formatArgv(argv)} exited with code ${err.exitCode}${tail.length ? ': ' + tail.join(' | ') : ''}`;
       } else {
-        failure = err instanceof Error ? err.message : `${argv.join(' ')} could not run: ${String(err)}`;
+        failure = err instanceof Error ? err.message : `${formatArgv(argv)} could not run: ${String(err)}`;
       }
     }
     if (failure !== undefined) {

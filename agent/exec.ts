@@ -1,7 +1,7 @@
 // Every external command the agent runs goes through here: an argv array (never a
 // shell string), output split into lines as it arrives, cancellation by AbortSignal.
 import { execa } from 'execa';
-import { MAX_LINE_CHARS, type BuildProgress, type OutputStream } from '../protocol';
+import { formatArgv, MAX_LINE_CHARS, type BuildProgress, type OutputStream } from '../protocol';
 
 export interface RunOptions {
   cwd?: string;
@@ -42,7 +42,7 @@ export class CommandError extends Error {
     /** Set when the command was stopped rather than failing on its own: callers dispatch on it. */
     readonly stopped?: 'cancelled' | 'timed-out',
   ) {
-    super(`${argv.join(' ')} ${reason}${stderrTail.length ? ': ' + stderrTail[stderrTail.length - 1] : ''}`);
+    super(`${formatArgv(argv)} ${reason}${stderrTail.length ? ': ' + stderrTail[stderrTail.length - 1] : ''}`);
   }
 }
 

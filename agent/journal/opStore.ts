@@ -2,7 +2,7 @@
 // directory; ids are sorted newest first by start time.
 import { mkdirSync, readdirSync } from 'node:fs';
 import { opInfo, type OpInfo } from '../../protocol';
-import { readJsonSync, writeJsonAtomicSync } from './atomicWrite';
+import { readJsonSync, writeJsonAtomicSync } from '../state/atomic';
 import { opDir, opInfoFile, opsDir } from './paths';
 
 export function createOpDir(stateDir: string, opId: string): void {

@@ -1,6 +1,6 @@
 // The Nix steps of a switch, each one named as deploy-rs names its phases: build the
 // host's system, set the profile, activate, and switch back when activation fails.
-import type { OpResult } from '../../protocol';
+import { formatArgv, type OpResult } from '../../protocol';
 import type { OpContext } from '../ops/types';
 import { OpError } from '../ops/types';
 import { CommandError } from '../exec';
@@ -135,7 +135,7 @@ export async function activate(ctx: NixContext, storePath: string): Promise<void
   try {
     for (const { argv, optional } of activationCommands(ctx.config.platform, storePath)) {
       if (optional && !existsSync(argv[0]!)) continue;
-      ctx.log('info', `activating: ${argv.join(' ')}`);
+      ctx.log('info', `activating: ${formatArgv(argv)}`);
       await ctx.run(argv);
     }
   } catch (err) {
@@ -155,13 +155,13 @@ export async function restoreGeneration(ctx: NixContext, to: ProfileLink): Promi
     await switchProfileGeneration(ctx, to.generation);
   } catch (err) {
     ctx.log('stderr', (err as Error).message);
-    return `switching the profile back to generation ${to.generation} failed too: switch it by hand (nix-env -p ${ctx.config.profile} --switch-generation ${to.generation})`;
+    return `switching the profile back to generation ${to.generation} failed too: switch it by hand (${formatArgv(['nix-env', '-p', ctx.config.profile, '--switch-generation', String(to.generation)])})`;
   }
   try {
     await activate(ctx, to.target);
   } catch (err) {
     ctx.log('stderr', `re-activating generation ${to.generation} failed: ${(err as Error).message}`);
-    return `the profile points at generation ${to.generation} again but its re-activation failed: activate it by hand (${activationCommands(ctx.config.platform, to.target).at(-1)!.argv.join(' ')})`;
+    return `the profile points at generation ${to.generation} again but its re-activation failed: activate it by hand (${formatArgv(activationCommands(ctx.config.platform, to.target).at(-1)!.argv)})`;
   }
   return `generation ${to.generation} was restored and re-activated`;
 }

@@ -1,13 +1,13 @@
 // self-update: pull the nixcfg checkout, update the flake input that pins the agent, then
 // the force-rebuild path. dryRun prints the commands it would run and runs none. The
 // result carries agentVersionBefore; the runtime compares it after the restart (verify).
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { simpleGit } from 'simple-git';
-import { opParams, type OpResult } from '../../protocol';
+import { formatArgv, opParams, type OpResult } from '../../protocol';
 import { firstLine } from '../git/status';
 import { pullCheckout } from '../git/sync';
 import { checkAndRecord, deployConfiguration, gitContext } from '../nix/deploy';
+import { readLockedInputs } from '../nix/flakeLock';
 import { activationCommands, systemAttr } from '../nix/platform';
 import { rebuildToolArgv } from '../nix/rebuildTool';
 import { flakeRef } from '../nix/system';
@@ -16,35 +16,18 @@ import { forceRebuildOptions } from './forceRebuild';
 import type { OpContext, OpDefinition } from './types';
 import { OpError } from './types';
 
-/** The locked revision (or narHash) of a flake input, from flake.lock; undefined when absent. */
-export function lockedInput(lockText: string, input: string): { present: boolean; locked?: string } {
-  let lock: { nodes?: Record<string, { inputs?: Record<string, unknown>; locked?: Record<string, unknown> }>; root?: string };
-  try {
-    lock = JSON.parse(lockText);
-  } catch {
-    return { present: false };
-  }
-  const rootNode = lock.nodes?.[lock.root ?? 'root'];
-  const ref = rootNode?.inputs?.[input];
-  const nodeName = typeof ref === 'string' ? ref : undefined;
-  if (!nodeName) return { present: false };
-  const locked = lock.nodes?.[nodeName]?.locked;
-  const id = locked?.rev ?? locked?.narHash;
-  return { present: true, locked: typeof id === 'string' ? id : undefined };
-}
-
-function readLock(ctx: OpContext): string {
-  const file = path.join(ctx.config.flake, 'flake.lock');
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new OpError(`host ${ctx.config.host}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err}); self-update needs a flake.lock pinning the agent input "${ctx.config.agentInput}"`);
-  }
-}
-
+/** The locked revision (or narHash) of the agent's input; an error when flake.lock lacks it. */
 function requireAgentInput(ctx: OpContext, input: string): string | undefined {
-  const found = lockedInput(readLock(ctx), input);
-  if (!found.present) {
+  const file = path.join(ctx.config.flake, 'flake.lock');
+  let inputs;
+  try {
+    inputs = readLockedInputs(ctx.config.flake);
+  } catch (err) {
+    throw new OpError(`host ${ctx.config.host}: ${(err as Error).message}`);
+  }
+  if (!inputs) throw new OpError(`host ${ctx.config.host}: cannot read ${file} (ENOENT); self-update needs a flake.lock pinning the agent input "${ctx.config.agentInput}"`);
+  const found = inputs.find((i) => i.name === input);
+  if (!found || found.follows) {
     throw new OpError(
       `host ${ctx.config.host}: the flake in ${ctx.config.flake} has no input "${input}" in flake.lock; set agentInput in the agent config to the input that pins nixfleet`,
     );
@@ -88,7 +71,7 @@ export const selfUpdateOp: OpDefinition<'self-update'> = {
     const base: OpResult = { agentVersionBefore: ctx.agentVersion, input, verify: params.verify === true };
     if (params.dryRun) {
       ctx.log('info', `host ${ctx.config.host}: self-update dry run: these commands would run (none is run):`);
-      for (const argv of plannedCommands(ctx, input)) ctx.log('stdout', argv.join(' '));
+      for (const argv of plannedCommands(ctx, input)) ctx.log('stdout', formatArgv(argv));
       return { ...base, dryRun: true, message: `host ${ctx.config.host}: self-update dry run; nothing was changed` };
     }
     const pulled = await pullCheckout(gitContext(ctx), ctx.config.flake);

@@ -1,9 +1,10 @@
 // The rollback record: the commit and generation a run started from, written before the
 // run changes anything, so a failed run (or `rebuild-smart --rollback` later, even after
 // the agent was killed) can bring both back.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { writeJsonAtomicSync } from '../state/atomic';
 
 export const rollbackRecord = z.strictObject({
   opId: z.string(),
@@ -26,10 +27,8 @@ export function recordPath(stateDir: string): string {
 
 export function writeRecord(stateDir: string, record: RollbackRecord): void {
   const file = recordPath(stateDir);
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(rollbackRecord.parse(record), null, 2) + '\n', { mode: 0o600 });
-  renameSync(tmp, file);
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  writeJsonAtomicSync(file, rollbackRecord.parse(record));
 }
 
 /** The last run's record, or an explanation of why there is none usable. */

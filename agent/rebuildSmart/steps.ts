@@ -3,14 +3,11 @@
 // output. Read-only inspection (git status, rev-parse, reading files) still runs in a
 // dry run: it changes nothing and it is what decides which commands would run.
 import type { SimpleGit } from 'simple-git';
+import { formatArgv } from '../../protocol';
 import type { RunOptions, RunResult } from '../exec';
 import { batchSshCommand, configuredSshCommand, explainRemoteFailure, openGitWith, remoteUrl } from '../git/env';
 import type { OpContext } from '../ops/types';
 
-/** How the journal shows an argv: words with spaces or quotes are JSON-quoted. */
-export function showArgv(argv: readonly string[]): string {
-  return argv.map((a) => (/^[A-Za-z0-9_@%+=:,./~-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
-}
 
 /** git commands that talk to a remote: they get the user's ssh command in BatchMode. */
 const REMOTE_COMMANDS = new Set(['fetch', 'push', 'pull', 'ls-remote']);
@@ -33,11 +30,11 @@ export class Steps {
   private announce(argv: readonly string[], cwd?: string): boolean {
     const where = cwd ? ` (in ${cwd})` : '';
     if (this.dryRun) {
-      this.planned.push(showArgv(argv) + where);
-      this.say(`[dry-run] would run: ${showArgv(argv)}${where}`);
+      this.planned.push(formatArgv(argv) + where);
+      this.say(`[dry-run] would run: ${formatArgv(argv)}${where}`);
       return false;
     }
-    this.say(`$ ${showArgv(argv)}${where}`);
+    this.say(`$ ${formatArgv(argv)}${where}`);
     return true;
   }
 

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, linkSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { opId, opKind, type OpKind } from '../../protocol';
-import { writeJsonAtomicSync } from '../journal/atomicWrite';
+import { writeJsonAtomicSync } from '../state/atomic';
 import { lockFile } from '../journal/paths';
 import { processRunning, selfIdentity } from './process';
 

@@ -9,7 +9,7 @@
 // back a generation after a failed activation) cannot be decided from here: it is
 // recorded as is, with what to check and run.
 import { existsSync, renameSync, rmSync } from 'node:fs';
-import type { OpResult } from '../../protocol';
+import { formatArgv, type OpResult } from '../../protocol';
 import type { AgentConfig } from '../config';
 import { runCommand } from '../exec';
 import { currentGeneration, readProfile } from '../nix/profile';
@@ -52,7 +52,7 @@ async function describe(config: AgentConfig, rec: ActivationRecord): Promise<Rec
   const { host, profile } = config;
   const now = currentGeneration(profile);
   const nowRef = now && { generation: now.generation, target: now.target };
-  const activateCmd = (target: string) => activationCommands(config.platform, target).at(-1)!.argv.join(' ');
+  const activateCmd = (target: string) => formatArgv(activationCommands(config.platform, target).at(-1)!.argv);
   if (rec.restoring) {
     return {
       sentence: `the worker was killed while putting back ${g(rec.runs)} after ${g(rec.restoring)} failed to activate; the profile points at ${g(nowRef)}, which may not be what runs: activate ${g(rec.to)} by hand (${activateCmd(rec.to.target)}) or switch again`,
@@ -104,12 +104,12 @@ async function describe(config: AgentConfig, rec: ActivationRecord): Promise<Rec
   const lines: string[] = [];
   const argv = ['nix-env', '-p', profile, '--switch-generation', String(back.generation)];
   try {
-    lines.push(`$ ${argv.join(' ')}`);
+    lines.push(`$ ${formatArgv(argv)}`);
     await withProfileLock(profile, host, () => runCommand(argv, (_s, t) => lines.push(t), { timeoutMs: 120_000 }));
   } catch (err) {
     lines.push((err as Error).message);
     return {
-      sentence: `the worker was killed after the profile was set to ${g(setTo)} and before it was activated; host ${host} still runs ${g(runs)}, but switching the profile back failed: run ${argv.join(' ')}`,
+      sentence: `the worker was killed after the profile was set to ${g(setTo)} and before it was activated; host ${host} still runs ${g(runs)}, but switching the profile back failed: run ${formatArgv(argv)}`,
       lines,
       result: { generationBefore: runs.generation },
     };

@@ -3,7 +3,7 @@
 // the worker runs with exactly what was accepted, even if the config file changes.
 import { z } from 'zod';
 import { clientIdentity, opKind, type ClientIdentity, type OpKind } from '../../protocol';
-import { readJsonSync, writeJsonAtomicSync } from '../journal/atomicWrite';
+import { readJsonSync, writeJsonAtomicSync } from '../state/atomic';
 import { requestFile, workerFile } from '../journal/paths';
 import { parseConfig, type AgentConfig } from '../config';
 

@@ -3,10 +3,10 @@
 // worker is killed between two steps the agent that notices can tell which step was
 // the last one done (agent/runner/recovery.ts). Without it a profile that was set but
 // never activated looked like the host's current generation.
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomicSync } from './atomic';
+import { writeJsonAtomicSync } from './atomic';
 
 const gen = z.strictObject({ generation: z.number().int().min(1).optional(), target: z.string().min(1) });
 
@@ -48,7 +48,8 @@ export function readActivation(stateDir: string): ActivationRecord | undefined {
 }
 
 export function writeActivation(stateDir: string, rec: Omit<ActivationRecord, 'at'>): void {
-  writeFileAtomicSync(activationFile(stateDir), JSON.stringify({ ...rec, at: new Date().toISOString() }, null, 2) + '\n');
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  writeJsonAtomicSync(activationFile(stateDir), { ...rec, at: new Date().toISOString() });
 }
 
 export function clearActivation(stateDir: string): void {

@@ -1,11 +1,11 @@
 // What the agent knows about generations beyond the profile links: the git revision each
 // store path was built from, and the health-check outcome recorded for each generation.
 // One small JSON file under stateDir, replaced atomically and validated on every read.
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { checkOutcome } from '../../protocol';
-import { writeFileAtomicSync } from './atomic';
+import { writeJsonAtomicSync } from './atomic';
 
 export const METADATA_FILE = 'generations.json';
 
@@ -109,7 +109,8 @@ function update(stateDir: string, change: (m: Metadata) => void): void {
   const m = readMetadata(stateDir);
   change(m);
   prune(m);
-  writeFileAtomicSync(metadataPath(stateDir), JSON.stringify(m, null, 2) + '\n');
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  writeJsonAtomicSync(metadataPath(stateDir), m);
 }
 
 export function recordRevision(stateDir: string, storePath: string, revision: string, at = new Date()): void {

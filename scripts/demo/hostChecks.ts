@@ -2,12 +2,12 @@
 // starts, with the params the command sends (src/fleet helpers where the extension has
 // them), follows it through the extension's agent client, and confirms the outcome on disk
 // (profile links, the system's files, the checkout's HEAD) or in the agent's journal.
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentClient } from '../../src/fleet/agentClient';
 import { defaultRollbackTarget, planRollback } from '../../src/fleet/generations';
 import { rebuildSmartParams } from '../../src/fleet/rebuildSmartParams';
-import { lockedInput } from '../../agent/ops/selfUpdate';
+import { readLockedInputs } from '../../agent/nix/flakeLock';
 import type { OpInfo } from '../../protocol';
 import type { DemoFleet, DemoHost } from './fleet';
 import { agentPackageOf, packageVersion } from './agentService';
@@ -125,7 +125,7 @@ export async function updateAgent(x: HostCtx): Promise<string> {
   if (op.result?.agentVersionBefore !== installed || op.result?.agentVersionAfter !== offered) {
     throw new Error(`the agent went ${op.result?.agentVersionBefore} → ${op.result?.agentVersionAfter}, expected ${installed} → ${offered}`);
   }
-  const locked = lockedInput(readFileSync(path.join(x.h.checkout, 'flake.lock'), 'utf8'), 'nixfleet').locked;
+  const locked = readLockedInputs(x.h.checkout)?.find((i) => i.name === 'nixfleet')?.locked;
   if (locked !== repoHead) throw new Error(`flake.lock pins nixfleet at ${locked}, the agent repo is at ${repoHead}`);
   const subject = await gitIn(x.h.checkout, 'log', '-1', '--format=%s');
   if (subject !== 'self-update: update flake input nixfleet') throw new Error(`the checkout's HEAD is "${subject}", not the lock update commit`);

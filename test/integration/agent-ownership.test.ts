@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { appendAudit } from '../../agent/journal/audit';
 import { JournalWriter } from '../../agent/journal/writer';
-import { writeJsonAtomicSync } from '../../agent/journal/atomicWrite';
+import { writeJsonAtomicSync } from '../../agent/state/atomic';
 import { AGENT_JS } from './agent-harness';
 
 const OTHER = 65534;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, readlinkSync, realpathSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { after, before } from 'node:test';
-import type { OpParams, OpResult, OutputStream } from '../../protocol';
+import { formatArgv, type OpParams, type OpResult, type OutputStream } from '../../protocol';
 import { loadConfig, type AgentConfig } from '../../agent/config';
 import { runCommand } from '../../agent/exec';
 import { detectNix } from '../../agent/nix/info';
@@ -75,7 +75,7 @@ export async function makeContext(config: AgentConfig, opts: { signal?: AbortSig
     signal,
     log,
     run: (argv, o = {}) => {
-      log('info', `$ ${argv.join(' ')}`);
+      log('info', `$ ${formatArgv(argv)}`);
       return runCommand(argv, log, { ...o, signal: o.signal ?? signal });
     },
   };

@@ -9,7 +9,7 @@ import { activationCommands, systemAttr, versionFile } from '../../agent/nix/pla
 import { readProfile } from '../../agent/nix/profile';
 import { rebuildToolArgv } from '../../agent/nix/rebuildTool';
 import { flakeRef, parseBuildJson } from '../../agent/nix/system';
-import { lockedInput } from '../../agent/ops/selfUpdate';
+import { parseLockedInputs } from '../../agent/nix/flakeLock';
 import { planRollback } from '../../agent/ops/rollback';
 import { checksFor, readMetadata, recordChecks, recordRevision } from '../../agent/state/metadata';
 import { listGenerations } from '../../agent/nix/generations';
@@ -69,15 +69,23 @@ test('rebuild tool argv per method and platform; option pass-through', () => {
   assert.throws(() => rebuildToolArgv('darwin-rebuild', 'nixos', '/c', 'h1'), /switchMethod darwin-rebuild cannot switch a nixos host/);
 });
 
-test('lockedInput finds the input node and its pin', () => {
+test('parseLockedInputs finds each input node and its pin; follows and bad files are told apart', () => {
   const lock = JSON.stringify({
-    nodes: { root: { inputs: { nixfleet: 'nixfleet_2' } }, nixfleet_2: { locked: { rev: 'abc', narHash: 'sha256-x' } } },
+    nodes: {
+      root: { inputs: { nixfleet: 'nixfleet_2', secrets: 'secrets', nixpkgs: ['nixfleet', 'nixpkgs'] } },
+      nixfleet_2: { locked: { rev: 'abc', narHash: 'sha256-x' } },
+      secrets: { locked: { narHash: 'sha256-y' } },
+    },
     root: 'root',
     version: 7,
   });
-  assert.deepEqual(lockedInput(lock, 'nixfleet'), { present: true, locked: 'abc' });
-  assert.deepEqual(lockedInput(lock, 'other'), { present: false });
-  assert.deepEqual(lockedInput('not json', 'nixfleet'), { present: false });
+  assert.deepEqual(parseLockedInputs(lock, 'f.lock'), [
+    { name: 'nixfleet', locked: 'abc' },
+    { name: 'secrets', locked: 'sha256-y' },
+    { name: 'nixpkgs', follows: ['nixfleet', 'nixpkgs'] },
+  ]);
+  assert.throws(() => parseLockedInputs('not json', 'f.lock'), /^Error: f\.lock is not valid JSON; fix or delete it/);
+  assert.throws(() => parseLockedInputs('{"nodes": {"root": {"inputs": {"a": 3}}}}', 'f.lock'), /f\.lock is not a flake\.lock Nix can read \(at nodes\.root\.inputs\.a: .*\); fix or delete it/);
 });
 
 test('readProfile and listGenerations read hand-made links like nix-env makes them', async () => {

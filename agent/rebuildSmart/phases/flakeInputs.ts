@@ -2,13 +2,13 @@
 // --update, every input; each commits flake.lock on its own with a message saying what
 // moved, so a bad update can be reverted alone.
 import { remoteToolEnv } from '../../git/env';
-import { lockChanges, readLockedInputs } from '../flakeLock';
+import { lockChanges, readLockedInputs } from '../../nix/flakeLock';
 import type { PhaseOutcome, RunState } from '../types';
 
 export const SECRETS_INPUT = 'nix-secrets';
 
 export function secretsSkip(run: RunState): string | undefined {
-  if (!readLockedInputs(run.config.flake).some((i) => i.name === SECRETS_INPUT)) return `flake.lock has no ${SECRETS_INPUT} input`;
+  if (!(readLockedInputs(run.config.flake) ?? []).some((i) => i.name === SECRETS_INPUT)) return `flake.lock has no ${SECRETS_INPUT} input`;
   if (run.offline) return `offline: ${run.offlineReason}`;
   return undefined;
 }
@@ -32,7 +32,7 @@ export async function updateAllInputs(run: RunState): Promise<PhaseOutcome> {
 
 async function updateInputs(run: RunState, argv: string[], what: string): Promise<PhaseOutcome> {
   const { steps, config } = run;
-  const before = readLockedInputs(config.flake);
+  const before = readLockedInputs(config.flake) ?? [];
   // Nix fetches git+ssh inputs (nix-secrets often is one) with git: no prompts there either.
   await steps.change(argv, { cwd: config.flake, timeoutMs: 600_000, env: await remoteToolEnv(config.flake) });
   if (steps.dryRun) {
@@ -40,7 +40,7 @@ async function updateInputs(run: RunState, argv: string[], what: string): Promis
     if (run.flags.autoCommit) await steps.gitChange(config.flake, ['commit', '--message', `flake.lock: update ${what}`, '--', 'flake.lock']);
     return { detail: `would update ${what}` };
   }
-  const changes = lockChanges(before, readLockedInputs(config.flake));
+  const changes = lockChanges(before, readLockedInputs(config.flake) ?? []);
   if (!changes.length) return { detail: `${what}: already up to date` };
   run.lockChanges.push(...changes);
   if (!run.flags.autoCommit) return { detail: `${changes.join(', ')} (flake.lock left uncommitted: autoCommit is off)` };

@@ -1,0 +1,71 @@
+// Reading flake.lock: which inputs the flake has and what each is locked to. Rebuild Smart
+// uses it to tell whether `nix-secrets` exists and to report what an update changed;
+// self-update to find the input that pins the agent. (The hash the Lock row compares is
+// protocol/flakeLock.ts: both sides compute that one.)
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+export interface LockedInput {
+  name: string;
+  /** rev, or narHash when the input has no revision; undefined for a "follows" input. */
+  locked?: string;
+  /** The path of the input this one follows, instead of a lock of its own. */
+  follows?: string[];
+}
+
+// Only the parts read here are checked; Nix adds fields from version to version.
+const lockSchema = z.looseObject({
+  root: z.string().default('root'),
+  nodes: z.record(
+    z.string(),
+    z.looseObject({
+      inputs: z.record(z.string(), z.union([z.string(), z.array(z.string())])).optional(),
+      locked: z.looseObject({ rev: z.string().optional(), narHash: z.string().optional() }).optional(),
+    }),
+  ),
+});
+
+/** Direct inputs of the root node of flake.lock's text; `file` names it in the error. */
+export function parseLockedInputs(text: string, file: string): LockedInput[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new Error(`${file} is not valid JSON; fix or delete it (nix flake lock recreates it)`);
+  }
+  const parsed = lockSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`${file} is not a flake.lock Nix can read (at ${issue.path.join('.') || '(top)'}: ${issue.message}); fix or delete it (nix flake lock recreates it)`);
+  }
+  const { nodes, root } = parsed.data;
+  return Object.entries(nodes[root]?.inputs ?? {}).map(([name, ref]) => {
+    // An input is a node name, or a "follows" path (a list) with no lock of its own.
+    if (Array.isArray(ref)) return { name, follows: ref };
+    const locked = nodes[ref]?.locked;
+    return { name, locked: locked?.rev ?? locked?.narHash };
+  });
+}
+
+/** Direct inputs of the flake in `flakeDir`; undefined when it has no flake.lock. */
+export function readLockedInputs(flakeDir: string): LockedInput[] | undefined {
+  const file = path.join(flakeDir, 'flake.lock');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(`cannot read ${file}: ${(err as Error).message}; make it readable by the agent's user`);
+  }
+  return parseLockedInputs(text, file);
+}
+
+/** "name: abc1234 → def5678" for every input whose lock changed. */
+export function lockChanges(before: LockedInput[], after: LockedInput[]): string[] {
+  const old = new Map(before.map((i) => [i.name, i.locked]));
+  const short = (s: string | undefined) => (s ? s.replace(/^sha256-/, '').slice(0, 7) : 'none');
+  return after
+    .filter((i) => old.get(i.name) !== i.locked)
+    .map((i) => `${i.name}: ${short(old.get(i.name))} → ${short(i.locked)}`);
+}
