@@ -23,7 +23,7 @@ describe('health checks', () => {
     assert.equal(outcome.detail, undefined);
     assert.ok(!Number.isNaN(Date.parse(outcome.at)));
     assert.ok(lines.some((l) => l.stream === 'stdout' && l.text === 'systemd ok'));
-    assert.ok(lines.some((l) => l.text === 'health check 2/2: sh -c echo systemd ok: passed'));
+    assert.ok(lines.some((l) => l.text === "health check 2/2: sh -c 'echo systemd ok': passed"));
   });
 
   test('the first failure stops the run; its exit code and output are the detail', async () => {
