@@ -1,29 +1,115 @@
-// The switch op against the same Nix commands run by hand (nix build --json --no-link,
-// nix-env --set, switch-to-configuration switch), side by side on two identical hosts of
-// one test bed, each round after a new commit so both really build. Goal ≤ 1.2×.
-import { runCommand } from '../agent/exec';
-import { parseBuildJson } from '../agent/nix/system';
-import { executeOp } from '../agent/ops/registry';
-import { createTestBed, testOpContext } from '../test/fixtures/testbed';
+// A switch as production runs it — a client asks the agent over its WebSocket, the agent
+// accepts and spawns the op worker, the worker journals every line and records the op —
+// against the same Nix commands run by hand (nix build --json --no-link, nix-env --set,
+// switch-to-configuration switch), side by side on two identical hosts of one test bed,
+// each round after a new commit so both really build. Goal ≤ 1.2×.
+//
+// Then where the op's time went, from the timestamps production already writes (the op
+// record's startedAt/endedAt, each journal line's time, `$ argv` before every command), so
+// the breakdown costs the measured switch nothing: accept (request → op record), worker
+// start (op record → the worker's first line), each command (its `$` line → the next line
+// the op itself writes), in-process work between commands, and the end (last line → the
+// client holding op.end). The git call runs through simple-git, which the journal does not
+// time: it is timed by hand in the same checkout (the same argv), side by side.
+// Standalone: node --import tsx bench/switch.bench.ts   (needs `npm run build` for dist/agent.js)
 import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { runCommand } from '../agent/exec';
+import { workerFile } from '../agent/journal/paths';
+import { parseBuildJson } from '../agent/nix/system';
+import type { OpInfo, OutputLine } from '../protocol';
+import { createTestBed } from '../test/fixtures/testbed';
+import { connect, startAgent } from '../test/integration/agent-harness';
+import { median } from './benchFleet';
 
-const ROUNDS = 9;
+const ROUNDS = Number(process.env.NIXFLEET_BENCH_ROUNDS ?? 9);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+/** One switch through the agent, with the client's own clock around it. */
+interface Sample {
+  ms: number;
+  worker: { startTicks?: string; recordedAt: number };
+  sentAt: number;
+  doneAt: number;
+  op: OpInfo;
+  lines: OutputLine[];
+}
+
+/** Milliseconds per named part of one switch. */
+type Parts = Map<string, number>;
+
+/** What a `$ argv` line ran, as the breakdown names it. */
+function commandName(argvText: string): string {
+  const words = argvText.split(' ');
+  const prog = words[0]!.split('/').pop()!;
+  if (prog === 'nix') return `nix ${words[1]}`;
+  if (prog === 'nix-env') return `nix-env ${words.find((w) => w.startsWith('--') && w !== '--profile') ?? ''}`.trim();
+  return prog;
+}
+
+/** Wall-clock ms of boot, for /proc's process start times (clock ticks since boot). */
+const bootMs = (() => {
+  try {
+    return Date.now() - Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000;
+  } catch {
+    return undefined;
+  }
+})();
+const TICKS_PER_S = 100;
+
+/** A journal line's words without store paths, ids and numbers, to name what follows it. */
+function stepName(text: string): string {
+  const words = text
+    .replace(/\/nix\/store\/\S+|\/tmp\/\S+|bench-switch-\S+|\(.*\)/g, '')
+    .replace(/host \S+: /, '')
+    .replace(/\b\d+\b/g, 'N')
+    .trim()
+    .split(/\s+/)
+    .slice(0, 3)
+    .join(' ');
+  return `worker after "${words}"`;
+}
+
+function breakdown(s: Sample, worker: { startTicks?: string; recordedAt: number }): Parts {
+  const parts: Parts = new Map();
+  const add = (name: string, ms: number) => parts.set(name, (parts.get(name) ?? 0) + ms);
+  const t = (iso: string) => Date.parse(iso);
+  const started = t(s.op.startedAt);
+  add('accept: request → op record', started - s.sentAt);
+  // The op's own lines (info, without build progress) mark its steps; a command's
+  // output and progress lines belong to that command.
+  const own = s.lines.filter((l) => l.stream === 'info' && !l.progress);
+  if (!own.length) throw new Error(`op ${s.op.id} journaled no line of its own`);
+  // worker.json is the worker's first write: its mtime splits the start in two.
+  const execAt = bootMs !== undefined && worker.startTicks ? bootMs + (Number(worker.startTicks) * 1000) / TICKS_PER_S : undefined;
+  if (execAt !== undefined) {
+    add('worker start: spawn (op record → worker process)', execAt - started);
+    add('worker start: node loads the agent (→ worker.json)', worker.recordedAt - execAt);
+  } else add('worker start: spawn and node load (op record → worker.json)', worker.recordedAt - started);
+  add('worker start: request, git config, journal, lock (→ first line)', t(own[0]!.time) - worker.recordedAt);
+  for (let i = 0; i < own.length - 1; i++) {
+    const here = own[i]!;
+    const ms = t(own[i + 1]!.time) - t(here.time);
+    add(here.text.startsWith('$ ') ? commandName(here.text.slice(2)) : stepName(here.text), ms);
+  }
+  add('end: last line → op.end at the client', s.doneAt - t(own.at(-1)!.time));
+  return parts;
 }
 
 async function main(): Promise<void> {
   const bed = await createTestBed({ hosts: [{ name: 'ours', platform: 'nixos' }, { name: 'byhand', platform: 'nixos' }] });
+  const agent = await startAgent(bed, 'ours');
+  const client = connect(agent, bed.token);
   try {
-    const ours: number[] = [];
+    await client.connect();
+    const ours: Sample[] = [];
     const base: number[] = [];
+    const git: number[] = [];
     const quiet = () => {};
     const hand = bed.host('byhand');
+    const mine = bed.host('ours');
     for (let r = 0; r <= ROUNDS; r++) {
       await bed.commit({ 'hosts/ours/version': `24.11.${r}\n`, 'hosts/byhand/version': `24.11.${r}\n` }, `round ${r}`);
-      for (const h of [bed.host('ours'), hand]) execFileSync('git', ['pull', '-q', '--ff-only'], { cwd: h.checkout, env: bed.env });
+      for (const h of [mine, hand]) execFileSync('git', ['pull', '-q', '--ff-only'], { cwd: h.checkout, env: bed.env });
       const runBaseline = async () => {
         const t = performance.now();
         const built = await runCommand(['nix', 'build', '--json', '--no-link', `${hand.checkout}#${hand.attr}`], quiet, { capture: true, quietStdout: true });
@@ -33,24 +119,57 @@ async function main(): Promise<void> {
         return performance.now() - t;
       };
       const runOurs = async () => {
-        const { ctx } = await testOpContext(bed, 'ours');
+        const id = `bench-switch-${process.pid}-${r}`;
         const t = performance.now();
-        const result = await executeOp('switch', ctx, {});
+        const sentAt = Date.now();
+        await client.startOp(id, 'switch', {});
+        const { op, lines } = await client.follow(id);
         const ms = performance.now() - t;
-        if (result.generationAfter !== r + 1) throw new Error(`switch made generation ${result.generationAfter}, expected ${r + 1}`);
-        return ms;
+        const doneAt = Date.now();
+        if (op.state !== 'succeeded') throw new Error(`switch ${id} ${op.state}: ${op.error}`);
+        if (op.result?.generationAfter !== r + 1) throw new Error(`switch made generation ${op.result?.generationAfter}, expected ${r + 1}`);
+        // Written by the worker at its start (agent/runner/request.ts): pid, /proc start time.
+        const workerJson = workerFile(mine.stateDir, id);
+        const worker = { startTicks: (JSON.parse(readFileSync(workerJson, 'utf8')) as { startTime?: string }).startTime, recordedAt: statSync(workerJson).mtimeMs };
+        return { ms, worker, sentAt, doneAt, op, lines };
+      };
+      // The one git process of a switch (agent/git/sync.ts checkoutRevision), by hand.
+      const runGit = async () => {
+        const t = performance.now();
+        await runCommand(['git', 'status', '--porcelain=v2', '--branch', '--untracked-files=no'], quiet, { cwd: mine.checkout, capture: true, quietStdout: true });
+        return performance.now() - t;
       };
       // Alternate who goes first; round 0 warms both up and is not counted.
-      const [a, b] = r % 2 ? [await runOurs(), await runBaseline()] : [await runBaseline(), await runOurs()].reverse();
+      let a: Sample;
+      let b: number;
+      if (r % 2) {
+        a = await runOurs();
+        b = await runBaseline();
+      } else {
+        b = await runBaseline();
+        a = await runOurs();
+      }
+      const g = await runGit();
       if (r > 0) {
-        ours.push(a!);
-        base.push(b!);
+        ours.push(a);
+        base.push(b);
+        git.push(g);
       }
     }
-    const o = median(ours);
+    const o = median(ours.map((s) => s.ms));
     const b = median(base);
-    console.log(`switch: ${(o / b).toFixed(3)}x (${o.toFixed(1)} ms vs ${b.toFixed(1)} ms) goal <=1.2`);
+    console.log(`switch: ${(o / b).toFixed(3)}x (${o.toFixed(1)} ms through the agent vs ${b.toFixed(1)} ms by hand; median of ${ROUNDS}) goal <=1.2`);
+    // Each part's median over the rounds; the parts of one round add up to its wall time.
+    const all = ours.map((x) => breakdown(x, x.worker));
+    const names = [...new Set(all.flatMap((p) => [...p.keys()]))];
+    const lines = names.map((n) => ({ n, ms: median(all.map((p) => p.get(n) ?? 0)) })).sort((x, y) => y.ms - x.ms);
+    console.log(`switch per-op parts (median of ${ROUNDS}, ms; the nix commands are the by-hand ones plus their journaling):`);
+    for (const { n, ms } of lines) console.log(`  ${ms.toFixed(1).padStart(8)}  ${n}`);
+    console.log(`  ${median(git).toFixed(1).padStart(8)}  (git status --porcelain=v2 by hand: the switch's one git call, inside the step after "current generation")`);
+    console.log(`switch-overhead: ${(o - b).toFixed(1)} ms per switch over the commands by hand; journal lines per switch: ${median(ours.map((s) => s.lines.length))}`);
   } finally {
+    client.close();
+    await agent.stop();
     await bed.cleanup();
   }
 }
