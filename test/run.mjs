@@ -6,10 +6,12 @@
 //                            on current Nix: Debian 13's Nix 2.26 in a cached chroot
 //                            (scripts/nix-current.sh), the checkout bind-mounted
 //   typecheck                tsc --noEmit over the whole project (strict), counted as one test
-//   reliability              the fault and bad-input suite's quick form (`npm run reliability -- --quick`)
+//   reliability              the fault and bad-input scenarios, test/reliability/*.test.ts, in their quick
+//                            form unless --full (`npm run reliability` is `npm test -- reliability --full`)
 //   e2e                      the extension inside a real VS Code (code-server + Chromium), see test/e2e/
 // `npm test -- unit` (or typecheck, integration, integration-nix-current, reliability, e2e)
-// runs only the named suites.
+// runs only the named suites. Reliability options: --quick | --full (the last one given wins;
+// quick by default), --only=NAME[,NAME], --seed=N.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -18,6 +20,17 @@ import { ensureDependencies } from '../scripts/ensure-deps.mjs';
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const all = ['typecheck', 'unit', 'integration', 'integration-nix-current', 'reliability', 'e2e'];
+// What the reliability suite reads (test/reliability/reliability.test.ts).
+const reliabilityEnv = { NIXFLEET_RELIABILITY_FORM: 'quick' };
+for (const a of process.argv.slice(2).filter((x) => x.startsWith('-'))) {
+  if (a === '--quick' || a === '--full') reliabilityEnv.NIXFLEET_RELIABILITY_FORM = a.slice(2);
+  else if (/^--only=[a-z0-9-]+(,[a-z0-9-]+)*$/.test(a)) reliabilityEnv.NIXFLEET_RELIABILITY_ONLY = a.slice('--only='.length);
+  else if (/^--seed=[0-9]{1,10}$/.test(a)) reliabilityEnv.NIXFLEET_RELIABILITY_SEED = a.slice('--seed='.length);
+  else {
+    console.error(`unknown option "${a}": the options are --quick, --full, --only=NAME[,NAME] and --seed=N (for the reliability suite)`);
+    process.exit(2);
+  }
+}
 for (const w of wanted) {
   if (!all.includes(w)) {
     console.error(`unknown suite "${w}": choose from ${all.join(', ')}`);
@@ -81,16 +94,11 @@ for (const suite of suites) {
     else failed++;
     continue;
   }
-  if (suite === 'e2e' || suite === 'reliability') {
-    // These runners count their own tests and write {passed, failed} to the file we name.
-    const [runner, args, envName] =
-      suite === 'e2e'
-        ? [path.join(root, 'test/e2e/run.mjs'), [], 'NIXFLEET_E2E_SUMMARY']
-        : [path.join(root, 'test/reliability/run.ts'), ['--quick', '--no-build'], 'NIXFLEET_RELIABILITY_SUMMARY'];
+  if (suite === 'e2e') {
+    // The e2e runner counts its own tests and writes {passed, failed} to the file we name.
     const summary = path.join(artifacts, `${suite}-summary.json`);
     rmSync(summary, { force: true });
-    const node = runner.endsWith('.ts') ? ['--import', 'tsx', runner] : [runner];
-    const r = run(process.execPath, [...node, ...args], { [envName]: summary });
+    const r = run(process.execPath, [path.join(root, 'test/e2e/run.mjs')], { NIXFLEET_E2E_SUMMARY: summary });
     const s = existsSync(summary) ? JSON.parse(readFileSync(summary, 'utf8')) : { passed: 0, failed: 1 };
     if (r.status !== 0 && s.failed === 0) s.failed = 1;
     passed += s.passed;
@@ -107,7 +115,8 @@ for (const suite of suites) {
   const testArgs = [
     '--import', 'tsx',
     '--test',
-    '--test-timeout=300000',
+    // A reliability scenario's full form runs its trials for longer than any one unit test.
+    `--test-timeout=${suite === 'reliability' ? 3_600_000 : 300_000}`,
     '--test-reporter=spec', '--test-reporter-destination=stdout',
     '--test-reporter=tap', `--test-reporter-destination=${tap}`,
     ...files,
@@ -119,7 +128,7 @@ for (const suite of suites) {
     console.log(`npm test: ${suite} runs on ${inside || 'the Nix 2.26 chroot (nix --version failed inside)'} (Debian 13 chroot; this machine has ${hostNix || 'no nix'})`);
     r = run('bash', [path.join(root, 'scripts/nix-current.sh'), 'run', 'node', ...testArgs], { NIXFLEET_REPO_ROOT: root });
   } else {
-    r = run(process.execPath, testArgs, { NIXFLEET_REPO_ROOT: root });
+    r = run(process.execPath, testArgs, { NIXFLEET_REPO_ROOT: root, ...(suite === 'reliability' ? reliabilityEnv : {}) });
   }
   const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
   const p = Number(/^# pass (\d+)/m.exec(text)?.[1] ?? 0);
