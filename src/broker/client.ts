@@ -1,7 +1,7 @@
 // A controller's one connection to the broker, shared by every host: protocol sessions
 // (BrokerTransport), the fleet's status (FleetStatusWatcher), journals and the op queue.
 // No VS Code here: the extension, the CLI, tests and benches use it alike.
-import { EventEmitter } from 'node:events';
+import { Emitter } from '../fleet/emitter';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
@@ -25,13 +25,6 @@ export interface BrokerClientOptions {
   ensure?: { replicas: number };
 }
 
-export interface BrokerClientEvents {
-  disconnect: [];
-  reconnect: [];
-  /** The connection is gone for good (closed, or refused the credentials). */
-  closed: [reason: string];
-}
-
 /** Per (host, op): where this controller got to in the journal stream, so a new session resumes there. */
 class Positions {
   private readonly map = new Map<string, JournalPosition>();
@@ -46,7 +39,11 @@ class Positions {
   }
 }
 
-export class BrokerClient extends EventEmitter<BrokerClientEvents> {
+export class BrokerClient {
+  readonly onDisconnect = new Emitter<void>();
+  readonly onReconnect = new Emitter<void>();
+  /** The connection is gone for good (closed, or refused the credentials): why. */
+  readonly onClosed = new Emitter<string>();
   readonly js: JetStreamClient;
   readonly positions = new Positions();
   readonly description: string;
@@ -56,17 +53,15 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
     readonly jsm: JetStreamManager,
     servers: string[],
   ) {
-    super();
-    this.setMaxListeners(0); // one listener per open transport
     this.js = jetstream(nc);
     this.description = servers.join(',');
     void (async () => {
       for await (const s of nc.status()) {
-        if (s.type === 'disconnect') this.emit('disconnect');
-        else if (s.type === 'reconnect') this.emit('reconnect');
+        if (s.type === 'disconnect') this.onDisconnect.fire();
+        else if (s.type === 'reconnect') this.onReconnect.fire();
       }
     })();
-    void nc.closed().then((err) => this.emit('closed', err ? err.message : 'closed'));
+    void nc.closed().then((err) => this.onClosed.fire(err ? err.message : 'closed'));
   }
 
   static async connect(opts: BrokerClientOptions): Promise<BrokerClient> {

@@ -4,7 +4,7 @@
 // Records present when the watch starts are aged by their server timestamp; later ones
 // by when they arrived here, so clock skew between controller and broker only matters
 // for the first look.
-import { EventEmitter } from 'node:events';
+import { Emitter } from '../fleet/emitter';
 import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/nats-core';
 import type { JetStreamClient } from '@nats-io/jetstream';
@@ -18,24 +18,19 @@ export interface FleetHost {
   seenAt: number;
 }
 
-export interface FleetStatusEvents {
+export class FleetStatusWatcher {
   /** A host's record changed, or it went offline by silence. */
-  host: [FleetHost];
-  /** A host's record was deleted from the bucket. */
-  removed: [host: string];
-  /** A record that is not a valid host record (named by key). */
-  invalid: [key: string, reason: string];
-}
-
-export class FleetStatusWatcher extends EventEmitter<FleetStatusEvents> {
+  readonly onHost = new Emitter<FleetHost>();
+  /** A host's record was deleted from the bucket: its name. */
+  readonly onRemoved = new Emitter<string>();
+  /** A record that is not a valid host record, named by key. */
+  readonly onInvalid = new Emitter<{ key: string; reason: string }>();
   private readonly hosts = new Map<string, FleetHost>();
   private iter: QueuedIterator<KvWatchEntry> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private initial!: Promise<void>;
 
-  private constructor(private readonly offlineAfterMs: number) {
-    super();
-  }
+  private constructor(private readonly offlineAfterMs: number) {}
 
   /** Watch the bucket; resolves once the records present at the start are loaded. */
   static async start(js: JetStreamClient, opts: { offlineAfterMs?: number } = {}): Promise<FleetStatusWatcher> {
@@ -74,23 +69,23 @@ export class FleetStatusWatcher extends EventEmitter<FleetStatusEvents> {
   private apply(e: KvWatchEntry): void {
     const host = hostFromToken(e.key);
     if (e.operation !== 'PUT') {
-      if (this.hosts.delete(host)) this.emit('removed', host);
+      if (this.hosts.delete(host)) this.onRemoved.fire(host);
       return;
     }
     let raw: unknown;
     try {
       raw = e.json();
     } catch {
-      return void this.emit('invalid', e.key, 'not JSON');
+      return void this.onInvalid.fire({ key: e.key, reason: 'not JSON' });
     }
     const parsed = hostRecord.safeParse(raw);
     if (!parsed.success || parsed.data.host !== host) {
-      return void this.emit('invalid', e.key, parsed.success ? `record names host ${parsed.data.host}` : (parsed.error.issues[0]?.message ?? 'invalid'));
+      return void this.onInvalid.fire({ key: e.key, reason: parsed.success ? `record names host ${parsed.data.host}` : (parsed.error.issues[0]?.message ?? 'invalid') });
     }
     const seenAt = e.isUpdate ? Date.now() : e.created.getTime();
     const h: FleetHost = { host, record: parsed.data, seenAt, online: this.isOnline(parsed.data, seenAt) };
     this.hosts.set(host, h);
-    this.emit('host', h);
+    this.onHost.fire(h);
   }
 
   private isOnline(record: HostRecord, seenAt: number): boolean {
@@ -102,7 +97,7 @@ export class FleetStatusWatcher extends EventEmitter<FleetStatusEvents> {
     for (const h of this.hosts.values()) {
       if (h.online && !this.isOnline(h.record, h.seenAt)) {
         h.online = false;
-        this.emit('host', h);
+        this.onHost.fire(h);
       }
     }
   }

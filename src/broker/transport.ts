@@ -27,7 +27,7 @@ export class BrokerTransport extends Transport {
   private readonly readers = new Map<string, JournalReader>();
   /** op.subscribe requests awaiting their answer: a refused one (unknown op) stops its reader. */
   private readonly subscribing = new Map<string | number, string>();
-  private readonly onDisconnect = () => this.finish('the connection to the broker dropped', false);
+  private readonly offDisconnect: () => void;
 
   constructor(
     private readonly broker: BrokerClient,
@@ -39,19 +39,19 @@ export class BrokerTransport extends Transport {
     this.subject = subjects.session(host, this.sid);
     this.pinger = setInterval(() => this.ping(), SESSION_PING_MS);
     this.pinger.unref();
-    broker.on('disconnect', this.onDisconnect);
+    this.offDisconnect = broker.onDisconnect.on(() => this.finish('the connection to the broker dropped', false));
     if (broker.nc.isClosed()) {
       setImmediate(() => this.finish('the broker connection is closed', true));
       return;
     }
-    this.sub = broker.nc.subscribe(this.reply, { callback: (err, msg) => (err ? this.finish(`broker refused the session with host ${host}: ${err.message}`, true) : this.onMessage(msg)) });
+    this.sub = broker.nc.subscribe(this.reply, { callback: (err, msg) => (err ? this.finish(`broker refused the session with host ${host}: ${err.message}`, true) : this.received(msg)) });
     // The subscription is on the wire before the hello that follows it on the same connection.
     setImmediate(() => {
-      if (!this.finished) this.emit('open');
+      if (!this.finished) this.onOpen.fire();
     });
   }
 
-  private onMessage(msg: Msg): void {
+  private received(msg: Msg): void {
     if (this.finished) return;
     this.lastHeard = Date.now();
     const h = msg.headers;
@@ -61,7 +61,7 @@ export class BrokerTransport extends Transport {
     if (h?.has(HEADERS.pong)) return;
     const text = msg.string();
     if (this.subscribing.size) this.settleSubscribe(text);
-    this.emit('message', text);
+    this.onMessage.fire(text);
   }
 
   /**
@@ -147,14 +147,14 @@ export class BrokerTransport extends Transport {
         batch: (json) => {
           if (this.readers.get(op) !== reader) return;
           // `{"lines":[...]}` → `{"type":"op.output","op":"…","lines":[...]}` without re-parsing.
-          this.emit('message', `{"type":"op.output","op":${opJson},${json.slice(1)}`);
+          this.onMessage.fire(`{"type":"op.output","op":${opJson},${json.slice(1)}`);
           if (reader.position) this.broker.positions.set(this.host, op, reader.position);
         },
         end: (info) => {
           if (this.readers.get(op) !== reader) return;
           this.readers.delete(op);
           this.broker.positions.delete(this.host, op);
-          this.emit('message', JSON.stringify({ type: 'op.end', op: info }));
+          this.onMessage.fire(JSON.stringify({ type: 'op.end', op: info }));
         },
         error: (err) => {
           if (this.readers.get(op) === reader) this.finish(`cannot read the journal of op ${op} of host ${this.host} from the broker: ${err.message}`, false);
@@ -169,11 +169,11 @@ export class BrokerTransport extends Transport {
     if (this.finished) return;
     this.finished = true;
     clearInterval(this.pinger);
-    this.broker.off('disconnect', this.onDisconnect);
+    this.offDisconnect();
     for (const r of this.readers.values()) r.close();
     this.readers.clear();
     this.sub?.unsubscribe();
-    this.emit('close', reason, fatal);
+    this.onClose.fire({ reason, fatal });
   }
 
   close(): void {

@@ -4,7 +4,6 @@
 // alive across reconnects and agent restarts: every output line is delivered once, in
 // seq order, with no gap (lines at or below the last seen seq are dropped; a resumed
 // subscription asks for seq > last seen).
-import { EventEmitter } from 'node:events';
 import {
   PROTOCOL_VERSION,
   agentMessage,
@@ -18,6 +17,7 @@ import {
   type ResultOf,
   type WelcomeMessage,
 } from '../../protocol';
+import { Emitter } from './emitter';
 import { OutputTracker } from './outputTracker';
 import { AgentRequestError } from './session';
 import type { Transport, TransportFactory } from './transport';
@@ -46,17 +46,6 @@ export type ClientState =
   | { state: 'online'; welcome: WelcomeMessage }
   | { state: 'offline'; reason: string; fatal: boolean };
 
-export interface AgentClientEvents {
-  state: [ClientState];
-  welcome: [WelcomeMessage];
-  output: [op: string, lines: OutputLine[]];
-  'op.state': [OpInfo];
-  'op.end': [OpInfo];
-  'host.status': [HostStatus];
-  /** An error frame not tied to a request (bad frame, oversize, …). */
-  'agent-error': [code: string, message: string];
-}
-
 type Fields<T extends RequestType> = Omit<Extract<import('../../protocol').RequestMessage, { type: T }>, 'type' | 'id'>;
 
 interface Pending {
@@ -70,7 +59,16 @@ interface SubState {
   active: boolean;
 }
 
-export class AgentClient extends EventEmitter<AgentClientEvents> {
+export class AgentClient {
+  readonly onState = new Emitter<ClientState>();
+  readonly onWelcome = new Emitter<WelcomeMessage>();
+  /** New lines of a subscribed op: each line once, in seq order. */
+  readonly onOutput = new Emitter<{ op: string; lines: OutputLine[] }>();
+  readonly onOpState = new Emitter<OpInfo>();
+  readonly onOpEnd = new Emitter<OpInfo>();
+  readonly onHostStatus = new Emitter<HostStatus>();
+  /** An error frame not tied to a request (bad frame, oversize, …). */
+  readonly onAgentError = new Emitter<{ code: string; message: string }>();
   private transport: Transport | undefined;
   private current: ClientState = { state: 'connecting' };
   private nextId = 1;
@@ -85,7 +83,6 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   private readonly timeoutMs: number;
 
   constructor(private readonly opts: AgentClientOptions) {
-    super();
     this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
   }
 
@@ -111,7 +108,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
 
   private setState(s: ClientState): void {
     this.current = s;
-    this.emit('state', s);
+    this.onState.fire(s);
     if (s.state === 'online') {
       for (const w of this.waiters) w.resolve(s.welcome);
       this.waiters.clear();
@@ -132,10 +129,10 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     }
     this.transport = t;
     let welcomed = false;
-    t.on('open', () => {
+    t.onOpen.on(() => {
       t.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, client: { name: this.opts.clientName, version: this.opts.clientVersion ?? '0' } }));
     });
-    t.on('message', (text) => {
+    t.onMessage.on((text) => {
       if (this.transport !== t) return;
       const msg = this.parse(text);
       if (!msg) return;
@@ -144,7 +141,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
           welcomed = true;
           this.attempts = 0;
           this.setState({ state: 'online', welcome: msg });
-          this.emit('welcome', msg);
+          this.onWelcome.fire(msg);
           this.resubscribe();
         } else if (msg.type === 'error') {
           // A refused hello (protocol version) cannot be fixed by retrying.
@@ -154,7 +151,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
       }
       this.dispatch(msg);
     });
-    t.on('close', (reason, fatal) => {
+    t.onClose.on(({ reason, fatal }) => {
       if (this.transport !== t) return;
       this.lost(reason, fatal);
     });
@@ -165,7 +162,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     try {
       raw = JSON.parse(text);
     } catch {
-      this.emit('agent-error', 'bad-frame', 'the agent sent a frame that is not JSON');
+      this.onAgentError.fire({ code: 'bad-frame', message: 'the agent sent a frame that is not JSON' });
       return undefined;
     }
     // Output frames are the bulk of the traffic: a structural check keeps streaming fast.
@@ -173,7 +170,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     if (r && r.type === 'op.output' && typeof r.op === 'string' && Array.isArray(r.lines)) {
       for (const l of r.lines as OutputLine[]) {
         if (!l || typeof l.seq !== 'number' || typeof l.text !== 'string') {
-          this.emit('agent-error', 'bad-frame', 'the agent sent a malformed op.output frame');
+          this.onAgentError.fire({ code: 'bad-frame', message: 'the agent sent a malformed op.output frame' });
           return undefined;
         }
       }
@@ -181,7 +178,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     }
     const parsed = agentMessage.safeParse(raw);
     if (!parsed.success) {
-      this.emit('agent-error', 'invalid', `the agent sent an invalid message: ${parsed.error.issues[0]?.message}`);
+      this.onAgentError.fire({ code: 'invalid', message: `the agent sent an invalid message: ${parsed.error.issues[0]?.message}` });
       return undefined;
     }
     return parsed.data;
@@ -193,7 +190,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
       case 'error': {
         const p = typeof msg.id === 'number' ? this.pending.get(msg.id) : undefined;
         if (!p) {
-          if (msg.type === 'error') this.emit('agent-error', msg.error.code, msg.error.message);
+          if (msg.type === 'error') this.onAgentError.fire({ code: msg.error.code, message: msg.error.message });
           return;
         }
         this.pending.delete(msg.id as number);
@@ -205,18 +202,18 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
       case 'op.output': {
         const fresh = this.subs.has(msg.op) ? this.delivered.accept(msg.op, msg.lines).fresh : msg.lines;
         if (!fresh.length) return;
-        this.emit('output', msg.op, fresh);
+        this.onOutput.fire({ op: msg.op, lines: fresh });
         return;
       }
       case 'op.state':
-        this.emit('op.state', msg.op);
+        this.onOpState.fire(msg.op);
         return;
       case 'op.end':
         this.dropSub(msg.op.id);
-        this.emit('op.end', msg.op);
+        this.onOpEnd.fire(msg.op);
         return;
       case 'host.status':
-        this.emit('host.status', msg.status);
+        this.onHostStatus.fire(msg.status);
         return;
       case 'welcome':
         return;
@@ -226,7 +223,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   private lost(reason: string, fatal: boolean): void {
     const t = this.transport;
     this.transport = undefined;
-    t?.removeAllListeners();
+    t?.dispose();
     t?.close();
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
@@ -345,7 +342,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   async follow(op: string, onLines?: (lines: OutputLine[]) => void): Promise<{ op: OpInfo; lines: OutputLine[] }> {
     const lines: OutputLine[] = [];
     return new Promise((resolve, reject) => {
-      const onOutput = (id: string, ls: OutputLine[]) => {
+      const onOutput = ({ op: id, lines: ls }: { op: string; lines: OutputLine[] }) => {
         if (id !== op) return;
         if (onLines) onLines(ls);
         else lines.push(...ls);
@@ -361,14 +358,8 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
           reject(new AgentRequestError(s.reason, 'offline'));
         }
       };
-      const cleanup = () => {
-        this.off('output', onOutput);
-        this.off('op.end', onEnd);
-        this.off('state', onState);
-      };
-      this.on('output', onOutput);
-      this.on('op.end', onEnd);
-      this.on('state', onState);
+      const offs = [this.onOutput.on(onOutput), this.onOpEnd.on(onEnd), this.onState.on(onState)];
+      const cleanup = () => offs.forEach((off) => off());
       this.subscribe(op).catch((err) => {
         // A dropped connection is resumed by the reconnect; anything else is final.
         if (err instanceof AgentRequestError && err.code === 'disconnected') return;

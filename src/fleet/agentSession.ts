@@ -50,19 +50,19 @@ class ClientSession implements AgentSession {
     private readonly client: AgentClient,
     private readonly retryAdvice: string,
   ) {
-    client.on('state', (s) => {
+    client.onState.on((s) => {
       this.current =
         s.state === 'online' ? { state: 'online', welcome: s.welcome }
           : s.state === 'offline' ? { state: 'offline', reason: offlineReason(s.reason, s.fatal, this.retryAdvice), fatal: s.fatal }
             : { state: 'connecting' };
       this.stateEmitter.fire(this.current);
     });
-    client.on('host.status', (s) => this.statusEmitter.fire(s));
-    client.on('output', (op, lines) => this.opEmitter.fire({ type: 'op.output', op, lines }));
-    client.on('op.state', (op) => this.opEmitter.fire({ type: 'op.state', op }));
-    client.on('op.end', (op) => this.opEmitter.fire({ type: 'op.end', op }));
+    client.onHostStatus.on((s) => this.statusEmitter.fire(s));
+    client.onOutput.on(({ op, lines }) => this.opEmitter.fire({ type: 'op.output', op, lines }));
+    client.onOpState.on((op) => this.opEmitter.fire({ type: 'op.state', op }));
+    client.onOpEnd.on((op) => this.opEmitter.fire({ type: 'op.end', op }));
     // A welcome for another host means the address points at the wrong agent: refuse it.
-    client.on('welcome', (w) => {
+    client.onWelcome.on((w) => {
       if (w.host !== host) {
         this.current = { state: 'offline', reason: `the agent at this address is host ${w.host}, not ${host}: fix the address in nixfleet.hosts`, fatal: true };
         this.stateEmitter.fire(this.current);

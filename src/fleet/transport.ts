@@ -1,20 +1,25 @@
 // A connection to one agent, carrying protocol frames as text. Two kinds: WebSocket
 // (transportWs.ts) and a spawned command speaking NDJSON, e.g. over SSH
 // (transportCommand.ts). The client opens a new transport for every (re)connect.
-import { EventEmitter } from 'node:events';
+import { Emitter } from './emitter';
 
-export interface TransportEvents {
-  open: [];
-  message: [text: string];
+export abstract class Transport {
+  readonly onOpen = new Emitter<void>();
+  /** One protocol frame. */
+  readonly onMessage = new Emitter<string>();
   /** `fatal`: retrying cannot help (e.g. the agent refused the token). */
-  close: [reason: string, fatal: boolean];
-}
-
-export abstract class Transport extends EventEmitter<TransportEvents> {
+  readonly onClose = new Emitter<{ reason: string; fatal: boolean }>();
   /** For messages: "ws://10.0.0.5:7531", "ssh root@h1 …". */
   abstract readonly description: string;
   abstract send(text: string): void;
   abstract close(): void;
+
+  /** Drop every listener (the client is done with this transport). */
+  dispose(): void {
+    this.onOpen.clear();
+    this.onMessage.clear();
+    this.onClose.clear();
+  }
 }
 
 export type TransportFactory = () => Transport;

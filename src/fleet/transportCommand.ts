@@ -88,7 +88,7 @@ export class CommandTransport extends Transport {
     if (!opts.argv.length) throw new Error('the agent command is empty: give an argv such as ["ssh", "root@h1", "nixfleet-agent", "stdio"]');
     this.description = formatArgv(opts.argv);
     this.child = spawn(opts.argv[0]!, opts.argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
-    this.child.on('spawn', () => this.emit('open'));
+    this.child.on('spawn', () => this.onOpen.fire());
     this.child.on('error', (err) => this.finish(`cannot run ${opts.argv[0]}: ${err.message}`, (err as NodeJS.ErrnoException).code === 'ENOENT'));
     // Judge ssh's failure once its stderr is read to the end, but not later than 500 ms
     // after the exit: a process it left behind (ssh ControlPersist) may hold stderr open.
@@ -112,7 +112,7 @@ export class CommandTransport extends Transport {
       this.spoke = true;
       const parts = (partial + chunk).split('\n');
       partial = parts.pop()!;
-      for (const p of parts) if (p.trim()) this.emit('message', p);
+      for (const p of parts) if (p.trim()) this.onMessage.fire(p);
     });
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       for (const l of chunk.split('\n')) if (l.trim()) this.stderrTail.push(l.trim());
@@ -124,7 +124,7 @@ export class CommandTransport extends Transport {
   private finish(reason: string, fatal: boolean): void {
     if (this.closed) return;
     this.closed = true;
-    this.emit('close', reason, fatal);
+    this.onClose.fire({ reason, fatal });
   }
 
   send(text: string): void {

@@ -31,10 +31,10 @@ export class WsTransport extends Transport {
       perMessageDeflate: false,
       handshakeTimeout: opts.connectTimeoutMs ?? 10_000,
     });
-    this.ws.on('open', () => this.emit('open'));
+    this.ws.on('open', () => this.onOpen.fire());
     this.ws.on('message', (data: WebSocket.RawData) => {
       const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
-      this.emit('message', text);
+      this.onMessage.fire(text);
     });
     this.ws.on('unexpected-response', (_req, res) => {
       let body = '';
@@ -56,7 +56,7 @@ export class WsTransport extends Transport {
     if (this.closed) return;
     this.closed = true;
     this.ws.terminate();
-    this.emit('close', reason, fatal);
+    this.onClose.fire({ reason, fatal });
   }
 
   send(text: string): void {

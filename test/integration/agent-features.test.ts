@@ -120,8 +120,8 @@ describe('agent features', () => {
       await c.connect();
       const started: string[] = [];
       const statuses: number[] = [];
-      c.on('op.state', (o) => started.push(o.id));
-      c.on('host.status', () => statuses.push(Date.now()));
+      c.onOpState.on((o) => started.push(o.id));
+      c.onHostStatus.on(() => statuses.push(Date.now()));
       const cliRun = spawn(process.execPath, [AGENT_JS, 'switch', '--config', agent.config, '--op-id', 'from-cli'], { env: bed.env, stdio: 'ignore' });
       const cliExit = new Promise<number | null>((r) => cliRun.once('exit', r));
       await waitFor('op.state for the CLI op', () => started.includes('from-cli'), 30_000);

@@ -203,7 +203,7 @@ describe('op requests', () => {
     await c.connect();
     try {
       const statuses: unknown[] = [];
-      c.on('host.status', (s) => statuses.push(s));
+      c.onHostStatus.on((s) => statuses.push(s));
       await c.startOp('fail-1', 'switch', {});
       const { op } = await c.follow('fail-1');
       assert.equal(op.state, 'failed');

@@ -102,8 +102,8 @@ export const damagedJournalScenario: Scenario = {
           try {
             await r2.connect();
             const got: OutputLine[] = [];
-            r2.on('output', (id: string, ls: OutputLine[]) => id === opId && got.push(...ls));
-            const done = new Promise<void>((resolve) => r2.on('op.end', (info: { id: string }) => info.id === opId && resolve()));
+            r2.onOutput.on(({ op: id, lines: ls }) => id === opId && got.push(...ls));
+            const done = new Promise<void>((resolve) => r2.onOpEnd.on((info) => info.id === opId && resolve()));
             await r2.subscribe(opId, from);
             await within('replay from a seq', 60_000, done);
             const want = expected.filter((s) => s > from);
