@@ -96,7 +96,6 @@ export const configSchema = z.strictObject({
   workerLauncher: z.enum(['auto', 'systemd-run', 'direct'], { error: 'workerLauncher must be "auto", "systemd-run" or "direct"' }).default('auto'),
 });
 
-export type AgentConfigInput = z.input<typeof configSchema>;
 export type AgentConfig = z.output<typeof configSchema> & { profile: string };
 
 export class ConfigError extends Error {

@@ -6,7 +6,7 @@
 // explains the design; nats-server 2.9 is enough for everything here.
 import { z } from 'zod';
 import { hostName, opId } from './patterns';
-import { hostStatus, opKind, opInfo } from './messages';
+import { hostStatus, opKind } from './messages';
 
 /** Prefix of every NixFleet subject. */
 export const SUBJECT_PREFIX = 'nixfleet';
@@ -133,6 +133,3 @@ export const queuedOp = z.strictObject({
   expiresAt: z.string().datetime({ offset: true }),
 });
 export type QueuedOp = z.infer<typeof queuedOp>;
-
-/** The end record of an op in the journal stream. */
-export const journalEnd = opInfo;

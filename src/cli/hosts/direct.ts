@@ -1,6 +1,7 @@
 // Hosts reached directly, as the extension reaches them: ws:// or wss:// with the host's
 // bearer token, or ssh:// running `nixfleet-agent stdio` with the user's own ssh setup.
 import { userInfo, hostname } from 'node:os';
+import { clientNameOf } from '../../../protocol';
 import { AGENT_VERSION } from '../../../agent/version';
 import { openAgentSession } from '../../fleet/agentSession';
 import { parseAddress, type HostEntry } from '../../fleet/hostConfig';
@@ -16,7 +17,7 @@ export function cliClientName(): string {
   } catch {
     /* no passwd entry (containers): keep $USER */
   }
-  return `nixfleet CLI ${user}@${hostname()}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 128);
+  return clientNameOf(`nixfleet CLI ${user}@${hostname()}`);
 }
 
 export class DirectHostSource implements HostSource {
