@@ -4,8 +4,13 @@
 // WebSocket controller racing the CLI (`nixfleet-agent switch`), started at a random
 // offset so either can win. Exactly one op runs, the other gets "busy: <op> running
 // since <time>", and the winner adds exactly one generation, none lost.
+// The winner's activation waits at a gate the scenario opens only once both attempts were
+// made: with a fixed sleep instead, a loaded machine let the first op end before the second
+// asked, and then both rightly started.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { AgentRequestError } from '../../../src/fleet/agentClient';
 import { createTestBed } from '../../fixtures/testbed';
 import { AGENT_JS, connect } from '../../integration/agent-harness';
@@ -27,8 +32,11 @@ export const concurrencyScenario: Scenario = {
     const c2 = connect(a1, bed.token);
     const c3 = connect(a2, bed.token);
     const wins: Record<string, number> = {};
-    // Activation takes a moment, so the loser's attempt always meets a running op.
-    bed.setHook('h1', 'sleep 0.3\n');
+    // Activation waits (bounded: 90 s) until the gate file exists, so the loser's attempt
+    // always meets a running op.
+    const gate = path.join(h.dir, 'activation-gate');
+    const openGate = () => writeFileSync(gate, '');
+    bed.setHook('h1', `i=0; while [ ! -e '${gate}' ] && [ $i -lt 1800 ]; do sleep 0.05; i=$((i+1)); done\n`);
     try {
       await Promise.all([c1.connect(), c2.connect(), c3.connect()]);
       for (let i = 0; i < trials; i++) {
@@ -38,6 +46,7 @@ export const concurrencyScenario: Scenario = {
           await pullCheckout(bed, 'h1');
           const before = await assertProfileIntact(h.profile, bed.env);
           const opsBefore = opDirs(h.stateDir);
+          rmSync(gate, { force: true });
           const ids = [`cc-${i}-a`, `cc-${i}-b`];
           type Attempt = { ok: true; id: string } | { ok: false; code: string; message: string };
           const viaClient = (c: typeof c1, id: string): Promise<Attempt> =>
@@ -52,9 +61,14 @@ export const concurrencyScenario: Scenario = {
             let err = '';
             cli.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
             cli.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+            const exited = once(cli, 'exit');
             await sleep(Math.floor(random() * 700));
             const ws = await viaClient(c1, ids[0]!);
-            const [code] = (await within('the CLI switch', 90_000, once(cli, 'exit'))) as [number | null];
+            // The controller's op holds the gate: the CLI meets it running and exits busy. If
+            // the CLI won, its op is at the gate and ends only once it opens.
+            if (ws.ok) await within('the CLI refused', 90_000, exited);
+            openGate();
+            const [code] = (await within('the CLI switch', 90_000, exited)) as [number | null];
             let cliAttempt: Attempt;
             if (code === 0) {
               const id = (JSON.parse(out) as { id?: string; op?: { id: string } }).id ?? (JSON.parse(out) as { op: { id: string } }).op.id;
@@ -66,6 +80,7 @@ export const concurrencyScenario: Scenario = {
           } else {
             const other = mode === 'two-agents' ? c3 : c2;
             attempts = await Promise.all([viaClient(c1, ids[0]!), viaClient(other, ids[1]!)]);
+            openGate();
           }
           const winners = attempts.filter((a) => a.ok);
           const losers = attempts.filter((a): a is Extract<Attempt, { ok: false }> => !a.ok);
