@@ -3,7 +3,22 @@
 // editor has no value (a scripted editor in tests). Each setting is read when asked for, so a
 // bad value of one setting fails only what uses it, with a sentence saying how to fix it.
 import pkg from '../package.json';
+import { MAX_SOAK_MS } from './deploy/rollout';
+import { FAILURE_POLICIES, type FailurePolicy } from './deploy/rolloutTypes';
+import { parseDuration, parseWaveSpec } from './deploy/rolloutWaves';
 import type { RebuildSmartSettings } from './fleet/rebuildSmartParams';
+
+/**
+ * The rollout settings. Hosts at once within a wave is nixfleet.deploy.parallelism: one
+ * setting for "how many hosts switch at once", whether the deploy has waves or not.
+ */
+export interface RolloutSettings {
+  waves: string[];
+  soakMs: number;
+  failuresTolerated: number;
+  onFailure: FailurePolicy | 'ask';
+  maxInFlight: number;
+}
 
 type Contributed = Record<string, { default?: unknown }>;
 const contributed = pkg.contributes.configuration.properties as Contributed;
@@ -71,6 +86,33 @@ export class Settings {
 
   get showClosureDiff(): boolean {
     return this.bool('nixfleet.deploy.showClosureDiff');
+  }
+
+  /** A rollout's waves, limits and failure policy (src/deploy/rollout.ts), each value checked. */
+  get rollout(): RolloutSettings {
+    const waves = this.raw('nixfleet.deploy.waves');
+    if (!Array.isArray(waves) || waves.some((w) => typeof w !== 'string')) throw new Error('setting nixfleet.deploy.waves must be a list of waves such as ["25%", "tag:web"]; fix it in Settings');
+    for (const w of waves as string[]) {
+      try {
+        parseWaveSpec(w);
+      } catch (err) {
+        throw new Error(`setting nixfleet.deploy.waves: ${(err as Error).message}; fix it in Settings`);
+      }
+    }
+    const soakText = this.raw('nixfleet.deploy.soak');
+    let soakMs: number;
+    try {
+      if (typeof soakText !== 'string') throw new Error('it is not text');
+      soakMs = parseDuration(soakText);
+    } catch (err) {
+      throw new Error(`setting nixfleet.deploy.soak: ${(err as Error).message}; fix it in Settings`);
+    }
+    if (soakMs > MAX_SOAK_MS) throw new Error('setting nixfleet.deploy.soak is longer than 24 hours; give at most 24h in Settings');
+    const tolerated = this.raw('nixfleet.deploy.failuresTolerated');
+    if (typeof tolerated !== 'number' || !Number.isInteger(tolerated) || tolerated < 0 || tolerated > 10_000) throw new Error('setting nixfleet.deploy.failuresTolerated must be a whole number from 0 to 10000; fix it in Settings');
+    const onFailure = this.raw('nixfleet.deploy.onFailure');
+    if (!FAILURE_POLICIES.includes(onFailure as FailurePolicy)) throw new Error('setting nixfleet.deploy.onFailure must be ask, keep, rollback-wave or rollback-all; fix it in Settings');
+    return { waves: waves as string[], soakMs, failuresTolerated: tolerated, onFailure: onFailure as FailurePolicy | 'ask', maxInFlight: this.deployParallelism };
   }
 
   /** GitHub Enterprise (or a test server): the REST API root; undefined for github.com. */

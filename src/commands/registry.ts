@@ -10,6 +10,7 @@ import { requireTrust, UntrustedWorkspaceError } from '../ui/trust';
 import type { CommandDefinition } from './types';
 
 import deploy from './deploy/deploy';
+import planDeploy from './deploy/planDeploy';
 import revertPr from './deploy/revertPr';
 import rollbackDeployedHosts from './deploy/rollbackDeployedHosts';
 import showDeploySummary from './deploy/showDeploySummary';
@@ -49,6 +50,7 @@ export const COMMANDS: readonly CommandDefinition[] = [
   addHost,
   focus,
   // deploy: rollouts to many hosts and their undo
+  planDeploy,
   deploy,
   rollbackDeployedHosts,
   showDeploySummary,

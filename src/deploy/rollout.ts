@@ -216,8 +216,9 @@ class Rollout {
     // cancel or a controller restart and were never gated; a retry gates only what it reran.
     const switched = (only ? hosts : r.waves[i]!.hosts.map((n) => this.host(n))).filter((h) => h.outcome === 'succeeded');
     if (!tooMany() && !this.aborted() && switched.length) {
-      this.wave(i, { state: 'soaking' });
+      this.wave(i, { state: 'soaking', soakUntil: new Date(Date.now() + r.soakMs).toISOString() });
       await this.soak();
+      this.wave(i, { soakUntil: undefined });
       if (!this.aborted()) {
         this.wave(i, { state: 'gating' });
         await this.gate(switched);
@@ -361,6 +362,8 @@ export async function retryFailedHosts(o: RolloutOptions): Promise<DeployRecord>
   const savedEnd = { stoppedBy: record.stoppedBy, endedAt: record.endedAt };
   delete record.stoppedBy;
   delete record.endedAt;
+  // An earlier retry's refusal is history once this one passes preflight.
+  delete record.preflight;
   for (const h of hosts) reset(r, h);
   r.setState('running');
   o.audit?.append('deploy.resume', record.who, record, `retrying failed hosts ${names.join(', ')}`);

@@ -17,6 +17,8 @@ export interface RolloutWave {
   /** Hosts of the wave that failed their switch or the health gate. */
   failed?: string[];
   detail?: string;
+  /** While soaking: when the soak ends and the health gate runs (the summary counts down to it). */
+  soakUntil?: string;
 }
 
 export interface RolloutState {

@@ -1,6 +1,7 @@
 // The deploy summary as the UI shows it (webview, notifications, tests): words for each
 // outcome, the generation move per host, and the one-line headline. No vscode import.
 import { describeBuildProgress } from '../../protocol';
+import { failedHosts } from './rollout';
 import type { RolloutWave } from './rolloutTypes';
 import type { DeployHost, DeployRecord, HostOutcome } from './types';
 
@@ -31,6 +32,24 @@ export const OUTCOME_ICON: Record<HostOutcome, string> = {
   'no-change': 'check',
 };
 
+/**
+ * How each outcome reads at a glance (the webview's colour): one table, so a new outcome
+ * (e.g. a broker's queued host) is one entry here, not a change to the page's styles.
+ */
+export type OutcomeTone = 'ok' | 'bad' | 'busy' | 'idle' | 'undone';
+export const OUTCOME_TONE: Record<HostOutcome, OutcomeTone> = {
+  pending: 'idle',
+  running: 'busy',
+  succeeded: 'ok',
+  'failed-switch': 'bad',
+  'failed-checks': 'bad',
+  'not-attempted': 'idle',
+  reverted: 'undone',
+  'rolled-back': 'undone',
+  'rollback-failed': 'bad',
+  'no-change': 'ok',
+};
+
 export interface SummaryRow {
   host: string;
   role: 'canary' | '';
@@ -45,6 +64,7 @@ export interface SummaryRow {
   progress: string;
   /** The rollout wave's number (1-based), 0 outside a rollout. */
   wave: number;
+  tone: OutcomeTone;
 }
 
 /** One line per rollout wave, as the summary view and `nixfleet deploy` print it. */
@@ -53,6 +73,16 @@ export interface WaveLine {
   state: RolloutWave['state'];
   /** "wave 2/3 tag:web: 1 of 2 switched, soaking" */
   line: string;
+  /** "soaking", "health gate", "passed", … */
+  stateLabel: string;
+  hosts: string[];
+  failed: string[];
+  /** Why the wave did not pass. */
+  detail?: string;
+  /** While soaking: when the health gate runs (ISO time; the view counts down). */
+  soakUntil?: string;
+  /** The wave the rollout halted at. */
+  halted: boolean;
 }
 
 const WAVE_STATE: Record<RolloutWave['state'], string> = {
@@ -77,6 +107,12 @@ export function describeWaves(r: DeployRecord): WaveLine[] {
       name: w.name,
       state: w.state,
       line: `wave ${i + 1}/${waves.length} ${w.name}: ${done} of ${hosts.length - skipped} switched${skipped ? ` (${skipped} no change)` : ''}, ${WAVE_STATE[w.state]}${failed}`,
+      stateLabel: WAVE_STATE[w.state],
+      hosts: [...w.hosts],
+      failed: [...(w.failed ?? [])],
+      ...(w.detail ? { detail: w.detail } : {}),
+      ...(w.state === 'soaking' && w.soakUntil ? { soakUntil: w.soakUntil } : {}),
+      halted: r.rollout?.haltedAt === i && r.state !== 'running',
     };
   });
 }
@@ -99,6 +135,14 @@ export interface DeploySummary {
   revertLabel: 'Revert PR' | 'Revert Commit';
   /** A rollout's waves, one line each (empty for a plain deploy). */
   waves: WaveLine[];
+  /** A halted or interrupted rollout can go on from the wave that did not pass. */
+  canResume: boolean;
+  /** Hosts "Retry Failed Hosts" would rerun (a halted rollout's failed hosts). */
+  retryHosts: string[];
+  /** Stopped before any host was touched: the refusals, one sentence each. */
+  preflight: string[];
+  /** Preflight found the commit only local: Push, then try again. */
+  canPush: boolean;
 }
 
 export function describeTarget(r: DeployRecord): string {
@@ -181,6 +225,7 @@ export function summarizeDeploy(r: DeployRecord): DeploySummary {
       closureDiff: h.closureDiff ?? [],
       progress: h.progress && (h.phase === 'build' || h.phase === 'switch') ? describeBuildProgress(h.progress).replace(/^build progress: /, '') : '',
       wave: h.wave === undefined ? 0 : h.wave + 1,
+      tone: OUTCOME_TONE[h.outcome],
     })),
     counts,
     canRollback: r.state !== 'running' && r.state !== 'previewing' && r.hosts.some((h) => h.switchStarted && h.outcome !== 'rolled-back'),
@@ -188,5 +233,9 @@ export function summarizeDeploy(r: DeployRecord): DeploySummary {
     // A deploy of a plain commit reverts that commit (with git), not a PR.
     revertLabel: r.target.pr ? 'Revert PR' : 'Revert Commit',
     waves: describeWaves(r),
+    canResume: !!r.rollout && (r.state === 'failed' || r.state === 'interrupted'),
+    retryHosts: r.rollout && (r.state === 'failed' || r.state === 'interrupted') && r.stoppedIn !== 'preflight' ? failedHosts(r) : [],
+    preflight: r.stoppedIn === 'preflight' || r.state === 'failed' ? (r.preflight ?? []).map((p) => p.message) : [],
+    canPush: r.state === 'failed' && (r.preflight ?? []).some((p) => p.kind === 'unpushed'),
   };
 }

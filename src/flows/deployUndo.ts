@@ -200,7 +200,8 @@ export function undoActions(c: FlowContext): UndoActions {
 export async function offerUndo(c: FlowContext, record: DeployRecord): Promise<void> {
   const s = summarizeDeploy(record);
   const took = record.hosts.filter((h) => h.switchStarted).map((h) => h.host);
-  const actions = [s.revertLabel, 'Rollback Deployed Hosts', 'Revert + Rollback', 'View Logs', 'Dismiss'];
+  // Only the undo that applies: a deploy that switched no host has nothing to revert or roll back.
+  const actions = [...(s.canRevert ? [s.revertLabel] : []), ...(s.canRollback ? ['Rollback Deployed Hosts'] : []), ...(s.canRevert && s.canRollback ? ['Revert + Rollback'] : []), 'View Logs', 'Dismiss'];
   const choice = await c.editor.showErrorMessage(
     `NixFleet: ${s.headline}. ${took.length ? `Switched: ${took.join(', ')}.` : 'No host switched.'}`,
     ...actions,

@@ -39,7 +39,7 @@ export interface LocalRevertResult {
   pushedTo?: string;
 }
 
-function git(repoDir: string): SimpleGit {
+export function git(repoDir: string): SimpleGit {
   // No prompts: a push that needs credentials must fail instead of waiting for a terminal.
   // Nothing here opens an editor or a pager (`revert --no-edit`), so those are dropped.
   const env: Record<string, string | undefined> = { ...process.env, GIT_TERMINAL_PROMPT: '0' };
@@ -61,7 +61,7 @@ function git(repoDir: string): SimpleGit {
   }).env(env);
 }
 
-function firstLine(err: unknown): string {
+export function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
   return (lines.find((l) => /^(error|fatal)\b/.test(l)) ?? lines[0] ?? text).slice(0, 300);

@@ -5,82 +5,30 @@
 // executeCommand('nixfleet.deploy', { hosts?, commit? | pr?, canaries?, parallelism?,
 //   showClosureDiff?, confirm? }) resolves to the DeployRecord. Without `confirm: true`
 // and with the closure diff on, it asks before switching (declining → state "declined").
-import { commitHash, hostName } from '../../../protocol';
 import type { Container } from '../../container';
-import type { DeployHost, DeployRecord, DeployTarget } from '../../deploy/types';
-import { CancelledByUser } from '../../editor/editor';
+import { groupPlan, type FleetPlan } from '../../deploy/fleetPlan';
+import type { DeployHost, DeployRecord } from '../../deploy/types';
 import { asArgs, isProgrammatic } from '../../flows/args';
 import { offerUndo } from '../../flows/deployUndo';
-import { findMergedPullRequest } from '../../github/revert';
-import { findPullRequestMerge } from '../../gitops/repo';
-import { headCommit } from '../../gitops/revert';
 import { showClosureDiff } from '../../ui/closureDiffDocument';
 import { showDeploySummary } from '../../views/deploySummary';
 import { defineCommand } from '../types';
-
-async function resolveTarget(c: Container, args: Record<string, unknown>, interactive: boolean): Promise<DeployTarget> {
-  if (args.commit !== undefined) {
-    if (typeof args.commit !== 'string' || !commitHash.safeParse(args.commit).success) throw new Error(`"${String(args.commit)}" is not a commit hash`);
-    return { commit: args.commit };
-  }
-  let pr = args.pr;
-  if (pr === undefined && interactive) {
-    const dir = c.workspaceDir;
-    const head = dir ? await headCommit(dir).catch(() => undefined) : undefined;
-    const picked = await c.editor.showQuickPick(
-      [
-        ...(head ? [{ label: `$(git-commit) Workspace commit ${head.commit.slice(0, 12)}`, description: `${head.branch ?? 'detached'}${head.dirty ? ' · uncommitted changes are NOT deployed' : ''}`, pick: 'head' as const }] : []),
-        { label: '$(git-merge) A merged pull request…', description: "deploys the PR's merge commit", pick: 'pr' as const },
-      ],
-      { title: 'NixFleet: Deploy what?' },
-    );
-    if (!picked) throw new CancelledByUser();
-    if (picked.pick === 'head') return { commit: head!.commit };
-    const text = await c.editor.showInputBox({ title: 'NixFleet: Deploy a PR', prompt: 'Number of the merged pull request', validateInput: (v) => (/^[1-9][0-9]{0,9}$/.test(v.trim()) ? undefined : 'a pull request number') });
-    if (!text) throw new CancelledByUser();
-    pr = Number(text.trim());
-  }
-  if (pr !== undefined) {
-    if (typeof pr !== 'number' || !Number.isInteger(pr) || pr < 1) throw new Error(`"${String(pr)}" is not a pull request number`);
-    const gh = await c.github.access(interactive);
-    if (gh) {
-      const merged = await findMergedPullRequest(gh.octokit, gh.repo, pr);
-      return { commit: merged.mergeCommit, pr: { number: pr, title: merged.title, url: merged.url, repo: `${gh.repo.owner}/${gh.repo.repo}` } };
-    }
-    const dir = c.workspaceDir;
-    const merge = dir ? await findPullRequestMerge(dir, pr) : undefined;
-    if (!merge) throw new Error(`no merge commit "Merge pull request #${pr} ..." in the workspace's history (fetch first?), and origin is not on GitHub`);
-    return { commit: merge, pr: { number: pr } };
-  }
-  const dir = c.workspaceDir;
-  if (!dir) throw new Error('no workspace folder: give { commit } or { pr }, or open the nixcfg clone');
-  return { commit: (await headCommit(dir)).commit };
-}
-
-async function resolveHosts(c: Container, args: Record<string, unknown>, interactive: boolean): Promise<string[]> {
-  if (args.hosts !== undefined) {
-    if (!Array.isArray(args.hosts) || args.hosts.some((h) => typeof h !== 'string' || !hostName.safeParse(h).success)) throw new Error('hosts must be a list of host names');
-    for (const h of args.hosts as string[]) if (!c.fleet.host(h)?.entry) throw new Error(`host ${h} has no agent configured: add it with "NixFleet: Add Host"`);
-    return args.hosts as string[];
-  }
-  const configured = c.fleet.configuredHosts();
-  if (configured.length === 0) throw new Error('no host has an agent configured: add one with "NixFleet: Add Host"');
-  if (!interactive) return configured.map((h) => h.name);
-  const canaries = c.settings.canaryHosts;
-  const picked = await c.editor.showQuickPickMany(
-    configured.map((h) => ({ label: h.name, description: `${h.platform}${canaries.includes(h.name) ? ' · canary' : ''} · ${h.connection}`, picked: true })),
-    { title: 'NixFleet: Deploy to which hosts?' },
-  );
-  if (!picked || picked.length === 0) throw new CancelledByUser();
-  return picked.map((p) => p.label);
-}
+import { resolveHosts, resolveTarget } from '../../flows/deployTarget';
 
 /** Ask to proceed after showing the closure diffs (in a read-only document beside). */
-async function askAfterDiff(c: Container, hosts: readonly DeployHost[], target: string): Promise<boolean> {
+async function askAfterDiff(c: Container, hosts: readonly DeployHost[], target: string, commit: string): Promise<boolean> {
+  // The plan step's result first, grouped as Plan Deploy shows it (hosts with the same change together).
+  const plan: FleetPlan = {
+    id: 'preview',
+    commit,
+    madeAt: new Date().toISOString(),
+    hosts: hosts.map((h) => (h.plan ? { host: h.host, state: 'planned', plan: h.plan, opId: '' } : { host: h.host, state: 'failed', opId: '', error: 'no plan: its agent predates the plan step' })),
+  };
+  const grouped = groupPlan(plan).map((g) => `${g.summary}\n  hosts: ${g.hosts.join(', ')}`).join('\n');
   const text = hosts
     .map((h) => `# ${h.host}${h.generationBefore !== undefined ? ` (generation ${h.generationBefore})` : ''}\n${h.closureDiff?.length ? h.closureDiff.join('\n') : '(no closure changes)'}\n`)
     .join('\n');
-  await showClosureDiff(c.context, `Closure diff of ${target}`, `Closure diff of ${target} per host (nix store diff-closures)\n\n${text}`);
+  await showClosureDiff(c.context, `Closure diff of ${target}`, `Plan of ${target}\n${grouped}\n\nClosure diff of ${target} per host (nix store diff-closures)\n\n${text}`);
   const changed = hosts.filter((h) => h.closureDiff?.length).length;
   const choice = await c.editor.showModalWarning(`Deploy ${target} to ${hosts.length} host(s)? ${changed} of them change (see the closure diff).`, undefined, 'Deploy');
   return choice === 'Deploy';
@@ -107,7 +55,7 @@ export default defineCommand({
       ? args.confirm === true
         ? async () => true
         : interactive
-          ? (hs: readonly DeployHost[]) => askAfterDiff(c, hs, label)
+          ? (hs: readonly DeployHost[]) => askAfterDiff(c, hs, label, target.commit)
           : async () => false
       : undefined;
     if (interactive) showDeploySummary(c, undefined);

@@ -1,0 +1,28 @@
+// NixFleet: Plan Deploy — what a deploy of a commit (the workspace's HEAD by default, or a
+// merged PR) would change on each chosen host, built without activating, in the plan view:
+// hosts grouped by change set, ticks to leave hosts out, and Deploy, which runs the rollout
+// (waves from the settings) on this plan without building it again.
+//
+// executeCommand('nixfleet.planDeploy', { commit?, pr?, hosts? }) opens the view too and
+// resolves to the plan's view model (groups, rows, counts) once every host is planned.
+// It counts as mutating: planning evaluates and builds the configuration on every host.
+import { planViewModel } from '../../deploy/planSelection';
+import { asArgs, isProgrammatic } from '../../flows/args';
+import { showPlan } from '../../views/planView';
+import { defineCommand } from '../types';
+import { resolveHosts, resolveTarget } from '../../flows/deployTarget';
+
+export default defineCommand({
+  id: 'nixfleet.planDeploy',
+  title: 'Plan Deploy',
+  mutating: true,
+  async run(c, arg) {
+    await c.ensureStarted();
+    const args = asArgs(arg) as Record<string, unknown>;
+    const interactive = !isProgrammatic(arg);
+    const target = await resolveTarget(c, args, interactive);
+    const hosts = await resolveHosts(c, args, interactive);
+    const plan = await showPlan(c, { commit: target.commit, hosts });
+    return planViewModel(plan);
+  },
+});
