@@ -11,7 +11,9 @@ import { readFlakeTags } from '../deploy/hostTags';
 import { entryTags, mergeTags } from '../deploy/rolloutWaves';
 import { summarizeDeploy } from '../deploy/summary';
 import type { DeployRecord, DeployTarget } from '../deploy/types';
+import { CancelledByUser } from '../editor/editor';
 import { pushCommit } from '../gitops/push';
+import { commitOnRemote } from '../gitops/repo';
 import type { FlowContext } from './context';
 
 export type AskPolicy = NonNullable<RolloutOptions['ask']>;
@@ -82,6 +84,24 @@ export async function pushAndRetry(c: FlowContext, record: DeployRecord, run: Ro
   const pushed = await c.editor.withProgress({ title: `NixFleet: pushing ${record.target.commit.slice(0, 12)}` }, () => pushCommit(dir, record.target.commit));
   void c.editor.showInformationMessage(`NixFleet: pushed ${record.target.commit.slice(0, 12)} to ${pushed.pushedTo}; running preflight again.`);
   return resumeRolloutFlow(c, record, run);
+}
+
+/**
+ * Before anything builds: the commit must be on origin, where the hosts fetch it. Only in the
+ * workspace clone: offer Push (interactive) and push it, else refuse saying so. Outside a
+ * clone, or when origin cannot be asked, the hosts' own fetch will tell.
+ */
+export async function ensurePushed(c: FlowContext, commit: string, interactive: boolean): Promise<void> {
+  const dir = c.workspaceDir;
+  if (!dir) return;
+  const where = await commitOnRemote(dir, commit);
+  if (where.where !== 'local-only') return;
+  const text = `commit ${commit.slice(0, 12)} is only in the workspace clone: the hosts fetch from origin, so push it first`;
+  if (!interactive) throw new Error(`${text} (git push origin)`);
+  const choice = await c.editor.showWarningMessage(`NixFleet: ${text}.`, 'Push');
+  if (choice !== 'Push') throw new CancelledByUser();
+  const pushed = await c.editor.withProgress({ title: `NixFleet: pushing ${commit.slice(0, 12)}` }, () => pushCommit(dir, commit));
+  void c.editor.showInformationMessage(`NixFleet: pushed ${commit.slice(0, 12)} to ${pushed.pushedTo}.`);
 }
 
 /** One notification for how the rollout ended, with only the actions that make sense. */

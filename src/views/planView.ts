@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import type { Container } from '../container';
 import type { FleetPlan } from '../deploy/fleetPlan';
 import { deployHostsFromPlan, planViewModel, PlanSelectionError } from '../deploy/planSelection';
+import { summarizeDeploy } from '../deploy/summary';
 import { deployFromPlan } from '../flows/deployRollout';
 import { askFromSummary, showDeploySummary } from './deploySummary';
 import { parseWebviewMessage, planViewMessage } from './webviewMessages';
@@ -39,6 +40,8 @@ export class PlanViewPanel implements vscode.Disposable {
   private building: Building | undefined;
   private error: string | undefined;
   private deploying = false;
+  /** How the last deploy from this plan ended (the plan is then older than those hosts). */
+  private deployed: string | undefined;
   private abort: AbortController | undefined;
 
   constructor(private readonly c: Container) {
@@ -57,6 +60,7 @@ export class PlanViewPanel implements vscode.Disposable {
     const abort = (this.abort = new AbortController());
     this.plan = undefined;
     this.error = undefined;
+    this.deployed = undefined;
     const building: Building = (this.building = { request, done: {} });
     this.post();
     try {
@@ -95,6 +99,7 @@ export class PlanViewPanel implements vscode.Disposable {
       building: this.building ? { commit: this.building.request.commit, hosts: this.building.request.hosts.map((h) => ({ host: h, state: this.building!.done[h] ?? 'building' })) } : undefined,
       error: this.error,
       deploying: this.deploying,
+      deployed: this.deployed,
     });
   }
 
@@ -131,7 +136,8 @@ export class PlanViewPanel implements vscode.Disposable {
     this.post();
     try {
       showDeploySummary(this.c, undefined);
-      await deployFromPlan(this.c, plan, hosts, { ask: askFromSummary(this.c), onRecord: (r) => showDeploySummary(this.c, r) }, { trusted: this.c.trusted });
+      const record = await deployFromPlan(this.c, plan, hosts, { ask: askFromSummary(this.c), onRecord: (r) => showDeploySummary(this.c, r) }, { trusted: this.c.trusted });
+      if (this.plan === plan) this.deployed = `${summarizeDeploy(record).headline} (deploy ${record.id}). Hosts it switched now run the commit: plan again before deploying them from here.`;
     } catch (err) {
       void this.c.editor.showErrorMessage(`NixFleet: Deploy: ${(err as Error).message}`);
     } finally {
@@ -183,6 +189,7 @@ function render(m) {
   if (shownPlan !== p.id) { shownPlan = p.id; ticked.clear(); for (const g of p.groups) for (const r of g.rows) if (r.selected) ticked.add(r.host); }
   head.textContent = p.headline;
   meta.textContent = 'made ' + p.madeAt + ' · hosts with the same change are one group; "no change" hosts are skipped by the deploy';
+  if (m.deployed) { const d = el('div', m.deployed); d.id = 'deployed'; meta.appendChild(d); }
   const deploy = el('button', ''); deploy.id = 'deploy';
   const again = el('button', 'Plan Again', 'secondary'); again.id = 'replan';
   const label = () => { deploy.textContent = m.deploying ? 'Deploying…' : 'Deploy ' + ticked.size + ' Selected Host' + (ticked.size === 1 ? '' : 's'); deploy.disabled = m.deploying || ticked.size === 0; };
@@ -202,7 +209,7 @@ function render(m) {
         s.appendChild(t);
       } else s.appendChild(el('div', 'No package version changes.', 'meta'));
       const u = el('div', undefined, 'units');
-      if (g.unitLines) { if (!g.unitLines.length) u.appendChild(el('div', 'Units: none stop, restart, reload or start.')); for (const l of g.unitLines) { const d = el('div', 'Units to ' + l.action + ': '); d.appendChild(el('span', l.units.join(', '))); u.appendChild(d); } }
+      if (g.unitLines) { if (!g.unitLines.length) u.appendChild(el('div', 'Units: none would stop, restart, reload or start.')); for (const l of g.unitLines) { const d = el('div', 'Units to ' + l.action + ': '); d.appendChild(el('span', l.units.join(', '))); u.appendChild(d); } }
       else u.appendChild(el('div', 'Units: not known (' + g.unitsNotKnown + ')'));
       s.appendChild(u);
     }

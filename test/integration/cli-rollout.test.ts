@@ -1,10 +1,12 @@
 // `nixfleet plan` and `nixfleet deploy --wave` (the real dist/nixfleet.js) across three real
 // agents on the Nix test bed: the fleet's plan with one host unchanged, a 2-wave rollout whose
 // first wave fails its health gate (it halts, exit 1, the second wave is not attempted; with
-// --on-failure rollback-wave the failed wave's host goes back), and bad rollout values.
+// --on-failure rollback-wave the failed wave's host goes back), --retry-failed and --resume
+// of that rollout from its audit log, preflight refusing a commit that is only in the clone
+// (--repo) until it is pushed, and bad rollout values.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
@@ -23,6 +25,8 @@ describe('nixfleet plan and deploy in waves', { skip: (!existsSync(AGENT_JS) || 
   const agents: RunningAgent[] = [];
   let files: ReturnType<typeof writeFleetFiles>;
   let common: string[];
+  /** Preflight checks the commit against the workstation clone's origin (where the hosts fetch). */
+  let repo: string[];
   let version = 10;
   const gen = (h: string) => profileGeneration(bed.host(h).profile);
   const armed = (h: string) => path.join(bed.host(h).dir, 'health-passes-left');
@@ -48,6 +52,7 @@ describe('nixfleet plan and deploy in waves', { skip: (!existsSync(AGENT_JS) || 
     // Tags from the hosts file entries: h2 and h3 are "web".
     writeFileSync(files.hostsFile, JSON.stringify(HOSTS.map((h, i) => ({ name: h, address: agents[i]!.url, platform: 'nixos', ...(h === 'h1' ? {} : { tags: ['web'] }) })), null, 2));
     common = ['--hosts-file', files.hostsFile, '--tokens-file', files.tokensFile];
+    repo = ['--repo', bed.workstation];
   });
 
   after(async () => {
@@ -91,7 +96,7 @@ describe('nixfleet plan and deploy in waves', { skip: (!existsSync(AGENT_JS) || 
     const before = HOSTS.map(gen);
     const untouched = { h2: bed.activations('h2').length, h3: bed.activations('h3').length };
     writeFileSync(armed('h1'), '1\n');
-    const r = await runCli(['deploy', '--rev', commit, '--wave', 'h1', '--wave', 'tag:web', '--max-in-flight', '2', '--yes', '--json', ...extra, ...common]);
+    const r = await runCli(['deploy', '--rev', commit, '--wave', 'h1', '--wave', 'tag:web', '--max-in-flight', '2', '--yes', '--json', ...repo, ...extra, ...common]);
     assert.equal(existsSync(armed('h1')), false, 'the health check failed once (at the gate)');
     assert.equal(r.status, 1, r.stderr);
     const { summary, record } = JSON.parse(r.stdout) as { summary: DeploySummary; record: DeployRecord };
@@ -128,11 +133,85 @@ describe('nixfleet plan and deploy in waves', { skip: (!existsSync(AGENT_JS) || 
     assert.equal(gen('h1'), before[0], 'h1 is back on the generation it had');
   });
 
+  it('--retry-failed reruns only the failed host (the rollout stays halted before wave 2); --resume then runs wave 2', async () => {
+    const audit = path.join(files.dir, 'audit.jsonl');
+    const { record, before } = await haltedRollout(['--audit-log', audit]);
+    assert.match(record.id, /^[a-z0-9]+$/);
+    const activations = { h1: bed.activations('h1').length, h2: bed.activations('h2').length, h3: bed.activations('h3').length };
+    // h1's check is disarmed now: the retry's switch and gate pass.
+    const retried = await runCli(['deploy', '--retry-failed', record.id, '--audit-log', audit, '--yes', '--json', ...repo, ...common]);
+    assert.equal(retried.status, 1, `halted before wave 2 until resumed: ${retried.stderr}`);
+    const r1 = JSON.parse(retried.stdout) as { summary: DeploySummary; record: DeployRecord };
+    assert.equal(r1.record.id, record.id, 'the same rollout, not a new one');
+    assert.deepEqual(r1.record.rollout!.waves.map((w) => w.state), ['passed', 'not-attempted']);
+    assert.deepEqual(r1.record.hosts.map((h) => [h.host, h.outcome]), [['h1', 'succeeded'], ['h2', 'not-attempted'], ['h3', 'not-attempted']]);
+    assert.match(r1.summary.headline, /halted at wave 2 \(tag:web\)/);
+    assert.match(retried.stderr, new RegExp(`continue it with nixfleet deploy --resume ${record.id} --audit-log `));
+    assert.ok(bed.activations('h1').length > activations.h1, 'h1 switched again');
+    assert.deepEqual([bed.activations('h2').length, bed.activations('h3').length], [activations.h2, activations.h3], 'a retry touches only the failed host');
+    assert.deepEqual([gen('h2'), gen('h3')], [before[1], before[2]]);
+
+    const resumed = await runCli(['deploy', '--resume', record.id, '--audit-log', audit, '--yes', '--json', ...repo, ...common]);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    const r2 = JSON.parse(resumed.stdout) as { summary: DeploySummary; record: DeployRecord };
+    assert.equal(r2.record.state, 'succeeded');
+    assert.deepEqual(r2.record.rollout!.waves.map((w) => w.state), ['passed', 'passed']);
+    assert.match(resumed.stderr, /^wave 2\/2 tag:web: 2 of 2 switched, passed$/m);
+    for (const [i, h] of ['h2', 'h3'].entries()) assert.ok(gen(h) > before[i + 1]!, `${h} switched when resumed`);
+    // The audit log's last word on the rollout is the resumed run's end.
+    const last = readFileSync(audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { deploy: string; event: string; state: string }).filter((e) => e.deploy === record.id).at(-1)!;
+    assert.deepEqual([last.event, last.state], ['deploy.end', 'succeeded']);
+
+    // Nothing left to continue: the finished rollout is refused, in one sentence.
+    const again = await runCli(['deploy', '--resume', record.id, '--audit-log', audit, '--yes', ...common]);
+    assert.equal(again.status, 2);
+    assert.match(again.stderr.trim(), new RegExp(`^nixfleet: deploy: rollout ${record.id} succeeded: only a halted or interrupted rollout can be resumed$`));
+    const unknown = await runCli(['deploy', '--retry-failed', 'nosuchid', '--audit-log', audit, '--yes', ...common]);
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr.trim(), /^nixfleet: deploy: \S+audit\.jsonl has no deploy nosuchid; list them with jq/);
+    const noLog = await runCli(['deploy', '--resume', record.id, '--yes', ...common]);
+    assert.match(noLog.stderr.trim(), /^nixfleet: deploy: --resume reads the rollout from its audit log: add --audit-log FILE/);
+  });
+
+  it('preflight: a commit only in the clone is refused before any host is touched; after git push, --resume deploys it', async () => {
+    const audit = path.join(files.dir, 'audit-preflight.jsonl');
+    version++;
+    for (const h of HOSTS) writeFileSync(path.join(bed.workstation, 'hosts', h, 'version'), `24.05.${version}\n`);
+    const git = (...args: string[]) => execFileP('git', ['-C', bed.workstation, '-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], { env: bed.env });
+    await git('commit', '-q', '-am', `local only: 24.05.${version}`);
+    const commit = (await git('rev-parse', 'HEAD')).stdout.trim();
+    const before = HOSTS.map(gen);
+    const activations = HOSTS.map((h) => bed.activations(h).length);
+    const r = await runCli(['deploy', '--rev', commit, '--wave', 'h1', '--yes', '--json', '--audit-log', audit, ...repo, ...common]);
+    assert.equal(r.status, 1, r.stderr);
+    const { summary, record } = JSON.parse(r.stdout) as { summary: DeploySummary; record: DeployRecord };
+    assert.equal(record.stoppedIn, 'preflight');
+    assert.deepEqual(record.preflight!.map((p) => p.kind), ['unpushed']);
+    assert.match(summary.headline, new RegExp(`stopped in preflight: commit ${commit.slice(0, 12)} is only local: push first \\(git push origin\\).*nothing was deployed`));
+    assert.equal(summary.canPush, true);
+    assert.equal(summary.canRollback || summary.canRevert, false, 'nothing was deployed: nothing to undo');
+    assert.deepEqual(record.hosts.map((h) => h.ops.length), [0, 0, 0], 'no op ran on any host, not even the plan\'s build');
+    assert.deepEqual(HOSTS.map((h) => bed.activations(h).length), activations);
+
+    // Without --repo, outside a clone: no commit check, and that is said (nothing else runs: the question is refused).
+    const elsewhere = await runCli(['deploy', '--rev', commit, '--wave', 'h1', '--repo', files.dir, '--yes', ...common]);
+    assert.equal(elsewhere.status, 2);
+    assert.match(elsewhere.stderr.trim(), /^nixfleet: deploy: --repo \S+ is not a git clone; give the nixcfg clone the hosts pull from$/);
+
+    await git('push', '-q', 'origin', 'main');
+    const resumed = await runCli(['deploy', '--resume', record.id, '--audit-log', audit, '--yes', '--json', ...repo, ...common]);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    const done = JSON.parse(resumed.stdout) as { record: DeployRecord };
+    assert.equal(done.record.state, 'succeeded');
+    assert.equal(done.record.preflight, undefined);
+    HOSTS.forEach((h, i) => assert.ok(gen(h) > before[i]!, `${h} switched to the pushed commit`));
+  });
+
   it('without --on-failure on a terminal: the halted rollout asks, and the answer is applied', async () => {
     const commit = await bumpAll();
     const before = HOSTS.map(gen);
     writeFileSync(armed('h1'), '1\n');
-    const cli = startCliOnTerminal(['deploy', '--rev', commit, '--wave', 'h1', '--wave', 'tag:web', ...common]);
+    const cli = startCliOnTerminal(['deploy', '--rev', commit, '--wave', 'h1', '--wave', 'tag:web', ...repo, ...common]);
     await waitFor('the deploy question', async () => /Deploy commit \S+ to 3 hosts in 2 waves \(wave 1 h1: h1; wave 2 tag:web: h2, h3; at most 4 at once\)\? \[y\/N\]/.test(cli.stdout()), 60_000);
     cli.answer('y');
     await waitFor('the failure question', async () => /What happens to the hosts that already switched.*\[keep\/rollback-wave\/rollback-all\]/.test(cli.stdout()), 120_000);

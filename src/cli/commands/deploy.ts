@@ -8,7 +8,7 @@ import { commitArg, hostListArg, intArg, stringFlag, UsageError } from '../args'
 import { MAGIC_FLAG, type Command } from '../command';
 import { NotConfirmedError } from '../confirm';
 import { cliDeployAgents } from '../deployAgents';
-import { hostProgress, ROLLOUT_ONLY_FLAGS, rolloutFlags, runWaveDeploy } from './deployWaves';
+import { hostProgress, ROLLOUT_ONLY_FLAGS, rolloutFlags, runRolloutAgain, runWaveDeploy } from './deployWaves';
 
 export const deployCommand: Command = {
   name: 'deploy',
@@ -24,6 +24,8 @@ export const deployCommand: Command = {
     'tag:NAME from the hosts file\'s "tags", or N% of the hosts not yet in a wave, comma-separated), then the rest. Preflight',
     'and the plan come first; each wave switches (at most --max-in-flight at once), soaks, then passes its health gate before',
     'the next starts. A failed wave halts the rollout (exit 1) and --on-failure says what happens to hosts that switched.',
+    'Preflight checks that the commit is on origin in --repo DIR (or the current directory\'s clone). With --audit-log FILE',
+    'a halted or interrupted rollout goes on with --resume ROLLOUT, and --retry-failed ROLLOUT reruns only its failed hosts.',
   ].join('\n'),
   positionals: [],
   flags: {
@@ -39,10 +41,18 @@ export const deployCommand: Command = {
     soak: { type: 'string', value: 'DURATION', help: 'with --wave: wait this long (30s, 5m, 1h) after a wave switched, before its health gate (default 0)' },
     'max-in-flight': { type: 'string', value: 'N', help: `with --wave: hosts switching at once within a wave, 1-${MAX_PARALLELISM} (default 4)` },
     'on-failure': { type: 'string', value: 'POLICY', help: 'with --wave: keep, rollback-wave or rollback-all when a wave fails (default: ask on a terminal, else keep)' },
+    repo: { type: 'string', value: 'DIR', help: 'with --wave: the clone preflight checks the commit is pushed from (default: the current directory when it is a git clone)' },
+    resume: { type: 'string', value: 'ROLLOUT', help: 'continue a halted or interrupted rollout from --audit-log at the wave that did not pass' },
+    'retry-failed': { type: 'string', value: 'ROLLOUT', help: 'rerun only the failed hosts of a halted rollout from --audit-log (then --resume it for later waves)' },
   },
   mutating: true,
   finishesOnInterrupt: true,
   async run(ctx) {
+    const resume = stringFlag(ctx.flags, 'resume');
+    const retry = stringFlag(ctx.flags, 'retry-failed');
+    if (resume !== undefined && retry !== undefined) throw new UsageError('deploy: give --resume or --retry-failed, not both (retry the failed hosts first, then resume)');
+    if (resume !== undefined) return runRolloutAgain(ctx, 'resume', resume);
+    if (retry !== undefined) return runRolloutAgain(ctx, 'retry-failed', retry);
     const revText = stringFlag(ctx.flags, 'rev');
     if (revText === undefined) throw new UsageError('deploy: give the commit with --rev COMMIT (e.g. --rev "$(git rev-parse HEAD)")');
     const rev = commitArg('deploy', 'rev', revText);

@@ -9,6 +9,7 @@ import type { Container } from '../../container';
 import { groupPlan, type FleetPlan } from '../../deploy/fleetPlan';
 import type { DeployHost, DeployRecord } from '../../deploy/types';
 import { asArgs, isProgrammatic } from '../../flows/args';
+import { ensurePushed } from '../../flows/deployRollout';
 import { offerUndo } from '../../flows/deployUndo';
 import { showClosureDiff } from '../../ui/closureDiffDocument';
 import { showDeploySummary } from '../../views/deploySummary';
@@ -44,6 +45,8 @@ export default defineCommand({
     const interactive = !isProgrammatic(arg);
     const target = await resolveTarget(c, args, interactive);
     const hosts = await resolveHosts(c, args, interactive);
+    // Preflight's commit check: a commit the hosts cannot fetch fails on every host otherwise.
+    await ensurePushed(c, target.commit, interactive);
     const canaries = Array.isArray(args.canaries) ? (args.canaries as string[]) : c.settings.canaryHosts;
     const parallelism = typeof args.parallelism === 'number' ? args.parallelism : c.settings.deployParallelism;
     const showDiff = typeof args.showClosureDiff === 'boolean' ? args.showClosureDiff : c.settings.showClosureDiff;

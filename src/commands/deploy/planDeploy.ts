@@ -1,5 +1,6 @@
 // NixFleet: Plan Deploy — what a deploy of a commit (the workspace's HEAD by default, or a
-// merged PR) would change on each chosen host, built without activating, in the plan view:
+// merged PR) would change on each chosen host, built without activating, in the plan view
+// (a commit only in the workspace clone is pushed first, when the user says Push):
 // hosts grouped by change set, ticks to leave hosts out, and Deploy, which runs the rollout
 // (waves from the settings) on this plan without building it again.
 //
@@ -8,6 +9,7 @@
 // It counts as mutating: planning evaluates and builds the configuration on every host.
 import { planViewModel } from '../../deploy/planSelection';
 import { asArgs, isProgrammatic } from '../../flows/args';
+import { ensurePushed } from '../../flows/deployRollout';
 import { showPlan } from '../../views/planView';
 import { defineCommand } from '../types';
 import { resolveHosts, resolveTarget } from '../../flows/deployTarget';
@@ -22,6 +24,7 @@ export default defineCommand({
     const interactive = !isProgrammatic(arg);
     const target = await resolveTarget(c, args, interactive);
     const hosts = await resolveHosts(c, args, interactive);
+    await ensurePushed(c, target.commit, interactive);
     const plan = await showPlan(c, { commit: target.commit, hosts });
     return planViewModel(plan);
   },

@@ -1,0 +1,110 @@
+// NixFleet: Plan Deploy from the palette against real agents: a commit made in the workspace
+// but not pushed is offered a Push first (the hosts fetch from origin); then the plan view
+// shows h1 and h2 changing (h1's units known on NixOS, h2's "not known" on nix-darwin) and
+// alice@h3 as "no change"; h2 is unticked and "Deploy 1 Selected Host" runs the rollout on
+// this plan: h1's profile on disk moves to the new system, h2's and alice@h3's do not, and the
+// deploy summary shows the wave passed.
+import { openFleetView, pickQuick, runPaletteCommand, waitNotification, notificationWithActions, webviewFrame } from '../lib/workbench.mjs';
+import { sel } from '../lib/browser.mjs';
+import { waitFor } from '../lib/procs.mjs';
+import { row, waitSummary } from '../lib/deploySummary.mjs';
+
+const NEW_VERSION = '24.05.7';
+
+/** The plan view's state as the page shows it. */
+async function planState(frame) {
+  return frame.evaluate(() => ({
+    headline: document.getElementById('headline')?.textContent ?? '',
+    deploy: document.getElementById('deploy')?.textContent ?? '',
+    groups: [...document.querySelectorAll('#groups section.group')].map((s) => ({
+      kind: s.dataset.kind,
+      title: s.querySelector('h3')?.textContent ?? '',
+      text: s.textContent ?? '',
+      hosts: [...s.querySelectorAll('label[data-host]')].map((l) => ({ host: l.dataset.host, checked: l.querySelector('input').checked, disabled: l.querySelector('input').disabled, note: l.querySelector('.note')?.textContent ?? '' })),
+    })),
+  }));
+}
+
+export default [
+  {
+    name: 'Plan Deploy: Push for a local commit, the plan view groups a no-change host apart, an unticked host is left out of the deploy (profiles on disk)',
+    timeoutMs: 180_000,
+    async run(ctx) {
+      const { page, fleet } = ctx;
+      const ws = fleet.bed.workstation;
+      const hosts = ['h1', 'h2', 'alice@h3'];
+      const before = Object.fromEntries(hosts.map((h) => [h, { gen: fleet.currentGeneration(h), store: fleet.currentStorePath(h) }]));
+      // h1 and h2 move to a new version; alice@h3 is pinned to the version it runs: no change.
+      const aliceVersion = before['alice@h3'].store.split('-').at(-1);
+      const files = { 'hosts/h1/version': `${NEW_VERSION}\n`, 'hosts/h2/version': `${NEW_VERSION}\n`, 'hosts/alice@h3/version': `${aliceVersion}\n` };
+      const { writeFileSync } = await import('node:fs');
+      const path = await import('node:path');
+      for (const [rel, content] of Object.entries(files)) writeFileSync(path.join(ws, rel), content);
+      fleet.git(ws, 'add', '-A');
+      fleet.git(ws, 'commit', '-q', '-m', `h1, h2: version ${NEW_VERSION} (not pushed yet)`);
+      const commit = fleet.git(ws, 'rev-parse', 'HEAD');
+      if (fleet.git(fleet.bed.origin, 'rev-parse', 'main') === commit) throw new Error('the commit is on origin already: the Push offer cannot be tested');
+
+      await openFleetView(page);
+      await runPaletteCommand(page, 'NixFleet: Plan Deploy');
+      await pickQuick(page, new RegExp(`Workspace commit ${commit.slice(0, 12)}`));
+      const off = page.locator(sel.quickInputRow).filter({ has: page.locator('.label-name', { hasText: /^offline1$/ }) }).first();
+      await off.waitFor({ timeout: 15_000 });
+      await off.locator('label.quick-input-list-label').first().click();
+      await waitFor('offline1 unticked', async () => (await off.getAttribute('aria-checked')) === 'false', { timeoutMs: 5_000 });
+      await page.locator(`${sel.quickInput} .monaco-button`, { hasText: /^OK$/ }).first().click();
+
+      // Only local: the plan would fail on every host, so Push is offered first.
+      const n = await notificationWithActions(page, new RegExp(`commit ${commit.slice(0, 12)} is only in the workspace clone`), 30_000);
+      await page.waitForTimeout(400);
+      await ctx.shot('23-plan-push-offer');
+      if (!n.buttons.includes('Push')) throw new Error(`the notification offers no Push: ${n.buttons.join(', ')}`);
+      await n.click('Push');
+      await waitFor('the commit pushed to origin', () => fleet.git(fleet.bed.origin, 'rev-parse', 'main') === commit, { timeoutMs: 30_000 });
+
+      const frame = await webviewFrame(page, '#groups', 30_000);
+      let last;
+      const plan = await waitFor('the plan of h1, h2 and alice@h3', async () => {
+        last = await planState(frame);
+        return /^Plan of commit/.test(last.headline) && last.groups.flatMap((g) => g.hosts).length === 3 ? last : null;
+      }, { timeoutMs: 120_000, everyMs: 250 }).catch((err) => {
+        throw new Error(`${err.message}; the plan view shows ${JSON.stringify(last)}`);
+      });
+      const groupOf = (h) => plan.groups.find((g) => g.hosts.some((x) => x.host === h));
+      const hostOf = (h) => groupOf(h).hosts.find((x) => x.host === h);
+      if (groupOf('alice@h3').kind !== 'no-change' || !/no change \(skipped\)/.test(groupOf('alice@h3').title)) throw new Error(`alice@h3 must be in the "no change" group: ${JSON.stringify(groupOf('alice@h3'))}`);
+      if (hostOf('alice@h3').checked || !hostOf('alice@h3').disabled) throw new Error('a "no change" host cannot be ticked: it is skipped');
+      for (const h of ['h1', 'h2']) {
+        if (groupOf(h).kind !== 'change') throw new Error(`${h} changes: ${JSON.stringify(groupOf(h))}`);
+        if (!hostOf(h).checked || hostOf(h).disabled) throw new Error(`${h} changes and must be ticked by default: ${JSON.stringify(hostOf(h))}`);
+        if (!/^closure [+-]/.test(hostOf(h).note)) throw new Error(`${h} must show its closure size change: "${hostOf(h).note}"`);
+      }
+      if (!/Units: not known/.test(groupOf('h2').text)) throw new Error(`h2 (nix-darwin) must say its units are not known: ${groupOf('h2').text}`);
+      if (/Units: not known/.test(groupOf('h1').text)) throw new Error(`h1 (NixOS) has known units: ${groupOf('h1').text}`);
+      if (!/^Plan of commit \w+: 2 hosts change, 1 no change$/.test(plan.headline)) throw new Error(`headline: ${plan.headline}`);
+      if (plan.deploy !== 'Deploy 2 Selected Hosts') throw new Error(`deploy button: ${plan.deploy}`);
+      // Built, not activated: no profile moved.
+      for (const h of hosts) if (fleet.currentGeneration(h) !== before[h].gen) throw new Error(`planning moved ${h}'s profile`);
+      await ctx.shot('24-plan-view');
+
+      // Leave h2 out.
+      await frame.locator('label[data-host="h2"] input').click();
+      await waitFor('the deploy button counts 1 host', async () => (await planState(frame)).deploy === 'Deploy 1 Selected Host', { timeoutMs: 5_000 });
+      await ctx.shot('25-plan-h2-unticked');
+      await frame.locator('#deploy').click();
+
+      await waitNotification(page, new RegExp(`Deployed commit ${commit.slice(0, 12)} to 1 host`), 120_000);
+      if (!fleet.currentStorePath('h1').endsWith(`-${NEW_VERSION}`)) throw new Error(`h1's profile does not point at the deployed system: ${fleet.currentStorePath('h1')}`);
+      if (fleet.currentGeneration('h1') === before.h1.gen) throw new Error("h1's profile did not move");
+      if (fleet.currentGeneration('h2') !== before.h2.gen || fleet.currentStorePath('h2') !== before.h2.store) throw new Error('h2 was unticked but its profile moved');
+      if (fleet.currentGeneration('alice@h3') !== before['alice@h3'].gen) throw new Error('alice@h3 had no change but its profile moved');
+
+      const summary = await webviewFrame(page, '#waves section', 30_000);
+      const s = await waitSummary(summary, 'h1 succeeded and its wave passed', (x) => row(x, 'h1')?.outcome === 'succeeded', 30_000);
+      if (s.rows.map((r) => r.host.replace(' (canary)', '')).join(',') !== 'h1') throw new Error(`the deploy must hold only h1: ${JSON.stringify(s.rows)}`);
+      const waves = await summary.evaluate(() => [...document.querySelectorAll('#waves section')].map((x) => ({ state: x.dataset.state, text: x.textContent })));
+      if (waves.length !== 1 || waves[0].state !== 'passed' || !/h1: succeeded/.test(waves[0].text)) throw new Error(`one wave, passed, with h1 succeeded: ${JSON.stringify(waves)}`);
+      await ctx.shot('26-plan-deployed-summary');
+    },
+  },
+];
