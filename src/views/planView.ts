@@ -9,7 +9,6 @@ import * as vscode from 'vscode';
 import type { Container } from '../container';
 import type { FleetPlan } from '../deploy/fleetPlan';
 import { deployHostsFromPlan, planViewModel, PlanSelectionError } from '../deploy/planSelection';
-import { summarizeDeploy } from '../deploy/summary';
 import { deployFromPlan } from '../flows/deployRollout';
 import { askFromSummary, showDeploySummary } from './deploySummary';
 import { parseWebviewMessage, planViewMessage } from './webviewMessages';
@@ -137,7 +136,7 @@ export class PlanViewPanel implements vscode.Disposable {
     try {
       showDeploySummary(this.c, undefined);
       const record = await deployFromPlan(this.c, plan, hosts, { ask: askFromSummary(this.c), onRecord: (r) => showDeploySummary(this.c, r) }, { trusted: this.c.trusted });
-      if (this.plan === plan) this.deployed = `${summarizeDeploy(record).headline} (deploy ${record.id}). Hosts it switched now run the commit: plan again before deploying them from here.`;
+      if (this.plan === plan) this.deployed = `Deployed from this plan as deploy ${record.id} (${record.state}; see NixFleet Deploy). Hosts it switched now run the commit: plan again before deploying them from here.`;
     } catch (err) {
       void this.c.editor.showErrorMessage(`NixFleet: Deploy: ${(err as Error).message}`);
     } finally {

@@ -107,4 +107,71 @@ export default [
       await ctx.shot('26-plan-deployed-summary');
     },
   },
+  {
+    name: 'Plan Deploy whose wave fails: the summary shows the halted wave and asks the failure policy; Keep, then Retry Failed Hosts reruns only h2 and the rollout passes',
+    timeoutMs: 240_000,
+    async run(ctx) {
+      const { page, fleet } = ctx;
+      const version = '24.05.8';
+      const before = Object.fromEntries(['h1', 'h2', 'alice@h3'].map((h) => [h, { gen: fleet.currentGeneration(h), store: fleet.currentStorePath(h) }]));
+      const aliceVersion = before['alice@h3'].store.split('-').at(-1);
+      const commit = fleet.commit({ 'hosts/h1/version': `${version}\n`, 'hosts/h2/version': `${version}\n`, 'hosts/alice@h3/version': `${aliceVersion}\n` }, `h1, h2: version ${version}`);
+      // h2's activation of the new system fails until the hook is removed (the agent undoes it).
+      const { rmSync, writeFileSync } = await import('node:fs');
+      const h2 = fleet.host('h2');
+      const failLine = `e2e-plan: h2 refused ${version}`;
+      writeFileSync(h2.hookFile, `case "$NIXFLEET_TESTBED_STORE_PATH" in *-${version}) ;; *) exit 0 ;; esac\necho "${failLine}" >&2\nexit 1\n`);
+      try {
+        await openFleetView(page);
+        await runPaletteCommand(page, 'NixFleet: Plan Deploy');
+        await pickQuick(page, new RegExp(`Workspace commit ${commit.slice(0, 12)}`));
+        const off = page.locator(sel.quickInputRow).filter({ has: page.locator('.label-name', { hasText: /^offline1$/ }) }).first();
+        await off.waitFor({ timeout: 15_000 });
+        await off.locator('label.quick-input-list-label').first().click();
+        await waitFor('offline1 unticked', async () => (await off.getAttribute('aria-checked')) === 'false', { timeoutMs: 5_000 });
+        await page.locator(`${sel.quickInput} .monaco-button`, { hasText: /^OK$/ }).first().click();
+        const frame = await webviewFrame(page, '#groups', 30_000);
+        await waitFor('the plan with h1 and h2 ticked', async () => (await planState(frame)).deploy === 'Deploy 2 Selected Hosts', { timeoutMs: 120_000, everyMs: 250 });
+        await frame.locator('#deploy').click();
+
+        // The canaries (h1, h2: nixfleet.deploy.canaryHosts) are the one wave; h2 fails, the
+        // rollout halts and asks (nixfleet.deploy.onFailure: ask), in the summary and a notification.
+        const summary = await webviewFrame(page, '#question button', 120_000);
+        const asked = await summary.evaluate(() => ({
+          question: document.getElementById('question')?.textContent ?? '',
+          buttons: [...document.querySelectorAll('#question button')].map((b) => b.textContent),
+          actions: [...document.querySelectorAll('#actions button')].map((b) => b.textContent),
+        }));
+        if (!/Wave 1 \(canaries\) failed on h2; the rollout halted/.test(asked.question)) throw new Error(`the question must name the wave and h2: ${asked.question}`);
+        if (asked.buttons.join('|') !== 'Keep Switched Hosts|Roll Back Failed Wave|Roll Back Everything') throw new Error(`policy buttons: ${asked.buttons.join(', ')}`);
+        if (asked.actions.length) throw new Error(`while the question is open no other action is offered: ${asked.actions.join(', ')}`);
+        await waitNotification(page, /Wave 1 \(canaries\) failed on h2/, 10_000);
+        await ctx.shot('27-rollout-halted-question');
+        await summary.locator('#question button', { hasText: 'Keep Switched Hosts' }).click();
+
+        const halted = await waitSummary(summary, 'the rollout halted with Retry Failed Hosts and Resume', (x) => /halted at wave 1 \(canaries\) on h2.*policy: keep/.test(x.headline) && x.actions.includes('Retry Failed Hosts'), 60_000);
+        for (const a of ['Retry Failed Hosts', 'Resume', 'Rollback Deployed Hosts']) if (!halted.actions.includes(a)) throw new Error(`after the halt the summary must offer ${a}: ${halted.actions.join(', ')}`);
+        if (!row(halted, 'h2').line.startsWith(failLine)) throw new Error(`h2's failing line: ${JSON.stringify(row(halted, 'h2'))}`);
+        const waves = await summary.evaluate(() => [...document.querySelectorAll('#waves section')].map((x) => ({ state: x.dataset.state, cls: x.className, text: x.textContent })));
+        if (waves.length !== 1 || waves[0].state !== 'failed' || !/halted/.test(waves[0].cls) || !/rollout halted here/.test(waves[0].text)) throw new Error(`the wave section must show the halt: ${JSON.stringify(waves)}`);
+        if (!fleet.currentStorePath('h1').endsWith(`-${version}`)) throw new Error('keep: h1 stays on the new system');
+        if (fleet.currentGeneration('h2') !== before.h2.gen) throw new Error("h2's failed activation was not undone on disk");
+        await page.waitForTimeout(300);
+        await ctx.shot('28-rollout-halted-kept');
+
+        const h1Gen = fleet.currentGeneration('h1');
+        rmSync(h2.hookFile, { force: true });
+        await summary.locator('#actions button', { hasText: 'Retry Failed Hosts' }).click();
+        await waitNotification(page, new RegExp(`Deployed commit ${commit.slice(0, 12)} to 2 hosts`), 120_000);
+        if (!fleet.currentStorePath('h2').endsWith(`-${version}`)) throw new Error(`the retry did not switch h2: ${fleet.currentStorePath('h2')}`);
+        if (fleet.currentGeneration('h1') !== h1Gen) throw new Error('the retry switched h1 again: only failed hosts are retried');
+        if (fleet.currentGeneration('alice@h3') !== before['alice@h3'].gen) throw new Error('alice@h3 (no change) moved');
+        const done = await waitSummary(summary, 'every host succeeded after the retry', (x) => row(x, 'h2')?.outcome === 'succeeded' && /^Deployed/.test(x.headline), 30_000);
+        if (done.actions.includes('Retry Failed Hosts') || done.actions.includes('Resume')) throw new Error(`nothing to retry or resume after success: ${done.actions.join(', ')}`);
+        await ctx.shot('29-rollout-retried');
+      } finally {
+        rmSync(h2.hookFile, { force: true });
+      }
+    },
+  },
 ];
