@@ -218,9 +218,8 @@ class Rollout {
     if (!tooMany() && !this.aborted() && switched.length) {
       this.wave(i, { state: 'soaking', soakUntil: new Date(Date.now() + r.soakMs).toISOString() });
       await this.soak();
-      this.wave(i, { soakUntil: undefined });
       if (!this.aborted()) {
-        this.wave(i, { state: 'gating' });
+        this.wave(i, { state: 'gating', soakUntil: undefined });
         await this.gate(switched);
         for (const h of switched) if (FAILED.includes(h.outcome)) this.record.stoppedBy ??= h.host;
       }
@@ -231,6 +230,7 @@ class Rollout {
     const passed = failed.length <= r.failuresTolerated && missing.length === 0 && !this.aborted();
     this.wave(i, {
       state: passed ? 'passed' : 'failed',
+      soakUntil: undefined,
       endedAt: now(),
       failed,
       detail: passed

@@ -6,9 +6,11 @@ import { CancelledByUser } from '../editor/editor';
 import { findMergedPullRequest } from '../github/revert';
 import { findPullRequestMerge } from '../gitops/repo';
 import { headCommit } from '../gitops/revert';
+import { asArgs, isProgrammatic } from './args';
 import type { FlowContext } from './context';
+import { ensurePushed } from './deployRollout';
 
-export async function resolveTarget(c: FlowContext, args: Record<string, unknown>, interactive: boolean): Promise<DeployTarget> {
+async function resolveTarget(c: FlowContext, args: Record<string, unknown>, interactive: boolean): Promise<DeployTarget> {
   if (args.commit !== undefined) {
     if (typeof args.commit !== 'string' || !commitHash.safeParse(args.commit).success) throw new Error(`"${String(args.commit)}" is not a commit hash`);
     return { commit: args.commit };
@@ -47,7 +49,7 @@ export async function resolveTarget(c: FlowContext, args: Record<string, unknown
   return { commit: (await headCommit(dir)).commit };
 }
 
-export async function resolveHosts(c: FlowContext, args: Record<string, unknown>, interactive: boolean): Promise<string[]> {
+async function resolveHosts(c: FlowContext, args: Record<string, unknown>, interactive: boolean): Promise<string[]> {
   if (args.hosts !== undefined) {
     if (!Array.isArray(args.hosts) || args.hosts.some((h) => typeof h !== 'string' || !hostName.safeParse(h).success)) throw new Error('hosts must be a list of host names');
     for (const h of args.hosts as string[]) if (!c.fleet.host(h)?.entry) throw new Error(`host ${h} has no agent configured: add it with "NixFleet: Add Host"`);
@@ -63,4 +65,19 @@ export async function resolveHosts(c: FlowContext, args: Record<string, unknown>
   );
   if (!picked || picked.length === 0) throw new CancelledByUser();
   return picked.map((p) => p.label);
+}
+
+/**
+ * What a Deploy or Plan Deploy is of and to which hosts (asked when `arg` is not an argument
+ * object), once the commit is on origin (Push offered when it is only in the clone).
+ */
+export async function chooseDeploy(c: FlowContext, arg: unknown): Promise<{ args: Record<string, unknown>; interactive: boolean; target: DeployTarget; hosts: string[] }> {
+  await c.ensureStarted();
+  const args = asArgs(arg) as Record<string, unknown>;
+  const interactive = !isProgrammatic(arg);
+  const target = await resolveTarget(c, args, interactive);
+  const hosts = await resolveHosts(c, args, interactive);
+  // Preflight's commit check: a commit the hosts cannot fetch would fail on every host.
+  await ensurePushed(c, target.commit, interactive);
+  return { args, interactive, target, hosts };
 }

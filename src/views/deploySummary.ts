@@ -5,7 +5,6 @@
 // asks), Retry Failed Hosts and Resume; after a preflight refusal only Push / Try Again
 // (nothing was deployed). The page renders from posted JSON with DOM APIs only (no
 // innerHTML from data), under a strict CSP; what it sends passes webviewMessages.ts.
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { Container } from '../container';
 import type { FailurePolicy } from '../deploy/rolloutTypes';
@@ -13,6 +12,7 @@ import { summarizeDeploy } from '../deploy/summary';
 import type { DeployRecord } from '../deploy/types';
 import { pushAndRetry, resumeRolloutFlow, retryFailedFlow, type AskPolicy, type RolloutRun } from '../flows/deployRollout';
 import { undoActions, type UndoActions } from '../flows/deployUndo';
+import { webviewPage } from './webviewPage';
 import { parseWebviewMessage, summaryMessage } from './webviewMessages';
 
 /** Open (or reveal) the live deploy summary for `record`; the container holds the one panel. */
@@ -156,11 +156,8 @@ export class DeploySummaryPanel implements vscode.Disposable {
   }
 
   private html(): string {
-    const nonce = randomBytes(16).toString('base64');
-    const csp = `default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}';`;
-    return `<!DOCTYPE html><html lang="en"><head><meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<style nonce="${nonce}">
+    return webviewPage({
+      style: `
 body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); padding: 0 12px; }
 table { border-collapse: collapse; width: 100%; margin-top: 8px; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--vscode-panel-border); vertical-align: top; }
@@ -181,10 +178,10 @@ button { margin-right: 6px; color: var(--vscode-button-foreground); background: 
 button.link { background: none; color: var(--vscode-textLink-foreground); padding: 0; }
 details pre { font-family: var(--vscode-editor-font-family); margin: 4px 0; }
 .meta { color: var(--vscode-descriptionForeground); }
-</style></head><body>
-<h2 id="headline">No deploy yet</h2><div class="meta" id="meta"></div><div id="preflight"></div><div id="question"></div><div id="actions"></div><div id="waves"></div>
-<table><thead><tr><th>Host</th><th>Outcome</th><th>Generation</th><th>Failing line</th><th></th></tr></thead><tbody id="rows"></tbody></table>
-<script nonce="${nonce}">
+`,
+      body: `<h2 id="headline">No deploy yet</h2><div class="meta" id="meta"></div><div id="preflight"></div><div id="question"></div><div id="actions"></div><div id="waves"></div>
+<table><thead><tr><th>Host</th><th>Outcome</th><th>Generation</th><th>Failing line</th><th></th></tr></thead><tbody id="rows"></tbody></table>`,
+      script: `
 const vscode = acquireVsCodeApi();
 const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; };
 const left = (until) => { const ms = Date.parse(until) - Date.now(); if (!(ms > 0)) return 'gate next'; const t = Math.ceil(ms / 1000); return (t >= 60 ? Math.floor(t / 60) + 'm ' : '') + (t % 60) + 's left'; };
@@ -247,7 +244,8 @@ function render(s, question, running) {
 }
 window.addEventListener('message', (e) => { if (e.data && e.data.type === 'summary') render(e.data.summary, e.data.question, e.data.running); });
 vscode.postMessage({ type: 'ready' });
-</script></body></html>`;
+`,
+    });
   }
 
   dispose(): void {

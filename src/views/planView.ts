@@ -4,13 +4,13 @@
 // and Deploy for the ticked hosts: a rollout that reuses this plan instead of building again.
 // The page renders posted JSON with DOM APIs only (no innerHTML from data) under a strict
 // CSP, and what it sends back passes webviewMessages.ts and deployHostsFromPlan first.
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { Container } from '../container';
 import type { FleetPlan } from '../deploy/fleetPlan';
 import { deployHostsFromPlan, planViewModel, PlanSelectionError } from '../deploy/planSelection';
 import { deployFromPlan } from '../flows/deployRollout';
 import { askFromSummary, showDeploySummary } from './deploySummary';
+import { webviewPage } from './webviewPage';
 import { parseWebviewMessage, planViewMessage } from './webviewMessages';
 
 export interface PlanRequest {
@@ -146,11 +146,8 @@ export class PlanViewPanel implements vscode.Disposable {
   }
 
   private html(): string {
-    const nonce = randomBytes(16).toString('base64');
-    const csp = `default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}';`;
-    return `<!DOCTYPE html><html lang="en"><head><meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<style nonce="${nonce}">
+    return webviewPage({
+      style: `
 body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); padding: 0 12px 24px; }
 section.group { border: 1px solid var(--vscode-panel-border); border-radius: 4px; margin: 10px 0; padding: 6px 10px; }
 section.group h3 { margin: 4px 0; font-size: 1.05em; }
@@ -167,9 +164,9 @@ td.pkg, .units span { font-family: var(--vscode-editor-font-family); }
 button { margin-right: 6px; color: var(--vscode-button-foreground); background: var(--vscode-button-background); border: none; padding: 4px 10px; cursor: pointer; }
 button.secondary { color: var(--vscode-button-secondaryForeground); background: var(--vscode-button-secondaryBackground); }
 button:disabled { opacity: 0.5; cursor: default; }
-</style></head><body>
-<h2 id="headline">No plan yet</h2><div class="meta" id="meta"></div><div id="actions"></div><div id="groups"></div>
-<script nonce="${nonce}">
+`,
+      body: `<h2 id="headline">No plan yet</h2><div class="meta" id="meta"></div><div id="actions"></div><div id="groups"></div>`,
+      script: `
 const vscode = acquireVsCodeApi();
 const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; };
 // The ticks survive a repaint of the same plan; a new plan starts from its default ticks.
@@ -226,7 +223,8 @@ function render(m) {
 }
 window.addEventListener('message', (e) => { if (e.data && e.data.type === 'plan') render(e.data); });
 vscode.postMessage({ type: 'ready' });
-</script></body></html>`;
+`,
+    });
   }
 
   dispose(): void {

@@ -8,13 +8,11 @@
 import type { Container } from '../../container';
 import { groupPlan, type FleetPlan } from '../../deploy/fleetPlan';
 import type { DeployHost, DeployRecord } from '../../deploy/types';
-import { asArgs, isProgrammatic } from '../../flows/args';
-import { ensurePushed } from '../../flows/deployRollout';
 import { offerUndo } from '../../flows/deployUndo';
 import { showClosureDiff } from '../../ui/closureDiffDocument';
 import { showDeploySummary } from '../../views/deploySummary';
 import { defineCommand } from '../types';
-import { resolveHosts, resolveTarget } from '../../flows/deployTarget';
+import { chooseDeploy } from '../../flows/deployTarget';
 
 /** Ask to proceed after showing the closure diffs (in a read-only document beside). */
 async function askAfterDiff(c: Container, hosts: readonly DeployHost[], target: string, commit: string): Promise<boolean> {
@@ -40,13 +38,7 @@ export default defineCommand({
   title: 'Deploy',
   mutating: true,
   async run(c, arg) {
-    await c.ensureStarted();
-    const args = asArgs(arg) as Record<string, unknown>;
-    const interactive = !isProgrammatic(arg);
-    const target = await resolveTarget(c, args, interactive);
-    const hosts = await resolveHosts(c, args, interactive);
-    // Preflight's commit check: a commit the hosts cannot fetch fails on every host otherwise.
-    await ensurePushed(c, target.commit, interactive);
+    const { args, interactive, target, hosts } = await chooseDeploy(c, arg);
     const canaries = Array.isArray(args.canaries) ? (args.canaries as string[]) : c.settings.canaryHosts;
     const parallelism = typeof args.parallelism === 'number' ? args.parallelism : c.settings.deployParallelism;
     const showDiff = typeof args.showClosureDiff === 'boolean' ? args.showClosureDiff : c.settings.showClosureDiff;

@@ -8,23 +8,16 @@
 // resolves to the plan's view model (groups, rows, counts) once every host is planned.
 // It counts as mutating: planning evaluates and builds the configuration on every host.
 import { planViewModel } from '../../deploy/planSelection';
-import { asArgs, isProgrammatic } from '../../flows/args';
-import { ensurePushed } from '../../flows/deployRollout';
+import { chooseDeploy } from '../../flows/deployTarget';
 import { showPlan } from '../../views/planView';
 import { defineCommand } from '../types';
-import { resolveHosts, resolveTarget } from '../../flows/deployTarget';
 
 export default defineCommand({
   id: 'nixfleet.planDeploy',
   title: 'Plan Deploy',
   mutating: true,
   async run(c, arg) {
-    await c.ensureStarted();
-    const args = asArgs(arg) as Record<string, unknown>;
-    const interactive = !isProgrammatic(arg);
-    const target = await resolveTarget(c, args, interactive);
-    const hosts = await resolveHosts(c, args, interactive);
-    await ensurePushed(c, target.commit, interactive);
+    const { target, hosts } = await chooseDeploy(c, arg);
     const plan = await showPlan(c, { commit: target.commit, hosts });
     return planViewModel(plan);
   },

@@ -25,6 +25,18 @@ async function planState(frame) {
   }));
 }
 
+/** Plan Deploy from the palette: the workspace's commit, every host but the unreachable one. */
+async function startPlan(page, commit) {
+  await openFleetView(page);
+  await runPaletteCommand(page, 'NixFleet: Plan Deploy');
+  await pickQuick(page, new RegExp(`Workspace commit ${commit.slice(0, 12)}`));
+  const off = page.locator(sel.quickInputRow).filter({ has: page.locator('.label-name', { hasText: /^offline1$/ }) }).first();
+  await off.waitFor({ timeout: 15_000 });
+  await off.locator('label.quick-input-list-label').first().click();
+  await waitFor('offline1 unticked', async () => (await off.getAttribute('aria-checked')) === 'false', { timeoutMs: 5_000 });
+  await page.locator(`${sel.quickInput} .monaco-button`, { hasText: /^OK$/ }).first().click();
+}
+
 export default [
   {
     name: 'Plan Deploy: Push for a local commit, the plan view groups a no-change host apart, an unticked host is left out of the deploy (profiles on disk)',
@@ -45,14 +57,7 @@ export default [
       const commit = fleet.git(ws, 'rev-parse', 'HEAD');
       if (fleet.git(fleet.bed.origin, 'rev-parse', 'main') === commit) throw new Error('the commit is on origin already: the Push offer cannot be tested');
 
-      await openFleetView(page);
-      await runPaletteCommand(page, 'NixFleet: Plan Deploy');
-      await pickQuick(page, new RegExp(`Workspace commit ${commit.slice(0, 12)}`));
-      const off = page.locator(sel.quickInputRow).filter({ has: page.locator('.label-name', { hasText: /^offline1$/ }) }).first();
-      await off.waitFor({ timeout: 15_000 });
-      await off.locator('label.quick-input-list-label').first().click();
-      await waitFor('offline1 unticked', async () => (await off.getAttribute('aria-checked')) === 'false', { timeoutMs: 5_000 });
-      await page.locator(`${sel.quickInput} .monaco-button`, { hasText: /^OK$/ }).first().click();
+      await startPlan(page, commit);
 
       // Only local: the plan would fail on every host, so Push is offered first.
       const n = await notificationWithActions(page, new RegExp(`commit ${commit.slice(0, 12)} is only in the workspace clone`), 30_000);
@@ -122,14 +127,7 @@ export default [
       const failLine = `e2e-plan: h2 refused ${version}`;
       writeFileSync(h2.hookFile, `case "$NIXFLEET_TESTBED_STORE_PATH" in *-${version}) ;; *) exit 0 ;; esac\necho "${failLine}" >&2\nexit 1\n`);
       try {
-        await openFleetView(page);
-        await runPaletteCommand(page, 'NixFleet: Plan Deploy');
-        await pickQuick(page, new RegExp(`Workspace commit ${commit.slice(0, 12)}`));
-        const off = page.locator(sel.quickInputRow).filter({ has: page.locator('.label-name', { hasText: /^offline1$/ }) }).first();
-        await off.waitFor({ timeout: 15_000 });
-        await off.locator('label.quick-input-list-label').first().click();
-        await waitFor('offline1 unticked', async () => (await off.getAttribute('aria-checked')) === 'false', { timeoutMs: 5_000 });
-        await page.locator(`${sel.quickInput} .monaco-button`, { hasText: /^OK$/ }).first().click();
+        await startPlan(page, commit);
         const frame = await webviewFrame(page, '#groups', 30_000);
         await waitFor('the plan with h1 and h2 ticked', async () => (await planState(frame)).deploy === 'Deploy 2 Selected Hosts', { timeoutMs: 120_000, everyMs: 250 });
         await frame.locator('#deploy').click();
