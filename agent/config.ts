@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { hostName, platform, switchMethod, flakeInput, printable, wholeNumber } from '../protocol';
-import { defaultProfile } from './nix/platform';
+import { defaultProfile, defaultRunningSystem } from './nix/platform';
 
 const absolutePath = (what: string) =>
   z
@@ -53,6 +53,11 @@ export const configSchema = z.strictObject({
   platform,
   /** The Nix profile switched and rolled back. Defaults per platform. */
   profile: absolutePath('profile').optional(),
+  /**
+   * The link naming the system the host runs, which activation updates. Defaults:
+   * /run/current-system (NixOS, nix-darwin); home-manager's gcroots/current-home.
+   */
+  runningSystem: absolutePath('runningSystem').optional(),
   /** Journals, audit log, lock and recorded metadata. */
   stateDir: absolutePath('stateDir'),
   /** ADDRESS:PORT of the WebSocket server; absent or null: no listening port (stdio, or the broker alone). */
@@ -96,7 +101,7 @@ export const configSchema = z.strictObject({
   workerLauncher: z.enum(['auto', 'systemd-run', 'direct'], { error: 'workerLauncher must be "auto", "systemd-run" or "direct"' }).default('auto'),
 });
 
-export type AgentConfig = z.output<typeof configSchema> & { profile: string };
+export type AgentConfig = z.output<typeof configSchema> & { profile: string; runningSystem: string };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -182,7 +187,7 @@ export function parseConfig(raw: unknown, source = 'config', fromFlags: Readonly
   if (cfg.brokerCredentials !== undefined && cfg.broker === undefined) {
     throw new ConfigError(`${source}: brokerCredentials is set but broker is not: set broker to the nats:// URL(s) of your broker, or remove brokerCredentials`);
   }
-  return { ...cfg, profile: cfg.profile ?? defaultProfile(cfg.platform) };
+  return { ...cfg, profile: cfg.profile ?? defaultProfile(cfg.platform), runningSystem: cfg.runningSystem ?? defaultRunningSystem(cfg.platform) };
 }
 
 /** Read `file` (if given), apply CLI overrides and validate. */

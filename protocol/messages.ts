@@ -180,11 +180,22 @@ export const hostStatus = z.strictObject({
       behind: z.number().int().optional(),
       /** flakeLockHash() of flake.lock (flakeLock.ts), to compare with the workspace's. */
       lockHash: z.string().optional(),
+      /** lockedInputs() of flake.lock (flakeLock.ts): what each root input is pinned to. */
+      lockInputs: z.record(z.string().max(256), z.string().max(256)).optional(),
+      /** When the checkout last fetched from its upstream (FETCH_HEAD or the upstream ref's log): what ahead/behind are as of. */
+      fetchedAt: isoTime.optional(),
       error: z.string().optional(),
     })
     .optional(),
   /** The revision the current generation was built from, when the agent recorded it. */
   currentRevision: z.string().optional(),
+  /**
+   * What the host runs (the config's runningSystem link, /run/current-system on NixOS and
+   * nix-darwin): its store path and the profile generation with that path, if any. Differs
+   * from currentGeneration when the profile moved without activation (nix-env --set, a worker
+   * killed before activating) or a system was activated outside the profile.
+   */
+  runningSystem: z.strictObject({ path: z.string(), generation: z.number().int().optional() }).optional(),
   lastChecks: checkOutcome.optional(),
   busy: z.strictObject({ op: opId, kind: opKind, since: isoTime }).optional(),
   startedAt: isoTime,

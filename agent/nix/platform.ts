@@ -25,6 +25,23 @@ export function defaultProfile(
   return path.join(dir, 'home-manager');
 }
 
+/**
+ * The link activation points at the system it activated: /run/current-system on NixOS and
+ * nix-darwin; home-manager's activation keeps gcroots/current-home in its state directory
+ * ($XDG_STATE_HOME/home-manager, or /nix/var/nix/gcroots/per-user/$USER before it moved).
+ */
+export function defaultRunningSystem(
+  platform: Platform,
+  env: { home?: string; user?: string; xdgStateHome?: string; nixStateDir?: string } = {},
+): string {
+  if (platform !== 'home-manager') return '/run/current-system';
+  const home = env.home ?? homedir();
+  const stateHome = env.xdgStateHome ?? (process.env.XDG_STATE_HOME?.startsWith('/') ? process.env.XDG_STATE_HOME : path.join(home, '.local/state'));
+  const current = path.join(stateHome, 'home-manager/gcroots/current-home');
+  const legacy = path.join(env.nixStateDir ?? process.env.NIX_STATE_DIR ?? '/nix/var/nix', 'gcroots/per-user', env.user ?? userInfo().username, 'current-home');
+  return !existsSync(current) && existsSync(legacy) ? legacy : current;
+}
+
 /** Flake attribute of the host's system. Quoted so "user@host" stays one attribute. */
 export function systemAttr(platform: Platform, host: string): string {
   const h = JSON.stringify(host);

@@ -4,6 +4,7 @@
 // Each job is its own part: the host registry, the connections (sessions), the refresh, the
 // op follower (and, inside it, the magic-rollback confirmation); this class puts them together.
 import type { OpInfo, OpKind } from '../../protocol';
+import { followBuildProgress } from './buildProgress';
 import { Connections, type ConnectionDeps } from './connections';
 import type { DiscoveredHost } from './discovery';
 import { FleetEvents } from './fleetEvents';
@@ -28,6 +29,7 @@ export class Fleet {
   private readonly connections: Connections;
   private readonly hostRefresh: HostRefresh;
   private readonly ops: OpFollower;
+  private readonly offBuildProgress: () => void;
 
   /** Problems with settings or discovery, shown as message nodes. */
   problems: string[] = [];
@@ -58,6 +60,7 @@ export class Fleet {
     });
     this.hostRefresh = new HostRefresh(this.registry, () => this.ops, deps.refreshDelayMs ?? 100);
     this.ops = new OpFollower(this.registry, this.connections, this.events, (host) => void this.refresh(host));
+    this.offBuildProgress = followBuildProgress(this.events, this.registry);
   }
 
   // ------------------------------------------------------------ hosts
@@ -144,6 +147,7 @@ export class Fleet {
   }
 
   dispose(): void {
+    this.offBuildProgress();
     this.hostRefresh.dispose();
     this.connections.dispose();
     this.ops.dispose();

@@ -1,5 +1,6 @@
-// Fetching a host's status, generations and running ops, batched (RefreshQueue): asked for
+// Fetching a host's status, generations, running ops and the outcome of its last op, batched (RefreshQueue): asked for
 // when a host comes online, when its generation or checks change, and after an op ends.
+import { lastOutcome } from './hostOutcome';
 import type { HostRecord, HostRegistry } from './hostRegistry';
 import type { OpFollower } from './opFollower';
 import { RefreshQueue } from './refreshQueue';
@@ -32,7 +33,9 @@ export class HostRefresh {
       const [status, generations, ops] = await Promise.all([session.status(), session.generations(), session.listOps(50)]);
       if (rec.session !== session) return;
       const running = ops.filter((o) => o.state === 'running');
-      this.registry.update(rec, { status, generations, runningOps: running, lastSeen: new Date().toISOString(), problem: undefined });
+      // Build counts of an op that ended while its op.end was missed (a dropped connection) go with it.
+      const building = rec.snapshot.building && running.some((o) => o.id === rec.snapshot.building!.op) ? rec.snapshot.building : undefined;
+      this.registry.update(rec, { status, generations, runningOps: running, lastOutcome: lastOutcome(ops), building, lastSeen: new Date().toISOString(), problem: undefined });
       // Show output of ops started elsewhere (CLI, deploy, another window) in this host's log.
       for (const op of running) this.follower().followIfNew(rec, op);
     } catch (err) {

@@ -1,7 +1,8 @@
 // What the extension knows about one host at a moment: its settings entry (if any), its
 // connection, and the last status and generations the agent sent. Offline hosts keep their
 // last known state, with the reason they are offline.
-import type { Generation, HostStatus, OpInfo, Platform } from '../../protocol';
+import type { BuildProgress, Generation, HostStatus, OpInfo, Platform } from '../../protocol';
+import type { HostOutcome } from './hostOutcome';
 import type { HostEntry } from './hostConfig';
 
 export type ConnectionState = 'unconfigured' | 'connecting' | 'online' | 'offline';
@@ -23,10 +24,8 @@ export interface HostSnapshot {
   generations?: Generation[];
   /** Ops of this host currently running, as last reported. */
   runningOps: OpInfo[];
-}
-
-export function isFailing(s: HostSnapshot): boolean {
-  if (s.status?.lastChecks && !s.status.lastChecks.passed) return true;
-  const current = s.generations?.find((g) => g.current);
-  return current?.checks?.passed === false;
+  /** How the last op that changed the host ended when that was not well (hostOutcome.ts); kept while offline. */
+  lastOutcome?: HostOutcome;
+  /** The latest build counts of a running op (capability build-progress), until it ends. */
+  building?: { op: string; progress: BuildProgress };
 }

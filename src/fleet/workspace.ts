@@ -1,6 +1,6 @@
 // What the workspace's own nixcfg checkout says, to compare hosts against: its commit and
 // the hash of its flake.lock. Read with git (argv) and node:fs, only after the view is shown.
-import { flakeLockHash } from '../../protocol';
+import { flakeLockHash, lockedInputs } from '../../protocol';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -13,6 +13,8 @@ export interface WorkspaceInfo {
   upstreamRevision?: string;
   /** sha256 (hex) of flake.lock, when there is one. */
   lockHash?: string;
+  /** lockedInputs() of flake.lock: each root input's pin, to name the inputs a host's lock differs in. */
+  lockInputs?: Record<string, string>;
   hasFlake: boolean;
 }
 
@@ -41,6 +43,7 @@ export async function readWorkspaceInfo(dir: string): Promise<WorkspaceInfo> {
     revision: revision || undefined,
     upstreamRevision: upstreamRevision || undefined,
     lockHash: lock ? flakeLockHash(lock) : undefined,
+    lockInputs: lock ? lockedInputs(lock) : undefined,
     hasFlake,
   };
 }

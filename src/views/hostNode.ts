@@ -2,7 +2,8 @@
 // host-noagent keys the context menus (package.json menus.view/item/context).
 import * as vscode from 'vscode';
 import type { HostSnapshot } from '../fleet/hostSnapshot';
-import { isFailing } from '../fleet/hostSnapshot';
+import { buildingText } from '../fleet/buildProgress';
+import { hostDrift, worstLevel, type DriftKind } from '../fleet/drift';
 import { statusRows } from '../fleet/statusRows';
 import type { WorkspaceInfo } from '../fleet/workspace';
 import { GenerationsNode } from './generationsNode';
@@ -12,6 +13,19 @@ import { LEVEL_COLOR, type FleetNode } from './node';
 import { StatusRowNode } from './statusRowNode';
 
 const PLATFORM_LABEL = { nixos: 'NixOS', darwin: 'nix-darwin', 'home-manager': 'home-manager' } as const;
+
+/** The host's icon says its worst drift; its colour, how bad. */
+const DRIFT_ICON: Record<DriftKind, string> = {
+  'op-failed': 'error',
+  'tests-failed': 'testing-failed-icon',
+  'not-running-profile': 'debug-disconnect',
+  undone: 'history',
+  'tests-not-run': 'beaker',
+  checkout: 'git-compare',
+  'system-commit': 'git-commit',
+};
+/** At most this many drifts in the description; the rows under the host list them all. */
+const DESCRIBED_DRIFTS = 2;
 
 export class HostNode implements FleetNode {
   readonly treeNode = true as const;
@@ -42,16 +56,21 @@ export class HostNode implements FleetNode {
     const item = new vscode.TreeItem(s.name, vscode.TreeItemCollapsibleState.Collapsed);
     item.id = `${s.name}`;
     const busy = s.runningOps[0] ?? (s.status?.busy ? { kind: s.status.busy.kind } : undefined);
+    const drifts = hostDrift(s, this.workspace);
+    const level = worstLevel(drifts);
     const state =
       s.connection === 'unconfigured' ? 'no agent configured'
-        : s.connection === 'online' ? (busy ? `${busy.kind} running` : isFailing(s) ? 'failing' : 'online')
+        : s.connection === 'online' ? (busy ? (s.building ? buildingText(s.building.progress) : `${busy.kind} running`) : 'online')
           : s.connection === 'connecting' ? 'connecting…' : 'offline';
-    item.description = `${PLATFORM_LABEL[s.platform]} · ${state}${s.status?.currentGeneration ? ` · gen ${s.status.currentGeneration}` : ''}`;
+    const driftText = drifts.length
+      ? ` · ${drifts.slice(0, DESCRIBED_DRIFTS).map((d) => d.short).join(', ')}${drifts.length > DESCRIBED_DRIFTS ? ` +${drifts.length - DESCRIBED_DRIFTS}` : ''}`
+      : '';
+    item.description = `${PLATFORM_LABEL[s.platform]} · ${state}${s.status?.currentGeneration ? ` · gen ${s.status.currentGeneration}` : ''}${driftText}`;
     item.iconPath =
       s.connection === 'online'
         ? busy
           ? new vscode.ThemeIcon('sync~spin')
-          : new vscode.ThemeIcon('vm-active', new vscode.ThemeColor(isFailing(s) ? LEVEL_COLOR.error! : LEVEL_COLOR.ok!))
+          : new vscode.ThemeIcon(drifts[0] ? DRIFT_ICON[drifts[0].kind] : 'vm-active', new vscode.ThemeColor(LEVEL_COLOR[level]!))
         : s.connection === 'unconfigured'
           ? new vscode.ThemeIcon('vm-outline', new vscode.ThemeColor(LEVEL_COLOR.unknown!))
           : new vscode.ThemeIcon('vm-outline', new vscode.ThemeColor(LEVEL_COLOR.error!));

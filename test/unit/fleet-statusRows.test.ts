@@ -2,20 +2,23 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HostStatus } from '../../protocol';
 import type { HostSnapshot } from '../../src/fleet/hostSnapshot';
-import { statusRows } from '../../src/fleet/statusRows';
+import { FETCH_FRESH_MS, statusRows } from '../../src/fleet/statusRows';
 import { summarise } from '../../src/fleet/summary';
 import { flakeLockHash } from '../../protocol';
 import type { WorkspaceInfo } from '../../src/fleet/workspace';
 
 const wsRev = 'a'.repeat(40);
-const ws: WorkspaceInfo = { dir: '/ws', revision: wsRev, lockHash: flakeLockHash('lock-1'), hasFlake: true };
+const ws: WorkspaceInfo = { dir: '/ws', revision: wsRev, upstreamRevision: wsRev, lockHash: flakeLockHash('lock-1'), hasFlake: true };
+const NOW = Date.parse('2026-11-22T05:00:00Z');
+const FETCHED = new Date(NOW - 5 * 60_000).toISOString();
 
 function status(over: Partial<HostStatus> = {}): HostStatus {
   return {
     host: 'h1', platform: 'nixos', agentVersion: '0.1.0', nixVersion: '2.8.0', switchMethod: 'direct',
     currentGeneration: 3, startedAt: '2026-11-22T04:00:00Z',
-    checkout: { path: '/srv/nixcfg', revision: wsRev, branch: 'main', dirty: false, ahead: 0, behind: 0, lockHash: flakeLockHash('lock-1') },
+    checkout: { path: '/srv/nixcfg', revision: wsRev, branch: 'main', dirty: false, ahead: 0, behind: 0, lockHash: flakeLockHash('lock-1'), fetchedAt: FETCHED },
     currentRevision: wsRev,
+    runningSystem: { path: '/nix/store/x-system', generation: 3 },
     lastChecks: { passed: true, at: '2026-11-22T04:01:00Z' },
     ...over,
   };
@@ -23,15 +26,17 @@ function status(over: Partial<HostStatus> = {}): HostStatus {
 const snap = (over: Partial<HostSnapshot> = {}): HostSnapshot => ({
   name: 'h1', platform: 'nixos', connection: 'online', agentVersion: '0.1.0', status: status(), runningOps: [], ...over,
 });
-const byKind = (rows: ReturnType<typeof statusRows>) => Object.fromEntries(rows.map((r) => [r.kind, r]));
+const byKind = (rows: ReturnType<typeof statusRows>) => Object.fromEntries(rows.filter((r) => r.kind !== 'drift').map((r) => [r.kind, r]));
+const rowsOf = (s: HostSnapshot, w: WorkspaceInfo | undefined = ws) => byKind(statusRows(s, w, NOW));
 
 test('a host in step with the workspace: all rows ok', () => {
-  const rows = byKind(statusRows(snap(), ws));
+  const rows = byKind(statusRows(snap(), ws, NOW));
   assert.deepEqual(Object.keys(rows), ['agent', 'git', 'lock', 'system', 'tests']);
   for (const r of Object.values(rows)) assert.equal(r.level, 'ok', `${r.kind}: ${r.value}`);
   assert.equal(rows.agent!.value, 'online · 0.1.0');
-  assert.match(rows.git!.value, /^aaaaaaa \(main\) · up to date with origin$/);
-  assert.equal(rows.lock!.value, 'matches the workspace');
+  assert.equal(rows.git!.value, 'aaaaaaa (main) · up to date with origin (fetched 5 min ago)');
+  assert.equal(rows.lock!.value, 'same inputs as the workspace');
+  assert.equal(statusRows(snap(), ws, NOW).filter((r) => r.kind === 'drift').length, 0, 'no drift rows');
   assert.equal(rows.system!.value, 'generation 3, built from the workspace commit');
   assert.match(rows.tests!.value, /^passed · /);
 });
@@ -43,45 +48,83 @@ test('behind/ahead, dirty, other lock, other commit, failed tests', () => {
       currentRevision: 'b'.repeat(40),
       lastChecks: { passed: false, at: '2026-11-22T04:01:00Z', detail: 'systemctl is-system-running: degraded' },
     }),
-  }), ws));
+  }), ws, NOW));
   assert.equal(rows.git!.level, 'warn');
-  assert.match(rows.git!.value, /3 behind, 1 ahead of origin, uncommitted changes/);
-  assert.equal(rows.lock!.value, 'outdated');
+  assert.equal(rows.git!.value, "bbbbbbb, not the workspace's aaaaaaa · 3 behind, 1 ahead of origin (never fetched), uncommitted changes");
+  assert.equal(rows.lock!.value, 'differs from the workspace', 'no per-input pins reported: only that the file differs');
+  assert.equal(rows.lock!.level, 'warn');
   assert.equal(rows.system!.value, "generation 3 from bbbbbbb, not the workspace's aaaaaaa");
   assert.equal(rows.tests!.level, 'error');
   assert.match(rows.tests!.tooltip, /degraded/);
 });
 
-test('same flake.lock but another commit (e.g. after a revert the host has not pulled): Lock is outdated, naming both commits', () => {
-  const rows = byKind(statusRows(snap({ status: status({ checkout: { ...status().checkout!, revision: 'c'.repeat(40) } }) }), ws));
-  assert.equal(rows.lock!.level, 'warn');
-  assert.equal(rows.lock!.value, 'outdated: checkout at ccccccc, workspace at aaaaaaa');
-  assert.match(rows.lock!.tooltip, /revert/);
-  // Once the host pulls the workspace's commit, it matches again.
-  assert.equal(byKind(statusRows(snap(), ws)).lock!.value, 'matches the workspace');
-  // A flake without flake.lock (no inputs): the commit still tells outdated from unknown.
+test('same flake.lock but another commit: the Git row says it, the Lock row compares only the pinned inputs', () => {
+  const rows = rowsOf(snap({ status: status({ checkout: { ...status().checkout!, revision: 'c'.repeat(40) } }) }));
+  assert.equal(rows.lock!.level, 'ok');
+  assert.equal(rows.lock!.value, 'same inputs as the workspace');
+  assert.equal(rows.git!.level, 'warn');
+  assert.match(rows.git!.value, /^ccccccc \(main\), not the workspace's aaaaaaa · /);
+  assert.match(rows.git!.tooltip, /The workspace is at a{40}/);
+  // A flake without flake.lock (no inputs): nothing to compare, so unknown, not "outdated".
   const noLock = { ...status().checkout!, lockHash: undefined };
-  const wsNoLock = { ...ws, lockHash: undefined };
-  assert.equal(byKind(statusRows(snap({ status: status({ checkout: { ...noLock, revision: 'c'.repeat(40) } }) }), wsNoLock)).lock!.level, 'warn');
-  assert.equal(byKind(statusRows(snap({ status: status({ checkout: noLock }) }), wsNoLock)).lock!.value, 'unknown');
+  assert.equal(rowsOf(snap({ status: status({ checkout: noLock }) }), { ...ws, lockHash: undefined }).lock!.value, 'unknown');
+});
+
+test('Lock row names the inputs pinned differently, with both pins', () => {
+  const wsPins = { nixpkgs: '1'.repeat(40), home: 'sha256-AAAA' };
+  const hostPins = { nixpkgs: '2'.repeat(40), home: 'sha256-AAAA', extra: '3'.repeat(40) };
+  const w = { ...ws, lockInputs: wsPins };
+  const rows = rowsOf(snap({ status: status({ checkout: { ...status().checkout!, lockHash: flakeLockHash('lock-2'), lockInputs: hostPins } }) }), w);
+  assert.equal(rows.lock!.value, 'differs: extra, nixpkgs');
+  assert.equal(rows.lock!.level, 'warn');
+  assert.match(rows.lock!.tooltip, /nixpkgs: 2222222 on the host, 1111111 in the workspace/);
+  assert.match(rows.lock!.tooltip, /extra: 3333333 on the host, absent in the workspace/);
+  // Same pins in another file (reformatted): not drift.
+  const same = rowsOf(snap({ status: status({ checkout: { ...status().checkout!, lockHash: flakeLockHash('lock-2'), lockInputs: wsPins } }) }), w);
+  assert.equal(same.lock!.value, 'same pins, other file');
+  assert.equal(same.lock!.level, 'ok');
+});
+
+test('"up to date with origin" only when fetched within FETCH_FRESH_MS, saying when', () => {
+  const git = (fetchedAt: string | undefined) => rowsOf(snap({ status: status({ checkout: { ...status().checkout!, fetchedAt } }) })).git!;
+  assert.equal(git(new Date(NOW - FETCH_FRESH_MS).toISOString()).value, 'aaaaaaa (main) · up to date with origin (fetched 1 h ago)');
+  const stale = git(new Date(NOW - FETCH_FRESH_MS - 60_000).toISOString());
+  assert.equal(stale.value, 'aaaaaaa (main) · not behind origin as of its last fetch (fetched 1 h ago)');
+  assert.equal(stale.level, 'unknown');
+  assert.match(stale.tooltip, /Pull fetches from origin/);
+  assert.equal(git(undefined).value, 'aaaaaaa (main) · not behind origin as of its last fetch (never fetched)');
+  assert.equal(git(new Date(NOW - 3 * 86_400_000).toISOString()).value, 'aaaaaaa (main) · not behind origin as of its last fetch (fetched 3 days ago)');
+});
+
+test("System row: the running system is not the profile's current generation", () => {
+  const moved = rowsOf(snap({ status: status({ currentGeneration: 4, runningSystem: { path: '/nix/store/x-system', generation: 3 } }) }));
+  assert.equal(moved.system!.value, 'runs generation 3, profile at generation 4');
+  assert.equal(moved.system!.level, 'error');
+  assert.match(moved.system!.tooltip, /reboot would switch to generation 4/);
+  const outside = rowsOf(snap({ status: status({ runningSystem: { path: '/nix/store/y-system' } }) }));
+  assert.equal(outside.system!.value, 'runs a system outside the profile, profile at generation 3');
+  // An agent that does not report what runs: the row says the generation, and that it is assumed.
+  const old = rowsOf(snap({ status: status({ runningSystem: undefined }) }));
+  assert.equal(old.system!.level, 'ok');
+  assert.match(old.system!.tooltip, /assumed/);
 });
 
 test('Git row reads as English for behind only, ahead only, and both', () => {
   const git = (behind: number, ahead: number) =>
-    byKind(statusRows(snap({ status: status({ checkout: { ...status().checkout!, behind, ahead } }) }), ws)).git!.value;
-  assert.match(git(3, 0), /· 3 behind origin$/);
-  assert.match(git(0, 1), /· 1 ahead of origin$/);
-  assert.match(git(3, 1), /· 3 behind, 1 ahead of origin$/);
+    rowsOf(snap({ status: status({ checkout: { ...status().checkout!, behind, ahead } }) })).git!.value;
+  assert.match(git(3, 0), /· 3 behind origin \(fetched 5 min ago\)$/);
+  assert.match(git(0, 1), /· 1 ahead of origin \(fetched 5 min ago\)$/);
+  assert.match(git(3, 1), /· 3 behind, 1 ahead of origin \(fetched 5 min ago\)$/);
 });
 
 test('lock hashes compare across hex, sha256: and SRI spellings', () => {
   const sri = 'sha256-' + Buffer.from(flakeLockHash('lock-1'), 'hex').toString('base64');
-  const rows = byKind(statusRows(snap({ status: status({ checkout: { ...status().checkout!, lockHash: sri } }) }), ws));
-  assert.equal(rows.lock!.value, 'matches the workspace');
+  const rows = rowsOf(snap({ status: status({ checkout: { ...status().checkout!, lockHash: sri } }) }));
+  assert.equal(rows.lock!.value, 'same inputs as the workspace');
 });
 
 test('offline keeps the last known rows and says why; unconfigured says what to do', () => {
-  const off = byKind(statusRows(snap({ connection: 'offline', problem: 'connection refused', lastSeen: '2026-11-22T03:00:00Z' }), ws));
+  const off = rowsOf(snap({ connection: 'offline', problem: 'connection refused', lastSeen: '2026-11-22T03:00:00Z' }));
   assert.equal(off.agent!.value, 'offline: connection refused');
   assert.equal(off.agent!.level, 'error');
   assert.match(off.agent!.tooltip, /last known state/);
@@ -92,10 +135,12 @@ test('offline keeps the last known rows and says why; unconfigured says what to 
   assert.match(un[0]!.tooltip, /Add Host/);
 });
 
-test('not recorded / not run rows are unknown, not ok', () => {
-  const rows = byKind(statusRows(snap({ status: status({ currentRevision: undefined, lastChecks: undefined }) }), ws));
+test('not recorded is unknown, not ok; tests never run on the current generation is a warning', () => {
+  const rows = rowsOf(snap({ status: status({ currentRevision: undefined, lastChecks: undefined }) }));
   assert.equal(rows.system!.level, 'unknown');
-  assert.equal(rows.tests!.value, 'not run');
+  assert.equal(rows.tests!.value, 'not run on generation 3');
+  assert.equal(rows.tests!.level, 'warn');
+  assert.equal(rowsOf(snap({ status: status({ currentGeneration: undefined, lastChecks: undefined }) })).tests!.level, 'unknown');
 });
 
 test('status bar summary: online count, failing, offline reasons', () => {
@@ -109,6 +154,7 @@ test('status bar summary: online count, failing, offline reasons', () => {
   const s = summarise(hosts);
   assert.equal(s.text, '3/4 online, 1 failing');
   assert.equal(s.level, 'error');
+  assert.match(s.tooltip, /failing: h2 \(tests failed\)/);
   assert.match(s.tooltip, /offline: h4 \(timed out\)/);
   assert.equal(summarise([snap()]).text, '1/1 online');
   assert.equal(summarise([snap()]).level, 'ok');
