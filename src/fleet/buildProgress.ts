@@ -2,7 +2,7 @@
 // an output line (capability build-progress), dropped when the op ends. Agents send a line per
 // change of the counts (bytes at most once a second), and the tree refresh is debounced, so the
 // snapshot takes every one.
-import { formatBytes, type BuildProgress } from '../../protocol';
+import { formatBytes, type BuildProgress, type OutputLine } from '../../protocol';
 import type { FleetEvents } from './fleetEvents';
 import type { HostRegistry } from './hostRegistry';
 
@@ -29,4 +29,28 @@ export function buildingText(p: BuildProgress): string {
   if (p.copied || p.toCopy) parts.push(`${p.copied}/${p.toCopy} paths`);
   if (p.fetchedBytes) parts.push(`${formatBytes(p.fetchedBytes)} fetched`);
   return parts.join(', ');
+}
+
+const MESSAGE_CHARS = 90;
+
+/**
+ * The message of an op's progress notification: its latest build counts, when it builds, then
+ * its latest log line, within MESSAGE_CHARS. Feed it every batch (also the ones not shown, so
+ * the counts stay current); `text` is what to show now.
+ */
+export class OpProgressMessage {
+  private counts: string | undefined;
+  private line = '';
+
+  accept(lines: readonly OutputLine[]): void {
+    for (const l of lines) {
+      if (l.progress) this.counts = buildingText(l.progress);
+      else if (l.text.trim()) this.line = l.text.trim();
+    }
+  }
+
+  get text(): string {
+    const full = this.counts ? (this.line ? `${this.counts} · ${this.line}` : this.counts) : this.line;
+    return full.length > MESSAGE_CHARS ? full.slice(0, MESSAGE_CHARS - 1) + '…' : full;
+  }
 }

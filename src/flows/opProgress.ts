@@ -1,6 +1,7 @@
 // Long ops: a cancellable progress notification (Cancel sends op.cancel), the latest output
 // line as its message, the host's log one click away, and one message at the end.
 import type { OpInfo, OpKind } from '../../protocol';
+import { OpProgressMessage } from '../fleet/buildProgress';
 import type { FlowContext } from './context';
 
 export async function runOpWithProgress(
@@ -16,13 +17,15 @@ export async function runOpWithProgress(
     signal.addEventListener('abort', onCancel, { once: true });
     let opId: string | undefined;
     let lastReport = 0;
+    // Build counts, then the latest line (buildProgress.ts): "building 3/12 derivations, 45.0 MiB fetched · …".
+    const message = new OpProgressMessage();
     const offOutput = c.fleet.onOutput.on((e) => {
       if (e.op !== opId || !e.lines.length) return;
+      message.accept(e.lines);
       const now = Date.now();
       if (now - lastReport < 200) return; // enough to look live, not enough to flood the UI
       lastReport = now;
-      const text = e.lines[e.lines.length - 1]!.text.trim();
-      progress.report(text.length > 90 ? text.slice(0, 89) + '…' : text);
+      progress.report(message.text);
     });
     try {
       const op = await c.fleet.runOp(host, kind, params, {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { flakeLockHash, lockedInputs, type HostStatus, type OpInfo } from '../../protocol';
-import { buildingText } from '../../src/fleet/buildProgress';
+import { buildingText, OpProgressMessage } from '../../src/fleet/buildProgress';
 import { hostDrift, worstLevel } from '../../src/fleet/drift';
 import { lastOutcome } from '../../src/fleet/hostOutcome';
 import type { HostSnapshot } from '../../src/fleet/hostSnapshot';
@@ -133,6 +133,19 @@ test('build progress reads "building 3/12 derivations, 45 MiB fetched"', () => {
   const p = { built: 3, toBuild: 12, running: 1, failed: 0, copied: 0, toCopy: 0, fetchedBytes: 45 * 1024 * 1024, toFetchBytes: 0 };
   assert.equal(buildingText(p), 'building 3/12 derivations, 45.0 MiB fetched');
   assert.equal(buildingText({ ...p, toBuild: 1, built: 0, failed: 1, copied: 2, toCopy: 5, fetchedBytes: 0 }), 'building 0/1 derivation (1 failed), 2/5 paths');
+});
+
+test('the progress notification: build counts lead, the latest log line follows, within 90 characters', () => {
+  const m = new OpProgressMessage();
+  const line = (seq: number, text: string, progress?: Parameters<typeof buildingText>[0]) => ({ seq, stream: 'info' as const, text, time: '2026-11-22T04:00:00Z', progress });
+  m.accept([line(1, 'evaluating')]);
+  assert.equal(m.text, 'evaluating');
+  const p = { built: 1, toBuild: 4, running: 1, failed: 0, copied: 0, toCopy: 0, fetchedBytes: 0, toFetchBytes: 0 };
+  m.accept([line(2, 'build progress: 1/4 derivations built', p)]);
+  assert.equal(m.text, 'building 1/4 derivations · evaluating');
+  m.accept([line(3, "building '/nix/store/" + 'x'.repeat(100) + ".drv'")]);
+  assert.equal(m.text.length, 90);
+  assert.match(m.text, /^building 1\/4 derivations · building '\/nix\/store\/x+…$/);
 });
 
 test('lockedInputs: each root input\'s rev (or narHash), through follows; not a lock file: undefined', () => {
