@@ -33,8 +33,14 @@ function isDryRun(op: OpInfo): boolean {
  * deploy: it is only cleared by a later successful op, or by passing Run Tests.
  */
 export function lastOutcome(opsNewestFirst: readonly OpInfo[]): HostOutcome | undefined {
+  // A good pull says the checkout is fine, not the system: it clears only an older failed pull.
+  let pulled = false;
   for (const op of opsNewestFirst) {
     if (op.state === 'running') continue;
+    if (op.kind === 'pull' && (op.state === 'succeeded' || pulled)) {
+      pulled = true;
+      continue;
+    }
     if (op.kind === 'test') {
       // Passing checks on what runs now say the host is healthy again; failing ones are the Tests row's.
       if (op.state === 'succeeded' && op.result?.checks !== 'failed') return undefined;

@@ -85,15 +85,17 @@ describe('fleet against real agents', { skip: !existsSync(AGENT_JS) && 'dist/age
       assert.equal(s.status!.currentGeneration, profileGeneration(bed.host(h).profile));
       const rows = Object.fromEntries(statusRows(s, fleet.workspace).map((r) => [r.kind, r]));
       assert.equal(rows.agent!.level, 'ok');
-      assert.equal(rows.lock!.value, 'matches the workspace', rows.lock!.tooltip);
+      assert.equal(rows.lock!.value, 'same inputs as the workspace', rows.lock!.tooltip);
       assert.equal(rows.git!.level, 'ok', rows.git!.value);
       assert.equal(rows.system!.level, 'unknown', 'not switched by the agent: source commit not recorded');
     }
-    // A commit the hosts have not pulled: the workspace moves on, the Lock row says outdated.
+    // A commit the hosts have not pulled that reformats flake.lock: the Git row says the commit
+    // differs; the Lock row that the file differs but every input is pinned the same.
     await bed.commit({ 'flake.lock': '{"nodes":{"root":{}},"root":"root","version":7}\n\n' }, 'touch flake.lock');
     fleet.setWorkspace(await readWorkspaceInfo(bed.workstation));
     const outdated = Object.fromEntries(statusRows(fleet.host('h1')!, fleet.workspace).map((r) => [r.kind, r]));
-    assert.equal(outdated.lock!.value, 'outdated');
+    assert.equal(outdated.lock!.value, 'same pins, other file');
+    assert.equal(outdated.git!.level, 'warn');
     assert.match(outdated.git!.tooltip, /The workspace is at/);
     const dead = await until('dead offline', () => (fleet.host('dead')?.connection === 'offline' ? fleet.host('dead') : undefined));
     assert.match(dead!.problem!, /127\.0\.0\.1:9|ECONNREFUSED|connect/);

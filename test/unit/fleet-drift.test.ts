@@ -61,6 +61,9 @@ test('the last op\'s outcome: failed, undone by a rollback, cleared by a later s
   // Dry runs change nothing: they neither set nor clear an outcome.
   assert.equal(lastOutcome(newestFirst(failed, op('rebuild-smart', 'succeeded', { params: { dryRun: true } })))?.state, 'failed');
   assert.equal(lastOutcome(newestFirst(op('pull', 'interrupted')))?.kind, 'pull');
+  // A good pull fixes a failed pull, not a failed switch.
+  assert.equal(lastOutcome(newestFirst(op('pull', 'failed'), op('pull', 'succeeded'))), undefined);
+  assert.equal(lastOutcome(newestFirst(failed, op('pull', 'succeeded')))?.op, failed.id);
   assert.equal(lastOutcome([]), undefined);
 });
 

@@ -112,6 +112,12 @@ export default [
         // The toast slides in: let it settle so the screenshot shows its buttons.
         await page.waitForTimeout(500);
         await ctx.shot('17-deploy-failed');
+        // The Fleet view tells the truth (issue 11): h2's row says its switch failed, with the
+        // error icon, while the notification is still up (only read, nothing clicked).
+        await waitTree(page, "h2's row saying its switch failed", (rows) => rows.find((r) => r.level === 1 && r.label === 'h2' && /· switch failed\b/.test(r.description)), 30_000);
+        const h2Icon = await page.locator(`${sel.treeRow}[aria-level="1"]`, { has: page.locator('.label-name', { hasText: /^h2$/ }) }).first().locator('.codicon-error').count();
+        if (h2Icon !== 1) throw new Error("h2's row does not show the error icon after its failed switch");
+        await ctx.shot('17b-fleet-h2-switch-failed');
         const want = ['Revert Commit', 'Rollback Deployed Hosts', 'Revert + Rollback', 'View Logs', 'Dismiss'];
         const missing = want.filter((w) => !n.buttons.includes(w));
         if (missing.length) throw new Error(`the failure notification lacks ${missing.join(', ')}; it offers: ${n.buttons.join(', ')} ("${n.text}")`);
@@ -133,6 +139,15 @@ export default [
         if (row(after, 'h1').generations !== `${before.h1.gen} → ${gen1} → ${before.h1.gen}`) throw new Error(`h1's generations after the rollback: ${row(after, 'h1').generations}`);
         if (row(after, 'alice@h3').outcome !== 'not attempted') throw new Error(`alice@h3 must stay not attempted: ${JSON.stringify(row(after, 'alice@h3'))}`);
         await ctx.shot('19-deploy-rolled-back');
+        // The undone deploy stays on the hosts' rows until they are healthy again: a drift row
+        // under h2 says it was rolled back, and clicking it would run the fix (Run Tests).
+        await showHost(page, 'h2');
+        const undone = await waitTree(page, "h2's drift row after the rollback", (rows) => {
+          const h = rows.find((x) => x.level === 1 && x.label === 'h2' && new RegExp(`rolled back to gen ${before.h2.gen}\\b`).test(x.description));
+          return h && childrenOf(rows, h).find((x) => x.label === `Rolled back to gen ${before.h2.gen}` && x.description === '→ Run Tests');
+        }, 30_000, { keepExpanded: ['h2'] });
+        if (!undone) throw new Error("h2 shows no drift row after the rollback");
+        await ctx.shot('19b-fleet-h2-rolled-back');
         // Each host's log is one click away: h2's "View Logs" opens its output channel at its
         // failed switch.
         await frame.locator('#rows tr', { hasText: 'h2' }).locator('button', { hasText: 'View Logs' }).click();
@@ -212,16 +227,17 @@ export default [
       if (!done.meta.includes(originMain.slice(0, 12))) throw new Error(`the summary must name the revert commit ${originMain.slice(0, 12)}: ${done.meta}`);
       if (done.actions.length) throw new Error(`after the revert and the rollback nothing is left to undo, but the summary offers: ${done.actions.join(', ')}`);
       await ctx.shot('22-deploy-reverted-rolled-back');
-      // After the revert the hosts' checkouts are not the workspace's commit: Lock says
-      // outdated, naming both, until they pull (the rollback moved profiles, not checkouts).
+      // After the revert the hosts' checkouts are not the workspace's commit: the Git row names
+      // both until they pull (the rollback moved profiles, not checkouts), and the host row says
+      // it; the Lock row compares only the pinned inputs, which the revert did not change.
       await showHost(page, 'h1');
-      const lock = await waitTree(page, "h1's Lock row outdated after the revert", (rows) => {
+      const git = await waitTree(page, "h1's Git row naming the workspace's commit after the revert", (rows) => {
         const h = rows.find((x) => x.level === 1 && x.label === 'h1');
-        const l = h && childrenOf(rows, h).find((x) => x.label === 'Lock');
-        return l && l.description === `outdated: checkout at ${commit.slice(0, 7)}, workspace at ${originMain.slice(0, 7)}` ? l : null;
+        const g = h && childrenOf(rows, h).find((x) => x.label === 'Git');
+        return g && g.description.startsWith(`${commit.slice(0, 7)} (main), not the workspace's ${originMain.slice(0, 7)} · `) ? { h, g } : null;
       }, 30_000, { keepExpanded: ['h1'] });
-      if (!lock) throw new Error("h1's Lock row did not turn outdated");
-      await ctx.shot('22b-lock-outdated-after-revert');
+      if (!/rolled back to gen/.test(git.h.description)) throw new Error(`h1's row must say it was rolled back: "${git.h.description}"`);
+      await ctx.shot('22b-git-not-workspace-after-revert');
     },
   },
 ];
