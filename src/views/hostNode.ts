@@ -65,7 +65,8 @@ export class HostNode implements FleetNode {
     const driftText = drifts.length
       ? ` · ${drifts.slice(0, DESCRIBED_DRIFTS).map((d) => d.short).join(', ')}${drifts.length > DESCRIBED_DRIFTS ? ` +${drifts.length - DESCRIBED_DRIFTS}` : ''}`
       : '';
-    item.description = `${PLATFORM_LABEL[s.platform]} · ${state}${s.status?.currentGeneration ? ` · gen ${s.status.currentGeneration}` : ''}${driftText}`;
+    // State and drift first: a narrow sidebar cuts the end of the description, and the platform is the least news.
+    item.description = `${state}${driftText}${s.status?.currentGeneration ? ` · gen ${s.status.currentGeneration}` : ''} · ${PLATFORM_LABEL[s.platform]}`;
     item.iconPath =
       s.connection === 'online'
         ? busy

@@ -141,14 +141,15 @@ test('build progress reads "building 3/12 derivations, 45 MiB fetched"', () => {
 test('the progress notification: build counts lead, the latest log line follows, within 90 characters', () => {
   const m = new OpProgressMessage();
   const line = (seq: number, text: string, progress?: Parameters<typeof buildingText>[0]) => ({ seq, stream: 'info' as const, text, time: '2026-11-22T04:00:00Z', progress });
+  const text = (): string => m.text;
   m.accept([line(1, 'evaluating')]);
-  assert.equal(m.text, 'evaluating');
+  assert.equal(text(), 'evaluating');
   const p = { built: 1, toBuild: 4, running: 1, failed: 0, copied: 0, toCopy: 0, fetchedBytes: 0, toFetchBytes: 0 };
   m.accept([line(2, 'build progress: 1/4 derivations built', p)]);
-  assert.equal(m.text, 'building 1/4 derivations · evaluating');
+  assert.equal(text(), 'building 1/4 derivations · evaluating');
   m.accept([line(3, "building '/nix/store/" + 'x'.repeat(100) + ".drv'")]);
-  assert.equal(m.text.length, 90);
-  assert.match(m.text, /^building 1\/4 derivations · building '\/nix\/store\/x+…$/);
+  assert.equal(text().length, 90);
+  assert.match(text(), /^building 1\/4 derivations · building '\/nix\/store\/x+…$/);
 });
 
 test('lockedInputs: each root input\'s rev (or narHash), through follows; not a lock file: undefined', () => {

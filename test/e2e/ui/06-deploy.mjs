@@ -114,7 +114,7 @@ export default [
         await ctx.shot('17-deploy-failed');
         // The Fleet view tells the truth (issue 11): h2's row says its switch failed, with the
         // error icon, while the notification is still up (only read, nothing clicked).
-        await waitTree(page, "h2's row saying its switch failed", (rows) => rows.find((r) => r.level === 1 && r.label === 'h2' && /· switch failed\b/.test(r.description)), 30_000);
+        await waitTree(page, "h2's row saying its switch failed", (rows) => rows.find((r) => r.level === 1 && r.label === 'h2' && /^online · switch failed\b/.test(r.description)), 30_000);
         const h2Icon = await page.locator(`${sel.treeRow}[aria-level="1"]`, { has: page.locator('.label-name', { hasText: /^h2$/ }) }).first().locator('.codicon-error').count();
         if (h2Icon !== 1) throw new Error("h2's row does not show the error icon after its failed switch");
         await ctx.shot('17b-fleet-h2-switch-failed');
@@ -139,15 +139,17 @@ export default [
         if (row(after, 'h1').generations !== `${before.h1.gen} → ${gen1} → ${before.h1.gen}`) throw new Error(`h1's generations after the rollback: ${row(after, 'h1').generations}`);
         if (row(after, 'alice@h3').outcome !== 'not attempted') throw new Error(`alice@h3 must stay not attempted: ${JSON.stringify(row(after, 'alice@h3'))}`);
         await ctx.shot('19-deploy-rolled-back');
-        // The undone deploy stays on the hosts' rows until they are healthy again: a drift row
-        // under h2 says it was rolled back, and clicking it would run the fix (Run Tests).
+        // The failed deploy stays on the hosts' rows until they are healthy again: h1 says it was
+        // rolled back; h2, put back by its agent and not touched since, still says its switch
+        // failed, and the drift row under it runs the fix (Switch) when clicked.
         await showHost(page, 'h2');
-        const undone = await waitTree(page, "h2's drift row after the rollback", (rows) => {
-          const h = rows.find((x) => x.level === 1 && x.label === 'h2' && new RegExp(`rolled back to gen ${before.h2.gen}\\b`).test(x.description));
-          return h && childrenOf(rows, h).find((x) => x.label === `Rolled back to gen ${before.h2.gen}` && x.description === '→ Run Tests');
+        const drift = await waitTree(page, "h1 rolled back and h2's drift row after the rollback", (rows) => {
+          const h1 = rows.find((x) => x.level === 1 && x.label === 'h1' && new RegExp(`rolled back to gen ${before.h1.gen}\\b`).test(x.description));
+          const h2 = rows.find((x) => x.level === 1 && x.label === 'h2' && /^online · switch failed\b/.test(x.description));
+          return h1 && h2 && childrenOf(rows, h2).find((x) => x.label === 'Switch failed' && x.description === '→ Switch');
         }, 30_000, { keepExpanded: ['h2'] });
-        if (!undone) throw new Error("h2 shows no drift row after the rollback");
-        await ctx.shot('19b-fleet-h2-rolled-back');
+        if (!drift) throw new Error('h2 shows no drift row after the failed deploy');
+        await ctx.shot('19b-fleet-h2-still-failed-h1-rolled-back');
         // Each host's log is one click away: h2's "View Logs" opens its output channel at its
         // failed switch.
         await frame.locator('#rows tr', { hasText: 'h2' }).locator('button', { hasText: 'View Logs' }).click();
