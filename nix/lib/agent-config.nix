@@ -6,7 +6,7 @@
 let
   # agent/config.ts `configSchema` keys, in its order.
   keys = [
-    "host" "flake" "platform" "profile" "stateDir" "listen" "tokenFile" "allowedOrigins" "tlsCert" "tlsKey"
+    "host" "flake" "platform" "profile" "runningSystem" "stateDir" "listen" "tokenFile" "allowedOrigins" "tlsCert" "tlsKey"
     "healthChecks" "healthCheckTimeout" "switchMethod" "agentInput" "autoCommit" "autoPush"
     "updateBeforeRebuild" "syncDotfiles" "offlineMode" "confirmTimeout" "rollbackOnCheckFailure"
     "broker" "brokerCredentials" "workerLauncher"

@@ -4,7 +4,7 @@ let
   agentConfig = import ../lib/agent-config.nix;
   settings = {
     inherit platform;
-    inherit (cfg) host flake profile stateDir listen tokenFile tlsCert tlsKey healthChecks
+    inherit (cfg) host flake profile runningSystem stateDir listen tokenFile tlsCert tlsKey healthChecks
       healthCheckTimeout switchMethod agentInput autoCommit autoPush updateBeforeRebuild
       syncDotfiles offlineMode confirmTimeout rollbackOnCheckFailure broker brokerCredentials workerLauncher;
   };

@@ -43,6 +43,13 @@ in
     description = "The Nix profile the agent switches and rolls back.";
   };
 
+  runningSystem = mkOption {
+    type = nullOr absPath;
+    default = null;
+    example = "/run/current-system";
+    description = "The link activation points at the running system, to tell when the profile moved without activation (agent default: /run/current-system; home-manager: its gcroots/current-home).";
+  };
+
   stateDir = mkOption {
     type = absPath;
     default = defaults.stateDir;

@@ -20,7 +20,8 @@ describe('Fleet view and status bar', () => {
     const h = liveHosts()[0]!;
     const hostNode = roots.find((n) => label(n) === h.name)!;
     assert.equal(hostNode.getTreeItem().contextValue, 'host-online');
-    const children = await a.tree.getChildren(hostNode);
+    // Drift rows (each with its fix) come first; then the five status rows and the generations.
+    const children = (await a.tree.getChildren(hostNode)).filter((n) => n.getTreeItem().contextValue !== 'status-drift');
     assert.deepEqual(children.map(label), ['Agent', 'Git', 'Lock', 'System', 'Tests', 'Generations']);
     const gens = await a.tree.getChildren(children[5]);
     const current = profileGeneration(h.profile!);
