@@ -32,13 +32,21 @@ export async function showHost(page, name) {
 
 export async function showGenerations(page, host) {
   const hostRow = await showHost(page, host);
-  const found = await waitTree(page, `the Generations row of ${host}`, (rows) => {
-    const h = rows.find((r) => r.level === 1 && r.label === host);
-    return h && childrenOf(rows, h).find((r) => r.label === 'Generations');
-  }, 30_000, { keepExpanded: [host] });
-  const gensRow = page.locator(`.part.sidebar .monaco-list-row[data-index="${found.index}"]`);
-  await expand(page, gensRow);
-  return { hostRow, gensRow };
+  for (let attempt = 1; ; attempt++) {
+    const found = await waitTree(page, `the Generations row of ${host}`, (rows) => {
+      const h = rows.find((r) => r.level === 1 && r.label === host);
+      const kids = h ? childrenOf(rows, h) : [];
+      // Only once the host's status is in (its Tests row): the status brings the rows above
+      // Generations (drift rows among them), which would move it under a click by index.
+      return kids.some((r) => r.label === 'Tests') && kids.find((r) => r.label === 'Generations');
+    }, 30_000, { keepExpanded: [host] });
+    const gensRow = page.locator(`.part.sidebar .monaco-list-row[data-index="${found.index}"]`);
+    // A refresh between reading the tree and locating the row shifts the indices: expand only the row read.
+    const label = ((await gensRow.locator('.label-name').textContent().catch(() => '')) ?? '').trim();
+    if (label !== 'Generations' && attempt < 5) continue;
+    await expand(page, gensRow);
+    return { hostRow, gensRow };
+  }
 }
 
 export default [
