@@ -2,7 +2,7 @@
 // renders what this returns, so every rule here is unit-tested.
 import type { HostSnapshot } from './hostSnapshot';
 import { hostDrift, type DriftFix, type DriftKind } from './drift';
-import { formatAge, formatTime } from './timeText';
+import { formatMoment, formatTime } from './timeText';
 import { normaliseHash, type WorkspaceInfo } from './workspace';
 
 export { formatTime } from './timeText';
@@ -66,7 +66,7 @@ export function gitRow(s: HostSnapshot, ws?: WorkspaceInfo, now = Date.now()): S
   const notes: string[] = [];
   let level: RowLevel = 'ok';
   const warn = () => void (level = 'warn');
-  const fetched = c.fetchedAt ? `fetched ${formatAge(c.fetchedAt, now)}` : 'never fetched';
+  const fetched = c.fetchedAt ? `fetched ${formatMoment(c.fetchedAt, now)}` : 'never fetched';
   const fresh = c.fetchedAt !== undefined && now - Date.parse(c.fetchedAt) <= FETCH_FRESH_MS;
   if (c.behind === undefined && c.ahead === undefined) {
     parts.push('no upstream');

@@ -11,6 +11,8 @@ const wsRev = 'a'.repeat(40);
 const ws: WorkspaceInfo = { dir: '/ws', revision: wsRev, upstreamRevision: wsRev, lockHash: flakeLockHash('lock-1'), hasFlake: true };
 const NOW = Date.parse('2026-11-22T05:00:00Z');
 const FETCHED = new Date(NOW - 5 * 60_000).toISOString();
+/** Local "HH:MM" of a moment, as the rows show a fetch of the same day. */
+const clock = (ms: number) => new Date(ms).toTimeString().slice(0, 5);
 
 function status(over: Partial<HostStatus> = {}): HostStatus {
   return {
@@ -34,7 +36,7 @@ test('a host in step with the workspace: all rows ok', () => {
   assert.deepEqual(Object.keys(rows), ['agent', 'git', 'lock', 'system', 'tests']);
   for (const r of Object.values(rows)) assert.equal(r.level, 'ok', `${r.kind}: ${r.value}`);
   assert.equal(rows.agent!.value, 'online · 0.1.0');
-  assert.equal(rows.git!.value, 'aaaaaaa (main) · up to date with origin (fetched 5 min ago)');
+  assert.equal(rows.git!.value, `aaaaaaa (main) · up to date with origin (fetched ${clock(NOW - 5 * 60_000)})`);
   assert.equal(rows.lock!.value, 'same inputs as the workspace');
   assert.equal(statusRows(snap(), ws, NOW).filter((r) => r.kind === 'drift').length, 0, 'no drift rows');
   assert.equal(rows.system!.value, 'generation 3, built from the workspace commit');
@@ -85,15 +87,19 @@ test('Lock row names the inputs pinned differently, with both pins', () => {
   assert.equal(same.lock!.level, 'ok');
 });
 
-test('"up to date with origin" only when fetched within FETCH_FRESH_MS, saying when', () => {
-  const git = (fetchedAt: string | undefined) => rowsOf(snap({ status: status({ checkout: { ...status().checkout!, fetchedAt } }) })).git!;
-  assert.equal(git(new Date(NOW - FETCH_FRESH_MS).toISOString()).value, 'aaaaaaa (main) · up to date with origin (fetched 1 h ago)');
-  const stale = git(new Date(NOW - FETCH_FRESH_MS - 60_000).toISOString());
-  assert.equal(stale.value, 'aaaaaaa (main) · not behind origin as of its last fetch (fetched 1 h ago)');
+test('"up to date with origin" only when fetched within FETCH_FRESH_MS, saying when (a time, not an age that goes stale)', () => {
+  const git = (fetchedAt: string | undefined, now = NOW) =>
+    byKind(statusRows(snap({ status: status({ checkout: { ...status().checkout!, fetchedAt } }) }), ws, now)).git!;
+  const edge = NOW - FETCH_FRESH_MS;
+  assert.equal(git(new Date(edge).toISOString()).value, `aaaaaaa (main) · up to date with origin (fetched ${clock(edge)})`);
+  const stale = git(new Date(edge - 60_000).toISOString());
+  assert.equal(stale.value, `aaaaaaa (main) · not behind origin as of its last fetch (fetched ${clock(edge - 60_000)})`);
   assert.equal(stale.level, 'unknown');
   assert.match(stale.tooltip, /Pull fetches from origin/);
   assert.equal(git(undefined).value, 'aaaaaaa (main) · not behind origin as of its last fetch (never fetched)');
-  assert.equal(git(new Date(NOW - 3 * 86_400_000).toISOString()).value, 'aaaaaaa (main) · not behind origin as of its last fetch (fetched 3 days ago)');
+  // Another day: the date too.
+  const old = NOW - 3 * 86_400_000;
+  assert.match(git(new Date(old).toISOString()).value, new RegExp(`\\(fetched ${new Date(old).getFullYear()}-\\d\\d-\\d\\d ${clock(old)}\\)$`));
 });
 
 test("System row: the running system is not the profile's current generation", () => {
@@ -112,9 +118,9 @@ test("System row: the running system is not the profile's current generation", (
 test('Git row reads as English for behind only, ahead only, and both', () => {
   const git = (behind: number, ahead: number) =>
     rowsOf(snap({ status: status({ checkout: { ...status().checkout!, behind, ahead } }) })).git!.value;
-  assert.match(git(3, 0), /· 3 behind origin \(fetched 5 min ago\)$/);
-  assert.match(git(0, 1), /· 1 ahead of origin \(fetched 5 min ago\)$/);
-  assert.match(git(3, 1), /· 3 behind, 1 ahead of origin \(fetched 5 min ago\)$/);
+  assert.match(git(3, 0), /· 3 behind origin \(fetched \d\d:\d\d\)$/);
+  assert.match(git(0, 1), /· 1 ahead of origin \(fetched \d\d:\d\d\)$/);
+  assert.match(git(3, 1), /· 3 behind, 1 ahead of origin \(fetched \d\d:\d\d\)$/);
 });
 
 test('lock hashes compare across hex, sha256: and SRI spellings', () => {
