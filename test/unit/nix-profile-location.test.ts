@@ -1,11 +1,11 @@
 // Where a home-manager host's profile is when the config names none: the directory Nix
 // ≥ 2.14 uses, or the one older Nix (Debian 12's 2.8) used, as home-manager itself decides.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, test } from 'node:test';
-import { defaultProfile } from '../../agent/nix/platform';
+import { defaultProfile, defaultRunningSystem } from '../../agent/nix/platform';
 
 let dir = '';
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,4 +38,16 @@ test('home-manager with neither directory yet: the current location, where Nix w
 test('home-manager honours XDG_STATE_HOME', () => {
   const env = layout('state/nix/profiles');
   assert.equal(defaultProfile('home-manager', { ...env, xdgStateHome: path.join(dir, 'state') }), path.join(dir, 'state/nix/profiles/home-manager'));
+});
+
+test('the running system: /run/current-system on NixOS and nix-darwin; home-manager\'s current-home gcroot, where it is', () => {
+  assert.equal(defaultRunningSystem('nixos'), '/run/current-system');
+  assert.equal(defaultRunningSystem('darwin'), '/run/current-system');
+  const current = layout('home/alice/.local/state/home-manager/gcroots');
+  assert.equal(defaultRunningSystem('home-manager', current), path.join(current.home, '.local/state/home-manager/gcroots/current-home'));
+  rmSync(dir, { recursive: true, force: true });
+  // Older home-manager kept it with the per-user gcroots: taken when only that one exists.
+  const legacy = layout('home/alice', 'nix/var/nix/gcroots/per-user/alice');
+  writeFileSync(path.join(legacy.nixStateDir, 'gcroots/per-user/alice/current-home'), '');
+  assert.equal(defaultRunningSystem('home-manager', legacy), path.join(legacy.nixStateDir, 'gcroots/per-user/alice/current-home'));
 });
