@@ -1,10 +1,10 @@
 // Reading flake.lock: which inputs the flake has and what each is locked to. Rebuild Smart
 // uses it to tell whether `nix-secrets` exists and to report what an update changed;
-// self-update to find the input that pins the agent. (The hash the Lock row compares is
-// protocol/flakeLock.ts: both sides compute that one.)
+// self-update to find the input that pins the agent. (The file's schema, and the hash and
+// pins the Lock row compares, are protocol/flakeLock.ts: the extension reads them too.)
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import { flakeLockFile } from '../../protocol';
 
 export interface LockedInput {
   name: string;
@@ -14,18 +14,6 @@ export interface LockedInput {
   follows?: string[];
 }
 
-// Only the parts read here are checked; Nix adds fields from version to version.
-const lockSchema = z.looseObject({
-  root: z.string().default('root'),
-  nodes: z.record(
-    z.string(),
-    z.looseObject({
-      inputs: z.record(z.string(), z.union([z.string(), z.array(z.string())])).optional(),
-      locked: z.looseObject({ rev: z.string().optional(), narHash: z.string().optional() }).optional(),
-    }),
-  ),
-});
-
 /** Direct inputs of the root node of flake.lock's text; `file` names it in the error. */
 export function parseLockedInputs(text: string, file: string): LockedInput[] {
   let raw: unknown;
@@ -34,7 +22,7 @@ export function parseLockedInputs(text: string, file: string): LockedInput[] {
   } catch {
     throw new Error(`${file} is not valid JSON; fix or delete it (nix flake lock recreates it)`);
   }
-  const parsed = lockSchema.safeParse(raw);
+  const parsed = flakeLockFile.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new Error(`${file} is not a flake.lock Nix can read (at ${issue.path.join('.') || '(top)'}: ${issue.message}); fix or delete it (nix flake lock recreates it)`);
