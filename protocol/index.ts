@@ -1,4 +1,5 @@
 // The protocol module: the single contract imported by the agent and the extension.
+export * from './additive';
 export * from './argv';
 export * from './flakeLock';
 export * from './patterns';

@@ -279,6 +279,9 @@ export const errorMessage = z.strictObject({
   error: z.strictObject({ code: errorCode, message: z.string() }),
 });
 
+// Controllers read agent messages with parseAdditive (additive.ts): from this release on, a
+// newer agent's extra fields are dropped, not refused. Controllers before it parse strictly, so
+// a field added here still makes their agents' messages invalid to them: add fields knowing that.
 // `op` means the op's id in op.output but its whole record in op.state/op.end. The one name for
 // the id is `opId`: read it with `opEventId()`. Readers of this version accept an `opId` field
 // on every op event; agents do not send it yet, because controllers of earlier releases parse

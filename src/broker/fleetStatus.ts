@@ -9,6 +9,7 @@ import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/nats-core';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { OFFLINE_AFTER_MS, STATUS_BUCKET, hostFromToken, hostRecord, type HostRecord } from '../../protocol/broker';
+import { parseAdditive } from '../../protocol/additive';
 
 export interface FleetHost {
   host: string;
@@ -78,7 +79,7 @@ export class FleetStatusWatcher {
     } catch {
       return void this.onInvalid.fire({ key: e.key, reason: 'not JSON' });
     }
-    const parsed = hostRecord.safeParse(raw);
+    const parsed = parseAdditive(hostRecord, raw);
     if (!parsed.success || parsed.data.host !== host) {
       return void this.onInvalid.fire({ key: e.key, reason: parsed.success ? `record names host ${parsed.data.host}` : (parsed.error.issues[0]?.message ?? 'invalid') });
     }

@@ -4,7 +4,7 @@
 // gap; a reader that comes back starts at the stream sequence after the last batch it
 // had, so replay costs only what was missed.
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
-import { opInfo, type OpInfo, type OutputLine } from '../../protocol';
+import { opInfo, parseAdditive, type OpInfo, type OutputLine } from '../../protocol';
 import { HEADERS, STREAMS, subjects } from '../../protocol/broker';
 
 /** Where a reader got to in one op's journal: the journal seq and the stream sequence holding it. */
@@ -51,7 +51,7 @@ export class JournalReader {
         if (this.closed) break;
         const h = m.headers;
         if (h?.has(HEADERS.end)) {
-          const parsed = opInfo.safeParse(m.json());
+          const parsed = parseAdditive(opInfo, m.json());
           if (!parsed.success) throw new Error(`the final record of op ${this.op} of host ${this.host} in the broker is invalid: ${parsed.error.issues[0]?.message}`);
           this.close();
           this.handlers.end(parsed.data);

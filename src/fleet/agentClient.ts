@@ -7,6 +7,7 @@
 import {
   PROTOCOL_VERSION,
   agentMessage,
+  parseAdditive,
   type AgentMessage,
   type Generation,
   type HostStatus,
@@ -176,7 +177,7 @@ export class AgentClient {
       }
       return raw as AgentMessage;
     }
-    const parsed = agentMessage.safeParse(raw);
+    const parsed = parseAdditive(agentMessage, raw);
     if (!parsed.success) {
       this.onAgentError.fire({ code: 'invalid', message: `the agent sent an invalid message: ${parsed.error.issues[0]?.message}` });
       return undefined;
