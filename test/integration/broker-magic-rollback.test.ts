@@ -105,7 +105,7 @@ describe('magic rollback through a NATS broker', { skip: (!existsSync(AGENT_JS) 
     const c = brokerAgentClient(alice, 'h1', 'starter');
     try {
       await c.connect();
-      const waiting = new Promise<OpInfo>((resolve) => c.on('op.state', (op) => void (op.id === 'mr-confirmed' && op.confirmDeadline && resolve(op))));
+      const waiting = new Promise<OpInfo>((resolve) => c.onOpState.on((op) => void (op.id === 'mr-confirmed' && op.confirmDeadline && resolve(op))));
       await c.startOp('mr-confirmed', 'switch', { rev }, true);
       await waitFor('the activation to start', () => existsSync(marker), 60_000);
       release();
