@@ -78,8 +78,8 @@ export class Settings {
 
   get deployParallelism(): number {
     const v = this.raw('nixfleet.deploy.parallelism');
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 64) {
-      throw new Error('setting nixfleet.deploy.parallelism must be a whole number from 1 to 64; fix it in Settings');
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 256) {
+      throw new Error('setting nixfleet.deploy.parallelism must be a whole number from 1 to 256; fix it in Settings');
     }
     return v;
   }

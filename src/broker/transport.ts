@@ -53,8 +53,13 @@ export class BrokerTransport extends Transport {
 
   private received(msg: Msg): void {
     if (this.finished) return;
-    this.lastHeard = Date.now();
     const h = msg.headers;
+    // Nobody subscribes to the host's session subject: the server answers a publish that has
+    // a reply subject with a 503 status ("no responders"). Without this check that status
+    // counted as hearing from the agent, and a session with an agent cut off from the broker
+    // never ended.
+    if (h?.hasError && h.code === 503) return this.finish(`host ${this.host} is not connected to the broker (its agent is stopped, restarting, or cut off from the broker)`, false);
+    this.lastHeard = Date.now();
     if (h?.has(HEADERS.close)) return this.finish(`host ${this.host} ended the session: ${printable(h.get(HEADERS.close), 300)}`, false);
     if (h?.has(HEADERS.resume)) return this.resume(msg.data);
     this.resumes = 0;

@@ -4,7 +4,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { commitHash, hostName, printable, type OpKind } from '../../protocol';
 import type { DeployHost, DeployRecord, DeployTarget } from './types';
 
-export const MAX_PARALLELISM = 64;
+/** Wide enough for a fleet on a broker (1000 hosts, 100 at once: docs/broker.md); each host builds on its own CPU. */
+export const MAX_PARALLELISM = 256;
 
 export interface PlanOptions {
   target: DeployTarget;

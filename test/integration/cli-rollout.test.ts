@@ -235,7 +235,7 @@ describe('nixfleet plan and deploy in waves', { skip: (!existsSync(AGENT_JS) || 
       [['--wave', 'h9'], /^nixfleet: deploy: wave "h9" names host h9, which is not among the hosts chosen for this deploy$/],
       [['--wave', 'h1', '--soak', 'soon'], /^nixfleet: deploy: --soak: "soon" is not a duration: write e\.g\. 30s, 5m or 1h$/],
       [['--wave', 'h1', '--soak', '30h'], /^nixfleet: deploy: --soak "30h" is longer than 24 hours; give at most 24h$/],
-      [['--wave', 'h1', '--max-in-flight', '0'], /^nixfleet: deploy: --max-in-flight takes a whole number from 1 to 64, not "0"$/],
+      [['--wave', 'h1', '--max-in-flight', '0'], /^nixfleet: deploy: --max-in-flight takes a whole number from 1 to 256, not "0"$/],
       [['--wave', 'h1', '--on-failure', 'pray'], /^nixfleet: deploy: --on-failure takes keep, rollback-wave or rollback-all, not "pray"$/],
       [['--soak', '5s'], /^nixfleet: deploy: --soak applies to a rollout in waves; add --wave HOSTS/],
     ];

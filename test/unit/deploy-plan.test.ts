@@ -29,7 +29,7 @@ describe('deploy: plan', () => {
     assert.throws(() => planDeploy({ ...base, hosts: [] }), /No hosts were chosen/);
     assert.throws(() => planDeploy({ ...base, hosts: ['h1', 'h1'] }), /chosen twice/);
     assert.throws(() => planDeploy({ ...base, hosts: ['-rf'] }), /not a host name/);
-    assert.throws(() => planDeploy({ ...base, parallelism: 0 }), /parallelism must be a whole number from 1 to 64/);
+    assert.throws(() => planDeploy({ ...base, parallelism: 0 }), /parallelism must be a whole number from 1 to 256/);
     assert.throws(() => planDeploy({ ...base, parallelism: 2.5 }), /parallelism/);
     assert.throws(() => planDeploy({ ...base, who: '' }), /user name/);
   });
