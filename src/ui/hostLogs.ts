@@ -2,6 +2,7 @@
 // in seq order, whichever connection (or agent process) delivered it; the ops in the order
 // they ran, the host's history (replayed from its journal on the first Show Logs) before the op
 // that runs now.
+// The order and the rewrite are logLines.ts's (no VS Code there: unit-tested).
 //
 // Times: a LogOutputChannel stamps each line with the moment it is written (its API, info(),
 // warn() and error(), takes no time), so every line here carries its own time, the one the
@@ -12,96 +13,13 @@
 import * as vscode from 'vscode';
 import type { OpInfo, OutputLine } from '../../protocol';
 import type { Fleet } from '../fleet/fleet';
-import { blockFooter, blockHeader, lineText, type LogEntry } from './logLines';
+import { blockFooter, blockHeader, HostLog, lineText, type Block, type LogEntry } from './logLines';
 
-/** Lines kept per host (the channel is rewritten from them): older ops go first. */
-const MAX_LINES_PER_HOST = 20_000;
 /** Ops replayed from the host's journal on the first Show Logs. */
 const HISTORY_OPS = 5;
 
-interface Block {
-  /** The op id, or `notice:<n>` for a fleet notice not tied to an op. */
-  key: string;
-  /** When the op started (ISO): the channel's order. */
-  startedAt: string;
-  kind: string;
-  entries: LogEntry[];
-}
-
-class HostLog {
-  readonly blocks: Block[] = [];
-  /** Keys of the blocks as the channel shows them now, in its order. */
-  private shown: string[] = [];
-  private rewriteTimer: NodeJS.Timeout | undefined;
-  history: Promise<OpInfo[]> | undefined;
-  private lineCount = 0;
-
-  constructor(readonly channel: vscode.LogOutputChannel) {}
-
-  block(key: string, startedAt: string, kind: string): Block {
-    let b = this.blocks.find((x) => x.key === key);
-    if (!b) {
-      b = { key, startedAt, kind, entries: [] };
-      // Sorted by start; equal starts keep arrival order.
-      let i = this.blocks.length;
-      while (i > 0 && this.blocks[i - 1]!.startedAt > startedAt) i--;
-      this.blocks.splice(i, 0, b);
-    }
-    return b;
-  }
-
-  add(b: Block, entries: LogEntry[]): void {
-    b.entries.push(...entries);
-    this.lineCount += entries.length;
-    this.trim();
-    // At the channel's end (the usual case: the op that runs now): appended. Anywhere else: rewritten in order.
-    const shown = this.shown.includes(b.key) ? this.shown : [...this.shown, b.key];
-    const atEnd = this.blocks[this.blocks.length - 1] === b && shown.length === this.blocks.length && this.blocks.every((x, i) => shown[i] === x.key);
-    if (atEnd && !this.rewriteTimer) {
-      this.shown = shown;
-      for (const e of entries) write(this.channel, e);
-    } else this.scheduleRewrite();
-  }
-
-  private trim(): void {
-    while (this.lineCount > MAX_LINES_PER_HOST && this.blocks.length > 1) {
-      const dropped = this.blocks.shift()!;
-      this.lineCount -= dropped.entries.length;
-      this.scheduleRewrite();
-    }
-    const only = this.blocks[0];
-    if (only && this.lineCount > MAX_LINES_PER_HOST) {
-      const n = this.lineCount - MAX_LINES_PER_HOST;
-      only.entries.splice(1, n, { level: 'warn', text: `… ${n} earlier line(s) of this op are not kept here; the agent's journal has them all` });
-      this.lineCount -= n - 1;
-    }
-  }
-
-  private scheduleRewrite(): void {
-    if (this.rewriteTimer) return;
-    // Batched: a replay delivers its lines in many small events.
-    this.rewriteTimer = setTimeout(() => {
-      this.rewriteTimer = undefined;
-      this.channel.clear();
-      for (const b of this.blocks) for (const e of b.entries) write(this.channel, e);
-      this.shown = this.blocks.map((b) => b.key);
-    }, 50);
-  }
-
-  dispose(): void {
-    if (this.rewriteTimer) clearTimeout(this.rewriteTimer);
-    this.channel.dispose();
-  }
-}
-
-function write(ch: vscode.LogOutputChannel, e: LogEntry): void {
-  if (e.level === 'error') ch.error(e.text);
-  else if (e.level === 'warn') ch.warn(e.text);
-  else ch.info(e.text);
-}
-
 export class HostLogs implements vscode.Disposable {
-  private readonly logs = new Map<string, HostLog>();
+  private readonly logs = new Map<string, HostLog<vscode.LogOutputChannel>>();
   private readonly subscriptions: Array<() => void> = [];
   private notices = 0;
 
@@ -113,10 +31,12 @@ export class HostLogs implements vscode.Disposable {
         const log = this.log(host);
         log.add(this.opBlock(host, op), [blockFooter(op)]);
       }),
+      // A notice (a magic-rollback confirmation) is about the op that runs: it goes with the latest op.
       fleet.onNotice.on(({ host, level, text }) => {
         const now = new Date().toISOString();
         const log = this.log(host);
-        log.add(log.block(`notice:${++this.notices}`, now, 'notice'), [{ level, text: lineText(now, 'nixfleet', text) }]);
+        const b = log.blocks[log.blocks.length - 1] ?? log.block(`notice:${++this.notices}`, now, 'nixfleet');
+        log.add(b, [{ level, text: lineText(now, 'nixfleet', text) }]);
       }),
     );
   }
@@ -143,7 +63,7 @@ export class HostLogs implements vscode.Disposable {
     return (await log.history) ?? [];
   }
 
-  private log(host: string): HostLog {
+  private log(host: string): HostLog<vscode.LogOutputChannel> {
     let log = this.logs.get(host);
     if (!log) {
       log = new HostLog(vscode.window.createOutputChannel(`NixFleet: ${host}`, { log: true }));

@@ -1,6 +1,17 @@
-// The text of a host log's lines (ui/hostLogs.ts), without VS Code: each line starts with the
-// time the agent journalled it, in local time as VS Code's own stamps are, then the op kind.
+// A host log's lines and their order (ui/hostLogs.ts feeds it, VS Code shows it), without
+// VS Code: each line starts with the time the agent journalled it, in local time as VS Code's
+// own stamps are, then the op kind; ops are kept in the order they started, and the channel is
+// appended to while that holds and rewritten when it would not.
 import type { OpInfo } from '../../protocol';
+
+/** What a host log writes to: VS Code's LogOutputChannel has these. */
+export interface LogSink {
+  info(text: string): void;
+  warn(text: string): void;
+  error(text: string): void;
+  clear(): void;
+  dispose(): void;
+}
 
 export interface LogEntry {
   level: 'info' | 'warn' | 'error';
@@ -40,3 +51,94 @@ export function blockFooter(op: OpInfo): LogEntry {
   const text = lineText(op.endedAt ?? new Date().toISOString(), op.kind, `■ ${op.kind} ${op.state}${secs}${op.error ? ': ' + op.error : ''} (op ${op.id})`);
   return { level: op.state === 'succeeded' ? 'info' : op.state === 'cancelled' ? 'warn' : 'error', text };
 }
+
+/** Lines kept per host (the channel is rewritten from them): older ops go first. */
+const MAX_LINES_PER_HOST = 20_000;
+
+export interface Block {
+  /** The op id, or `notice:<n>` for a fleet notice not tied to an op. */
+  key: string;
+  /** When the op started (ISO): the channel's order. */
+  startedAt: string;
+  kind: string;
+  entries: LogEntry[];
+}
+
+export class HostLog<S extends LogSink = LogSink> {
+  readonly blocks: Block[] = [];
+  /** Keys of the blocks as the channel shows them now, in its order. */
+  private shown: string[] = [];
+  private rewriteTimer: NodeJS.Timeout | undefined;
+  /** The replay of the host's recent ops (hostLogs.ts), once started. */
+  history: Promise<OpInfo[]> | undefined;
+  private lineCount = 0;
+
+  constructor(readonly channel: S) {}
+
+  block(key: string, startedAt: string, kind: string): Block {
+    let b = this.blocks.find((x) => x.key === key);
+    if (!b) {
+      b = { key, startedAt, kind, entries: [] };
+      // Sorted by start; equal starts keep arrival order.
+      let i = this.blocks.length;
+      while (i > 0 && this.blocks[i - 1]!.startedAt > startedAt) i--;
+      this.blocks.splice(i, 0, b);
+    }
+    return b;
+  }
+
+  add(b: Block, entries: LogEntry[]): void {
+    b.entries.push(...entries);
+    this.lineCount += entries.length;
+    this.trim();
+    // At the channel's end (the usual case: the op that runs now): appended. Anywhere else: rewritten in order.
+    const shown = this.shown.includes(b.key) ? this.shown : [...this.shown, b.key];
+    const atEnd = this.blocks[this.blocks.length - 1] === b && shown.length === this.blocks.length && this.blocks.every((x, i) => shown[i] === x.key);
+    if (atEnd && !this.rewriteTimer) {
+      this.shown = shown;
+      for (const e of entries) write(this.channel, e);
+    } else this.scheduleRewrite();
+  }
+
+  private trim(): void {
+    while (this.lineCount > MAX_LINES_PER_HOST && this.blocks.length > 1) {
+      const dropped = this.blocks.shift()!;
+      this.lineCount -= dropped.entries.length;
+      this.scheduleRewrite();
+    }
+    const only = this.blocks[0];
+    if (only && this.lineCount > MAX_LINES_PER_HOST) {
+      const n = this.lineCount - MAX_LINES_PER_HOST;
+      only.entries.splice(1, n, { level: 'warn', text: `… ${n} earlier line(s) of this op are not kept here; the agent's journal has them all` });
+      this.lineCount -= n - 1;
+    }
+  }
+
+  private scheduleRewrite(): void {
+    if (this.rewriteTimer) return;
+    // Batched: a replay delivers its lines in many small events.
+    this.rewriteTimer = setTimeout(() => this.flush(), 50);
+  }
+
+  /** Rewrite the channel now if a rewrite is pending. */
+  flush(): void {
+    if (!this.rewriteTimer) return;
+    clearTimeout(this.rewriteTimer);
+    this.rewriteTimer = undefined;
+    this.channel.clear();
+    for (const b of this.blocks) for (const e of b.entries) write(this.channel, e);
+    this.shown = this.blocks.map((b) => b.key);
+  }
+
+  dispose(): void {
+    if (this.rewriteTimer) clearTimeout(this.rewriteTimer);
+    this.channel.dispose();
+  }
+}
+
+function write(ch: LogSink, e: LogEntry): void {
+  if (e.level === 'error') ch.error(e.text);
+  else if (e.level === 'warn') ch.warn(e.text);
+  else ch.info(e.text);
+}
+
