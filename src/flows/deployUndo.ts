@@ -47,10 +47,10 @@ export async function rollbackDeployFlow(c: FlowContext, record: DeployRecord, o
   const msg = failed.length
     ? `Rollback failed on ${failed.map((h) => `${h.host} (${h.error ?? 'see its log'})`).join(', ')}; the other hosts are back on their pre-deploy generations.`
     : `Rolled back ${res.hosts.filter((h) => h.outcome === 'rolled-back').length} host(s) to their pre-deploy generations.`;
-  const logsOf = failed[0]?.host ?? res.hosts.find((h) => h.outcome === 'rolled-back')?.host;
   if (failed[0]) openLogsOnFailure(c, failed[0].host);
-  if (o.interactive) void (failed.length ? c.editor.showErrorMessage(`NixFleet: ${msg}`, 'View Logs') : c.editor.showInformationMessage(`NixFleet: ${msg}`, 'View Logs')).then((choice) => {
-    if (choice === 'View Logs' && logsOf) void c.logs.show(logsOf, false);
+  // Many hosts: their logs are one click away in the deploy summary; a failure names the first.
+  if (o.interactive) void (failed.length ? c.editor.showErrorMessage(`NixFleet: ${msg}`, 'View Logs') : c.editor.showInformationMessage(`NixFleet: ${msg}`)).then((choice) => {
+    if (choice === 'View Logs' && failed[0]) void c.logs.show(failed[0].host, false);
   });
   return res;
 }

@@ -1,22 +1,21 @@
 // One LogOutputChannel per host, fed by the fleet's deduplicated op output: every line once,
 // in seq order, whichever connection (or agent process) delivered it; the ops in the order
-// they ran, the host's history (replayed from its journal on the first Show Logs) before the op
-// that runs now.
-// The order and the rewrite are logLines.ts's (no VS Code there: unit-tested).
+// they ran: the host's history (its recent ops, replayed from the agent's journal when the
+// channel is made) before the op that runs now. The order is logLines.ts's (no VS Code there:
+// unit-tested).
 //
 // Times: a LogOutputChannel stamps each line with the moment it is written (its API, info(),
-// warn() and error(), takes no time), so every line here carries its own time, the one the
-// agent journalled, in its text. A replayed op is older than what it is shown after, and ops
-// are shown in the order they ran, so a late history (or another client's op that started
-// earlier) rewrites the channel in order: VS Code's stamps are then all the rewrite's, and
-// only the line's own time says when it happened.
+// warn() and error(), takes no time), and a replayed history is written after the fact; so
+// every line here carries its own time, the one the agent journalled, in its text.
 import * as vscode from 'vscode';
 import type { OpInfo, OutputLine } from '../../protocol';
 import type { Fleet } from '../fleet/fleet';
 import { blockFooter, blockHeader, HostLog, lineText, type Block, type LogEntry } from './logLines';
 
-/** Ops replayed from the host's journal on the first Show Logs. */
+/** Ops replayed from the host's journal when its channel is made. */
 const HISTORY_OPS = 5;
+/** How long a new channel waits for the history before it shows what comes live. */
+const HOLD_MS = 5000;
 
 export class HostLogs implements vscode.Disposable {
   private readonly logs = new Map<string, HostLog<vscode.LogOutputChannel>>();
@@ -47,20 +46,20 @@ export class HostLogs implements vscode.Disposable {
   }
 
   /**
-   * Reveal the host's channel; the first time, its recent ops are replayed from the agent's
-   * journal and shown before the ones this window saw. Resolves with the ops replayed.
+   * Reveal the host's channel (its recent ops replayed from the agent's journal when they were
+   * not loaded yet). Resolves with the ops replayed.
    */
   async show(host: string, preserveFocus = true): Promise<OpInfo[]> {
     const log = this.log(host);
     log.channel.show(preserveFocus);
-    const snap = this.fleet.host(host);
-    if (!log.history && snap?.entry && snap.connection !== 'unconfigured') {
-      log.history = this.fleet.replayRecent(host, HISTORY_OPS).catch(() => {
-        log.history = undefined; // offline now: try again on the next Show Logs
-        return [];
-      });
+    if (!log.history) {
+      this.loadHistory(host, log);
+      return (await log.history) ?? [];
     }
-    return (await log.history) ?? [];
+    await log.history;
+    // Ops this window has not seen since (run while it was away from the host) come now, marked late.
+    const snap = this.fleet.host(host);
+    return snap?.entry && snap.connection !== 'unconfigured' ? this.fleet.replayRecent(host, HISTORY_OPS).catch(() => []) : [];
   }
 
   private log(host: string): HostLog<vscode.LogOutputChannel> {
@@ -68,8 +67,28 @@ export class HostLogs implements vscode.Disposable {
     if (!log) {
       log = new HostLog(vscode.window.createOutputChannel(`NixFleet: ${host}`, { log: true }));
       this.logs.set(host, log);
+      // Before the first line is written: the history goes first (see HostLog).
+      this.loadHistory(host, log);
     }
     return log;
+  }
+
+  /** Replay the host's recent ops into its log, once; the log is held (for at most a few seconds) meanwhile. */
+  private loadHistory(host: string, log: HostLog<vscode.LogOutputChannel>): void {
+    const snap = this.fleet.host(host);
+    if (log.history || !snap?.entry || snap.connection === 'unconfigured') return;
+    log.hold();
+    const timer = setTimeout(() => log.release(), HOLD_MS);
+    log.history = this.fleet
+      .replayRecent(host, HISTORY_OPS)
+      .catch(() => {
+        log.history = undefined; // offline now: try again on the next Show Logs
+        return [];
+      })
+      .finally(() => {
+        clearTimeout(timer);
+        log.release();
+      });
   }
 
   /** The op's block, created with its header when it is new. */

@@ -1,7 +1,6 @@
 // A host log's lines and their order (ui/hostLogs.ts feeds it, VS Code shows it), without
 // VS Code: each line starts with the time the agent journalled it, in local time as VS Code's
-// own stamps are, then the op kind; ops are kept in the order they started, and the channel is
-// appended to while that holds and rewritten when it would not.
+// own stamps are, then the op kind; ops are kept in the order they started.
 import type { OpInfo } from '../../protocol';
 
 /** What a host log writes to: VS Code's LogOutputChannel has these. */
@@ -9,7 +8,6 @@ export interface LogSink {
   info(text: string): void;
   warn(text: string): void;
   error(text: string): void;
-  clear(): void;
   dispose(): void;
 }
 
@@ -52,7 +50,7 @@ export function blockFooter(op: OpInfo): LogEntry {
   return { level: op.state === 'succeeded' ? 'info' : op.state === 'cancelled' ? 'warn' : 'error', text };
 }
 
-/** Lines kept per host (the channel is rewritten from them): older ops go first. */
+/** Lines kept per host while they wait to be written: older ops go first. */
 const MAX_LINES_PER_HOST = 20_000;
 
 export interface Block {
@@ -64,11 +62,18 @@ export interface Block {
   entries: LogEntry[];
 }
 
+/**
+ * The ops of one host in the order they started, written to `channel` append-only. VS Code
+ * cannot rewrite a LogOutputChannel (its clear() counts the messages' bytes but not the stamps
+ * it adds, so it cuts the channel somewhere in the middle), so the order is made before the
+ * first line is written: the channel is held while the host's history loads, then written in
+ * order. An op that started earlier but is seen only later (another client's, a host that was
+ * offline) is appended with a line saying so.
+ */
 export class HostLog<S extends LogSink = LogSink> {
   readonly blocks: Block[] = [];
-  /** Keys of the blocks as the channel shows them now, in its order. */
-  private shown: string[] = [];
-  private rewriteTimer: NodeJS.Timeout | undefined;
+  private readonly shown = new Set<string>();
+  private held = false;
   /** The replay of the host's recent ops (hostLogs.ts), once started. */
   history: Promise<OpInfo[]> | undefined;
   private lineCount = 0;
@@ -87,24 +92,49 @@ export class HostLog<S extends LogSink = LogSink> {
     return b;
   }
 
+  /** Write nothing until `release()`: the history is on its way. */
+  hold(): void {
+    if (this.shown.size === 0) this.held = true;
+  }
+
+  /** Write what was held, every op in the order it started. */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    for (const b of this.blocks) this.writeBlock(b);
+  }
+
   add(b: Block, entries: LogEntry[]): void {
-    b.entries.push(...entries);
-    this.lineCount += entries.length;
-    this.trim();
-    // At the channel's end (the usual case: the op that runs now): appended. Anywhere else: rewritten in order.
-    const shown = this.shown.includes(b.key) ? this.shown : [...this.shown, b.key];
-    const atEnd = this.blocks[this.blocks.length - 1] === b && shown.length === this.blocks.length && this.blocks.every((x, i) => shown[i] === x.key);
-    if (atEnd && !this.rewriteTimer) {
-      this.shown = shown;
+    if (this.held || !this.shown.has(b.key)) {
+      b.entries.push(...entries);
+      this.lineCount += entries.length;
+      this.trim();
+    }
+    if (this.held) return;
+    if (this.shown.has(b.key)) {
       for (const e of entries) write(this.channel, e);
-    } else this.scheduleRewrite();
+      return;
+    }
+    const later = this.blocks.slice(this.blocks.indexOf(b) + 1).some((x) => this.shown.has(x.key));
+    if (later) {
+      write(this.channel, { level: 'info', text: lineText(b.startedAt, b.kind, `(this op started at ${dateTime(b.startedAt)}, before the ones above: this window learnt of it only now)`) });
+    }
+    this.writeBlock(b);
+  }
+
+  /** Write a block's lines so far; the channel keeps them, so the block no longer does. */
+  private writeBlock(b: Block): void {
+    this.shown.add(b.key);
+    for (const e of b.entries) write(this.channel, e);
+    this.lineCount -= b.entries.length;
+    b.entries = [];
   }
 
   private trim(): void {
+    // Only lines not written yet are kept (a long history while held): the oldest ops go first.
     while (this.lineCount > MAX_LINES_PER_HOST && this.blocks.length > 1) {
       const dropped = this.blocks.shift()!;
       this.lineCount -= dropped.entries.length;
-      this.scheduleRewrite();
     }
     const only = this.blocks[0];
     if (only && this.lineCount > MAX_LINES_PER_HOST) {
@@ -114,24 +144,7 @@ export class HostLog<S extends LogSink = LogSink> {
     }
   }
 
-  private scheduleRewrite(): void {
-    if (this.rewriteTimer) return;
-    // Batched: a replay delivers its lines in many small events.
-    this.rewriteTimer = setTimeout(() => this.flush(), 50);
-  }
-
-  /** Rewrite the channel now if a rewrite is pending. */
-  flush(): void {
-    if (!this.rewriteTimer) return;
-    clearTimeout(this.rewriteTimer);
-    this.rewriteTimer = undefined;
-    this.channel.clear();
-    for (const b of this.blocks) for (const e of b.entries) write(this.channel, e);
-    this.shown = this.blocks.map((b) => b.key);
-  }
-
   dispose(): void {
-    if (this.rewriteTimer) clearTimeout(this.rewriteTimer);
     this.channel.dispose();
   }
 }
@@ -141,4 +154,3 @@ function write(ch: LogSink, e: LogEntry): void {
   else if (e.level === 'warn') ch.warn(e.text);
   else ch.info(e.text);
 }
-

@@ -64,6 +64,64 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 
 export default [
   {
+    name: "Show Logs from a success message: the host's earlier op (run while the window was away) first, replayed from the journal, the op just run last, each line at its journal time",
+    timeoutMs: 120_000,
+    async run(ctx) {
+      const { page, fleet } = ctx;
+      const host = fleet.host('h1');
+      // An op VS Code did not see: the agent's own CLI on the host while its server is down (so
+      // no window follows it live), before the first one run from VS Code on h1. The host's
+      // channel is made for that one, with the journal's recent ops first.
+      const env = { ...process.env, PATH: fleet.bed.path };
+      delete env.NODE_OPTIONS;
+      await fleet.stopAgent('h1');
+      const cli = spawnSync(process.execPath, [path.join(root, 'dist/agent.js'), 'pull', '--config', host.config], { env, encoding: 'utf8', timeout: 90_000 });
+      if (cli.status !== 0) throw new Error(`nixfleet-agent pull on h1 failed (exit ${cli.status}): ${(cli.stderr || cli.stdout || '').trim()}`);
+      const pull = journalLines(host, 'pull');
+      if (!pull.op || !pull.lines.length) throw new Error(`the CLI's pull left no journal in ${host.stateDir}/ops`);
+      await fleet.startAgent('h1');
+
+      await openFleetView(page);
+      await runPaletteCommand(page, 'NixFleet: Run Tests');
+      await pickQuick(page, 'h1');
+      const done = await notificationWithActions(page, /Health checks passed on h1/, 60_000);
+      if (!done.buttons.includes('Show Logs')) throw new Error(`the success message has no Show Logs button: "${done.text}" [${done.buttons.join(', ')}]`);
+      await done.click('Show Logs');
+      await waitFor("h1's log in the panel", async () => /NixFleet: h1/.test(await outputChannel(page)) || null, { timeoutMs: 15_000, everyMs: 200 });
+      // The panel's filter narrows the log to the lines asked about, so they all fit on screen.
+      const filter = page.locator(`${sel.panel} input[placeholder="Filter"]`).first();
+      const filtered = async (text, what, ok) => {
+        await filter.fill(text);
+        return waitFor(what, async () => {
+          const l = await logicalLines(page);
+          return l.length && l.every((x) => x.includes(text)) && ok(l) ? l : null;
+        }, { timeoutMs: 30_000, everyMs: 250 });
+      };
+      try {
+        // Every op's first line (▶), in the order shown: the CLI's pull before the Run Tests just run, which is last.
+        const heads = await filtered(' ▶ ', "the ops' first lines, the CLI's pull among them and Run Tests last", (l) =>
+          l.some((x) => x.includes(`(op ${pull.op.id})`)) && / \[test\] ▶ test /.test(l.at(-1)),
+        );
+        await ctx.shot('11-show-logs-ops-in-order');
+        const starts = heads.map((l) => /started (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) /.exec(l)?.[1]);
+        if (starts.some((x) => !x) || starts.join('|') !== [...starts].sort().join('|')) throw new Error(`the ops are not shown in the order they started:\n${heads.join('\n')}`);
+        // Each line carries its own time, the journal's (VS Code's stamp before it is when it was written).
+        const strip = (t) => t.replace(/\s+/g, '');
+        const want = pull.lines.map((j) => strip(`${timeOfDay(j.time)} [pull] ${j.stream === 'info' ? '» ' : ''}${j.text}`));
+        const pulls = await filtered('[pull]', "the pull's lines", (l) => l.length >= 3);
+        await ctx.shot('12-show-logs-journal-times');
+        const body = pulls.filter((l) => !/ \[pull\] [▶■] /.test(l));
+        if (!body.length) throw new Error(`no output line of the pull is shown:\n${pulls.join('\n')}`);
+        for (const l of body) {
+          if (!want.some((w) => strip(l).endsWith(w))) throw new Error(`the pull's line "${l}" does not carry its journal time; the journal has:\n${want.join('\n')}`);
+        }
+      } finally {
+        await filter.fill('').catch(() => {});
+      }
+      await ctx.shot('13-show-logs-tail');
+    },
+  },
+  {
     name: "Rollback from a generation's context menu moves the host's profile on disk",
     async run(ctx) {
       const { page, fleet } = ctx;
@@ -216,64 +274,6 @@ export default [
       } finally {
         rmSync(host.hookFile, { force: true });
       }
-    },
-  },
-  {
-    name: "Show Logs from a success message: the host's earlier ops first (one the window never saw, replayed from the journal), the op just run last, each line at its journal time",
-    timeoutMs: 120_000,
-    async run(ctx) {
-      const { page, fleet } = ctx;
-      const host = fleet.host('h1');
-      // An op VS Code did not see: the agent's own CLI on the host while its server is down (so
-      // no window follows it live), before the one run from VS Code. Show Logs replays it from
-      // the journal and must put it first.
-      const env = { ...process.env, PATH: fleet.bed.path };
-      delete env.NODE_OPTIONS;
-      await fleet.stopAgent('h1');
-      const cli = spawnSync(process.execPath, [path.join(root, 'dist/agent.js'), 'pull', '--config', host.config], { env, encoding: 'utf8', timeout: 90_000 });
-      if (cli.status !== 0) throw new Error(`nixfleet-agent pull on h1 failed (exit ${cli.status}): ${(cli.stderr || cli.stdout || '').trim()}`);
-      const pull = journalLines(host, 'pull');
-      if (!pull.op || !pull.lines.length) throw new Error(`the CLI's pull left no journal in ${host.stateDir}/ops`);
-      await fleet.startAgent('h1');
-
-      await openFleetView(page);
-      await runPaletteCommand(page, 'NixFleet: Run Tests');
-      await pickQuick(page, 'h1');
-      const done = await notificationWithActions(page, /Health checks passed on h1/, 60_000);
-      if (!done.buttons.includes('Show Logs')) throw new Error(`the success message has no Show Logs button: "${done.text}" [${done.buttons.join(', ')}]`);
-      await done.click('Show Logs');
-      await waitFor("h1's log in the panel", async () => /NixFleet: h1/.test(await outputChannel(page)) || null, { timeoutMs: 15_000, everyMs: 200 });
-      // The panel's filter narrows the log to the lines asked about, so they all fit on screen.
-      const filter = page.locator(`${sel.panel} input[placeholder="Filter"]`).first();
-      const filtered = async (text, what, ok) => {
-        await filter.fill(text);
-        return waitFor(what, async () => {
-          const l = await logicalLines(page);
-          return l.length && l.every((x) => x.includes(text)) && ok(l) ? l : null;
-        }, { timeoutMs: 30_000, everyMs: 250 });
-      };
-      try {
-        // Every op's first line (▶), in the order shown: the CLI's pull before the Run Tests just run, which is last.
-        const heads = await filtered(' ▶ ', "the ops' first lines, the CLI's pull among them and Run Tests last", (l) =>
-          l.some((x) => x.includes(`(op ${pull.op.id})`)) && / \[test\] ▶ test /.test(l.at(-1)),
-        );
-        await ctx.shot('11-show-logs-ops-in-order');
-        const starts = heads.map((l) => /started (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) /.exec(l)?.[1]);
-        if (starts.some((x) => !x) || starts.join('|') !== [...starts].sort().join('|')) throw new Error(`the ops are not shown in the order they started:\n${heads.join('\n')}`);
-        // Each line carries its own time, the journal's (VS Code's stamp before it is when it was written).
-        const strip = (t) => t.replace(/\s+/g, '');
-        const want = pull.lines.map((j) => strip(`${timeOfDay(j.time)} [pull] ${j.stream === 'info' ? '» ' : ''}${j.text}`));
-        const pulls = await filtered('[pull]', "the pull's lines", (l) => l.length >= 3);
-        await ctx.shot('12-show-logs-journal-times');
-        const body = pulls.filter((l) => !/ \[pull\] [▶■] /.test(l));
-        if (!body.length) throw new Error(`no output line of the pull is shown:\n${pulls.join('\n')}`);
-        for (const l of body) {
-          if (!want.some((w) => strip(l).endsWith(w))) throw new Error(`the pull's line "${l}" does not carry its journal time; the journal has:\n${want.join('\n')}`);
-        }
-      } finally {
-        await filter.fill('').catch(() => {});
-      }
-      await ctx.shot('13-show-logs-tail');
     },
   },
 ];
