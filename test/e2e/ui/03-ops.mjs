@@ -102,14 +102,14 @@ export default [
         const heads = await filtered(' ▶ ', "the ops' first lines, the CLI's pull among them and Run Tests last", (l) =>
           l.some((x) => x.includes(`(op ${pull.op.id})`)) && / \[test\] ▶ test /.test(l.at(-1)),
         );
-        await ctx.shot('11-show-logs-ops-in-order');
+        await ctx.shot('05a-show-logs-ops-in-order');
         const starts = heads.map((l) => /started (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) /.exec(l)?.[1]);
         if (starts.some((x) => !x) || starts.join('|') !== [...starts].sort().join('|')) throw new Error(`the ops are not shown in the order they started:\n${heads.join('\n')}`);
         // Each line carries its own time, the journal's (VS Code's stamp before it is when it was written).
         const strip = (t) => t.replace(/\s+/g, '');
         const want = pull.lines.map((j) => strip(`${timeOfDay(j.time)} [pull] ${j.stream === 'info' ? '» ' : ''}${j.text}`));
         const pulls = await filtered('[pull]', "the pull's lines", (l) => l.length >= 3);
-        await ctx.shot('12-show-logs-journal-times');
+        await ctx.shot('05b-show-logs-journal-times');
         const body = pulls.filter((l) => !/ \[pull\] [▶■] /.test(l));
         if (!body.length) throw new Error(`no output line of the pull is shown:\n${pulls.join('\n')}`);
         for (const l of body) {
@@ -118,7 +118,6 @@ export default [
       } finally {
         await filter.fill('').catch(() => {});
       }
-      await ctx.shot('13-show-logs-tail');
     },
   },
   {
