@@ -25,6 +25,10 @@ export const opResults = {
     warnings: z.array(z.string()).optional(),
     commitsMade: z.array(z.string()).optional(),
     rollback: z.boolean().optional(),
+    /** Every phase in order, with what it did (or, in a dry run, would do) or why it was skipped. */
+    phases: z.array(z.object({ name: z.string(), title: z.string(), status: z.string(), seconds: z.number(), detail: z.string().optional() })).optional(),
+    /** A dry run: every command the run would run, as the journal prints them. */
+    plannedCommands: z.array(z.string()).optional(),
   }),
   'self-update': opResult.extend({ input: z.string().optional(), verify: z.boolean().optional(), dryRun: z.boolean().optional() }),
 } as const satisfies Record<OpKind, z.ZodType>;

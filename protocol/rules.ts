@@ -47,3 +47,17 @@ export function rebuildSmartConflict(params: Partial<Record<RebuildSmartFlag, un
   if (params.rollback === true && REBUILD_SMART_PHASE_FLAGS.some((f) => params[f] === true)) return 'rollback-with-phase-flags';
   return undefined;
 }
+
+/**
+ * The journal line that says a Rebuild Smart phase started ("⏳ rebuild: running"). The agent
+ * writes it (agent/rebuildSmart/phaseRunner.ts); the extension's progress notification reads it
+ * back with `phaseStarted`, so the two never drift apart.
+ */
+export function phaseStartLine(phase: string): string {
+  return `⏳ ${phase}: running`;
+}
+
+/** The phase a journal line says started, or undefined for any other line. */
+export function phaseStarted(text: string): string | undefined {
+  return /^⏳ ([a-z][a-z-]*): running$/.exec(text)?.[1];
+}

@@ -61,6 +61,16 @@ export class Settings {
     return this.bool('nixfleet.magicRollback');
   }
 
+  /** A failed op opens its host's log by itself. */
+  get showLogsOnFailure(): boolean {
+    return this.bool('nixfleet.showLogsOnFailure');
+  }
+
+  /** Rebuild Smart shows its plan and asks before a run that commits or pushes. */
+  get confirmRebuildSmart(): boolean {
+    return this.bool('nixfleet.rebuildSmart.confirm');
+  }
+
   get rebuildSmart(): RebuildSmartSettings {
     return {
       autoCommit: this.bool('nixfleet.rebuildSmart.autoCommit'),

@@ -3,6 +3,7 @@
 //   ✗ rebuild: <error> / ⊘ rebuild: cancelled
 // then a summary table. A phase throwing PhaseStop (or anything else) stops the run; later
 // phases are reported as not run.
+import { phaseStartLine } from '../../protocol';
 import { PHASE_TITLES, PhaseStop, type Phase, type PhaseName, type PhaseResult, type RunState } from './types';
 
 export interface PhaseSpec {
@@ -56,7 +57,7 @@ export async function runPhases(run: RunState, specs: PhaseSpec[]): Promise<Phas
       ctx.log('info', `⏭ ${spec.name}: skipped (${why})`);
       continue;
     }
-    ctx.log('info', `⏳ ${spec.name}: running`);
+    ctx.log('info', phaseStartLine(spec.name));
     const t0 = process.hrtime.bigint();
     try {
       const out = (await spec.fn(run)) ?? {};

@@ -35,13 +35,14 @@ export function whatToTry(fleet: DemoFleet): string {
   - Update Agent on ${h1.name}: updates the flake input "nixfleet" to agent ${fleet.agentVersions.offered}, commits
     flake.lock in ${h1.name}'s checkout, rebuilds; its agent restarts and reports the new version.
   - Rebuild Smart on ${h3.name}: edit ${h3.checkout}/hosts/${h3.name}/version (the host's own checkout);
-    it pulls, rebuilds, commits and pushes the change.
+    it shows its plan (a dry run) and asks, then pulls, rebuilds, commits and pushes, its phases in the notification.
   - Deploy: pick a commit and hosts; touch ${h2.dir}/fail first to make ${h2.name}'s activation fail,
     then use Rollback Deployed Hosts and Revert PR from the failure message or the view's "…" menu
     (origin is a plain git remote here, so Revert PR reverts with git in the workspace and pushes;
     npm start -- --check also reverts through a local GitHub test server). rm ${h2.dir}/fail after.
   - Cancel: touch ${h1.dir}/slow (its health checks then take a minute), Run Tests on ${h1.name},
     then Cancel Operation on the running op; the journal records it cancelled. rm ${h1.dir}/slow after.
-  - Show Logs: a host's output channel with the output of its ops.
+  - Show Logs (also on every op's end message): a host's output channel, its earlier ops first, each line with
+    the time its journal gives; a failed op opens it by itself (setting nixfleet.showLogsOnFailure).
   - The agent CLI a host runs: ${cli} generations --config ${h1.config}`;
 }

@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import type { Container } from '../container';
 import { CancelledByUser } from '../editor/editor';
 import { isProgrammatic } from '../flows/args';
-import { GitHubError } from '../github/errors';
+import { showError } from '../flows/fixes';
 import { requireTrust, UntrustedWorkspaceError } from '../ui/trust';
 import type { CommandDefinition } from './types';
 
@@ -75,13 +75,10 @@ export function registerCommands(c: Container, commands: readonly CommandDefinit
         if (err instanceof CancelledByUser) return undefined;
         if (programmatic) throw err;
         const message = err instanceof Error ? err.message : String(err);
-        // A way out one click away: trust the workspace, or store a GitHub token GitHub accepts.
-        const action = err instanceof UntrustedWorkspaceError ? 'Manage Workspace Trust' : err instanceof GitHubError && err.kind === 'auth' ? 'Set GitHub Token' : undefined;
         // The trust refusal names the command already ("NixFleet: X is disabled ...").
         const text = err instanceof UntrustedWorkspaceError ? message : `NixFleet: ${def.title}: ${message}`;
-        const choice = await vscode.window.showErrorMessage(text, ...(action ? [action] : []));
-        if (choice === 'Manage Workspace Trust') void vscode.commands.executeCommand('workbench.trust.manage');
-        if (choice === 'Set GitHub Token') void vscode.commands.executeCommand('nixfleet.setGitHubToken');
+        // With the command that fixes the cause as a button, when one does (flows/fixes.ts).
+        await showError(c, text, err);
         return undefined;
       }
     }),

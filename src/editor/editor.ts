@@ -35,12 +35,28 @@ export interface Progress {
   report(message: string): void;
 }
 
+/**
+ * A yes/no question before something that changes hosts or repositories. VS Code makes the
+ * first button of a modal its default (Enter) and adds Cancel; so `keep`, the answer that
+ * changes nothing ("Keep Generation 5"), comes first and Enter never does the harm.
+ */
+export interface Confirmation {
+  message: string;
+  detail?: string;
+  /** The button that does it ("Roll Back"). */
+  action: string;
+  /** The first (default) button: leaves everything as it is. */
+  keep: string;
+}
+
 export interface Editor {
   showInformationMessage(message: string, ...actions: string[]): Promise<string | undefined>;
   showWarningMessage(message: string, ...actions: string[]): Promise<string | undefined>;
   showErrorMessage(message: string, ...actions: string[]): Promise<string | undefined>;
   /** A modal warning with `detail` under it; resolves with the action chosen, undefined when dismissed. */
   showModalWarning(message: string, detail: string | undefined, ...actions: string[]): Promise<string | undefined>;
+  /** A modal warning whose default button is `keep`; true only when `action` was chosen. */
+  confirm(question: Confirmation): Promise<boolean>;
   showQuickPick<T extends PickItem>(items: readonly T[], options: PickOptions<T>): Promise<T | undefined>;
   showQuickPickMany<T extends PickItem>(items: readonly T[], options: PickOptions<T>): Promise<T[] | undefined>;
   showInputBox(options: InputOptions): Promise<string | undefined>;

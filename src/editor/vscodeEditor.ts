@@ -15,6 +15,10 @@ export const vscodeEditor: Editor = {
   async showModalWarning(message, detail, ...actions) {
     return vscode.window.showWarningMessage(message, { modal: true, ...(detail === undefined ? {} : { detail }) }, ...actions);
   },
+  async confirm(q) {
+    const choice = await vscode.window.showWarningMessage(q.message, { modal: true, ...(q.detail === undefined ? {} : { detail: q.detail }) }, q.keep, q.action);
+    return choice === q.action;
+  },
   showQuickPick<T extends PickItem>(items: readonly T[], options: PickOptions<T>): Promise<T | undefined> {
     // createQuickPick: showQuickPick cannot preselect an item.
     if (options.active) return pickWithActive(items, options);

@@ -54,6 +54,12 @@ export interface RollbackPlan {
   from?: Generation;
   to: Generation;
   old: boolean;
+  /** The target is newer than the current generation: the words say "switch to", not "roll back". */
+  newer: boolean;
+  /** "Roll back h1 to generation 2" / "Switch h1 to generation 7": the question without FROM. */
+  question: string;
+  /** "Rolled back h1 to generation 2" / "Switched h1 to generation 7": the result. */
+  done: string;
   /** One sentence naming FROM and TO, with the warnings after it. */
   message: string;
   /** For a confirmation dialog under a short question: FROM and TO in detail, then warnings. */
@@ -67,15 +73,29 @@ export function planRollback(host: string, gens: readonly Generation[], target: 
   if (!to.present) throw new Error(`generation ${target} of host ${host} was garbage-collected and cannot be rolled back to: pick a newer one`);
   const from = gens.find((g) => g.current);
   const old = isOld(to, now);
+  // The op is "rollback" either way; to a newer generation it is a move forward, and says so.
+  const newer = from !== undefined && to.generation > from.generation;
   const fromText = from ? `generation ${from.generation} (${describeGeneration(from)})` : 'its current system';
   const warnings: string[] = [];
   if (old) warnings.push(`Warning: generation ${to.generation} is ${Math.floor(ageDays(to, now))} days old (older than ${OLD_GENERATION_DAYS} days).`);
   if (to.checks && !to.checks.passed) warnings.push(`Warning: generation ${to.generation} failed its health checks.`);
-  const message = [`Roll back ${host} from ${fromText} to generation ${to.generation} (${describeGeneration(to)})?`, ...warnings].join('\n');
+  if (!to.checks) warnings.push(`Warning: the health checks never ran on generation ${to.generation}: nothing says it works.`);
+  const verb = newer ? 'Switch' : 'Roll back';
+  const message = [`${verb} ${host} from ${fromText} to generation ${to.generation} (${describeGeneration(to)})?`, ...warnings].join('\n');
   const detail = [
     `From: ${from ? `generation ${from.generation}, ${describeGeneration(from)}${from.lastKnownWorking ? ', last known working' : ''}` : 'the current system'}`,
-    `To: generation ${to.generation}, ${describeGeneration(to)}${to.lastKnownWorking ? ', last known working' : ''}`,
+    `To: generation ${to.generation}, ${describeGeneration(to)}${to.lastKnownWorking ? ', last known working' : ''}${newer ? ' (newer than the current one)' : ''}`,
     ...(warnings.length ? ['', ...warnings] : []),
   ].join('\n');
-  return { host, from, to, old, message, detail };
+  return {
+    host,
+    from,
+    to,
+    old,
+    newer,
+    question: `${verb} ${host} to generation ${to.generation}?`,
+    done: `${newer ? 'Switched' : 'Rolled back'} ${host} to generation ${to.generation}`,
+    message,
+    detail,
+  };
 }

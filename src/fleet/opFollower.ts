@@ -228,10 +228,12 @@ function describeStartError(host: string, kind: OpKind, err: unknown): Error {
   if (err instanceof AgentRequestError) {
     switch (err.code) {
       case 'busy':
-        return new Error(`${kind} on ${host} not started: host is ${msg.replace(/^busy:\s*/, 'busy: ')}; wait for it or cancel it`);
+        return new AgentRequestError(`${kind} on ${host} not started: host is ${msg.replace(/^busy:\s*/, 'busy: ')}; wait for it or cancel it`, err.code, host);
       case 'unauthorized':
-        return new Error(`${kind} on ${host} not started: the agent refused the token (${msg}); set it with "NixFleet: Set Agent Token"`);
+        return new AgentRequestError(`${kind} on ${host} not started: the agent refused the token (${msg}); set it with "NixFleet: Set Agent Token"`, err.code, host);
     }
+    // The code stays for callers that dispatch on it (flows/fixes.ts).
+    return new AgentRequestError(`${kind} on ${host} not started: ${msg}`, err.code, host);
   }
   return new Error(`${kind} on ${host} not started: ${msg}`);
 }

@@ -49,6 +49,8 @@ export class AgentRequestError extends Error {
   constructor(
     message: string,
     readonly code?: AgentErrorCode,
+    /** The host whose agent answered so, when the thrower knows it (a fix names it). */
+    readonly host?: string,
   ) {
     super(message);
   }

@@ -25,8 +25,8 @@ export interface FlowContext {
   readonly fleet: Fleet;
   readonly editor: Editor;
   readonly settings: Settings;
-  /** The per-host log channels. */
-  readonly logs: { show(host: string, preserveFocus?: boolean): void };
+  /** The per-host log channels: `show` reveals one, its recent history first (ui/hostLogs.ts). */
+  readonly logs: { show(host: string, preserveFocus?: boolean): Promise<unknown> | void };
   /** The workspace folder (the nixcfg clone), when it is a local folder. */
   readonly workspaceDir: string | undefined;
   /** Reads the workspace and connects to the agents, once (first command or view). */

@@ -3,6 +3,7 @@
 // before), Revert PR (on GitHub, or with git in the workspace clone), both. Each asks first,
 // listing the hosts and what will happen, shows progress, then says how it went.
 import { simpleGit } from 'simple-git';
+import { COMMIT_RE } from '../../protocol';
 import { describeRollback } from '../deploy/undo';
 import { describeTarget, summarizeDeploy } from '../deploy/summary';
 import type { DeployRecord } from '../deploy/types';
@@ -11,6 +12,8 @@ import { GitHubError } from '../github/errors';
 import { findMergedPullRequest, type RevertMode } from '../github/revert';
 import { findPullRequestMerge } from '../gitops/repo';
 import type { FlowContext } from './context';
+import { showError } from './fixes';
+import { openLogsOnFailure } from './opProgress';
 
 export interface UndoOptions {
   /** true: no prompts (tests, scripted use); the caller already confirmed. */
@@ -18,11 +21,10 @@ export interface UndoOptions {
   interactive: boolean;
 }
 
-async function confirmModal(c: FlowContext, message: string, detail: string, action: string, o: UndoOptions): Promise<void> {
+async function confirmModal(c: FlowContext, message: string, detail: string, action: string, keep: string, o: UndoOptions): Promise<void> {
   if (o.confirmed) return;
   if (!o.interactive) throw new Error(`${message}: pass confirm: true to do it without a prompt`);
-  const choice = await c.editor.showModalWarning(message, detail, action);
-  if (choice !== action) throw new CancelledByUser();
+  if (!(await c.editor.confirm({ message, detail, action, keep }))) throw new CancelledByUser();
 }
 
 export async function rollbackDeployFlow(c: FlowContext, record: DeployRecord, o: UndoOptions & { hosts?: string[] }): Promise<DeployRecord> {
@@ -33,6 +35,7 @@ export async function rollbackDeployFlow(c: FlowContext, record: DeployRecord, o
     `Roll back ${lines.length} host${lines.length === 1 ? '' : 's'} to the generation they had before the deploy of ${describeTarget(record)}?`,
     lines.join('\n') + '\n\nEach host activates that generation again and runs its health checks.',
     'Roll Back',
+    'Keep Deployed Generations',
     o,
   );
   const who = await c.github.whoAmI();
@@ -44,8 +47,10 @@ export async function rollbackDeployFlow(c: FlowContext, record: DeployRecord, o
   const msg = failed.length
     ? `Rollback failed on ${failed.map((h) => `${h.host} (${h.error ?? 'see its log'})`).join(', ')}; the other hosts are back on their pre-deploy generations.`
     : `Rolled back ${res.hosts.filter((h) => h.outcome === 'rolled-back').length} host(s) to their pre-deploy generations.`;
+  if (failed[0]) openLogsOnFailure(c, failed[0].host);
+  // Many hosts: their logs are one click away in the deploy summary; a failure names the first.
   if (o.interactive) void (failed.length ? c.editor.showErrorMessage(`NixFleet: ${msg}`, 'View Logs') : c.editor.showInformationMessage(`NixFleet: ${msg}`)).then((choice) => {
-    if (choice === 'View Logs' && failed[0]) c.logs.show(failed[0].host, false);
+    if (choice === 'View Logs' && failed[0]) void c.logs.show(failed[0].host, false);
   });
   return res;
 }
@@ -84,6 +89,7 @@ async function revertLocal(c: FlowContext, commit: string, label: string, record
     `Revert ${label} with git in ${dir} and push?`,
     `git revert --no-edit ${parents > 1 ? '-m 1 ' : ''}${commit.slice(0, 12)} on the current branch, then git push origin. The clone must be clean; a conflict aborts the revert and leaves it as it was.`,
     'Revert and Push',
+    'Do Not Revert',
     o,
   );
   const who = await c.github.whoAmI();
@@ -92,9 +98,35 @@ async function revertLocal(c: FlowContext, commit: string, label: string, record
   return { route: 'git', revertCommit: res.revertCommit, pushedTo: res.pushedTo };
 }
 
+/**
+ * What "Revert PR" reverts when the user named nothing: asked, never guessed. The last deploy's
+ * PR or commit is offered first; a PR number or a commit can be given instead. The deploy
+ * record comes back only when its target was chosen (the revert is then tied to it).
+ */
+export async function pickRevertTarget(c: FlowContext, last: DeployRecord | undefined): Promise<{ pr?: number; commit?: string; record?: DeployRecord }> {
+  const items = [
+    ...(last
+      ? [{ label: `$(history) ${last.target.pr ? `PR #${last.target.pr.number}` : `Commit ${last.target.commit.slice(0, 12)}`}, deployed last`, description: describeTarget(last), choice: 'deployed' as const }]
+      : []),
+    { label: '$(git-pull-request) A merged pull request…', description: 'by its number', choice: 'pr' as const },
+    { label: '$(git-commit) A commit…', description: 'by its hash, reverted with git in the workspace clone', choice: 'commit' as const },
+  ];
+  const picked = await c.editor.showQuickPick(items, { title: 'NixFleet: Revert PR', placeHolder: 'What to revert' });
+  if (!picked) throw new CancelledByUser();
+  if (picked.choice === 'deployed') return last!.target.pr ? { pr: last!.target.pr.number, record: last } : { commit: last!.target.commit, record: last };
+  if (picked.choice === 'pr') return { pr: await askPr(c, { interactive: true }, undefined) };
+  const commit = await c.editor.showInputBox({
+    title: 'NixFleet: Revert a commit',
+    prompt: 'Hash of the commit to revert (git revert in the workspace clone, then push)',
+    validateInput: (v) => (COMMIT_RE.test(v.trim()) ? undefined : 'a git commit hash: 7 to 64 hexadecimal characters'),
+  });
+  if (!commit) throw new CancelledByUser();
+  return { commit: commit.trim() };
+}
+
 export async function revertFlow(c: FlowContext, record: DeployRecord | undefined, o: RevertFlowOptions): Promise<RevertOutcome> {
-  // A deploy of a plain commit (not a PR) is reverted as that commit, with git.
-  const plainCommit = o.pr === undefined && !o.commit && record && !record.target.pr && o.mode === undefined;
+  // A commit (given, or the deploy of one rather than of a PR) is reverted as that commit, with git.
+  const plainCommit = o.pr === undefined && o.mode === undefined && (o.commit !== undefined || (record !== undefined && !record.target.pr));
   const gh = plainCommit ? undefined : await c.github.access(o.interactive);
   if (!gh || o.mode === 'local') {
     // A plain git remote (or the user chose the local route): revert the merge commit.
@@ -135,6 +167,7 @@ export async function revertFlow(c: FlowContext, record: DeployRecord | undefine
     `"${pr.title}" was merged as ${pr.mergeCommit.slice(0, 12)}. The revert commit gets the tree of ${pr.beforeCommit.slice(0, 12)} (before the merge)` +
       (mode === 'direct' ? ` and ${pr.base} moves to it.` : ` on a new branch revert-${number}, with a PR into ${pr.base}.`),
     mode === 'direct' ? 'Revert on ' + pr.base : 'Open Revert PR',
+    'Do Not Revert',
     o,
   );
   try {
@@ -150,23 +183,17 @@ export async function revertFlow(c: FlowContext, record: DeployRecord | undefine
     return { route: 'github', mode, revertCommit: res.revertCommit, pullRequest: res.pullRequest, branch: res.branch };
   } catch (err) {
     if (err instanceof GitHubError && err.kind === 'base-moved' && o.interactive) {
-      const choice = await c.editor.showModalWarning(err.message, undefined, 'Revert Locally and Push');
-      if (choice === 'Revert Locally and Push') return revertLocal(c, pr.mergeCommit, `PR #${number}`, record, { ...o, confirmed: true });
+      const ok = await c.editor.confirm({ message: err.message, action: 'Revert Locally and Push', keep: 'Do Not Revert' });
+      if (ok) return revertLocal(c, pr.mergeCommit, `PR #${number}`, record, { ...o, confirmed: true });
       throw new CancelledByUser();
     }
     throw err;
   }
 }
 
-/**
- * An undo flow's error as a notification. When GitHub refused the token (401), the way out is
- * one click away: "Set GitHub Token" stores a new one.
- */
+/** An undo flow's error as a notification, with the command that fixes it (flows/fixes.ts). */
 export function showFlowError(c: Pick<FlowContext, 'editor'>, err: unknown): void {
-  const auth = err instanceof GitHubError && err.kind === 'auth';
-  void c.editor.showErrorMessage(`NixFleet: ${(err as Error).message}`, ...(auth ? ['Set GitHub Token'] : [])).then((choice) => {
-    if (choice === 'Set GitHub Token') void c.editor.executeCommand('nixfleet.setGitHubToken');
-  });
+  void showError(c, `NixFleet: ${(err as Error).message}`, err);
 }
 
 /** The three ways to undo a deploy, each reporting its own error (the summary's buttons, the failure notification). */

@@ -1,5 +1,6 @@
 // The flow of the commands that run one op on one host (Switch, Force Rebuild, Pull, Run
-// Tests, Update Agent): pick the host, run the op with progress, say what it did.
+// Tests, Update Agent): pick the host, run the op with progress, say what it did (with Show
+// Logs, success or not).
 import type { OpInfo, OpKind } from '../../protocol';
 import type { FlowContext } from './context';
 import { runOpWithProgress } from './opProgress';
@@ -21,7 +22,6 @@ export interface HostOpSpec {
 export async function hostOpFlow(c: FlowContext, arg: unknown, spec: HostOpSpec): Promise<OpInfo> {
   const host = await resolveHost(c, arg, { title: spec.title });
   const magicRollback = spec.activates ? c.settings.magicRollback : undefined;
-  const op = await runOpWithProgress(c, host.name, spec.kind, spec.params, spec.progressTitle ?? spec.title, { magicRollback });
-  if (op.state === 'succeeded' && spec.done) void c.editor.showInformationMessage(spec.done(host.name, op));
-  return op;
+  const done = spec.done;
+  return runOpWithProgress(c, host.name, spec.kind, spec.params, spec.progressTitle ?? spec.title, { magicRollback, done: done && ((op) => done(host.name, op)) });
 }

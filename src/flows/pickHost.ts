@@ -6,6 +6,7 @@ import type { HostSnapshot } from '../fleet/hostSnapshot';
 import { agentRow } from '../fleet/statusRows';
 import { asArgs } from './args';
 import type { FlowContext } from './context';
+import { FIXES, FixableError } from './fixes';
 
 export async function resolveHost(
   c: Pick<FlowContext, 'fleet' | 'editor' | 'ensureStarted'>,
@@ -17,12 +18,12 @@ export async function resolveHost(
   if (host !== undefined) {
     if (typeof host !== 'string' || !HOST_NAME_RE.test(host)) throw new Error(`"${String(host)}" is not a host name`);
     const snap = c.fleet.host(host);
-    if (!snap) throw new Error(`host ${host} is not in nixfleet.hosts nor in the workspace flake: add it with "NixFleet: Add Host"`);
-    if (opts.needsAgent !== false && !snap.entry) throw new Error(`host ${host} has no agent configured: use "NixFleet: Add Host" to give its agent's address`);
+    if (!snap) throw new FixableError(`host ${host} is not in nixfleet.hosts nor in the workspace flake: add it with "NixFleet: Add Host"`, FIXES.addHost(host));
+    if (opts.needsAgent !== false && !snap.entry) throw new FixableError(`host ${host} has no agent configured: use "NixFleet: Add Host" to give its agent's address`, FIXES.addHost(host));
     return snap;
   }
   const hosts = c.fleet.hosts().filter((h) => opts.needsAgent === false || h.entry);
-  if (hosts.length === 0) throw new Error('no host has an agent configured: add one with "NixFleet: Add Host"');
+  if (hosts.length === 0) throw new FixableError('no host has an agent configured: add one with "NixFleet: Add Host"', FIXES.addHost());
   if (hosts.length === 1) return hosts[0]!;
   const picked = await c.editor.showQuickPick(
     hosts.map((h) => ({

@@ -1,7 +1,7 @@
 // Rollback of one host to one of its generations, shared by "Rollback" (palette or host: a
 // picker first) and "Rollback to This Generation" (straight to the confirmation): the
-// confirmation names FROM and TO, then the op with progress, then "Rolled back <host> to
-// generation N". (Undoing a deploy on every host it switched is deployUndo.ts.)
+// confirmation names TO (FROM in its detail), then the op with progress, then "Rolled back
+// <host> to generation N" ("Switched" for a newer one). (Undoing a deploy on every host it switched is deployUndo.ts.)
 import { generationNumber, type Generation, type OpInfo } from '../../protocol';
 import { CancelledByUser } from '../editor/editor';
 import { defaultRollbackTarget, describeGeneration, marks, planRollback, rollbackTargets } from '../fleet/generations';
@@ -33,24 +33,26 @@ export async function pickRollbackTarget(c: Pick<FlowContext, 'editor'>, host: s
 /**
  * Roll `host` back to `target` (asked for when undefined). `confirm: true` skips the modal
  * (and confirms an old target); returns the final op, or undefined when the user declined.
+ * To a generation newer than the current one, the words are "Switch … to generation N".
  */
 export async function rollbackFlow(c: FlowContext, host: string, target: number | undefined, confirm: boolean): Promise<OpInfo | undefined> {
   const gens = await (await c.fleet.session(host)).generations();
   const to = target ?? (await pickRollbackTarget(c, host, gens));
   generationNumber.parse(to);
   const plan = planRollback(host, gens, to);
+  const verb = plan.newer ? 'Switch' : 'Roll Back';
   if (!confirm) {
-    const action = plan.old ? 'Roll Back Anyway' : 'Roll Back';
-    const choice = await c.editor.showModalWarning(
-      `Roll back ${host} from ${plan.from ? `generation ${plan.from.generation}` : 'its current system'} to generation ${to}?`,
-      plan.detail,
-      action,
-    );
-    if (choice !== action) return undefined;
+    const ok = await c.editor.confirm({
+      message: plan.question,
+      detail: plan.detail,
+      action: plan.old ? `${verb} Anyway` : verb,
+      keep: plan.from ? `Keep Generation ${plan.from.generation}` : 'Keep the Current System',
+    });
+    if (!ok) return undefined;
   }
-  const op = await runOpWithProgress(c, host, 'rollback', { to, ...(plan.old ? { confirmOld: true } : {}) }, `Rollback to generation ${to}`, {
+  const op = await runOpWithProgress(c, host, 'rollback', { to, ...(plan.old ? { confirmOld: true } : {}) }, `${plan.newer ? 'Switch' : 'Rollback'} to generation ${to}`, {
     magicRollback: c.settings.magicRollback,
+    done: () => plan.done,
   });
-  if (op.state === 'succeeded') void c.editor.showInformationMessage(`Rolled back ${host} to generation ${to}`);
   return op;
 }

@@ -1,9 +1,13 @@
 // Workspace trust: in an untrusted workspace nothing may change a host. Mutating commands say
 // so (and how to trust) instead of running.
 import * as vscode from 'vscode';
+import { FIXES, FixableError } from '../flows/fixes';
 
-export class UntrustedWorkspaceError extends Error {
+export class UntrustedWorkspaceError extends FixableError {
   override name = 'UntrustedWorkspaceError';
+  constructor(message: string) {
+    super(message, FIXES.trust);
+  }
 }
 
 export function requireTrust(what: string): void {

@@ -18,6 +18,8 @@ import { DeployService } from '../../src/deploy/service';
 import { CancelledByUser } from '../../src/editor/editor';
 import type { FlowContext } from '../../src/flows/context';
 import { offerUndo, rollbackDeployFlow } from '../../src/flows/deployUndo';
+import { showError } from '../../src/flows/fixes';
+import { hostOpFlow } from '../../src/flows/hostOp';
 import { rebuildSmartFlow } from '../../src/flows/rebuildSmart';
 import { rollbackFlow } from '../../src/flows/rollback';
 import { openAgentSession } from '../../src/fleet/agentSession';
@@ -100,16 +102,65 @@ describe('flows with a scripted editor against real agents', { skip: !existsSync
         assert.match(call.active!.label, new RegExp(`Generation ${before - 1}$`));
         return call.active;
       })
-      .answer('modal', 'Roll Back');
+      .answer('modal', 'Roll Back')
+      .answer('info', 'Show Logs');
+    shownLogs.length = 0;
     const op = await rollbackFlow(context(editor), 'h1', undefined, false);
     assert.equal(op?.state, 'succeeded', op?.error);
     assert.equal(profileGeneration(bed.host('h1').profile), before - 1);
     const [modal] = editor.of('modal');
-    assert.equal(modal!.text, `Roll back h1 from generation ${before} to generation ${before - 1}?`);
+    assert.equal(modal!.text, `Roll back h1 to generation ${before - 1}?`);
+    // The first button is VS Code's default (Enter): the one that changes nothing.
+    assert.deepEqual(modal!.actions, [`Keep Generation ${before}`, 'Roll Back']);
     assert.match(modal!.detail!, new RegExp(`^From: generation ${before}, .*\\nTo: generation ${before - 1}, `));
+    assert.match(modal!.detail!, new RegExp(`Warning: the health checks never ran on generation ${before - 1}`));
     assert.equal(editor.of('progress')[0]!.text, `Rollback to generation ${before - 1} on h1`);
     await until(() => editor.of('info').length > 0);
     assert.equal(editor.of('info')[0]!.text, `Rolled back h1 to generation ${before - 1}`);
+    assert.deepEqual(editor.of('info')[0]!.actions, ['Show Logs']);
+    await until(() => shownLogs.length > 0);
+    assert.deepEqual(shownLogs, ['h1'], 'Show Logs on the success message opens the host log');
+  });
+
+  it('host rollback to a NEWER generation says "Switch", before and after', async () => {
+    const before = profileGeneration(bed.host('h1').profile);
+    const editor = new ScriptedEditor({ 'nixfleet.magicRollback': false }).answer('modal', 'Switch');
+    const op = await rollbackFlow(context(editor), 'h1', before + 1, false);
+    assert.equal(op?.state, 'succeeded', op?.error);
+    assert.equal(profileGeneration(bed.host('h1').profile), before + 1);
+    assert.equal(editor.of('modal')[0]!.text, `Switch h1 to generation ${before + 1}?`);
+    assert.deepEqual(editor.of('modal')[0]!.actions, [`Keep Generation ${before}`, 'Switch']);
+    assert.match(editor.of('modal')[0]!.detail!, /\(newer than the current one\)/);
+    assert.equal(editor.of('progress')[0]!.text, `Switch to generation ${before + 1} on h1`);
+    await until(() => editor.of('info').length > 0);
+    assert.equal(editor.of('info')[0]!.text, `Switched h1 to generation ${before + 1}`);
+  });
+
+  it('a failed op opens its host log by itself (nixfleet.showLogsOnFailure), and not when turned off', async () => {
+    writeFileSync(unhealthy, '');
+    try {
+      for (const open of [true, false]) {
+        shownLogs.length = 0;
+        const editor = new ScriptedEditor({ 'nixfleet.showLogsOnFailure': open });
+        const op = await hostOpFlow(context(editor), { host: 'h1' }, { title: 'Run Tests', kind: 'test', params: {} });
+        assert.equal(op.state, 'failed');
+        assert.deepEqual(shownLogs, open ? ['h1'] : []);
+        await until(() => editor.of('error').length > 0);
+        assert.match(editor.of('error')[0]!.text, /^Run Tests on h1 failed: /);
+        assert.deepEqual(editor.of('error')[0]!.actions, ['Show Logs']);
+      }
+    } finally {
+      rmSync(unhealthy, { force: true });
+    }
+  });
+
+  it('errors offer the command that fixes them: an unknown host offers Add Host', async () => {
+    const editor = new ScriptedEditor().answer('error', 'Add Host');
+    const err = await hostOpFlow(context(editor), { host: 'nosuchhost' }, { title: 'Switch', kind: 'switch', params: {} }).catch((e: unknown) => e);
+    assert.ok(err instanceof Error && /not in nixfleet.hosts/.test(err.message));
+    assert.equal(await showError(context(editor), 'NixFleet: Switch: ' + (err as Error).message, err), 'Add Host');
+    assert.deepEqual(editor.of('error')[0]!.actions, ['Add Host']);
+    assert.deepEqual(editor.of('command').map((x) => x.text), ['nixfleet.addHost']);
   });
 
   it('deploy undo: asked first (or refused without a prompt), then every host that switched goes back', async () => {
@@ -168,6 +219,51 @@ describe('flows with a scripted editor against real agents', { skip: !existsSync
     assert.equal(await git(bed.host('h1').checkout, 'rev-parse', 'HEAD'), headBefore, 'and on its commit');
     assert.deepEqual(editor.of('progress').map((p) => p.text), ['Rebuild Smart on h1', 'Rebuild Smart rollback on h1']);
     assert.deepEqual(editor.unused, []);
+  });
+
+  it('Rebuild Smart from the UI: a dry run\'s plan is shown and asked for before it commits and pushes; declined, nothing changes; run, its phases are the progress', async () => {
+    const h = bed.host('h1');
+    // Up to date with origin, with a local edit: what the run builds, commits and pushes.
+    await execFileP('git', ['pull', '-q', '--ff-only', 'origin', 'main'], { cwd: h.checkout, env: bed.env });
+    writeFileSync(path.join(h.checkout, 'hosts/h1/version'), '24.05.5\n');
+    const settings = { 'nixfleet.rebuildSmart.syncDotfiles': false, 'nixfleet.magicRollback': false };
+    const headBefore = await git(h.checkout, 'rev-parse', 'HEAD');
+    const genBefore = profileGeneration(h.profile);
+    const originBefore = await git(bed.origin, 'rev-parse', 'main');
+
+    const declining = new ScriptedEditor(settings).answer('modal', (call) => {
+      assert.equal(call.text, 'Rebuild Smart on h1: rebuild, then commit and push from its checkout?');
+      assert.deepEqual(call.actions, ['Not Now', 'Run Rebuild Smart']);
+      assert.match(call.detail!, /^Phases \(\d+\):\n1\. Prepare/);
+      assert.match(call.detail!, /\d+\. Rebuild/);
+      assert.match(call.detail!, /Commit & push: would commit 1 changed file\(s\) \(hosts\/h1\/version\) and what the run changes, would push main to origin\/main/);
+      assert.match(call.detail!, /Skipped: Dotfiles/);
+      assert.match(call.detail!, /Will run:\n(.*\n)*  git push origin HEAD:refs\/heads\/main/);
+      return undefined;
+    });
+    await assert.rejects(rebuildSmartFlow(context(declining), { host: 'h1', treeNode: true }), CancelledByUser);
+    assert.deepEqual(declining.of('progress').map((p) => p.text), ['Rebuild Smart: planning on h1'], 'only the dry run ran');
+    assert.equal(await git(h.checkout, 'rev-parse', 'HEAD'), headBefore);
+    assert.equal(profileGeneration(h.profile), genBefore);
+    assert.equal(await git(bed.origin, 'rev-parse', 'main'), originBefore);
+
+    const editor = new ScriptedEditor(settings).answer('modal', 'Run Rebuild Smart');
+    const op = await rebuildSmartFlow(context(editor), { host: 'h1', treeNode: true });
+    assert.equal(op.state, 'succeeded', op.error);
+    const run = editor.of('progress')[1]!;
+    assert.equal(run.text, 'Rebuild Smart on h1');
+    const phases = run.reports!.filter((r) => r.startsWith('phase '));
+    const n = Number(/of (\d+):/.exec(phases[0] ?? '')?.[1]);
+    assert.equal(phases[0], `phase 1 of ${n}: Prepare`);
+    assert.ok(phases.includes(`phase ${n} of ${n}: Commit & push`), phases.join(' | '));
+    assert.ok(phases.some((p) => /^phase \d+ of \d+: Rebuild$/.test(p)), phases.join(' | '));
+    assert.ok(profileGeneration(h.profile) > genBefore, 'rebuilt');
+    const head = await git(h.checkout, 'rev-parse', 'HEAD');
+    assert.notEqual(head, headBefore, 'committed');
+    assert.equal(await git(bed.origin, 'rev-parse', 'main'), head, 'and pushed');
+    await until(() => editor.of('info').length > 0);
+    assert.match(editor.of('info')[0]!.text, /^Rebuild Smart finished on h1: generation \d+/);
+    assert.deepEqual(editor.of('info')[0]!.actions, ['Show Logs']);
   });
 });
 

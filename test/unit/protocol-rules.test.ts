@@ -10,6 +10,8 @@ import {
   OLD_GENERATION_DAYS,
   opEventId,
   opParams,
+  phaseStarted,
+  phaseStartLine,
   opResultOf,
   REBUILD_SMART_FLAGS,
   REBUILD_SMART_PHASE_FLAGS,
@@ -64,4 +66,10 @@ test('argv for display: plain arguments as they are, the others quoted so their 
   assert.equal(formatArgv(['nix', 'build', '.#h1']), "nix build '.#h1'");
   assert.equal(formatArgv(['sh', '-c', "echo 'hi' there"]), `sh -c 'echo '\\''hi'\\'' there'`);
   assert.equal(formatArgv(['a b', '']), `'a b' ''`);
+});
+
+test('a Rebuild Smart phase start line is read back as its phase, and no other line is', () => {
+  assert.equal(phaseStarted(phaseStartLine('rebuild')), 'rebuild');
+  assert.equal(phaseStarted('✓ rebuild 1.2s'), undefined);
+  assert.equal(phaseStarted('⏳ rebuild: running out of space'), undefined);
 });

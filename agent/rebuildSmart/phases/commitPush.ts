@@ -35,14 +35,16 @@ export async function commitAndPush(run: RunState): Promise<PhaseOutcome> {
       const head = (await steps.git(c.path).revparse(['HEAD'])).trim();
       run.commitsMade.push(head);
       done.push(`committed ${tree.dirty.length} changed file(s) as ${short(head)}`);
-    }
-  } else if (!run.flags.autoCommit) done.push(tree.dirty.length ? `${tree.dirty.length} change(s) left uncommitted (autoCommit off)` : 'nothing to commit');
+    } else done.push(`would commit ${tree.dirty.length} changed file(s) (${listFiles(tree.dirty)}) and what the run changes`);
+  } else if (run.flags.autoCommit && steps.dryRun) done.push('would commit what the run changes (nothing is changed now)');
+  else if (!run.flags.autoCommit) done.push(tree.dirty.length ? `${tree.dirty.length} change(s) left uncommitted (autoCommit off)` : 'nothing to commit');
   else done.push('nothing to commit');
 
   if (!run.flags.autoPush) return { detail: [...done, 'push off (autoPush)'].join(', ') };
   if (run.offline) return { status: 'warning', detail: [...done, `not pushed: offline (${run.offlineReason}); push later`].join(', ') };
   if (!c.remote || !c.upstreamBranch || (c.vcs === 'git' && !c.branch)) return { status: 'warning', detail: [...done, 'not pushed: no remote branch'].join(', ') };
-  if (!steps.dryRun) {
+  if (steps.dryRun) done.push(`would push ${c.vcs === 'jj' ? c.upstreamBranch : c.branch} to ${c.remote}/${c.upstreamBranch}`);
+  else {
     const ahead = Number((await steps.git(c.path).raw(['rev-list', '--count', `${c.remote}/${c.upstreamBranch}..HEAD`])).trim());
     if (ahead === 0) return { detail: [...done, 'nothing to push'].join(', ') };
     done.push(`pushed ${ahead} commit(s) to ${c.remote}/${c.upstreamBranch}`);
@@ -54,5 +56,9 @@ export async function commitAndPush(run: RunState): Promise<PhaseOutcome> {
   } else {
     await steps.gitChange(c.path, ['push', c.remote, `HEAD:refs/heads/${c.upstreamBranch}`], FETCH_TIMEOUT_MS);
   }
-  return { detail: steps.dryRun ? 'would commit and push' : done.join(', ') };
+  return { detail: done.join(', ') };
+}
+
+function listFiles(files: string[]): string {
+  return files.slice(0, 5).join(', ') + (files.length > 5 ? `, … ${files.length - 5} more` : '');
 }

@@ -5,7 +5,7 @@
 // executeCommand('nixfleet.revertPr', { pr?, commit?, mode?: 'pull-request' | 'direct' | 'local',
 //   confirm: true }) resolves to { route, revertCommit, pullRequest?, ... }.
 import { asArgs, isProgrammatic } from '../../flows/args';
-import { revertFlow } from '../../flows/deployUndo';
+import { pickRevertTarget, revertFlow } from '../../flows/deployUndo';
 import { defineCommand } from '../types';
 
 export default defineCommand({
@@ -21,6 +21,12 @@ export default defineCommand({
     if (args.pr !== undefined && (typeof args.pr !== 'number' || !Number.isInteger(args.pr) || args.pr < 1)) throw new Error(`"${String(args.pr)}" is not a pull request number`);
     if (args.commit !== undefined && typeof args.commit !== 'string') throw new Error('commit must be a commit hash');
     const record = c.deploys.last();
+    const interactive = !isProgrammatic(arg);
+    // From the UI with nothing named: asked (the last deploy's target first), never guessed.
+    if (interactive && args.pr === undefined && args.commit === undefined) {
+      const t = await pickRevertTarget(c, record);
+      return revertFlow(c, t.record, { pr: t.pr, commit: t.commit, mode, interactive });
+    }
     // Only tie the revert to the last deploy when it deployed this PR (or nothing was named).
     const related = record && (args.pr === undefined || record.target.pr?.number === args.pr) ? record : undefined;
     return revertFlow(c, related, {
@@ -28,7 +34,7 @@ export default defineCommand({
       commit: args.commit as string | undefined,
       mode,
       confirmed: args.confirm === true,
-      interactive: !isProgrammatic(arg),
+      interactive,
     });
   },
 });

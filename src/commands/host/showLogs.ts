@@ -7,9 +7,8 @@ export default defineCommand({
   mutating: false,
   async run(c, arg) {
     const host = await resolveHost(c, arg, { title: 'Show Logs', needsAgent: false });
-    c.logs.show(host.name, false);
-    // A fresh window has an empty channel: fill it with the host's recent ops.
-    const replayed = host.entry && host.connection !== 'unconfigured' ? await c.fleet.replayRecent(host.name).catch(() => []) : [];
+    // The first time, the host's recent ops are replayed before what this window saw.
+    const replayed = await c.logs.show(host.name, false);
     return { host: host.name, channel: `NixFleet: ${host.name}`, replayed: replayed.map((o) => o.id) };
   },
 });

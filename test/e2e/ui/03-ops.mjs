@@ -1,10 +1,15 @@
 // Operations from the UI against real agents on real Nix: Rollback from a generation's context
-// menu (checked on disk: the profile link and the activation log), and Force Rebuild from the
-// command palette with its output streamed live into the host's output channel.
+// menu and from the palette (checked on disk: the profile link and the activation log; Enter in
+// the confirmation keeps the generation),
+// Force Rebuild from the command palette with its output streamed live into the host's output
+// channel, and Show Logs from a success message with the host's history first.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { childrenOf, showGenerations } from './02-fleet.mjs';
-import { contextMenu, dialog, openFleetView, outputLines, pickQuick, rowLocator, runPaletteCommand, waitNotification, waitTree } from '../lib/workbench.mjs';
+import { sel } from '../lib/browser.mjs';
+import { contextMenu, dialog, notificationWithActions, openFleetView, outputChannel, outputLines, pickQuick, rowLocator, runPaletteCommand, waitNotification, waitTree } from '../lib/workbench.mjs';
 import { waitFor } from '../lib/procs.mjs';
 
 function lastActivation(host) {
@@ -36,7 +41,85 @@ function journalLines(host, kind) {
   return { op, lines };
 }
 
+/** "14:35:02.456": an ISO time as the host log shows it (local time, as VS Code's own stamps). */
+function timeOfDay(iso) {
+  const d = new Date(iso);
+  const p = (n, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+/**
+ * The output panel's log lines: its visual lines joined (word wrap splits a long line), cut where
+ * VS Code's stamp starts a new one ("2026-12-04 15:00:31.877 [info] ...").
+ */
+async function logicalLines(page) {
+  const joined = (await outputLines(page)).join('\n');
+  return joined
+    .split(/\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \[)/)
+    .map((l) => l.replace(/\n/g, ' ').trim())
+    .filter(Boolean);
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
 export default [
+  {
+    name: "Show Logs from a success message: the host's earlier op (run while the window was away) first, replayed from the journal, the op just run last, each line at its journal time",
+    timeoutMs: 120_000,
+    async run(ctx) {
+      const { page, fleet } = ctx;
+      const host = fleet.host('h1');
+      // An op VS Code did not see: the agent's own CLI on the host while its server is down (so
+      // no window follows it live), before the first one run from VS Code on h1. The host's
+      // channel is made for that one, with the journal's recent ops first.
+      const env = { ...process.env, PATH: fleet.bed.path };
+      delete env.NODE_OPTIONS;
+      await fleet.stopAgent('h1');
+      const cli = spawnSync(process.execPath, [path.join(root, 'dist/agent.js'), 'pull', '--config', host.config], { env, encoding: 'utf8', timeout: 90_000 });
+      if (cli.status !== 0) throw new Error(`nixfleet-agent pull on h1 failed (exit ${cli.status}): ${(cli.stderr || cli.stdout || '').trim()}`);
+      const pull = journalLines(host, 'pull');
+      if (!pull.op || !pull.lines.length) throw new Error(`the CLI's pull left no journal in ${host.stateDir}/ops`);
+      await fleet.startAgent('h1');
+
+      await openFleetView(page);
+      await runPaletteCommand(page, 'NixFleet: Run Tests');
+      await pickQuick(page, 'h1');
+      const done = await notificationWithActions(page, /Health checks passed on h1/, 60_000);
+      if (!done.buttons.includes('Show Logs')) throw new Error(`the success message has no Show Logs button: "${done.text}" [${done.buttons.join(', ')}]`);
+      await done.click('Show Logs');
+      await waitFor("h1's log in the panel", async () => /NixFleet: h1/.test(await outputChannel(page)) || null, { timeoutMs: 15_000, everyMs: 200 });
+      // The panel's filter narrows the log to the lines asked about, so they all fit on screen.
+      const filter = page.locator(`${sel.panel} input[placeholder="Filter"]`).first();
+      const filtered = async (text, what, ok) => {
+        await filter.fill(text);
+        return waitFor(what, async () => {
+          const l = await logicalLines(page);
+          return l.length && l.every((x) => x.includes(text)) && ok(l) ? l : null;
+        }, { timeoutMs: 30_000, everyMs: 250 });
+      };
+      try {
+        // Every op's first line (▶), in the order shown: the CLI's pull before the Run Tests just run, which is last.
+        const heads = await filtered(' ▶ ', "the ops' first lines, the CLI's pull among them and Run Tests last", (l) =>
+          l.some((x) => x.includes(`(op ${pull.op.id})`)) && / \[test\] ▶ test /.test(l.at(-1)),
+        );
+        await ctx.shot('05a-show-logs-ops-in-order');
+        const starts = heads.map((l) => /started (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) /.exec(l)?.[1]);
+        if (starts.some((x) => !x) || starts.join('|') !== [...starts].sort().join('|')) throw new Error(`the ops are not shown in the order they started:\n${heads.join('\n')}`);
+        // Each line carries its own time, the journal's (VS Code's stamp before it is when it was written).
+        const strip = (t) => t.replace(/\s+/g, '');
+        const want = pull.lines.map((j) => strip(`${timeOfDay(j.time)} [pull] ${j.stream === 'info' ? '» ' : ''}${j.text}`));
+        const pulls = await filtered('[pull]', "the pull's lines", (l) => l.length >= 3);
+        await ctx.shot('05b-show-logs-journal-times');
+        const body = pulls.filter((l) => !/ \[pull\] [▶■] /.test(l));
+        if (!body.length) throw new Error(`no output line of the pull is shown:\n${pulls.join('\n')}`);
+        for (const l of body) {
+          if (!want.some((w) => strip(l).endsWith(w))) throw new Error(`the pull's line "${l}" does not carry its journal time; the journal has:\n${want.join('\n')}`);
+        }
+      } finally {
+        await filter.fill('').catch(() => {});
+      }
+    },
+  },
   {
     name: "Rollback from a generation's context menu moves the host's profile on disk",
     async run(ctx) {
@@ -53,15 +136,17 @@ export default [
       await contextMenu(page, row, 'Rollback to This Generation');
       const d = await dialog(page);
       await ctx.shot('06-rollback-confirmation');
-      if (!d.text.includes('h1') || !new RegExp(`from generation ${from}\\b`).test(d.text) || !new RegExp(`to generation ${to}\\b`).test(d.text)) {
-        throw new Error(`the confirmation must name h1, FROM generation ${from} and TO generation ${to}; it says: "${d.text}"`);
+      if (!d.text.includes(`Roll back h1 to generation ${to}?`) || !new RegExp(`From: generation ${from}\\b`).test(d.text) || !new RegExp(`To: generation ${to}\\b`).test(d.text)) {
+        throw new Error(`the confirmation must ask "Roll back h1 to generation ${to}?" and name FROM generation ${from} and TO generation ${to}; it says: "${d.text}"`);
       }
-      const confirm = d.buttons.find((b) => /roll ?back/i.test(b));
+      if (!d.buttons.includes(`Keep Generation ${from}`)) throw new Error(`the confirmation has no "Keep Generation ${from}" button; buttons: ${d.buttons.join(', ')}`);
+      const confirm = d.buttons.find((b) => /^roll back$/i.test(b));
       if (!confirm) throw new Error(`the confirmation has no Roll Back button; buttons: ${d.buttons.join(', ')}`);
       await d.click(confirm);
 
       await waitFor(`h1's profile link to point at generation ${to}`, () => fleet.currentGeneration('h1') === to, { timeoutMs: 60_000, everyMs: 100 });
-      await waitNotification(page, new RegExp(`Rolled back h1 to generation ${to}\\b`));
+      const done = await notificationWithActions(page, new RegExp(`Rolled back h1 to generation ${to}\\b`));
+      if (!done.buttons.includes('Show Logs')) throw new Error(`the rollback's success message has no Show Logs button: "${done.text}" [${done.buttons.join(', ')}]`);
       const after = lastActivation(host);
       if (after.count <= before.count || after.storePath !== target.storePath) {
         throw new Error(`the rollback did not activate generation ${to} (${target.storePath}); last activation: ${after.script} ${after.storePath} ${after.args}`);
@@ -112,12 +197,24 @@ export default [
       }
       await ctx.shot('08-rollback-quickpick');
       await pickQuick(page, `Generation ${to}`);
+      // Enter takes the confirmation's default button: it must leave the host as it is.
+      await dialog(page);
+      const unchanged = lastActivation(host).count;
+      await page.keyboard.press('Enter');
+      await page.locator(sel.dialog).waitFor({ state: 'hidden', timeout: 10_000 });
+      await page.waitForTimeout(1000);
+      if (fleet.currentGeneration(name) !== from || lastActivation(host).count !== unchanged) {
+        throw new Error(`Enter in the rollback confirmation rolled ${name} back (now on generation ${fleet.currentGeneration(name)}): the default button must change nothing`);
+      }
+      await runPaletteCommand(page, 'NixFleet: Rollback');
+      await pickQuick(page, name);
+      await pickQuick(page, `Generation ${to}`);
       const d = await dialog(page);
-      if (!d.text.includes(name) || !new RegExp(`from generation ${from}\\b`).test(d.text) || !new RegExp(`to generation ${to}\\b`).test(d.text)) {
+      if (!d.text.includes(`Roll back ${name} to generation ${to}?`) || !new RegExp(`From: generation ${from}\\b`).test(d.text) || !new RegExp(`To: generation ${to}\\b`).test(d.text)) {
         throw new Error(`the confirmation must name ${name}, FROM generation ${from} and TO generation ${to}; it says: "${d.text}"`);
       }
       const before = lastActivation(host);
-      await d.click(d.buttons.find((b) => /roll ?back/i.test(b)) ?? 'Roll Back');
+      await d.click(d.buttons.find((b) => /^roll back$/i.test(b)) ?? 'Roll Back');
       await waitFor(`${name}'s profile link to point at generation ${to}`, () => fleet.currentGeneration(name) === to, { timeoutMs: 60_000, everyMs: 100 });
       await waitNotification(page, new RegExp(`Rolled back ${name} to generation ${to}\\b`));
       const after = lastActivation(host);
