@@ -223,6 +223,11 @@ for (const [name, oc] of Object.entries(opCommands)) {
       if (!OP_ID_RE.test(opId)) throw new UsageError(`${name}: "${printable(opId)}" is not a valid op id (letters, digits, "_" and "-")`);
       const config = p.config();
       checkAtStart(config, p.configFile);
+      if (oc.confirm) {
+        const confirmed = await oc.confirm(config, params, p.flags);
+        if (!confirmed) return 1;
+        params = confirmed;
+      }
       const final = await runOpFromCli(config, oc.kind, params, opId, p.json);
       if (p.json) printJson(final);
       if (final.state !== 'succeeded' && oc.onFailure && !p.json) {
