@@ -224,8 +224,13 @@ for (const [name, oc] of Object.entries(opCommands)) {
       const config = p.config();
       checkAtStart(config, p.configFile);
       if (oc.confirm) {
-        const confirmed = await oc.confirm(config, params, p.flags);
-        if (!confirmed) return 1;
+        let confirmed: Record<string, unknown> | number;
+        try {
+          confirmed = await oc.confirm(config, params, p.flags);
+        } catch (err) {
+          throw new UsageError(`${name}: ${(err as Error).message}`);
+        }
+        if (typeof confirmed === 'number') return confirmed;
         params = confirmed;
       }
       const final = await runOpFromCli(config, oc.kind, params, opId, p.json);

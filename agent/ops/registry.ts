@@ -4,6 +4,7 @@
 import { printable, type OpKind, type OpParams, type OpResult } from '../../protocol';
 import { buildOp } from './build';
 import { forceRebuildOp } from './forceRebuild';
+import { gcOp } from './gc';
 import { pullOp } from './pull';
 import { rebuildSmartOp } from './rebuildSmart';
 import { rollbackOp } from './rollback';
@@ -23,6 +24,7 @@ export const registry: { readonly [K in OpKind]: OpDefinition<K> } = {
   build: buildOp,
   'self-update': selfUpdateOp,
   'rebuild-smart': rebuildSmartOp,
+  gc: gcOp,
 };
 
 /** The definition of `kind`; undefined for a name this agent does not know. */

@@ -91,10 +91,10 @@ export interface OpCli {
   toParams(flags: Record<string, string | boolean | undefined>): Record<string, unknown>;
   /**
    * Before the op starts (not with --dry-run-like params): show what it will do and ask, or
-   * demand --yes off a terminal. Returns the params to run with (e.g. the confirmed list),
-   * or undefined when the user declined: nothing is started.
+   * demand --yes off a terminal (throws Error: a usage error). Returns the params to run with
+   * (e.g. the confirmed list), or the exit code when nothing is to be started.
    */
-  confirm?(config: AgentConfig, params: Record<string, unknown>, flags: Record<string, string | boolean | undefined>): Promise<Record<string, unknown> | undefined>;
+  confirm?(config: AgentConfig, params: Record<string, unknown>, flags: Record<string, string | boolean | undefined>): Promise<Record<string, unknown> | number>;
   /**
    * Runs when the op did not succeed (not with --json): may start a follow-up op of the same
    * kind through `followUp` (e.g. rebuild-smart's interactive rollback prompt).
