@@ -6,11 +6,14 @@ import {
   CLIENT_NAME_RE,
   clientNameOf,
   formatArgv,
+  gcPlan,
+  GC_MAX_DAYS,
   isOldGeneration,
   OLD_GENERATION_DAYS,
   opEventId,
   opParams,
   opResultOf,
+  parseDays,
   REBUILD_SMART_FLAGS,
   REBUILD_SMART_PHASE_FLAGS,
   rebuildSmartConflict,
@@ -64,4 +67,28 @@ test('argv for display: plain arguments as they are, the others quoted so their 
   assert.equal(formatArgv(['nix', 'build', '.#h1']), "nix build '.#h1'");
   assert.equal(formatArgv(['sh', '-c', "echo 'hi' there"]), `sh -c 'echo '\\''hi'\\'' there'`);
   assert.equal(formatArgv(['a b', '']), `'a b' ''`);
+});
+
+test('gc: older than the limit goes, except the current and the last known working one; the limit itself stays', () => {
+  const now = Date.parse('2026-12-01T00:00:00Z');
+  const gen = (generation: number, ageDays: number, marks: { current?: boolean; lastKnownWorking?: boolean } = {}) => ({
+    generation,
+    createdAt: new Date(now - ageDays * DAY).toISOString(),
+    current: marks.current === true,
+    lastKnownWorking: marks.lastKnownWorking === true,
+  });
+  const gens = [gen(5, 1), gen(2, 40, { lastKnownWorking: true }), gen(1, 50), gen(3, 30), gen(4, 31, { current: true }), gen(6, 45)];
+  const plan = gcPlan(gens, 30, now);
+  assert.deepEqual(plan.delete.map((g) => g.generation), [1, 6]);
+  assert.deepEqual(plan.kept.map((k) => [k.generation.generation, k.reason]), [[2, 'last-known-working'], [4, 'current']]);
+  assert.deepEqual(gcPlan(gens, 60, now), { delete: [], kept: [] });
+});
+
+test('gc: an age in days is "30d" or "30", from 1 to GC_MAX_DAYS; anything else is one sentence', () => {
+  assert.equal(parseDays('30d'), 30);
+  assert.equal(parseDays('7'), 7);
+  assert.equal(parseDays(String(GC_MAX_DAYS)), GC_MAX_DAYS);
+  for (const bad of ['0', '0d', '-1d', '1.5d', '30 d', '30days', 'd', '', '1e3', String(GC_MAX_DAYS + 1), '30d; rm -rf /']) {
+    assert.throws(() => parseDays(bad), (err: Error) => /^".*" is not an age in days: give a whole number of days from 1 to 36500, such as 30d$/.test(err.message), bad);
+  }
 });
