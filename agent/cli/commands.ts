@@ -209,7 +209,10 @@ for (const [name, oc] of Object.entries(opCommands)) {
   commands[name] = {
     summary: oc.summary,
     usage: `${name} --config FILE${Object.entries(oc.flags)
-      .map(([f, s]) => ` [--${f}${s.type === 'string' ? ' ' + (s.value ?? 'VALUE') : ''}]`)
+      .map(([f, s]) => {
+        const flag = `--${f}${s.type === 'string' ? ' ' + (s.value ?? 'VALUE') : ''}`;
+        return s.required ? ` ${flag}` : ` [${flag}]`;
+      })
       .join('')} [--op-id ID] [--json]`,
     flags: { ...oc.flags, 'op-id': { type: 'string', value: 'ID', help: 'op id to use (a retry with the same id never runs twice)' } },
     async run(p) {

@@ -54,7 +54,7 @@ export const gcOp: OpDefinition<'gc'> = {
   cli: {
     summary: 'delete generations older than --older-than DAYS (never the current or last known working one); asks first, --yes off a terminal',
     flags: {
-      'older-than': { type: 'string', value: 'DAYS', help: 'age limit, e.g. 30d (1 to 36500 days)' },
+      'older-than': { type: 'string', value: 'DAYS', help: 'age limit, e.g. 30d (1 to 36500 days)', required: true },
       'dry-run': { type: 'boolean', help: 'list the generations it would delete, delete none' },
       yes: { type: 'boolean', help: 'delete without asking (needed when stdin/stderr is not a terminal)' },
     },

@@ -81,6 +81,8 @@ export interface FlagSpec {
   help: string;
   /** Placeholder shown in help for string flags. */
   value?: string;
+  /** Shown without brackets in the usage line; toParams refuses its absence. */
+  required?: boolean;
 }
 
 /** How the agent's CLI offers an op: `nixfleet-agent <kind> [flags]`. */
