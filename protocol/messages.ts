@@ -11,6 +11,9 @@ import { commitHash, flakeInput, generationNumber, gitRef, hostName, opId, whole
 import { buildProgress } from './plan';
 
 export const PROTOCOL_VERSION = 1;
+/** gc: the largest age limit in days (100 years), and the most generations one run deletes. */
+export const GC_MAX_DAYS = 36_500;
+export const GC_MAX_GENERATIONS = 10_000;
 /** Largest frame either side accepts; bigger frames are refused with `frame-too-large`. */
 export const MAX_FRAME_BYTES = 1024 * 1024;
 /** Longest output line kept in a journal; longer lines are split, never dropped. */
@@ -54,6 +57,26 @@ export const opParams = {
     autoCommit: z.boolean().optional(),
     autoPush: z.boolean().optional(),
   }),
+  /**
+   * Delete the profile's generations older than `olderThanDays`, never the current one nor the
+   * last known working one (gcPlan in rules.ts). `dryRun` lists what would go and deletes
+   * nothing; otherwise `generations` is the list the caller confirmed (from a dry run), and
+   * only those go, each only if the rule still allows it.
+   */
+  gc: z
+    .strictObject({
+      olderThanDays: wholeNumber(1, GC_MAX_DAYS, 'days'),
+      dryRun: z.boolean().optional(),
+      generations: z.array(generationNumber).min(1).max(GC_MAX_GENERATIONS).optional(),
+    })
+    .refine((p) => !(p.dryRun === true && p.generations !== undefined), {
+      path: ['generations'],
+      message: 'a dry run deletes nothing: give dryRun to list the generations, or generations to delete the confirmed list, not both',
+    })
+    .refine((p) => p.dryRun === true || p.generations !== undefined, {
+      path: ['generations'],
+      message: 'name the generations to delete (the list a dry run shows), or set dryRun to list them first',
+    }),
   /** Pull, update the agent's flake input, force-rebuild; `verify` fails if the version did not change. */
   'self-update': z.strictObject({
     input: flakeInput.optional(),

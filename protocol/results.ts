@@ -30,6 +30,13 @@ export const opResults = {
     /** A dry run: every command the run would run, as the journal prints them. */
     plannedCommands: z.array(z.string()).optional(),
   }),
+  /** The generations deleted (a dry run: that it would delete), oldest first; and those older than the limit that stay, with why. */
+  gc: opResult.extend({
+    olderThanDays: z.number().int().optional(),
+    dryRun: z.boolean().optional(),
+    generations: z.array(z.object({ generation: z.number().int(), createdAt: z.string(), path: z.string() })).optional(),
+    kept: z.array(z.object({ generation: z.number().int(), reason: z.enum(['current', 'last-known-working']) })).optional(),
+  }),
   'self-update': opResult.extend({ input: z.string().optional(), verify: z.boolean().optional(), dryRun: z.boolean().optional() }),
 } as const satisfies Record<OpKind, z.ZodType>;
 

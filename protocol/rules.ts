@@ -2,7 +2,8 @@
 // CLI check them early so a mistake is reported before anything reaches a host. Written once
 // here; each side wraps a broken rule in its own error type and words (a CLI names flags
 // `--skip-update`, the extension names arguments `skipUpdate`).
-import { opParams, type OpParams } from './messages';
+import { GC_MAX_DAYS, opParams, type Generation, type OpParams } from './messages';
+import { printable } from './patterns';
 
 // ---------------------------------------------------------------- rollback
 
@@ -18,6 +19,43 @@ export function generationAgeDays(createdMs: number, now = Date.now()): number {
 /** True when rolling back to a generation of this age needs `confirmOld`. */
 export function isOldGeneration(createdMs: number, now = Date.now()): boolean {
   return generationAgeDays(createdMs, now) > OLD_GENERATION_DAYS;
+}
+
+// ---------------------------------------------------------------- gc
+
+export type GcKeepReason = 'current' | 'last-known-working';
+
+export interface GcPlan<G> {
+  /** Older than the limit and neither current nor last known working: these go, oldest first. */
+  delete: G[];
+  /** Older than the limit but kept, with why. */
+  kept: { generation: G; reason: GcKeepReason }[];
+}
+
+/**
+ * Which generations gc deletes: those created more than `olderThanDays` days before `now`,
+ * except the current one and the last known working one, which always stay.
+ */
+export function gcPlan<G extends Pick<Generation, 'generation' | 'createdAt' | 'current' | 'lastKnownWorking'>>(gens: readonly G[], olderThanDays: number, now = Date.now()): GcPlan<G> {
+  const plan: GcPlan<G> = { delete: [], kept: [] };
+  for (const g of [...gens].sort((a, b) => a.generation - b.generation)) {
+    if (generationAgeDays(Date.parse(g.createdAt), now) <= olderThanDays) continue;
+    if (g.current) plan.kept.push({ generation: g, reason: 'current' });
+    else if (g.lastKnownWorking) plan.kept.push({ generation: g, reason: 'last-known-working' });
+    else plan.delete.push(g);
+  }
+  return plan;
+}
+
+/**
+ * An age limit in days as typed: "30d" or "30", from 1 to GC_MAX_DAYS. Throws an Error whose
+ * message is one sentence.
+ */
+export function parseDays(text: string): number {
+  const m = /^([0-9]{1,6})d?$/.exec(text.trim());
+  const n = m ? Number(m[1]) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > GC_MAX_DAYS) throw new Error(`"${printable(text)}" is not an age in days: give a whole number of days from 1 to ${GC_MAX_DAYS}, such as 30d`);
+  return n;
 }
 
 // ---------------------------------------------------------------- rebuild-smart

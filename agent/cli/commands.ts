@@ -209,7 +209,10 @@ for (const [name, oc] of Object.entries(opCommands)) {
   commands[name] = {
     summary: oc.summary,
     usage: `${name} --config FILE${Object.entries(oc.flags)
-      .map(([f, s]) => ` [--${f}${s.type === 'string' ? ' ' + (s.value ?? 'VALUE') : ''}]`)
+      .map(([f, s]) => {
+        const flag = `--${f}${s.type === 'string' ? ' ' + (s.value ?? 'VALUE') : ''}`;
+        return s.required ? ` ${flag}` : ` [${flag}]`;
+      })
       .join('')} [--op-id ID] [--json]`,
     flags: { ...oc.flags, 'op-id': { type: 'string', value: 'ID', help: 'op id to use (a retry with the same id never runs twice)' } },
     async run(p) {
@@ -223,6 +226,16 @@ for (const [name, oc] of Object.entries(opCommands)) {
       if (!OP_ID_RE.test(opId)) throw new UsageError(`${name}: "${printable(opId)}" is not a valid op id (letters, digits, "_" and "-")`);
       const config = p.config();
       checkAtStart(config, p.configFile);
+      if (oc.confirm) {
+        let confirmed: Record<string, unknown> | number;
+        try {
+          confirmed = await oc.confirm(config, params, p.flags);
+        } catch (err) {
+          throw new UsageError(`${name}: ${(err as Error).message}`);
+        }
+        if (typeof confirmed === 'number') return confirmed;
+        params = confirmed;
+      }
       const final = await runOpFromCli(config, oc.kind, params, opId, p.json);
       if (p.json) printJson(final);
       if (final.state !== 'succeeded' && oc.onFailure && !p.json) {

@@ -74,7 +74,7 @@ export function afterUndo(profile: string, tried: ProfileLink): Pick<OpResult, '
     : { generationAfter: tried.generation, storePath: tried.target };
 }
 
-function commandFailure(ctx: NixContext, what: string, err: unknown, advice: string): OpError {
+export function commandFailure(ctx: NixContext, what: string, err: unknown, advice: string): OpError {
   const reason = err instanceof CommandError ? err.message : (err as Error).message;
   return new OpError(`host ${ctx.config.host}: ${what} failed (${reason}); ${advice}`, failingLineOf(err));
 }

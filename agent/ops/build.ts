@@ -3,7 +3,8 @@
 // say what switching to it would change against the current generation: the plan step of
 // every deploy (protocol/results.ts, the `build` result with its `plan`). Activates nothing,
 // but it runs the flake's code and fills the store: a controller's op, under the host lock like any.
-import { opParams } from '../../protocol';
+import { opParams, opResults } from '../../protocol';
+import { givenFlags, REV_FLAG } from './cliFlags';
 import { checkoutRevision, resolveRevision } from '../git/sync';
 import { gitContext } from '../nix/deploy';
 import { currentGeneration } from '../nix/profile';
@@ -17,7 +18,14 @@ export const buildOp: OpDefinition<'build'> = {
   kind: 'build',
   effects: ['evaluates', 'builds'],
   detached: false,
+  restartsAgent: false,
   params: opParams.build,
+  result: opResults.build,
+  cli: {
+    summary: 'build the configuration without activating it and show the closure diff',
+    flags: { rev: REV_FLAG },
+    toParams: (f) => givenFlags({ rev: f.rev }),
+  },
   async run(ctx, params) {
     const { config } = ctx;
     let revision: string;

@@ -1,6 +1,7 @@
 // force-rebuild: a switch that ignores cached "not in the binary cache" answers; with
 // fromSource nothing is substituted at all. Runs detached: it may restart the agent.
-import { opParams } from '../../protocol';
+import { opParams, opResults } from '../../protocol';
+import { givenFlags, REV_FLAG } from './cliFlags';
 import { checkAndRecord, deployConfiguration } from '../nix/deploy';
 import { FORCE_OPTIONS, FROM_SOURCE_OPTIONS } from '../nix/system';
 import { requireReadableState, requireSwitchMethod } from './common';
@@ -14,7 +15,15 @@ export const forceRebuildOp: OpDefinition<'force-rebuild'> = {
   kind: 'force-rebuild',
   effects: ['evaluates', 'builds', 'changes-host'],
   detached: true,
+  // A new system may carry a new agent, which the service restarts into.
+  restartsAgent: true,
   params: opParams['force-rebuild'],
+  result: opResults['force-rebuild'],
+  cli: {
+    summary: 'switch, ignoring cached negative lookups (--from-source: no substitutes); survives an agent restart',
+    flags: { 'from-source': { type: 'boolean', help: 'build everything locally (substitute = false)' }, rev: REV_FLAG },
+    toParams: (f) => givenFlags({ fromSource: f['from-source'] === true ? true : undefined, rev: f.rev }),
+  },
   async validate(ctx) {
     requireSwitchMethod(ctx);
     requireReadableState(ctx);

@@ -1,7 +1,10 @@
-// The op registry: one entry per op kind. Adding an op means one file and one line here.
+// The op registry: one entry per op kind, and the one path every caller runs an op by
+// (the worker in production, the tests and the benches in-process): parse the params,
+// validate, run, post-check. Adding an op means one file and one line here.
 import { printable, type OpKind, type OpParams, type OpResult } from '../../protocol';
 import { buildOp } from './build';
 import { forceRebuildOp } from './forceRebuild';
+import { gcOp } from './gc';
 import { pullOp } from './pull';
 import { rebuildSmartOp } from './rebuildSmart';
 import { rollbackOp } from './rollback';
@@ -11,7 +14,8 @@ import { testOp } from './test';
 import type { OpContext, OpDefinition } from './types';
 import { OpError } from './types';
 
-export const registry: { [K in OpKind]?: OpDefinition<K> } = {
+/** Every kind the protocol names has its definition here: a kind without one does not compile. */
+export const registry: { readonly [K in OpKind]: OpDefinition<K> } = {
   switch: switchOp,
   'force-rebuild': forceRebuildOp,
   rollback: rollbackOp,
@@ -20,13 +24,25 @@ export const registry: { [K in OpKind]?: OpDefinition<K> } = {
   build: buildOp,
   'self-update': selfUpdateOp,
   'rebuild-smart': rebuildSmartOp,
+  gc: gcOp,
 };
 
+/** The definition of `kind`; undefined for a name this agent does not know. */
 export function getOp<K extends OpKind>(kind: K): OpDefinition<K> | undefined {
-  return registry[kind] as OpDefinition<K> | undefined;
+  return Object.hasOwn(registry, kind) ? (registry[kind] as OpDefinition<K>) : undefined;
 }
 
-/** Validate raw params against the op's schema; OpError names the field and the host. */
+/** The definition of `kind`, or OpError saying this agent lacks it and what to do. */
+export function requireOp(kind: string, host: string): OpDefinition {
+  const def = getOp(kind as OpKind) as OpDefinition | undefined;
+  if (!def) throw new OpError(`host ${host}: this agent has no op "${printable(kind)}"; update the agent or use another op`);
+  return def;
+}
+
+/**
+ * Validate raw params against the op's schema: the one parse of an op's params, at accept
+ * time and again in the worker. OpError names the host, the op and the field.
+ */
 export function parseOpParams<K extends OpKind>(def: OpDefinition<K>, host: string, raw: unknown): OpParams<K> {
   const parsed = def.params.safeParse(raw ?? {});
   if (!parsed.success) {
@@ -38,14 +54,13 @@ export function parseOpParams<K extends OpKind>(def: OpDefinition<K>, host: stri
 }
 
 /**
- * Run one op the way the runtime does: parse params, validate, run, post-check. Invalid
- * params and failed validation throw OpError before any command runs.
+ * Run one op: parse params, validate, run, post-check. Invalid params and failed
+ * validation throw OpError before any command runs.
  */
-export async function executeOp<K extends OpKind>(kind: K, ctx: OpContext, rawParams: unknown): Promise<OpResult> {
-  const def = getOp(kind);
-  if (!def) throw new OpError(`host ${ctx.config.host}: this agent has no op "${printable(kind)}"; update the agent or use another op`);
+export async function executeOp(kind: OpKind, ctx: OpContext, rawParams: unknown): Promise<OpResult> {
+  const def = requireOp(kind, ctx.config.host);
   const params = parseOpParams(def, ctx.config.host, rawParams);
-  await def.validate?.(ctx, params);
-  const result = await def.run(ctx, params);
+  await def.validate?.(ctx, params as never);
+  const result = await def.run(ctx, params as never);
   return def.postCheck ? def.postCheck(ctx, result) : result;
 }

@@ -2,7 +2,8 @@
 // the target does not exist, was garbage-collected, is already current, or is older than
 // OLD_GENERATION_DAYS (protocol/rules.ts) without confirmOld. Then: profile, activation, health checks.
 import { existsSync } from 'node:fs';
-import { generationAgeDays, isOldGeneration, OLD_GENERATION_DAYS, opParams, type OpParams } from '../../protocol';
+import { generationAgeDays, isOldGeneration, OLD_GENERATION_DAYS, opParams, opResults, parseGeneration, type OpParams } from '../../protocol';
+import { givenFlags } from './cliFlags';
 import { checkAndRecord } from '../nix/deploy';
 import { readProfile, type ProfileLink } from '../nix/profile';
 import { activateOrRestore, switchProfileGeneration } from '../nix/system';
@@ -58,7 +59,17 @@ export const rollbackOp: OpDefinition<'rollback'> = {
   kind: 'rollback',
   effects: ['changes-host'],
   detached: true,
+  restartsAgent: false,
   params: opParams.rollback,
+  result: opResults.rollback,
+  cli: {
+    summary: 'activate the previous generation, or generation N',
+    flags: {
+      to: { type: 'string', value: 'N', help: 'generation number to roll back to' },
+      yes: { type: 'boolean', help: `confirm a target older than ${OLD_GENERATION_DAYS} days` },
+    },
+    toParams: (f) => givenFlags({ to: typeof f.to === 'string' ? parseGeneration(f.to) : undefined, confirmOld: f.yes === true ? true : undefined }),
+  },
   async validate(ctx, params) {
     requireReadableState(ctx);
     planRollback(ctx, params);

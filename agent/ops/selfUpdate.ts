@@ -3,7 +3,8 @@
 // result carries agentVersionBefore; the runtime compares it after the restart (verify).
 import path from 'node:path';
 import { simpleGit } from 'simple-git';
-import { formatArgv, opParams, type OpResult } from '../../protocol';
+import { formatArgv, opParams, opResults, type OpResult } from '../../protocol';
+import { givenFlags } from './cliFlags';
 import { firstLine } from '../git/status';
 import { pullCheckout } from '../git/sync';
 import { checkAndRecord, deployConfiguration, gitContext } from '../nix/deploy';
@@ -60,7 +61,20 @@ export const selfUpdateOp: OpDefinition<'self-update'> = {
   kind: 'self-update',
   effects: ['evaluates', 'builds', 'changes-host'],
   detached: true,
+  // It updates the agent itself: the service restarts into the new version.
+  restartsAgent: true,
   params: opParams['self-update'],
+  result: opResults['self-update'],
+  cli: {
+    summary: "pull the checkout, update the agent's flake input and force-rebuild",
+    flags: {
+      'force-rebuild': { type: 'boolean', help: 'rebuild after updating (always done; accepted for clarity)' },
+      'dry-run': { type: 'boolean', help: 'show what would change without switching' },
+      verify: { type: 'boolean', help: 'fail unless the running agent version changed' },
+      input: { type: 'string', value: 'NAME', help: "the agent's flake input (default: config agentInput)" },
+    },
+    toParams: (f) => givenFlags({ dryRun: f['dry-run'] === true ? true : undefined, verify: f.verify === true ? true : undefined, input: f.input }),
+  },
   async validate(ctx, params) {
     requireSwitchMethod(ctx);
     requireReadableState(ctx);
@@ -109,5 +123,15 @@ export const selfUpdateOp: OpDefinition<'self-update'> = {
   async postCheck(ctx, result) {
     if (result.dryRun) return result;
     return checkAndRecord(ctx, result);
+  },
+  endCheck(info, host) {
+    const r = info.result ?? {};
+    if (info.params.verify !== true || info.state !== 'succeeded' || r.agentVersionBefore !== r.agentVersionAfter) return info;
+    return {
+      ...info,
+      state: 'failed',
+      exit: 1,
+      error: `self-update --verify: host ${host} still runs agent ${r.agentVersionAfter} after the update; check that the agent's flake input moved and that the service restarted`,
+    };
   },
 };

@@ -1,6 +1,7 @@
 // switch: build the host's configuration (optionally at `rev`), set the profile, activate,
 // record the revision; the post-check runs the health checks for the new generation.
-import { opParams } from '../../protocol';
+import { opParams, opResults } from '../../protocol';
+import { givenFlags, REV_FLAG } from './cliFlags';
 import { checkAndRecord, deployConfiguration } from '../nix/deploy';
 import { requireReadableState, requireSwitchMethod } from './common';
 import type { OpDefinition } from './types';
@@ -10,7 +11,14 @@ export const switchOp: OpDefinition<'switch'> = {
   effects: ['evaluates', 'builds', 'changes-host'],
   // Activation may restart the agent itself; the op must outlive it.
   detached: true,
+  restartsAgent: false,
   params: opParams.switch,
+  result: opResults.switch,
+  cli: {
+    summary: 'build the host configuration, set the profile, activate it and run the health checks',
+    flags: { rev: REV_FLAG },
+    toParams: (f) => givenFlags({ rev: f.rev }),
+  },
   async validate(ctx) {
     requireSwitchMethod(ctx);
     requireReadableState(ctx);

@@ -1,5 +1,5 @@
 // test: run the health checks and record the outcome for the current generation.
-import { opParams } from '../../protocol';
+import { opParams, opResults } from '../../protocol';
 import { checkAndRecord } from '../nix/deploy';
 import { currentGeneration } from '../nix/profile';
 import { readMetadata } from '../state/metadata';
@@ -12,7 +12,14 @@ export const testOp: OpDefinition<'test'> = {
   // It runs the configured health checks and records their outcome.
   effects: ['changes-host'],
   detached: false,
+  restartsAgent: false,
   params: opParams.test,
+  result: opResults.test,
+  cli: {
+    summary: 'run the health checks and record the result for the current generation',
+    flags: {},
+    toParams: () => ({}),
+  },
   async validate(ctx) {
     requireReadableState(ctx);
     if (!currentGeneration(ctx.config.profile)) {

@@ -1,7 +1,9 @@
-// The op registry's contract. Adding an operation means adding one OpDefinition
-// (its validation, its command, its post-check) to the registry, nothing else.
+// What an op is, in one place: its kind, params and result schemas, what it does to the
+// host, whether it restarts the agent, its CLI command, its validation, run and post-check,
+// and the rule applied when its end is seen. Adding an operation means one OpDefinition
+// and one registry line; the worker, the CLI, the server and the tests read nothing else.
 import type { z } from 'zod';
-import type { ClientIdentity, OpKind, OpResult, OutputStream, opParams } from '../../protocol';
+import type { ClientIdentity, OpInfo, OpKind, OpResult, OutputStream, opParams, opResults } from '../../protocol';
 import type { AgentConfig } from '../config';
 import type { RunOptions, RunResult } from '../exec';
 
@@ -73,17 +75,59 @@ export function describeEffects(def: Pick<OpDefinition, 'effects'>): string {
   return parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}` : (parts[0] ?? 'only reads');
 }
 
+/** One flag of a CLI command. */
+export interface FlagSpec {
+  type: 'boolean' | 'string';
+  help: string;
+  /** Placeholder shown in help for string flags. */
+  value?: string;
+  /** Shown without brackets in the usage line; toParams refuses its absence. */
+  required?: boolean;
+}
+
+/** How the agent's CLI offers an op: `nixfleet-agent <kind> [flags]`. */
+export interface OpCli {
+  summary: string;
+  flags: Record<string, FlagSpec>;
+  /** Map parsed flags to the op's params; throws Error with a clear sentence on bad input. */
+  toParams(flags: Record<string, string | boolean | undefined>): Record<string, unknown>;
+  /**
+   * Before the op starts (not with --dry-run-like params): show what it will do and ask, or
+   * demand --yes off a terminal (throws Error: a usage error). Returns the params to run with
+   * (e.g. the confirmed list), or the exit code when nothing is to be started.
+   */
+  confirm?(config: AgentConfig, params: Record<string, unknown>, flags: Record<string, string | boolean | undefined>): Promise<Record<string, unknown> | number>;
+  /**
+   * Runs when the op did not succeed (not with --json): may start a follow-up op of the same
+   * kind through `followUp` (e.g. rebuild-smart's interactive rollback prompt).
+   */
+  onFailure?(final: OpInfo, followUp: (params: Record<string, unknown>) => Promise<OpInfo>): Promise<OpInfo | undefined>;
+}
+
 export interface OpDefinition<K extends OpKind = OpKind> {
   kind: K;
   /** What it does to the host; see OpEffect and actsOnHost. */
   effects: readonly OpEffect[];
   /** Run outside the agent's process group (systemd-run or setsid) so an agent restart does not kill it. */
   detached: boolean;
+  /**
+   * Its activation may restart the agent (a new agent version): the worker's audit record
+   * predates the restart, so the agent that sees the op end audits it again.
+   */
+  restartsAgent: boolean;
   params: (typeof opParams)[K];
+  /** What its result carries (protocol/results.ts): the extension reads it with opResultOf. */
+  result: (typeof opResults)[K];
+  cli: OpCli;
   /** Checks that need the host's state (target generation exists, not too old); throws OpError. */
   validate?(ctx: OpContext, params: z.infer<(typeof opParams)[K]>): Promise<void>;
   /** The op itself. Returns what the journal's end record and the audit log store. */
   run(ctx: OpContext, params: z.infer<(typeof opParams)[K]>): Promise<OpResult>;
   /** Runs after a successful `run` (health checks); may turn success into failure by throwing OpError. */
   postCheck?(ctx: OpContext, result: OpResult): Promise<OpResult>;
+  /**
+   * Decides the final record once the agent that saw the op end has put its own version in
+   * `result.agentVersionAfter` (self-update --verify: the version must have changed).
+   */
+  endCheck?(info: OpInfo, host: string): OpInfo;
 }

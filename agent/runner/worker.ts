@@ -6,7 +6,7 @@ import { FINAL_OP_STATES, formatArgv, type ClientIdentity, type OpInfo, type OpR
 import { AGENT_VERSION } from '../version';
 import { CommandError, runCommand } from '../exec';
 import { actsOnHost, OpError, type OpContext, type OpDefinition, type NixInfo } from '../ops/types';
-import { getOp } from '../ops/registry';
+import { executeOp, registry, requireOp } from '../ops/registry';
 import { detectNix } from '../nix/info';
 import { remoteToolEnv } from '../git/env';
 import { JournalWriter } from '../journal/writer';
@@ -49,11 +49,11 @@ export async function runWorker(stateDir: string, opId: string): Promise<number>
   // The agent's terminal may vanish; the worker must not die with it.
   process.on('SIGHUP', () => {});
 
-  const def = getOp(req.kind) as OpDefinition | undefined;
+  let def: OpDefinition | undefined;
   let outcome: Outcome;
   let lockHeld = false;
   try {
-    if (!def) throw new OpError(`op kind "${req.kind}" is not available on agent ${AGENT_VERSION}; update the agent`);
+    def = requireOp(req.kind, req.config.host);
     if (actsOnHost(def)) {
       claimLock(stateDir, opId, req.kind, initial.startedAt);
       lockHeld = true;
@@ -62,7 +62,9 @@ export async function runWorker(stateDir: string, opId: string): Promise<number>
     journal.append('info', `${req.kind} ${opId} on ${req.config.host} started by ${describeClient(req.client)} (agent ${AGENT_VERSION}${where})`);
     const nix = await detectNix();
     const ctx = makeContext(req, opId, journal, nix, abort.signal);
-    outcome = await execute(def, ctx, req, stateDir, opId, initial);
+    let result = await executeOp(req.kind, ctx, req.params);
+    if (req.magicRollback) result = await awaitConfirmation(ctx, req, stateDir, opId, initial, result);
+    outcome = { state: 'succeeded', result: { ...result } };
   } catch (err) {
     outcome = failure(err, req, abort.signal.aborted);
   }
@@ -116,27 +118,6 @@ function makeContext(req: OpRequest, opId: string, journal: JournalWriter, nix: 
   };
 }
 
-async function execute(
-  def: OpDefinition,
-  ctx: OpContext,
-  req: OpRequest,
-  stateDir: string,
-  opId: string,
-  initial: OpInfo,
-): Promise<Outcome> {
-  const parsed = def.params.safeParse(req.params);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new OpError(`invalid parameters for ${req.kind}: ${issue.path.join('.') || '(params)'}: ${issue.message}`);
-  }
-  const params = parsed.data as never;
-  await def.validate?.(ctx, params);
-  let result = await def.run(ctx, params);
-  if (def.postCheck) result = await def.postCheck(ctx, result);
-  if (req.magicRollback) result = await awaitConfirmation(ctx, req, stateDir, opId, initial, result);
-  return { state: 'succeeded', result: { ...result } };
-}
-
 /**
  * Magic rollback: after an activation, wait for the controller's `op.confirm` (a file the
  * agent writes). Without it by the deadline, go back to the generation from before.
@@ -171,9 +152,8 @@ async function awaitConfirmation(
   }
   const reason = `no confirmation within ${timeout} s`;
   ctx.log('info', `${reason}: rolling back to generation ${before}`);
-  const rollback = getOp('rollback') as OpDefinition | undefined;
-  if (!rollback) throw new OpError(`no confirmation within ${timeout} s, and this agent has no rollback op: roll host ${req.config.host} back by hand`);
-  const back = await rollback.run(ctx, { to: before, confirmOld: true } as never);
+  // The rollback op's own step, inside this op: same journal, same lock, no second record.
+  const back = await registry.rollback.run(ctx, { to: before, confirmOld: true });
   throw new OpError(`rolled back automatically: ${reason}; host ${req.config.host} is back on generation ${before}`, {
     ...result,
     generationAfter: back.generationAfter ?? before,

@@ -8,6 +8,7 @@ import { CliContext, type CliEnv } from './context';
 import { cancelCommand } from './commands/cancel';
 import { deployCommand } from './commands/deploy';
 import { forceRebuildCommand } from './commands/forceRebuild';
+import { gcCommand } from './commands/gc';
 import { generationsCommand } from './commands/generations';
 import { hostsCommand } from './commands/hosts';
 import { logCommand } from './commands/log';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   rollbackCommand,
   testCommand,
   pullCommand,
+  gcCommand,
   cancelCommand,
   planCommand,
   deployCommand,

@@ -21,6 +21,7 @@ import setGitHubToken from './github/setGitHubToken';
 import cancelOp from './host/cancelOp';
 import forceRebuild from './host/forceRebuild';
 import forceRebuildFromSource from './host/forceRebuildFromSource';
+import gc from './host/gc';
 import pull from './host/pull';
 import rebuildSmart from './host/rebuildSmart';
 import rollback from './host/rollback';
@@ -41,6 +42,7 @@ export const COMMANDS: readonly CommandDefinition[] = [
   rollbackToGeneration,
   runTests,
   pull,
+  gc,
   updateAgent,
   cancelOp,
   showLogs,

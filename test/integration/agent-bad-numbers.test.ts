@@ -94,9 +94,9 @@ test('bad numbers in protocol messages: an invalid error with one sentence, and 
       [{ type: 'ops.list', id: 4, limit: 0 }, /limit: give a whole number from 1 to 1000/],
       [{ type: 'ops.list', id: 5, limit: 1001 }, /limit: give a whole number from 1 to 1000/],
       [{ type: 'ops.list', id: 6, limit: '5' }, /limit: give a whole number from 1 to 1000/],
-      [{ type: 'op.start', id: 7, op: 'rb-1', kind: 'rollback', params: { to: 2147483648 } }, /params\.to: give a whole number from 1 to 2147483647/],
-      [{ type: 'op.start', id: 8, op: 'rb-2', kind: 'rollback', params: { to: 0 } }, /params\.to: give a whole number from 1/],
-      [{ type: 'op.start', id: 9, op: 'rb-3', kind: 'rollback', params: { to: 2.5 } }, /params\.to: give a whole number/],
+      [{ type: 'op.start', id: 7, op: 'rb-1', kind: 'rollback', params: { to: 2147483648 } }, /^host \S+: invalid parameters for rollback: to: give a whole number from 1 to 2147483647; nothing was run$/],
+      [{ type: 'op.start', id: 8, op: 'rb-2', kind: 'rollback', params: { to: 0 } }, /^host \S+: invalid parameters for rollback: to: give a whole number from 1 to 2147483647; nothing was run$/],
+      [{ type: 'op.start', id: 9, op: 'rb-3', kind: 'rollback', params: { to: 2.5 } }, /^host \S+: invalid parameters for rollback: to: give a whole number from 1 to 2147483647; nothing was run$/],
     ];
     let n = 1;
     for (const [msg, wanted] of table) {

@@ -6,6 +6,8 @@ import {
   CLIENT_NAME_RE,
   clientNameOf,
   formatArgv,
+  gcPlan,
+  GC_MAX_DAYS,
   isOldGeneration,
   OLD_GENERATION_DAYS,
   opEventId,
@@ -13,6 +15,7 @@ import {
   phaseStarted,
   phaseStartLine,
   opResultOf,
+  parseDays,
   REBUILD_SMART_FLAGS,
   REBUILD_SMART_PHASE_FLAGS,
   rebuildSmartConflict,
@@ -72,4 +75,28 @@ test('a Rebuild Smart phase start line is read back as its phase, and no other l
   assert.equal(phaseStarted(phaseStartLine('rebuild')), 'rebuild');
   assert.equal(phaseStarted('✓ rebuild 1.2s'), undefined);
   assert.equal(phaseStarted('⏳ rebuild: running out of space'), undefined);
+});
+
+test('gc: older than the limit goes, except the current and the last known working one; the limit itself stays', () => {
+  const now = Date.parse('2026-12-01T00:00:00Z');
+  const gen = (generation: number, ageDays: number, marks: { current?: boolean; lastKnownWorking?: boolean } = {}) => ({
+    generation,
+    createdAt: new Date(now - ageDays * DAY).toISOString(),
+    current: marks.current === true,
+    lastKnownWorking: marks.lastKnownWorking === true,
+  });
+  const gens = [gen(5, 1), gen(2, 40, { lastKnownWorking: true }), gen(1, 50), gen(3, 30), gen(4, 31, { current: true }), gen(6, 45)];
+  const plan = gcPlan(gens, 30, now);
+  assert.deepEqual(plan.delete.map((g) => g.generation), [1, 6]);
+  assert.deepEqual(plan.kept.map((k) => [k.generation.generation, k.reason]), [[2, 'last-known-working'], [4, 'current']]);
+  assert.deepEqual(gcPlan(gens, 60, now), { delete: [], kept: [] });
+});
+
+test('gc: an age in days is "30d" or "30", from 1 to GC_MAX_DAYS; anything else is one sentence', () => {
+  assert.equal(parseDays('30d'), 30);
+  assert.equal(parseDays('7'), 7);
+  assert.equal(parseDays(String(GC_MAX_DAYS)), GC_MAX_DAYS);
+  for (const bad of ['0', '0d', '-1d', '1.5d', '30 d', '30days', 'd', '', '1e3', String(GC_MAX_DAYS + 1), '30d; rm -rf /']) {
+    assert.throws(() => parseDays(bad), (err: Error) => /^".*" is not an age in days: give a whole number of days from 1 to 36500, such as 30d$/.test(err.message), bad);
+  }
 });

@@ -20,8 +20,11 @@ export interface OpCommandSpec {
   activates: boolean;
   /** The op's params from the command's flags; throws UsageError on bad input. */
   params(ctx: CliContext): Record<string, unknown>;
-  /** The confirmation question; may read the host and add params (e.g. rollback's confirmOld). */
-  review(ctx: CliContext, host: string, session: AgentSession, params: Record<string, unknown>): Promise<{ question: string; params?: Record<string, unknown> }>;
+  /**
+   * The confirmation question; may read the host and add params (e.g. rollback's confirmOld),
+   * or say there is nothing to do (`nothing`: printed, exit 0, no op started).
+   */
+  review(ctx: CliContext, host: string, session: AgentSession, params: Record<string, unknown>): Promise<{ question: string; params?: Record<string, unknown> } | { nothing: string }>;
 }
 
 export function opCommand(spec: OpCommandSpec): Command {
@@ -46,6 +49,10 @@ export function opCommand(spec: OpCommandSpec): Command {
       const session = await conns.online(host);
       if (spec.mutating) {
         const r = await spec.review(ctx, host, session, params);
+        if ('nothing' in r) {
+          ctx.out.note(r.nothing);
+          return 0;
+        }
         await ctx.confirm(`${spec.name} ${host}`, r.question);
         params = { ...params, ...(r.params ?? {}) };
       }

@@ -1,0 +1,233 @@
+// Accepting an op: the refusals (unknown kind, unauthenticated, invalid params, busy, an op
+// id reused for something else), the host lock, and the files the worker starts from
+// (audit start record, request.json, journal, op.json), in that order, nothing half-done.
+import { renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { FINAL_OP_STATES, type ClientIdentity, type ErrorCode, type OpInfo, type OpKind } from '../../protocol';
+import type { AgentConfig } from '../config';
+import { AGENT_VERSION } from '../version';
+import { parseOpParams, requireOp } from '../ops/registry';
+import { actsOnHost, describeEffects, OpError, type OpDefinition } from '../ops/types';
+import { createOpDir, readOpInfo, writeOpInfo } from '../journal/opStore';
+import { journalFile, opDir } from '../journal/paths';
+import { auditStart } from '../journal/audit';
+import { JournalWriter } from '../journal/writer';
+import { acquireLock, BusyError, holderAlive, readLock, releaseLock } from './lock';
+import { readWorker, writeRequest, writeWorker } from './request';
+import { spawnWorker, type SpawnedWorker } from './spawn';
+import { APPEND, writeNoFollowSync } from '../state/noFollow';
+
+/** A request the manager refuses, with the protocol error code to answer it with. */
+export class OpRequestError extends Error {
+  override name = 'OpRequestError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface StartRequest {
+  op: string;
+  kind: OpKind;
+  params: Record<string, unknown>;
+  client: ClientIdentity;
+  magicRollback?: boolean;
+}
+
+/** What accepting needs from the manager: the op's current record, and what to do once the worker runs. */
+export interface AcceptHost {
+  readonly config: AgentConfig;
+  get(opId: string): OpInfo | undefined;
+  /** op.json is written: the op is this process's own, not a foreign one to discover. */
+  recorded(opId: string): void;
+  /** The worker was spawned: follow it. */
+  accepted(info: OpInfo, worker: SpawnedWorker): void;
+}
+
+/** The op's definition, or the refusal to answer with when this agent has none. */
+export function definitionOf(kind: OpKind, config: AgentConfig): OpDefinition {
+  try {
+    return requireOp(kind, config.host);
+  } catch (err) {
+    throw new OpRequestError('failed', (err as Error).message);
+  }
+}
+
+/** Accept an op: returns the existing op when the id is known (nothing new runs). */
+export async function acceptOp(m: AcceptHost, req: StartRequest, opts: { authenticated: boolean }): Promise<{ op: OpInfo; existing: boolean }> {
+  const { config } = m;
+  const stateDir = config.stateDir;
+  const known = m.get(req.op);
+  if (known) return { op: sameRequest(known, req), existing: true };
+  const def = definitionOf(req.kind, config);
+  const acts = actsOnHost(def);
+  if (acts && !opts.authenticated) {
+    throw new OpRequestError('unauthorized', `${req.kind} ${describeEffects(def)} on host ${config.host}, so it needs an authenticated controller: connect with the host's bearer token (or over SSH)`);
+  }
+  if (acts) await lockSettled(stateDir);
+  // Everything below is synchronous, so two starts in this process cannot interleave.
+  const again = m.get(req.op);
+  if (again) return { op: sameRequest(again, req), existing: true };
+  try {
+    parseOpParams(def, config.host, req.params);
+  } catch (err) {
+    if (err instanceof OpError) throw new OpRequestError('invalid', err.message);
+    throw err;
+  }
+  const startedAt = new Date().toISOString();
+  if (acts) {
+    try {
+      acquireLock(stateDir, req.op, req.kind, startedAt);
+    } catch (err) {
+      if (err instanceof BusyError) throw new OpRequestError('busy', err.message);
+      throw err;
+    }
+  }
+  try {
+    try {
+      createOpDir(stateDir, req.op);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        // Another process accepted the same id a moment ago.
+        if (acts) releaseLock(stateDir, req.op);
+        const other = await waitForInfo(stateDir, req.op);
+        if (other) return { op: sameRequest(other, req), existing: true };
+        // Its creator died between mkdir and op.json (kill -9): nothing ran, since the
+        // worker is spawned only after op.json exists. Clear it and accept the op afresh.
+        clearAbandoned(stateDir, req.op);
+        return acceptOp(m, req, opts);
+      }
+      throw err;
+    }
+    const info: OpInfo = {
+      id: req.op,
+      kind: req.kind,
+      params: req.params,
+      state: 'running',
+      client: req.client,
+      startedAt,
+      lastSeq: 0,
+      agentVersion: AGENT_VERSION,
+    };
+    // Before anything is written or runs: an op the audit log cannot record does not start.
+    try {
+      auditStart(stateDir, info);
+    } catch (err) {
+      clearAbandoned(stateDir, req.op); // the op's claim (its empty directory) goes too: nothing half-done
+      throw new OpRequestError('failed', `${req.kind} not started on host ${config.host}: its start cannot be recorded in the audit log ${path.join(stateDir, 'audit.jsonl')} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); if it is a symlink, remove it, then retry; nothing ran`);
+    }
+    writeRequest(stateDir, req.op, {
+      kind: req.kind,
+      params: req.params,
+      client: req.client,
+      config,
+      magicRollback: req.magicRollback,
+    });
+    writeNoFollowSync(journalFile(stateDir, req.op), '', APPEND);
+    writeOpInfo(stateDir, info);
+    m.recorded(req.op);
+    const spawned = spawnWorker(stateDir, req.op, config.workerLauncher, (text) => launcherNotice(stateDir, req.op, text));
+    if (spawned.pid !== undefined && !readWorker(stateDir, req.op)) {
+      writeWorker(stateDir, req.op, { pid: spawned.pid });
+    }
+    m.accepted(info, spawned);
+    return { op: info, existing: false };
+  } catch (err) {
+    if (acts && readLock(stateDir)?.op === req.op && !readWorker(stateDir, req.op)) {
+      releaseLock(stateDir, req.op);
+    }
+    throw err;
+  }
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => JSON.stringify(k) + ':' + canonical(o[k]))
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+function sameRequest(known: OpInfo, req: StartRequest): OpInfo {
+  if (known.kind !== req.kind || canonical(known.params) !== canonical(req.params)) {
+    throw new OpRequestError(
+      'conflict',
+      `op id ${req.op} was already used for ${known.kind} ${canonical(known.params)}; choose a new op id for a different operation`,
+    );
+  }
+  return known;
+}
+
+/**
+ * A worker writes its op's final record, then its audit record, then releases the lock:
+ * a controller that saw op.end and starts its next op at once (a deploy's build, then
+ * its switch) must not be told "busy" by that op. Waits (without blocking the event loop)
+ * while the lock's holder is an op already recorded as ended, at most 2 s.
+ */
+async function lockSettled(stateDir: string): Promise<void> {
+  const until = Date.now() + 2000;
+  for (;;) {
+    const holder = readLock(stateDir);
+    if (!holder || !holderAlive(holder) || Date.now() > until) return;
+    let ended = false;
+    try {
+      const info = readOpInfo(stateDir, holder.op);
+      ended = info !== undefined && FINAL_OP_STATES.includes(info.state);
+    } catch {
+      return;
+    }
+    if (!ended) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Why the worker was not started the configured way: in the agent's log and in the op's
+ * journal (written before the worker opens it), so whoever follows the op sees it too.
+ */
+function launcherNotice(stateDir: string, opId: string, text: string): void {
+  process.stderr.write(`nixfleet-agent: ${text}\n`);
+  try {
+    const journal = JournalWriter.open(journalFile(stateDir, opId));
+    journal.append('info', text);
+    journal.close();
+  } catch {
+    /* the agent's log has it */
+  }
+}
+
+/**
+ * The op.json another process is writing, or undefined when it never came (its creator
+ * died). Waits without blocking the event loop: other clients are served meanwhile.
+ */
+async function waitForInfo(stateDir: string, opId: string): Promise<OpInfo | undefined> {
+  const until = performance.now() + 2000;
+  for (;;) {
+    const info = readOpInfo(stateDir, opId);
+    if (info) return info;
+    if (performance.now() > until) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Move a half-created op directory aside with one rename, so that of several processes
+ * retrying the same id only one clears it (the others see ENOENT and start over).
+ */
+function clearAbandoned(stateDir: string, opId: string): void {
+  const aside = path.join(path.dirname(opDir(stateDir, opId)), `.abandoned-${opId}-${process.pid}-${Date.now()}`);
+  try {
+    renameSync(opDir(stateDir, opId), aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  rmSync(aside, { recursive: true, force: true });
+}
