@@ -28,44 +28,61 @@ function missingAttribute(stderr: string): boolean {
   return /does not provide attribute/.test(stderr);
 }
 
+/** One attribute's answer, as soon as its evaluation ends (the others may still run). */
+export interface AttributeResult {
+  attribute: string;
+  hosts: DiscoveredHost[];
+  error: string | undefined;
+}
+
+/**
+ * The flake's hosts: the three attributes are evaluated side by side, and `onAttribute` hears
+ * each one as it ends, so its hosts can be shown without waiting for the slowest evaluation.
+ */
 export async function discoverFlakeHosts(
   flakeDir: string,
-  opts: { signal?: AbortSignal; nix?: string; timeoutMs?: number } = {},
+  opts: { signal?: AbortSignal; nix?: string; timeoutMs?: number; onAttribute?: (r: AttributeResult) => void } = {},
 ): Promise<DiscoveryResult> {
   const nix = opts.nix ?? 'nix';
   const results = await Promise.all(
     FLAKE_ATTRIBUTES.map(async ({ attribute, platform }) => {
-      const r = await execa(
-        nix,
-        // Flakes may not be enabled in the user's nix.conf: enable them for this call only
-        // (keeping any NIX_CONFIG the user has).
-        ['--extra-experimental-features', 'nix-command flakes', 'eval', '--json', `${flakeDir}#${attribute}`, '--apply', 'builtins.attrNames'],
-        { reject: false, cancelSignal: opts.signal, timeout: opts.timeoutMs ?? 60_000, stdin: 'ignore' },
-      );
-      if (r.exitCode === 0) {
-        let names: unknown;
-        try {
-          names = JSON.parse(String(r.stdout));
-        } catch {
-          return { hosts: [], error: `nix eval ${attribute}: output is not JSON` };
-        }
-        if (!Array.isArray(names)) return { hosts: [], error: `nix eval ${attribute}: expected a list of names` };
-        const hosts: DiscoveredHost[] = [];
-        for (const n of names) {
-          if (typeof n === 'string' && HOST_NAME_RE.test(n)) hosts.push({ name: n, platform, attribute });
-        }
-        return { hosts, error: undefined };
-      }
-      const stderr = String(r.stderr ?? '');
-      if (missingAttribute(stderr)) return { hosts: [], error: undefined };
-      const why = r.isCanceled ? 'cancelled' : r.timedOut ? 'timed out' : (lastErrorLine(stderr) || r.shortMessage || `exit ${r.exitCode}`);
-      return { hosts: [], error: `could not list ${attribute} of the workspace flake: ${printable(why, 300)}; check that "nix eval .#${attribute}" works in a terminal` };
+      const r = await evaluate(attribute, platform);
+      opts.onAttribute?.({ attribute, ...r });
+      return r;
     }),
   );
   return {
     hosts: results.flatMap((r) => r.hosts),
     errors: results.flatMap((r) => (r.error ? [r.error] : [])),
   };
+
+  async function evaluate(attribute: string, platform: Platform): Promise<{ hosts: DiscoveredHost[]; error: string | undefined }> {
+    const r = await execa(
+      nix,
+      // Flakes may not be enabled in the user's nix.conf: enable them for this call only
+      // (keeping any NIX_CONFIG the user has).
+      ['--extra-experimental-features', 'nix-command flakes', 'eval', '--json', `${flakeDir}#${attribute}`, '--apply', 'builtins.attrNames'],
+      { reject: false, cancelSignal: opts.signal, timeout: opts.timeoutMs ?? 60_000, stdin: 'ignore' },
+    );
+    if (r.exitCode === 0) {
+      let names: unknown;
+      try {
+        names = JSON.parse(String(r.stdout));
+      } catch {
+        return { hosts: [], error: `nix eval ${attribute}: output is not JSON` };
+      }
+      if (!Array.isArray(names)) return { hosts: [], error: `nix eval ${attribute}: expected a list of names` };
+      const hosts: DiscoveredHost[] = [];
+      for (const n of names) {
+        if (typeof n === 'string' && HOST_NAME_RE.test(n)) hosts.push({ name: n, platform, attribute });
+      }
+      return { hosts, error: undefined };
+    }
+    const stderr = String(r.stderr ?? '');
+    if (missingAttribute(stderr)) return { hosts: [], error: undefined };
+    const why = r.isCanceled ? 'cancelled' : r.timedOut ? 'timed out' : (lastErrorLine(stderr) || r.shortMessage || `exit ${r.exitCode}`);
+    return { hosts: [], error: `could not list ${attribute} of the workspace flake: ${printable(why, 300)}; check that "nix eval .#${attribute}" works in a terminal` };
+  }
 }
 
 function lastErrorLine(stderr: string): string {
