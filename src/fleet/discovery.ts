@@ -1,6 +1,7 @@
 // Hosts declared by the workspace flake. Runs `nix eval` (argv, no shell) only when asked:
 // evaluating the flake runs the workspace's Nix code, so callers do this only in a trusted
 // workspace, after the view is shown.
+import { setPriority } from 'node:os';
 import { execa } from 'execa';
 import type { Platform } from '../../protocol';
 import { HOST_NAME_RE, printable } from '../../protocol';
@@ -17,6 +18,9 @@ export const FLAKE_ATTRIBUTES: ReadonlyArray<{ attribute: string; platform: Plat
   { attribute: 'darwinConfigurations', platform: 'darwin' },
   { attribute: 'homeConfigurations', platform: 'home-manager' },
 ];
+
+/** Niceness of the `nix eval` processes (background work; the agents' answers come first). */
+const EVAL_NICENESS = 10;
 
 export interface DiscoveryResult {
   hosts: DiscoveredHost[];
@@ -57,13 +61,22 @@ export async function discoverFlakeHosts(
   };
 
   async function evaluate(attribute: string, platform: Platform): Promise<{ hosts: DiscoveredHost[]; error: string | undefined }> {
-    const r = await execa(
+    const child = execa(
       nix,
       // Flakes may not be enabled in the user's nix.conf: enable them for this call only
       // (keeping any NIX_CONFIG the user has).
       ['--extra-experimental-features', 'nix-command flakes', 'eval', '--json', `${flakeDir}#${attribute}`, '--apply', 'builtins.attrNames'],
       { reject: false, cancelSignal: opts.signal, timeout: opts.timeoutMs ?? 60_000, stdin: 'ignore' },
     );
+    // Evaluation runs beside the agents' first answers, which the view waits for: it yields the CPU to them.
+    if (child.pid !== undefined) {
+      try {
+        setPriority(child.pid, EVAL_NICENESS);
+      } catch {
+        // Not permitted here: it only runs at the usual priority.
+      }
+    }
+    const r = await child;
     if (r.exitCode === 0) {
       let names: unknown;
       try {
