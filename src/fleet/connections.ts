@@ -72,6 +72,8 @@ export class Connections {
     this.opening++;
     try {
       for (let rec = this.pending.shift(); rec && !this.disposed; rec = this.pending.shift()) {
+        // The host may have left the list while it waited.
+        if (this.registry.get(rec.snapshot.name) !== rec) continue;
         // A host that cannot be opened is shown offline by connect(); the queue goes on.
         await this.connect(rec).catch(() => undefined);
         // The place frees when the host answers or fails, or after a while for a slow one.

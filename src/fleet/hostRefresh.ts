@@ -30,12 +30,12 @@ export class HostRefresh {
     const session = rec.session;
     if (!session || session.state.state !== 'online') return;
     try {
-      // The status alone makes the host's row: shown as soon as it arrives, before the lists.
-      const statusShown = session.status().then((status) => {
-        if (rec.session === session) this.registry.update(rec, { status, lastSeen: new Date().toISOString() });
-        return status;
-      });
-      const [status, generations, ops] = await Promise.all([statusShown, session.generations(), session.listOps(50)]);
+      // The status alone makes the host's row: asked first and shown as soon as it arrives, so
+      // the agent answers it before reading its generations and ops (the slower lists).
+      const status = await session.status();
+      if (rec.session !== session) return;
+      this.registry.update(rec, { status, lastSeen: new Date().toISOString() });
+      const [generations, ops] = await Promise.all([session.generations(), session.listOps(50)]);
       if (rec.session !== session) return;
       const running = ops.filter((o) => o.state === 'running');
       const lastOp = ops.filter((o) => o.state !== 'running').sort((a, b) => (b.endedAt ?? b.startedAt).localeCompare(a.endedAt ?? a.startedAt))[0];

@@ -40,27 +40,32 @@ export default [
       await walkthrough.locator('.getting-started-category .category-title, h2', { hasText: 'Get Started with NixFleet' }).first().waitFor({ timeout: 20_000 });
       const titles = (await walkthrough.locator('.getting-started-step .step-title').allInnerTexts()).map((s) => s.trim());
       for (const t of STEPS) if (!titles.includes(t)) throw new Error(`the walkthrough has no step "${t}"; it shows: ${titles.join(' | ')}`);
-      // The hosts are listed and the folder is open: those steps completed by their context keys.
+      // The flake is open and a host is online: those steps are checked by their context keys.
       const step = (t) => walkthrough.locator('.getting-started-step', { has: page.locator('.step-title', { hasText: t }) }).first();
-      const done = async (t) => /\bcomplete\b/.test((await step(t).getAttribute('class')) ?? '') || (await step(t).locator('.codicon-pass-filled, .codicon-getting-started-step-checked').count()) > 0;
-      const deadline = Date.now() + 20_000;
-      while (!((await done(STEPS[0])) && (await done(STEPS[1])) && (await done(STEPS[2])))) {
-        if (Date.now() > deadline) throw new Error(`with a folder open and hosts online, the first three steps must be checked; checked: ${(await Promise.all(STEPS.map(done))).map((d, i) => `${STEPS[i]}=${d}`).join(', ')}`);
-        await page.waitForTimeout(300);
-      }
+      const done = async (t) => /\bcomplete\b/.test((await step(t).getAttribute('class')) ?? '') || (await step(t).locator('.codicon-getting-started-step-checked, .codicon-pass-filled').count()) > 0;
+      const checked = async () => (await Promise.all(STEPS.map(done))).map((d, i) => `${STEPS[i]}=${d}`).join(', ');
+      const waitDone = async (ts, what) => {
+        const deadline = Date.now() + 20_000;
+        while (!(await Promise.all(ts.map(done))).every(Boolean)) {
+          if (Date.now() > deadline) throw new Error(`${what}; checked: ${await checked()}`);
+          await page.waitForTimeout(300);
+        }
+      };
+      await waitDone([STEPS[0], STEPS[2]], 'with the nixcfg flake open and hosts online, "Open your nixcfg" and "Set a token, or use ssh" must be checked');
       if (await done(STEPS[4])) throw new Error('"Your first deploy" is checked before any deploy ran');
       // Open the "first switch" step: its text and its button.
       await step(STEPS[3]).locator('.step-title').click();
       await step(STEPS[3]).locator('.step-description-container .monaco-button, .step-description-container a', { hasText: 'Switch a Host' }).first().waitFor({ timeout: 10_000 });
-      await ctx.shot('20-walkthrough');
       // A step's button runs its command: "Show the Fleet view" (nixfleet.focus) on the hosts step.
       await step(STEPS[1]).locator('.step-title').click();
       const button = step(STEPS[1]).locator('.step-description-container .monaco-button, .step-description-container a', { hasText: 'Show the Fleet view' }).first();
       await button.waitFor({ timeout: 10_000 });
-      await page.locator(`${sel.sidebar}`).evaluate((e) => e.setAttribute('data-nixfleet-test', 'before')).catch(() => {});
-      await page.keyboard.press('Control+B').catch(() => {}); // hide the sidebar: the button must bring the Fleet view back
+      await page.keyboard.press('Control+B'); // hide the sidebar: the button must bring the Fleet view back
+      await page.locator(`${sel.sidebar} .composite.title`, { hasText: /NixFleet/i }).first().waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => {});
       await button.click();
       await page.locator(`${sel.sidebar} .composite.title`, { hasText: /NixFleet/i }).first().waitFor({ timeout: 15_000 });
+      await waitDone([STEPS[1]], 'the hosts step must be checked once the Fleet view it shows is open');
+      await ctx.shot('20-walkthrough');
       // "Add Host" from the walkthrough opens the Add Host prompts (closed again: nothing is written).
       await step(STEPS[1]).locator('.step-title').click().catch(() => {});
       await step(STEPS[1]).locator('.step-description-container .monaco-button, .step-description-container a', { hasText: 'Add Host' }).first().click();
@@ -69,33 +74,6 @@ export default [
       if (!/host|name|address/i.test(prompt)) throw new Error(`the walkthrough's Add Host button opened no Add Host prompt: "${prompt}"`);
       await page.keyboard.press('Escape');
       await page.locator(sel.quickInputBox).waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => {});
-    },
-  },
-  {
-    name: 'getting started: a host row\'s hover shows platform, address and transport, agent version, generation with date and commit, and the last op',
-    async run(ctx) {
-      const { page, fleet } = ctx;
-      await page.keyboard.press('Escape');
-      const row = await showHost(page, 'h1');
-      const gen = fleet.currentGeneration('h1');
-      await waitTree(page, 'h1 online', (rows) => rows.find((r) => r.level === 1 && r.label === 'h1' && /\bonline\b/.test(r.description)));
-      const hover = page.locator('.workbench-hover, .monaco-hover').filter({ hasText: 'Address' }).first();
-      for (let i = 0; i < 5 && !(await hover.isVisible().catch(() => false)); i++) {
-        await page.mouse.move(0, 0);
-        await row.locator('.label-name').hover();
-        await hover.waitFor({ timeout: 4_000 }).catch(() => {});
-      }
-      const text = (await hover.innerText({ timeout: 5_000 })).replace(/\u00a0/g, ' ').replace(/\s+/g, ' ');
-      const want = [
-        [/h1 — NixOS, online/, 'name, platform and connection'],
-        [/Address: ws:\/\/127\.0\.0\.1:\d+ \(WebSocket\)/, 'address and transport'],
-        [/Agent: agent \d+\.\d+\.\d+ · Nix \d/, 'agent and Nix versions'],
-        [new RegExp(`Generation: ${gen}, built \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d from commit [0-9a-f]{7}`), `generation ${gen} with its date and commit`],
-        [/Last op: /, 'the last op'],
-      ];
-      for (const [re, what] of want) if (!re.test(text)) throw new Error(`h1's hover lacks ${what} (${re}); it reads: ${text}`);
-      await ctx.shot('21-host-tooltip');
-      await page.mouse.move(0, 0);
     },
   },
   {
@@ -153,6 +131,45 @@ export default [
       for (const i of ['Deploy', 'Rollback Deployed Hosts', 'Show Deploy Summary', 'Revert PR', 'Add Host', 'Refresh', 'Set Agent Token', 'Set GitHub Token', 'Get Started']) {
         if (!vm.labels.includes(i)) throw new Error(`the Fleet view's … menu has no "${i}"; it shows: ${vm.labels.join(' | ')}`);
       }
+    },
+  },
+  {
+    name: 'getting started: a host row\'s hover shows platform, address and transport, agent version, generation with date and commit, and the last op',
+    async run(ctx) {
+      const { page, fleet } = ctx;
+      await page.keyboard.press('Escape');
+      await showGenerations(page, 'h1');
+      const row = await showHost(page, 'h1');
+      const gen = fleet.currentGeneration('h1');
+      // The commit the hover names is the one the generation row shows (the agent's record).
+      const genRow = await waitTree(page, `h1 online, its Generation ${gen} row`, (rows) => {
+        const h = rows.find((r) => r.level === 1 && r.label === 'h1' && /\bonline\b/.test(r.description));
+        return h && rows.find((r) => r.label.startsWith(`Generation ${gen} `) && / · /.test(r.description));
+      }, 30_000, { keepExpanded: ['h1', 'Generations'] });
+      const rev = /· ([0-9a-f]{7}) ·/.exec(genRow.description)?.[1];
+      const commit = rev ? `commit ${rev}` : 'an unrecorded commit';
+      const want = [
+        [/h1 — NixOS, online/, 'name, platform and connection'],
+        [/Address: ws:\/\/127\.0\.0\.1:\d+ \(WebSocket\)/, 'address and transport'],
+        [/Agent: agent \d+\.\d+\.\d+ · Nix \d/, 'agent and Nix versions'],
+        [new RegExp(`Generation: ${gen}, built \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d from ${commit} · tests (passed|failed|not run)`), `generation ${gen} with its date and ${commit}`],
+        // The Run Tests of the test before is h1's last op (shown once the refresh after it landed).
+        [/Last op: test (succeeded|failed) \d{4}-\d\d-\d\d \d\d:\d\d by vscode /, 'the last op (the test run just before) and how it ended'],
+      ];
+      const hover = page.locator('.workbench-hover, .monaco-hover').filter({ hasText: 'Address' }).first();
+      let text = '';
+      let missing = want;
+      for (let i = 0; i < 8 && missing.length; i++) {
+        await page.mouse.move(0, 0);
+        await hover.waitFor({ state: 'hidden', timeout: 3_000 }).catch(() => {});
+        await row.locator('.label-name').hover();
+        await hover.waitFor({ timeout: 5_000 }).catch(() => {});
+        text = (await hover.innerText({ timeout: 2_000 }).catch(() => '')).replace(/\u00a0/g, ' ').replace(/\s+/g, ' ');
+        missing = want.filter(([re]) => !re.test(text));
+      }
+      if (missing.length) throw new Error(`h1's hover lacks ${missing.map(([re, what]) => `${what} (${re})`).join(', ')}; it reads: ${text || '(no hover)'}`);
+      await ctx.shot('21-host-tooltip');
+      await page.mouse.move(0, 0);
     },
   },
   {
