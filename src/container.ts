@@ -12,8 +12,8 @@ import type { Editor } from './editor/editor';
 import { vscodeEditor } from './editor/vscodeEditor';
 import type { FlowContext } from './flows/context';
 import { openAgentSession } from './fleet/agentSession';
-import { discoverFlakeHosts, type DiscoveredHost } from './fleet/discovery';
 import { Fleet } from './fleet/fleet';
+import { FleetStartup, type DiscoveryTarget } from './fleet/fleetStartup';
 import { parseHostsSetting, type HostEntry } from './fleet/hostConfig';
 import { readWorkspaceInfo } from './fleet/workspace';
 import { Settings } from './settings';
@@ -37,9 +37,7 @@ export class Container implements vscode.Disposable, FlowContext {
   /** The deploy summary webview while it is open (views/deploySummary.ts fills this slot). */
   deploySummary: SummaryPanel | undefined;
   private deployService: DeployService | undefined;
-  private started: Promise<void> | undefined;
-  private discovered: DiscoveredHost[] = [];
-  private discoveryErrors: string[] = [];
+  private readonly startup: FleetStartup;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(readonly context: vscode.ExtensionContext) {
@@ -57,8 +55,15 @@ export class Container implements vscode.Disposable, FlowContext {
         if (host !== 'github') void this.fleet.reconnect(host);
       }),
     );
-    // Reading settings is cheap and spawns nothing: the tree can list hosts right away.
-    this.loadHosts();
+    // Last session's hosts and the settings' are read here (cheap, nothing spawned): the tree
+    // lists them the moment it opens; the flake's hosts merge in as its evaluation answers.
+    this.startup = new FleetStartup({
+      fleet: this.fleet,
+      settingsHosts: () => parseHostsSetting(this.settings.hosts),
+      discoveryTarget: () => this.discoveryTarget(),
+      readWorkspace: () => this.readWorkspace(),
+      memory: context.workspaceState,
+    });
   }
 
   get workspaceDir(): string | undefined {
@@ -75,22 +80,17 @@ export class Container implements vscode.Disposable, FlowContext {
     return vscode.workspace.isTrusted;
   }
 
-  /** Re-read `nixfleet.hosts` (and apply the last discovery result). */
+  /** Re-read `nixfleet.hosts`. */
   loadHosts(): void {
-    const { hosts, errors } = parseHostsSetting(this.settings.hosts);
-    this.fleet.configure(hosts, this.discovered, [...errors, ...this.discoveryErrors]);
+    this.startup.loadSettings();
   }
 
   /**
-   * First use (view shown or a command run): read the workspace, discover the flake's hosts
-   * and connect to the agents. Idempotent.
+   * First use (view shown or a command run): connect to the agents, discover the flake's hosts
+   * and read the workspace, side by side. Idempotent; resolves when all three are done.
    */
   ensureStarted(): Promise<void> {
-    this.started ??= (async () => {
-      await Promise.all([this.rediscover(), this.readWorkspace()]);
-      await this.fleet.start();
-    })();
-    return this.started;
+    return this.startup.start();
   }
 
   async readWorkspace(): Promise<void> {
@@ -98,34 +98,18 @@ export class Container implements vscode.Disposable, FlowContext {
     this.fleet.setWorkspace(dir ? await readWorkspaceInfo(dir).catch(() => undefined) : undefined);
   }
 
-  /** Evaluate the workspace flake's host names; only in a trusted workspace (it runs Nix code). */
-  async rediscover(): Promise<void> {
+  /** Evaluate the workspace flake's host names again (flake.nix changed, Refresh). */
+  rediscover(): Promise<void> {
+    return this.startup.rediscover();
+  }
+
+  /** The flake to evaluate: only in a trusted workspace (it runs Nix code) with discovery on. */
+  private async discoveryTarget(): Promise<DiscoveryTarget> {
     const dir = this.workspaceDir;
-    let enabled: boolean;
-    try {
-      enabled = this.settings.discoverFromFlake;
-    } catch (err) {
-      // A bad value is shown with the hosts' problems, like any discovery error.
-      this.discovered = [];
-      this.discoveryErrors = [(err as Error).message];
-      this.loadHosts();
-      return;
-    }
-    if (!dir || !enabled || !this.trusted) {
-      this.discovered = [];
-      this.discoveryErrors = [];
-    } else {
-      const hasFlake = await vscode.workspace.fs.stat(vscode.Uri.joinPath(vscode.Uri.file(dir), 'flake.nix')).then(() => true, () => false);
-      if (!hasFlake) {
-        this.discovered = [];
-        this.discoveryErrors = [];
-      } else {
-        const r = await discoverFlakeHosts(dir).catch((err: Error) => ({ hosts: [], errors: [`could not run nix eval: ${err.message}; is Nix installed and on PATH?`] }));
-        this.discovered = r.hosts;
-        this.discoveryErrors = r.errors;
-      }
-    }
-    this.loadHosts();
+    // A bad setting value is shown with the hosts' problems, like any discovery error.
+    if (!this.settings.discoverFromFlake || !dir || !this.trusted) return {};
+    const hasFlake = await vscode.workspace.fs.stat(vscode.Uri.joinPath(vscode.Uri.file(dir), 'flake.nix')).then(() => true, () => false);
+    return hasFlake ? { dir } : {};
   }
 
   /** Write `nixfleet.hosts` with `entry` added (or replacing the entry of the same name). */
@@ -141,6 +125,7 @@ export class Container implements vscode.Disposable, FlowContext {
   }
 
   dispose(): void {
+    this.startup.dispose();
     this.fleet.dispose();
     for (const d of this.disposables) d.dispose();
   }

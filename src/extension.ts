@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import { registerCommands } from './commands/registry';
 import { Container } from './container';
+import { fleetContextKeys } from './ui/contextKeys';
 import { StatusBar } from './ui/statusBar';
 import { FleetTreeProvider } from './views/fleetTreeProvider';
 
@@ -26,6 +27,7 @@ export function activate(context: vscode.ExtensionContext): NixFleetApi {
     view,
     statusBar,
     ...registerCommands(c),
+    fleetContextKeys(c.fleet),
     view.onDidChangeVisibility((e) => {
       if (e.visible) void c.ensureStarted();
     }),

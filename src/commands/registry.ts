@@ -16,6 +16,7 @@ import rollbackDeployedHosts from './deploy/rollbackDeployedHosts';
 import showDeploySummary from './deploy/showDeploySummary';
 import addHost from './fleet/addHost';
 import focus from './fleet/focus';
+import getStarted from './fleet/getStarted';
 import refresh from './fleet/refresh';
 import setGitHubToken from './github/setGitHubToken';
 import cancelOp from './host/cancelOp';
@@ -51,6 +52,7 @@ export const COMMANDS: readonly CommandDefinition[] = [
   refresh,
   addHost,
   focus,
+  getStarted,
   // deploy: rollouts to many hosts and their undo
   planDeploy,
   deploy,

@@ -6,6 +6,10 @@ import { parseAddress, type AgentEndpoint, type HostEntry } from './hostConfig';
 import type { HostRecord, HostRegistry } from './hostRegistry';
 import { waitSettled, type AgentSession, type OpEvent, type SessionState } from './session';
 
+/** Sessions being opened at once when the fleet starts, and how long one may hold its place. */
+export const OPENING_AT_ONCE = 8;
+const OPENING_SLOT_MS = 3_000;
+
 export interface ConnectionDeps {
   openSession(entry: HostEntry, endpoint: AgentEndpoint, token: string | undefined): AgentSession;
   getToken(host: string): Promise<string | undefined>;
@@ -23,6 +27,9 @@ export interface SessionListener {
 export class Connections {
   private started = false;
   private disposed = false;
+  /** Hosts waiting for their session to be opened (start, or a changed host list), in the view's order. */
+  private readonly pending: HostRecord[] = [];
+  private opening = 0;
 
   constructor(
     private readonly deps: ConnectionDeps,
@@ -34,20 +41,48 @@ export class Connections {
     return this.started;
   }
 
-  /** Open sessions to every configured host. */
+  /**
+   * Open sessions to every configured host, in the view's order and OPENING_AT_ONCE at a time
+   * (the rows on top answer first; a big fleet does not start 200 ssh handshakes in the same
+   * instant). Resolves once the first ones are opening: a command needing a host later in the
+   * queue connects it itself (session()).
+   */
   async start(): Promise<void> {
     if (this.started || this.disposed) return;
     this.started = true;
-    await this.connectAll();
+    this.connectAll();
   }
 
   /** After the host list changed: open what is new (only once started). */
   configured(): void {
-    if (this.started) void this.connectAll();
+    if (this.started) this.connectAll();
   }
 
-  private async connectAll(): Promise<void> {
-    await Promise.all(this.registry.all().map((r) => this.connect(r)));
+  /** Queue every host whose session is missing or was opened for another entry. */
+  private connectAll(): void {
+    for (const { name } of this.registry.snapshots()) {
+      const rec = this.registry.get(name);
+      const entry = rec?.snapshot.entry;
+      if (rec && entry && rec.sessionKey !== JSON.stringify(entry) && !this.pending.includes(rec)) this.pending.push(rec);
+    }
+    while (this.opening < OPENING_AT_ONCE && this.pending.length) void this.openQueued();
+  }
+
+  private async openQueued(): Promise<void> {
+    this.opening++;
+    try {
+      for (let rec = this.pending.shift(); rec && !this.disposed; rec = this.pending.shift()) {
+        // The host may have left the list while it waited.
+        if (this.registry.get(rec.snapshot.name) !== rec) continue;
+        // A host that cannot be opened is shown offline by connect(); the queue goes on.
+        await this.connect(rec).catch(() => undefined);
+        // The place frees when the host answers or fails, or after a while for a slow one.
+        const session = rec.session;
+        if (session && session.state.state === 'connecting') await waitSettled(session, OPENING_SLOT_MS);
+      }
+    } finally {
+      this.opening--;
+    }
   }
 
   /** Open the record's session unless one is open for the same entry. */

@@ -6,11 +6,12 @@
 import type { OpInfo, OpKind } from '../../protocol';
 import { followBuildProgress } from './buildProgress';
 import { Connections, type ConnectionDeps } from './connections';
-import type { DiscoveredHost } from './discovery';
+import { FLAKE_ATTRIBUTES, type DiscoveredHost } from './discovery';
 import { FleetEvents } from './fleetEvents';
 import type { HostEntry } from './hostConfig';
 import { HostRefresh } from './hostRefresh';
-import { HostRegistry } from './hostRegistry';
+import { memoryOf, type RememberedHost } from './hostMemory';
+import { HostRegistry, SETTINGS_SOURCE, type SourceHost } from './hostRegistry';
 import type { HostSnapshot } from './hostSnapshot';
 import { OpFollower, type RunOpOptions } from './opFollower';
 import type { AgentSession } from './session';
@@ -31,8 +32,8 @@ export class Fleet {
   private readonly ops: OpFollower;
   private readonly offBuildProgress: () => void;
 
-  /** Problems with settings or discovery, shown as message nodes. */
-  problems: string[] = [];
+  /** Each source's problems (bad settings entries, failed evaluations), shown as message nodes. */
+  private readonly sourceProblems = new Map<string, string[]>();
   workspace: WorkspaceInfo | undefined;
 
   readonly onDidChange = this.events.onDidChange;
@@ -65,12 +66,41 @@ export class Fleet {
 
   // ------------------------------------------------------------ hosts
 
-  /** Replace the host list (settings entries + flake discovery). Sessions follow when started. */
+  /** Replace the whole host list (settings entries + flake discovery). Sessions follow when started. */
   configure(entries: HostEntry[], discovered: DiscoveredHost[], problems: string[]): void {
-    this.problems = problems;
-    this.registry.configure(entries, discovered);
+    this.setSource(SETTINGS_SOURCE, entries.map((e) => ({ name: e.name, platform: e.platform, entry: e })), problems);
+    for (const { attribute } of FLAKE_ATTRIBUTES) {
+      this.setSource(flakeSource(attribute), discovered.filter((d) => d.attribute === attribute).map(fromFlake));
+    }
+  }
+
+  /**
+   * Replace what one source lists (settings, a flake attribute, the broker…), with its problems.
+   * Hosts of the other sources stay as they are; sessions follow when started.
+   */
+  setSource(source: string, hosts: readonly SourceHost[], problems: readonly string[] = []): void {
+    this.sourceProblems.set(source, [...problems]);
+    this.registry.setSource(source, hosts);
     this.connections.configured();
     this.events.onDidChange.fire();
+  }
+
+  /** Problems of every source, the settings' first. */
+  get problems(): string[] {
+    const settings = this.sourceProblems.get(SETTINGS_SOURCE) ?? [];
+    return [...settings, ...[...this.sourceProblems].flatMap(([s, p]) => (s === SETTINGS_SOURCE ? [] : p))];
+  }
+
+  /** Last session's hosts (hostMemory.ts): listed until their source answers, with their last status. */
+  remember(hosts: readonly RememberedHost[]): void {
+    this.registry.remember(hosts);
+    this.connections.configured();
+    this.events.onDidChange.fire();
+  }
+
+  /** What to keep for the next session, given what was remembered at the start of this one. */
+  memory(previous: readonly RememberedHost[]): RememberedHost[] {
+    return memoryOf(this.registry, previous);
   }
 
   hosts(): HostSnapshot[] {
@@ -153,4 +183,13 @@ export class Fleet {
     this.ops.dispose();
     this.events.clear();
   }
+}
+
+/** The registry source of one flake attribute: each answers on its own (discovery.ts). */
+export function flakeSource(attribute: string): string {
+  return `flake:${attribute}`;
+}
+
+export function fromFlake(d: DiscoveredHost): SourceHost {
+  return { name: d.name, platform: d.platform, discoveredIn: d.attribute };
 }

@@ -30,12 +30,18 @@ export class HostRefresh {
     const session = rec.session;
     if (!session || session.state.state !== 'online') return;
     try {
-      const [status, generations, ops] = await Promise.all([session.status(), session.generations(), session.listOps(50)]);
+      // The status alone makes the host's row: asked first and shown as soon as it arrives, so
+      // the agent answers it before reading its generations and ops (the slower lists).
+      const status = await session.status();
+      if (rec.session !== session) return;
+      this.registry.update(rec, { status, lastSeen: new Date().toISOString() });
+      const [generations, ops] = await Promise.all([session.generations(), session.listOps(50)]);
       if (rec.session !== session) return;
       const running = ops.filter((o) => o.state === 'running');
+      const lastOp = ops.filter((o) => o.state !== 'running').sort((a, b) => (b.endedAt ?? b.startedAt).localeCompare(a.endedAt ?? a.startedAt))[0];
       // Build counts of an op that ended while its op.end was missed (a dropped connection) go with it.
       const building = rec.snapshot.building && running.some((o) => o.id === rec.snapshot.building!.op) ? rec.snapshot.building : undefined;
-      this.registry.update(rec, { status, generations, runningOps: running, lastOutcome: lastOutcome(ops), building, lastSeen: new Date().toISOString(), problem: undefined });
+      this.registry.update(rec, { status, generations, runningOps: running, lastOutcome: lastOutcome(ops), lastOp, building, lastSeen: new Date().toISOString(), problem: undefined });
       // Show output of ops started elsewhere (CLI, deploy, another window) in this host's log.
       for (const op of running) this.follower().followIfNew(rec, op);
     } catch (err) {

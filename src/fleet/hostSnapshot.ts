@@ -28,4 +28,6 @@ export interface HostSnapshot {
   lastOutcome?: HostOutcome;
   /** The latest build counts of a running op (capability build-progress), until it ends. */
   building?: { op: string; progress: BuildProgress };
+  /** The host's most recent finished op (by anyone), as last reported: the host tooltip says how it ended. */
+  lastOp?: OpInfo;
 }

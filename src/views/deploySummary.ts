@@ -161,7 +161,8 @@ export class DeploySummaryPanel implements vscode.Disposable {
 body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); padding: 0 12px; }
 table { border-collapse: collapse; width: 100%; margin-top: 8px; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--vscode-panel-border); vertical-align: top; }
-td.line { font-family: var(--vscode-editor-font-family); white-space: pre-wrap; word-break: break-all; }
+td.line { font-family: var(--vscode-editor-font-family); white-space: pre-wrap; overflow-wrap: anywhere; min-width: 32ch; }
+td:last-child { white-space: nowrap; }
 .tone-ok, .wave-passed { color: var(--vscode-testing-iconPassed); }
 .tone-bad, .wave-failed { color: var(--vscode-testing-iconFailed); }
 .tone-idle, .wave-pending, .wave-not-attempted { color: var(--vscode-disabledForeground); }

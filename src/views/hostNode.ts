@@ -7,12 +7,11 @@ import { hostDrift, worstLevel, type DriftKind } from '../fleet/drift';
 import { statusRows } from '../fleet/statusRows';
 import type { WorkspaceInfo } from '../fleet/workspace';
 import { GenerationsNode } from './generationsNode';
+import { hostTooltipMarkdown, PLATFORM_LABEL } from './hostTooltip';
 import { MessageNode } from './messageNode';
 import { OpNode } from './opNode';
 import { LEVEL_COLOR, type FleetNode } from './node';
 import { StatusRowNode } from './statusRowNode';
-
-const PLATFORM_LABEL = { nixos: 'NixOS', darwin: 'nix-darwin', 'home-manager': 'home-manager' } as const;
 
 /** The host's icon says its worst drift; its colour, how bad. */
 const DRIFT_ICON: Record<DriftKind, string> = {
@@ -75,13 +74,7 @@ export class HostNode implements FleetNode {
         : s.connection === 'unconfigured'
           ? new vscode.ThemeIcon('vm-outline', new vscode.ThemeColor(LEVEL_COLOR.unknown!))
           : new vscode.ThemeIcon('vm-outline', new vscode.ThemeColor(LEVEL_COLOR.error!));
-    const tip = new vscode.MarkdownString();
-    tip.appendMarkdown(`**${s.name}** (${PLATFORM_LABEL[s.platform]})\n\n`);
-    tip.appendText(s.entry ? `Agent: ${s.entry.address}\n` : `In the workspace flake (${s.discoveredIn}); no agent configured.\n`);
-    if (s.connection === 'offline') tip.appendText(`Offline: ${s.problem ?? 'no answer'}${s.lastSeen ? ` (last seen ${s.lastSeen})` : ''}\n`);
-    if (busy) tip.appendText(`Running: ${busy.kind}\n`);
-    if (!this.trusted) tip.appendText('\nRead-only: this workspace is not trusted.');
-    item.tooltip = tip;
+    item.tooltip = new vscode.MarkdownString(hostTooltipMarkdown(s, this.trusted));
     item.contextValue = s.connection === 'unconfigured' ? 'host-noagent' : s.connection === 'online' ? 'host-online' : 'host-offline';
     return item;
   }
