@@ -26,6 +26,7 @@ import { CodeServer } from './lib/codeServer.mjs';
 import { Fleet } from './lib/fleet.mjs';
 import { GitHubServer } from './lib/github.mjs';
 import { killAllNow, stopAll, waitFor } from './lib/procs.mjs';
+import { clearNotifications } from './lib/workbench.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -283,6 +284,8 @@ async function uiPhase(context, vsix) {
       if (grep && !t.name.includes(grep)) continue;
       const t1 = Date.now();
       try {
+        // Each test starts without the toasts earlier tests left (they can hide its own).
+        await clearNotifications(page).catch(() => {});
         await withTimeout(t.run(ctx), t.timeoutMs ?? UI_TEST_TIMEOUT_MS, `UI test "${t.name}"`);
         record(t.name, true, null, Date.now() - t1);
       } catch (err) {

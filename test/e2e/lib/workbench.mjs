@@ -222,6 +222,16 @@ export async function notifications(page) {
   return (await page.locator(sel.notification).allInnerTexts()).map((s) => normalise(s).replace(/\s+/g, ' ').trim());
 }
 
+/**
+ * Dismiss every notification, so a test waits for its own: VS Code shows only a few toasts at
+ * once and keeps those with buttons, so an earlier test's toasts can hide the one awaited.
+ */
+export async function clearNotifications(page) {
+  if (!(await notifications(page)).length) return;
+  await runPaletteCommand(page, 'Notifications: Clear All Notifications');
+  await page.locator(sel.notification).first().waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => {});
+}
+
 export async function waitNotification(page, re, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
