@@ -28,6 +28,22 @@ function publish(fleet: Fleet): void {
   if (now.online !== p.online) void set('nixfleet.hasOnlineHost', (p.online = now.online));
 }
 
+/**
+ * Say every key again, each turning true from false, once the walkthrough is open: its steps
+ * then see the change they complete on, even when the keys were already true as it registered
+ * (at start-up, or after a window reload, the order is VS Code's).
+ */
+export async function republishContextKeys(fleet: Fleet): Promise<void> {
+  const p = published.get(fleet);
+  if (!p) return;
+  const keys: [string, keyof Published][] = [['nixfleet.workspaceHasFlake', 'flake'], ['nixfleet.hasHosts', 'hosts'], ['nixfleet.hasOnlineHost', 'online']];
+  for (const [key, field] of keys) {
+    if (!p[field]) continue;
+    await set(key, false);
+    await set(key, true);
+  }
+}
+
 export function fleetContextKeys(fleet: Fleet): vscode.Disposable {
   published.set(fleet, {});
   publish(fleet);

@@ -1,4 +1,5 @@
 // Opens the "Get Started with NixFleet" walkthrough (package.json contributes.walkthroughs).
+import { republishContextKeys } from '../../ui/contextKeys';
 import { defineCommand } from '../types';
 
 /** The walkthrough's id in package.json. */
@@ -10,5 +11,6 @@ export default defineCommand({
   mutating: false,
   async run(c) {
     await c.editor.executeCommand('workbench.action.openWalkthrough', `${c.context.extension.id}#${WALKTHROUGH_ID}`, false);
+    await republishContextKeys(c.fleet);
   },
 });
