@@ -18,6 +18,11 @@ export interface Command {
    * Commands without it (reads, log --follow) exit with 130 on the first Ctrl-C.
    */
   finishesOnInterrupt?: boolean;
+  /**
+   * It works on the broker itself, not on hosts (broker-setup): no host list is loaded
+   * before it runs, and it connects by itself.
+   */
+  brokerOnly?: boolean;
   /** Paragraphs for --help after the summary. */
   details?: string;
   run(ctx: CliContext): Promise<number>;

@@ -53,6 +53,12 @@ export class CliContext {
    * over the other's variable.
    */
   async prepare(): Promise<void> {
+    const login = this.brokerLogin();
+    if (login) this.hostSource = await BrokerHostSource.connect(login.urls, login.credentials);
+  }
+
+  /** The broker's addresses and the operator's credentials (text), when the command is to use a broker. */
+  brokerLogin(): { urls: string[]; credentials: string } | undefined {
     const flag = (name: string) => stringFlag(this.flags, name);
     const env = (name: string) => this.e.env[name] || undefined;
     if (flag('broker') !== undefined && flag('hosts-file') !== undefined) {
@@ -62,7 +68,7 @@ export class CliContext {
     const credentials = flag('credentials') ?? env('NIXFLEET_BROKER_CREDENTIALS');
     if (brokerText === undefined) {
       if (flag('credentials') !== undefined) throw new UsageError(`${this.command}: --credentials is the broker's login and goes with --broker URL; hosts from --hosts-file use --tokens-file`);
-      return;
+      return undefined;
     }
     if (flag('broker') === undefined && env('NIXFLEET_HOSTS_FILE')) {
       throw new UsageError(`${this.command}: both $NIXFLEET_BROKER and $NIXFLEET_HOSTS_FILE are set; unset one, or choose with --broker or --hosts-file`);
@@ -73,8 +79,7 @@ export class CliContext {
     if (credentials === undefined) {
       throw new UsageError(`${this.command}: --broker needs the operator's NATS credentials: --credentials FILE (an nkey seed from "nixfleet-agent broker-config --operators NAME", or a .creds file) or $NIXFLEET_BROKER_CREDENTIALS`);
     }
-    const text = readCredentialsFile(path.resolve(credentials));
-    this.hostSource = await BrokerHostSource.connect(urls, text);
+    return { urls, credentials: readCredentialsFile(path.resolve(credentials)) };
   }
 
   /** The hosts: the broker's (see prepare), or --hosts-file (or $NIXFLEET_HOSTS_FILE) with tokens from --tokens-file and the environment. */

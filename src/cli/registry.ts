@@ -5,6 +5,7 @@ import { printable } from '../../protocol';
 import { COMMON_FLAGS, parseCommandArgs, UsageError, type FlagSpec } from './args';
 import { YES_FLAG, type Command } from './command';
 import { CliContext, type CliEnv } from './context';
+import { brokerSetupCommand } from './commands/brokerSetup';
 import { cancelCommand } from './commands/cancel';
 import { deployCommand } from './commands/deploy';
 import { forceRebuildCommand } from './commands/forceRebuild';
@@ -33,6 +34,7 @@ export const COMMANDS: readonly Command[] = [
   planCommand,
   deployCommand,
   logCommand,
+  brokerSetupCommand,
 ];
 
 function flagsOf(c: Command): Record<string, FlagSpec> {
@@ -98,7 +100,7 @@ export async function runCli(argv: readonly string[], env: CliEnv): Promise<numb
   if (command.finishesOnInterrupt) env.finishOnInterrupt();
   const ctx = new CliContext(name, parsed.flags, parsed.positionals, env);
   try {
-    await ctx.prepare();
+    if (!command.brokerOnly) await ctx.prepare();
     return await command.run(ctx);
   } finally {
     await ctx.close();
