@@ -105,7 +105,8 @@ export class QueueRunner {
         return;
       }
       if (err instanceof OpRequestError) {
-        this.core.refusals.record({ source: 'broker-queue', client, request: 'op.start', op: q.op, kind: q.kind, code: err.code, reason: err.message });
+        // Per controller that queued it, as for broker sessions (agent/server/session.ts).
+        this.core.refusals.record({ source: `broker-queue ${client.name}`, client, request: 'op.start', op: q.op, kind: q.kind, code: err.code, reason: err.message });
         if (err.code !== 'conflict') this.recordUnrun(q, 'failed', `queued ${q.kind} ${q.op} was refused by host ${this.core.config.host}: ${err.message}`, {});
         m.ack();
         return;

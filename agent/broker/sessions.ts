@@ -96,7 +96,7 @@ export class BrokerSessions {
           journalsElsewhere: this.onJournalWanted,
         },
         // The broker checked who may publish to this host's subjects (operator credentials).
-        { auth: 'broker', address: `nats session ${sid}`, source: 'broker', authenticated: this.authenticated },
+        { auth: 'broker', address: `nats session ${sid}`, source: 'broker', sourcePerClient: true, authenticated: this.authenticated },
       ),
     };
     this.entries.set(sid, entry);

@@ -47,6 +47,12 @@ export interface SessionAuth {
   address?: string;
   /** Who refusals are counted against (rate limit): the peer's IP address; `auth` when unset. */
   source?: string;
+  /**
+   * Count refusals per client name under `source`: many controllers share one source there
+   * (the broker does not tell the agent which connection published a frame), and one noisy
+   * controller must not use up the limit that lets another's refusals be recorded.
+   */
+  sourcePerClient?: boolean;
   authenticated: boolean;
 }
 
@@ -288,7 +294,7 @@ export class Session implements SessionLike {
       }
     }
     this.core.refusals.record({
-      source: this.auth.source ?? this.auth.auth,
+      source: this.refusalSource(),
       client: this.identity,
       request: r.type,
       ...(typeof r.op === 'string' ? { op: printable(r.op, 80) } : {}),
@@ -297,6 +303,12 @@ export class Session implements SessionLike {
       code,
       reason,
     });
+  }
+
+  /** The rate-limit bucket a refusal counts against (see SessionAuth.source). */
+  private refusalSource(): string {
+    const source = this.auth.source ?? this.auth.auth;
+    return this.auth.sourcePerClient ? `${source} ${this.clientName || 'before hello'}` : source;
   }
 
   private requireAuth(what: string): void {
