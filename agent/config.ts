@@ -6,6 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { hostName, platform, switchMethod, flakeInput, printable, wholeNumber } from '../protocol';
 import { defaultProfile, defaultRunningSystem } from './nix/platform';
+import { BROKER_URL_RE } from '../protocol/broker';
 
 const absolutePath = (what: string) =>
   z
@@ -38,7 +39,7 @@ const origin = z
 /** nats:// or tls:// URL of a broker server (host:port, no credentials in the URL). */
 const brokerUrl = z
   .string()
-  .regex(/^(nats|tls):\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$/, 'broker must be nats://HOST[:PORT] or tls://HOST[:PORT] (credentials go in brokerCredentials, not in the URL)');
+  .regex(BROKER_URL_RE, 'broker must be nats://HOST[:PORT] or tls://HOST[:PORT] (credentials go in brokerCredentials, not in the URL)');
 /** One URL, several separated by commas (the flag's form), or a JSON list: the servers of one cluster. */
 const broker = z.preprocess(
   (v) => (typeof v === 'string' && v.includes(',') ? v.split(',').map((s) => s.trim()) : v),

@@ -72,6 +72,19 @@ export const AUDIT_MAX_AGE_MS = 365 * 24 * 3600_000;
 /** Largest message the generated server config allows (a journal batch stays well below). */
 export const BROKER_MAX_PAYLOAD = 4 * 1024 * 1024;
 
+/** One broker server: nats:// or tls://, host and optional port, never a user or password (credentials are given separately). */
+export const BROKER_URL_RE = /^(nats|tls):\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$/;
+
+/** Why `urls` is not a broker's list of servers (`what` names where it came from), or undefined when it is. */
+export function brokerUrlsProblem(urls: readonly string[], what: string): string | undefined {
+  if (urls.length === 0) return `${what} names no broker address: give nats://HOST:PORT or tls://HOST:PORT`;
+  for (const u of urls) {
+    if (!BROKER_URL_RE.test(u)) return `${what}: "${u.slice(0, 200)}" is not a broker address: give nats://HOST:PORT or tls://HOST:PORT, with no user or password in it (operator credentials are kept apart)`;
+  }
+  if (new Set(urls).size !== urls.length) return `${what} names a broker address twice; give each once`;
+  return undefined;
+}
+
 /**
  * A `tls://` URL means TLS is required: the NATS client otherwise upgrades only when the
  * server offers it, and would talk in clear to a server (or an impostor) that does not.

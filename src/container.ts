@@ -11,10 +11,10 @@ import type { DeployRecord } from './deploy/types';
 import type { Editor } from './editor/editor';
 import { vscodeEditor } from './editor/vscodeEditor';
 import type { FlowContext } from './flows/context';
-import { openAgentSession } from './fleet/agentSession';
+import { BROKER_SOURCE, BrokerDiscovery, openFleetSession } from './broker/discoverySource';
 import { Fleet } from './fleet/fleet';
 import { FleetStartup, type DiscoveryTarget } from './fleet/fleetStartup';
-import { parseHostsSetting, type HostEntry } from './fleet/hostConfig';
+import { BROKER_ADDRESS, parseHostsSetting, type HostEntry } from './fleet/hostConfig';
 import { readWorkspaceInfo } from './fleet/workspace';
 import { Settings } from './settings';
 import { HostLogs } from './ui/hostLogs';
@@ -38,13 +38,20 @@ export class Container implements vscode.Disposable, FlowContext {
   deploySummary: SummaryPanel | undefined;
   private deployService: DeployService | undefined;
   private readonly startup: FleetStartup;
+  /** The nixfleet.broker connection and its status bucket, once started (see startBroker). */
+  private broker: BrokerDiscovery | undefined;
+  /** Broker (re)starts run one after the other (a credentials change during a start). */
+  private brokerRestart: Promise<void> = Promise.resolve();
+  private fleetStarting = false;
+  /** The servers and credentials the current broker connection was made with. */
+  private brokerKey: string | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(readonly context: vscode.ExtensionContext) {
     this.tokens = new TokenStore(context.secrets);
     const version = String(context.extension.packageJSON.version ?? '0.0.0');
     this.fleet = new Fleet({
-      openSession: (entry, endpoint, token) => openAgentSession({ entry, endpoint, token, clientName: clientName(), clientVersion: version }),
+      openSession: (entry, endpoint, token) => openFleetSession({ entry, endpoint, token, clientName: clientName(), clientVersion: version, broker: () => this.broker }),
       getToken: (host) => this.tokens.getAgentToken(host),
     });
     this.logs = new HostLogs(this.fleet);
@@ -54,6 +61,8 @@ export class Container implements vscode.Disposable, FlowContext {
       this.tokens.onDidChange((host) => {
         if (host !== 'github') void this.fleet.reconnect(host);
       }),
+      this.tokens.onDidChangeBrokerCredentials(() => void this.restartBroker()),
+      { dispose: () => void this.broker?.close() },
     );
     // Last session's hosts and the settings' are read here (cheap, nothing spawned): the tree
     // lists them the moment it opens; the flake's hosts merge in as its evaluation answers.
@@ -90,7 +99,76 @@ export class Container implements vscode.Disposable, FlowContext {
    * and read the workspace, side by side. Idempotent; resolves when all three are done.
    */
   ensureStarted(): Promise<void> {
+    if (!this.fleetStarting) {
+      this.fleetStarting = true;
+      void this.restartBroker();
+    }
     return this.startup.start();
+  }
+
+  /** The broker's hosts as one source of the fleet's list (merged by the host registry), with its problem. */
+  private loadBrokerHosts(): void {
+    const problems = [this.brokerSettingError(), this.broker?.problem].filter((p): p is string => p !== undefined);
+    this.fleet.setSource(BROKER_SOURCE, this.broker?.sourceHosts() ?? [], problems);
+  }
+
+  /**
+   * Connect to nixfleet.broker (if set) with the stored operator credentials and watch its
+   * status bucket: its hosts join the list, their rows follow the bucket. Called when the
+   * fleet starts, and again when the setting or the credentials change.
+   */
+  restartBroker(): Promise<void> {
+    // One failed start (SecretStorage unavailable, say) must not block the ones after it.
+    this.brokerRestart = this.brokerRestart.catch(() => undefined).then(() => this.startBroker());
+    return this.brokerRestart;
+  }
+
+  /** After the last (re)start: the broker's first connection attempt is over; its problem, if any. */
+  async brokerSettled(): Promise<string | undefined> {
+    await this.brokerRestart;
+    await this.broker?.start();
+    return this.broker?.problem ?? this.brokerSettingError();
+  }
+
+  private brokerSettingError(): string | undefined {
+    try {
+      void this.settings.broker;
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+
+  private async startBroker(): Promise<void> {
+    const servers = this.brokerSettingError() ? [] : this.settings.broker;
+    const credentials = servers.length ? await this.tokens.getBrokerCredentials() : undefined;
+    // The same broker and credentials, connected: nothing to do (the secret's change event
+    // and the command that stored it both ask).
+    const key = JSON.stringify([servers, credentials ?? null]);
+    if (this.broker && this.brokerKey === key && !this.broker.problem) return;
+    const old = this.broker;
+    this.broker = undefined;
+    await old?.close();
+    if (servers.length && this.fleetStarting) {
+      this.brokerKey = key;
+      const broker = new BrokerDiscovery({
+        servers,
+        credentials,
+        clientName: clientName(),
+        onHostsChanged: () => {
+          if (this.broker === broker) this.loadBrokerHosts();
+        },
+        onRecord: (host, r) => {
+          if (this.broker === broker) this.fleet.recorded(host, r);
+        },
+      });
+      this.broker = broker;
+      // Not awaited: a broker that does not answer must not hold up the hosts reached directly.
+      void broker.start();
+    }
+    this.loadBrokerHosts();
+    // Sessions of broker hosts attempted through the old connection (or none) start afresh.
+    for (const h of this.fleet.configuredHosts()) if (h.entry?.address === BROKER_ADDRESS) void this.fleet.reconnect(h.name);
   }
 
   async readWorkspace(): Promise<void> {

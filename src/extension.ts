@@ -33,6 +33,7 @@ export function activate(context: vscode.ExtensionContext): NixFleetApi {
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('nixfleet.hosts')) c.loadHosts();
+      if (e.affectsConfiguration('nixfleet.broker')) void c.restartBroker();
       if (e.affectsConfiguration('nixfleet.discoverFromFlake') && c.fleet.isStarted) void c.rediscover();
     }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => {

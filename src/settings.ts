@@ -3,6 +3,7 @@
 // editor has no value (a scripted editor in tests). Each setting is read when asked for, so a
 // bad value of one setting fails only what uses it, with a sentence saying how to fix it.
 import pkg from '../package.json';
+import { brokerUrlsProblem } from '../protocol/broker';
 import { MAX_SOAK_MS } from './deploy/rollout';
 import { FAILURE_POLICIES, type FailurePolicy } from './deploy/rolloutTypes';
 import { parseDuration, parseWaveSpec } from './deploy/rolloutWaves';
@@ -50,6 +51,18 @@ export class Settings {
   /** The nixfleet.hosts entries as written (parsed by fleet/hostConfig.ts). */
   get hosts(): unknown {
     return this.raw('nixfleet.hosts');
+  }
+
+  /** The nixfleet.broker servers (one cluster); empty when no broker is set. */
+  get broker(): string[] {
+    const v = this.raw('nixfleet.broker');
+    if (v === undefined || v === null || v === '') return [];
+    const fix = 'give nats://HOST:PORT or tls://HOST:PORT, or a list of them for a cluster, or clear the setting';
+    const urls = typeof v === 'string' ? [v.trim()] : Array.isArray(v) && v.every((u): u is string => typeof u === 'string') ? v.map((u) => u.trim()) : undefined;
+    if (!urls) throw new Error(`setting nixfleet.broker must be a URL or a list of URLs: ${fix}`);
+    const problem = brokerUrlsProblem(urls, 'setting nixfleet.broker');
+    if (problem) throw new Error(`${problem}; fix it in Settings`);
+    return urls;
   }
 
   get discoverFromFlake(): boolean {

@@ -5,7 +5,7 @@ import { Emitter } from '../fleet/emitter';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { requiresTls } from '../../protocol/broker';
+import { brokerUrlsProblem, requiresTls } from '../../protocol/broker';
 import { credentialsAuthenticator } from '../../protocol/brokerCredentials';
 import type { TransportFactory } from '../fleet/transport';
 import type { JournalPosition } from './journal';
@@ -66,9 +66,8 @@ export class BrokerClient {
 
   static async connect(opts: BrokerClientOptions): Promise<BrokerClient> {
     const servers = Array.isArray(opts.servers) ? opts.servers : [opts.servers];
-    for (const s of servers) {
-      if (!/^(nats|tls):\/\/[^\s/@]+$/.test(s)) throw new Error(`broker address "${s}" must be nats://HOST:PORT or tls://HOST:PORT (credentials are given separately)`);
-    }
+    const problem = brokerUrlsProblem(servers, 'the broker address');
+    if (problem) throw new Error(problem);
     let nc: NatsConnection;
     try {
       nc = await connect({

@@ -116,3 +116,10 @@ export class FleetStatusWatcher {
     this.iter?.stop();
   }
 }
+
+/** Why the bucket shows `h` offline, with what to do (the agent stopped, or its records stopped coming). */
+export function offlineReason(h: FleetHost): string {
+  return h.record.online
+    ? `host ${h.host} is offline: its agent's last status reached the broker at ${new Date(h.seenAt).toISOString()} (more than three heartbeats ago); check that the agent runs and reaches the broker`
+    : `host ${h.host} is offline: its agent stopped at ${h.record.heartbeatAt}; start it again`;
+}

@@ -75,7 +75,7 @@ export class CliContext {
     }
     if (flag('tokens-file') !== undefined) throw new UsageError(`${this.command}: --tokens-file is for hosts from --hosts-file; through --broker the operator's --credentials FILE is the login`);
     const urls = parseBrokerUrls(brokerText);
-    if (typeof urls === 'string') throw new UsageError(`${this.command}: --broker: ${urls}`);
+    if (typeof urls === 'string') throw new UsageError(`${this.command}: ${urls}`);
     if (credentials === undefined) {
       throw new UsageError(`${this.command}: --broker needs the operator's NATS credentials: --credentials FILE (an nkey seed from "nixfleet-agent broker-config --operators NAME", or a .creds file) or $NIXFLEET_BROKER_CREDENTIALS`);
     }

@@ -29,6 +29,7 @@ import rollback from './host/rollback';
 import rollbackToGeneration from './host/rollbackToGeneration';
 import runTests from './host/runTests';
 import setAgentToken from './host/setAgentToken';
+import setBrokerCredentials from './fleet/setBrokerCredentials';
 import showLogs from './host/showLogs';
 import switchCommand from './host/switch';
 import updateAgent from './host/updateAgent';
@@ -53,6 +54,7 @@ export const COMMANDS: readonly CommandDefinition[] = [
   addHost,
   focus,
   getStarted,
+  setBrokerCredentials,
   // deploy: rollouts to many hosts and their undo
   planDeploy,
   deploy,

@@ -36,7 +36,15 @@ export function openAgentSession(o: OpenSessionOptions): AgentSession {
 
 function endpointTransport(host: string, endpoint: AgentEndpoint | undefined, token: string | undefined): TransportFactory {
   if (!endpoint) throw new Error(`host ${host}: no address to reach its agent at`);
-  return endpoint.kind === 'ws' ? () => new WsTransport({ url: endpoint.url, token }) : () => new CommandTransport({ argv: endpoint.argv });
+  switch (endpoint.kind) {
+    case 'ws':
+      return () => new WsTransport({ url: endpoint.url, token });
+    case 'command':
+      return () => new CommandTransport({ argv: endpoint.argv });
+    case 'broker':
+      // The broker's transport comes with the broker connection (src/broker/discoverySource.ts).
+      throw new Error(`host ${host} is reached through the broker, and no broker connection was given: set nixfleet.broker`);
+  }
 }
 
 class ClientSession implements AgentSession {

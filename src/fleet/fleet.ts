@@ -3,7 +3,7 @@
 // No vscode import: the extension renders this, the unit tests drive it against real agents.
 // Each job is its own part: the host registry, the connections (sessions), the refresh, the
 // op follower (and, inside it, the magic-rollback confirmation); this class puts them together.
-import type { OpInfo, OpKind } from '../../protocol';
+import type { HostStatus, OpInfo, OpKind } from '../../protocol';
 import { followBuildProgress } from './buildProgress';
 import { Connections, type ConnectionDeps } from './connections';
 import { FLAKE_ATTRIBUTES, type DiscoveredHost } from './discovery';
@@ -114,6 +114,29 @@ export class Fleet {
   /** The hosts that have an agent configured. */
   configuredHosts(): HostSnapshot[] {
     return this.hosts().filter((h) => h.entry);
+  }
+
+  /**
+   * What a shared status source (the broker's status bucket) says of a host, live. It is
+   * what the row shows while this window has no live session with the host (not started
+   * yet, or the session is down); a live session's own messages win. A host that comes
+   * back online there gets a new session attempt at once instead of at the next backoff.
+   */
+  recorded(host: string, r: { online: boolean; status?: HostStatus; problem?: string }): void {
+    const rec = this.registry.get(host);
+    if (!rec?.snapshot.entry) return;
+    const state = rec.session?.state;
+    if (state?.state === 'online') return;
+    if (r.online && state?.state === 'offline') {
+      // Retrying cannot help a fatal failure (e.g. the wrong agent answered): keep its reason.
+      if (state.fatal) return;
+      void this.connections.reconnect(host);
+    }
+    this.registry.update(rec, {
+      connection: r.online ? 'online' : 'offline',
+      problem: r.online ? undefined : r.problem,
+      ...(r.status ? { status: r.status, agentVersion: r.status.agentVersion } : {}),
+    });
   }
 
   setWorkspace(info: WorkspaceInfo | undefined): void {

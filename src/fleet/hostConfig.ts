@@ -26,10 +26,17 @@ export type SshSettings = Pick<HostEntry, 'agentConfig' | 'sshConfig' | 'identit
 /** Seconds ssh waits for the TCP connection: a host that is down fails instead of hanging. */
 export const SSH_CONNECT_TIMEOUT_S = 15;
 
-/** How to reach an agent: a WebSocket URL, or a command whose stdio speaks the protocol. */
+/**
+ * How to reach an agent: a WebSocket URL, a command whose stdio speaks the protocol, or the
+ * NATS broker of the `nixfleet.broker` setting (address `broker`; src/broker/).
+ */
 export type AgentEndpoint =
   | { kind: 'ws'; url: string }
-  | { kind: 'command'; argv: string[]; display: string };
+  | { kind: 'command'; argv: string[]; display: string }
+  | { kind: 'broker' };
+
+/** The address of a host reached through the broker (written in nixfleet.hosts, or given to hosts found in its status bucket). */
+export const BROKER_ADDRESS = 'broker';
 
 // ssh user and host end up in an argv: refuse anything that ssh could read as an option.
 const SSH_USER_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/;
@@ -72,11 +79,17 @@ const entrySchema = z.strictObject({
 export function parseAddress(host: string, address: string, ssh?: string | SshSettings): AgentEndpoint {
   const settings: SshSettings = typeof ssh === 'string' ? { agentConfig: ssh } : (ssh ?? {});
   const { agentConfig } = settings;
+  if (address === BROKER_ADDRESS) {
+    for (const key of ['agentConfig', 'sshConfig', 'identityFile'] as const) {
+      if (settings[key] !== undefined) throw new Error(`host ${host}: ${key} applies to ssh:// addresses only; remove it from this broker host`);
+    }
+    return { kind: 'broker' };
+  }
   let url: URL;
   try {
     url = new URL(address);
   } catch {
-    throw new Error(`host ${host}: address "${printable(address)}" is not a URL: use ws://HOST:PORT, wss://HOST:PORT or ssh://[user@]HOST[:PORT]`);
+    throw new Error(`host ${host}: address "${printable(address)}" is not a URL: use ws://HOST:PORT, wss://HOST:PORT, ssh://[user@]HOST[:PORT] or "broker" (through nixfleet.broker)`);
   }
   if (url.protocol === 'ws:' || url.protocol === 'wss:') {
     if (url.username || url.password) {
@@ -113,7 +126,7 @@ export function parseAddress(host: string, address: string, ssh?: string | SshSe
     if (agentConfig) argv.push('--config', agentConfig);
     return { kind: 'command', argv, display: `ssh ${target}${url.port ? ':' + url.port : ''}` };
   }
-  throw new Error(`host ${host}: address scheme "${printable(url.protocol)}" is not supported: use ws://, wss:// or ssh://`);
+  throw new Error(`host ${host}: address scheme "${printable(url.protocol)}" is not supported: use ws://, wss://, ssh:// or "broker" (through nixfleet.broker)`);
 }
 
 export interface HostConfigResult {

@@ -2,46 +2,21 @@
 // status bucket holds, watched live for the length of the command, and every session is a
 // BrokerTransport on one shared connection. Ops, journals and replay are those of
 // src/broker/ unchanged; the CLI only adds the operator's credentials file and the list.
-import { readFileSync } from 'node:fs';
-import { credentialsAuthenticator } from '../../../protocol/brokerCredentials';
-import { STATUS_BUCKET } from '../../../protocol/broker';
+import { STATUS_BUCKET, brokerUrlsProblem } from '../../../protocol/broker';
 import { AGENT_VERSION } from '../../../agent/version';
 import { BrokerClient } from '../../broker/client';
-import { FleetStatusWatcher, type FleetHost } from '../../broker/fleetStatus';
+import { FleetStatusWatcher, offlineReason, type FleetHost } from '../../broker/fleetStatus';
 import { openAgentSession } from '../../fleet/agentSession';
 import type { AgentSession } from '../../fleet/session';
 import { cliClientName } from './direct';
 import type { HostSource, SourceHost } from './source';
-import { checkPrivateFile } from './tokens';
 
-export class CredentialsError extends Error {
-  override name = 'CredentialsError';
-}
+export { CredentialsError, readCredentialsFile } from '../../broker/credentials';
 
-const BROKER_URL_RE = /^(nats|tls):\/\/[^\s/@,]+$/;
-const MAX_CREDENTIALS_BYTES = 64 * 1024;
-
-/** `--broker nats://a:4222,tls://b:4222`: each URL checked, none twice. */
+/** `--broker nats://a:4222,tls://b:4222`: each URL checked, none twice; a string saying what is wrong otherwise. */
 export function parseBrokerUrls(text: string): string[] | string {
   const urls = text.split(',').map((s) => s.trim());
-  for (const u of urls) {
-    if (!BROKER_URL_RE.test(u)) return `"${u}" is not a broker address: give nats://HOST:PORT or tls://HOST:PORT, several separated by commas, with no user or password in them (use --credentials FILE)`;
-  }
-  if (new Set(urls).size !== urls.length) return `"${text}" names a broker address twice; give each once`;
-  return urls;
-}
-
-/** The operator's NATS credentials (nkey seed or .creds): a 0600 file of the caller's, valid in form. */
-export function readCredentialsFile(file: string, uid = process.getuid?.()): string {
-  checkPrivateFile(file, 'credentials file', 'write it with "nixfleet-agent broker-config --operators NAME" (operators/NAME.nk)', CredentialsError, uid);
-  const text = readFileSync(file, 'utf8');
-  if (Buffer.byteLength(text) > MAX_CREDENTIALS_BYTES) throw new CredentialsError(`credentials file ${file} is larger than 64 KiB; give the NATS nkey seed or .creds file itself`);
-  try {
-    credentialsAuthenticator(text, `credentials file ${file}`);
-  } catch (err) {
-    throw new CredentialsError((err as Error).message);
-  }
-  return text;
+  return brokerUrlsProblem(urls, '--broker') ?? urls;
 }
 
 export class BrokerHostSource implements HostSource {
@@ -98,9 +73,6 @@ export class BrokerHostSource implements HostSource {
 
 function sourceHost(h: FleetHost, urls: readonly string[]): SourceHost {
   const s = h.record.status;
-  const offline = h.record.online
-    ? `its agent's last status reached the broker at ${new Date(h.seenAt).toISOString()} (more than three heartbeats ago); check that the agent runs and reaches the broker`
-    : `its agent stopped at ${h.record.heartbeatAt}; start it again`;
   return {
     name: h.host,
     platform: s?.platform ?? null,
@@ -110,7 +82,7 @@ function sourceHost(h: FleetHost, urls: readonly string[]): SourceHost {
       generation: s?.currentGeneration ?? null,
       runningOp: s?.busy ? { id: s.busy.op, kind: s.busy.kind, since: s.busy.since } : null,
       agentVersion: s?.agentVersion ?? null,
-      ...(h.online ? (h.record.error ? { error: `host ${h.host}: ${h.record.error}` } : {}) : { error: `host ${h.host} is offline: ${offline}` }),
+      ...(h.online ? (h.record.error ? { error: `host ${h.host}: ${h.record.error}` } : {}) : { error: offlineReason(h) }),
     },
   };
 }

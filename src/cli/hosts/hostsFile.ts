@@ -2,7 +2,7 @@
 // same code (src/fleet/hostConfig.ts). The CLI refuses the whole file when an entry is
 // wrong: acting on "the other hosts" of a file with a typo would surprise a CI job.
 import { readFileSync, statSync } from 'node:fs';
-import { parseHostsSetting, type HostEntry } from '../../fleet/hostConfig';
+import { BROKER_ADDRESS, parseHostsSetting, type HostEntry } from '../../fleet/hostConfig';
 
 export class HostsFileError extends Error {
   override name = 'HostsFileError';
@@ -32,6 +32,8 @@ export function readHostsFile(file: string): HostEntry[] {
     const more = errors.length > 1 ? ` (and ${errors.length - 1} more problem${errors.length > 2 ? 's' : ''})` : '';
     throw new HostsFileError(`hosts file ${file}: ${errors[0]!.replace(/^nixfleet\.hosts /, '')}${more}; fix the file and run the command again`);
   }
+  const viaBroker = hosts.find((h) => h.address === BROKER_ADDRESS);
+  if (viaBroker) throw new HostsFileError(`hosts file ${file}: host ${viaBroker.name} is reached through a broker ("address": "broker"); run the command with --broker URL --credentials FILE instead of --hosts-file`);
   if (!hosts.length) throw new HostsFileError(`hosts file ${file} lists no hosts; add { "name", "address", "platform" } entries`);
   return hosts;
 }
