@@ -11,6 +11,7 @@ import type { DeployRecord } from './deploy/types';
 import type { Editor } from './editor/editor';
 import { vscodeEditor } from './editor/vscodeEditor';
 import type { FlowContext } from './flows/context';
+import { brokerOfflineQueue } from './broker/deployQueue';
 import { BROKER_SOURCE, BrokerDiscovery, openFleetSession } from './broker/discoverySource';
 import { Fleet } from './fleet/fleet';
 import { FleetStartup, type DiscoveryTarget } from './fleet/fleetStartup';
@@ -81,7 +82,7 @@ export class Container implements vscode.Disposable, FlowContext {
 
   /** The deploys: the current or last one, its events, the audit log (in globalStorage), the undo actions. */
   get deploys(): DeployService {
-    this.deployService ??= new DeployService({ agents: fleetAgents(this.fleet), auditFile: path.join(this.context.globalStorageUri.fsPath, 'deploy-audit.jsonl') });
+    this.deployService ??= new DeployService({ agents: fleetAgents(this.fleet, brokerOfflineQueue(() => this.broker, clientName())), auditFile: path.join(this.context.globalStorageUri.fsPath, 'deploy-audit.jsonl') });
     return this.deployService;
   }
 

@@ -48,6 +48,7 @@ export class BrokerDiscovery {
   private timer: NodeJS.Timeout | undefined;
   private delay: number;
   private readonly platforms = new Map<string, Platform>();
+  private readonly watchers = new Set<(h: FleetHost) => void>();
   private first: Promise<void> | undefined;
   /** Why there is no connection (shown with the fleet's problems), or undefined when connected. */
   problem: string | undefined;
@@ -100,7 +101,14 @@ export class BrokerDiscovery {
     }
   }
 
+  /** Every change of a host's record from now on, until the returned function is called. */
+  watch(listener: (h: FleetHost) => void): () => void {
+    this.watchers.add(listener);
+    return () => this.watchers.delete(listener);
+  }
+
   private onHost(h: FleetHost): void {
+    for (const l of this.watchers) l(h);
     const platform = platformOf(h);
     if (this.platforms.get(h.host) !== platform) {
       this.platforms.set(h.host, platform);
@@ -132,6 +140,16 @@ export class BrokerDiscovery {
     }, this.delay);
     this.timer.unref();
     this.delay = Math.min(this.delay * 2, this.o.retry?.maxDelayMs ?? 30_000);
+  }
+
+  /** What the bucket holds of `host`, when connected. */
+  record(host: string): FleetHost | undefined {
+    return this.watcher?.get(host);
+  }
+
+  /** The connection's JetStream (queue, journals), when connected. */
+  get js(): BrokerClient['js'] | undefined {
+    return this.connected ? this.client!.js : undefined;
   }
 
   /** The bucket's hosts, by name. */

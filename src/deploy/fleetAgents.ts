@@ -1,10 +1,12 @@
 // DeployAgents over the extension's Fleet: ops run through Fleet.runOp, so their output
 // lands in each host's log channel like any other op, and the deploy sees it too.
 import type { Fleet } from '../fleet/fleet';
-import type { DeployAgents } from './types';
+import type { DeployAgents, OfflineQueue } from './types';
 
-export function fleetAgents(fleet: Fleet): DeployAgents {
+/** `queue`: where ops wait for hosts that are offline (the broker's), when there is one. */
+export function fleetAgents(fleet: Fleet, queue?: OfflineQueue): DeployAgents {
   return {
+    ...(queue ? { queue } : {}),
     async status(host) {
       return (await fleet.session(host)).status();
     },

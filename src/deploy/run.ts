@@ -1,7 +1,10 @@
 // Running a deploy: read every host's current generation, optionally preview the closure
 // diffs and ask, then canaries one at a time, then the rest in parallel (bounded). The
 // first failure stops every host that has not started yet; hosts already running finish.
-import { FINAL_OP_STATES, opResultOf, type OpInfo, type OpKind } from '../../protocol';
+// A host that is offline where ops can wait for it (the broker's queue) is not a failure:
+// once every online host succeeded, its switch is queued (`queued`), and the deploy ends
+// when it ran there (`running`, then its outcome) or expired in the queue (`not-attempted`).
+import { FINAL_OP_STATES, opResultOf, type OpInfo, type OpKind, type OutputLine } from '../../protocol';
 import type { AuditLog } from './audit';
 import { deployOpId, eachLimited } from './plan';
 import type { DeployAgents, DeployEvent, DeployHost, DeployPhase, DeployRecord } from './types';
@@ -59,23 +62,27 @@ export function nextAttempt(h: DeployHost, kind: OpKind): number {
   return last && last.state === undefined ? prev.length : prev.length + 1;
 }
 
-export async function step(agents: DeployAgents, record: DeployRecord, h: DeployHost, kind: OpKind, params: Record<string, unknown>, update: ReturnType<typeof hostEmitter>, magicRollback?: boolean): Promise<StepResult> {
+export async function step(agents: DeployAgents, record: DeployRecord, h: DeployHost, kind: OpKind, params: Record<string, unknown>, update: ReturnType<typeof hostEmitter>, magicRollback?: boolean, queued?: boolean): Promise<StepResult> {
   const opId = deployOpId(record.id, kind, h.host, nextAttempt(h, kind));
   update(h, { phase: kind as DeployPhase, ops: h.ops.some((o) => o.id === opId) ? h.ops : [...h.ops, { id: opId, kind }] });
   let lastErrorLine: string | undefined;
+  const onOutput = (lines: OutputLine[]) => {
+    let progress;
+    for (const l of lines) {
+      if (l.stream === 'stderr' && l.text.trim()) lastErrorLine = l.text.trim();
+      if (l.progress) progress = l.progress;
+    }
+    if (progress) update(h, { progress });
+  };
   try {
-    const op = await agents.runOp(h.host, kind, params, {
-      opId,
-      ...(magicRollback ? { magicRollback } : {}),
-      onOutput: (lines) => {
-        let progress;
-        for (const l of lines) {
-          if (l.stream === 'stderr' && l.text.trim()) lastErrorLine = l.text.trim();
-          if (l.progress) progress = l.progress;
-        }
-        if (progress) update(h, { progress });
-      },
-    });
+    const op = queued && agents.queue
+      ? await agents.queue.run(h.host, kind, params, {
+          opId,
+          onOutput,
+          onQueued: (q) => update(h, { outcome: 'queued', queued: { at: q.queuedAt, expiresAt: q.expiresAt } }),
+          onRunning: () => h.outcome === 'queued' && update(h, { outcome: 'running' }),
+        })
+      : await agents.runOp(h.host, kind, params, { opId, ...(magicRollback ? { magicRollback } : {}), onOutput });
     update(h, { ops: h.ops.map((o) => (o.id === opId ? { ...o, state: op.state } : o)) });
     return { op, lastErrorLine };
   } catch (err) {
@@ -93,10 +100,27 @@ export function describeFailure(h: DeployHost, kind: OpKind, r: StepResult): str
   return `host ${h.host}: ${kind} ended ${op.state}${FINAL_OP_STATES.includes(op.state) ? '' : ' (unexpected)'}; see the host's log`;
 }
 
-async function readGenerations(agents: DeployAgents, record: DeployRecord, update: ReturnType<typeof hostEmitter>): Promise<boolean> {
+/**
+ * Every host's generation before the deploy. Hosts that are offline where ops can wait for
+ * them go into `offline` with their last known generation; a canary cannot wait (it is there
+ * to prove the change first), nor can a host that must build a preview.
+ */
+async function readGenerations(agents: DeployAgents, record: DeployRecord, update: ReturnType<typeof hostEmitter>, offline: Set<string>, preview: boolean): Promise<boolean> {
   let allOk = true;
   await eachLimited(record.hosts, Math.max(record.parallelism, 8), () => false, async (h) => {
     update(h, { phase: 'status' });
+    const last = agents.queue?.offline(h.host);
+    if (last) {
+      if (h.canary || preview) {
+        allOk = false;
+        const msg = `host ${h.host} is offline${h.canary ? ' and is a canary, which must run the change first' : ' and cannot build the closure diff preview'}; bring it back, or deploy without it${h.canary ? ' as a canary' : ''} (offline hosts get the switch queued)`;
+        update(h, { outcome: 'failed-switch', error: msg, failingLine: msg, endedAt: now() });
+        return;
+      }
+      offline.add(h.host);
+      update(h, { generationBefore: last.currentGeneration, phase: undefined });
+      return;
+    }
     try {
       const status = await agents.status(h.host);
       if (status.busy) {
@@ -134,17 +158,22 @@ async function preview(o: RunDeployOptions, update: ReturnType<typeof hostEmitte
 }
 
 /** Pull to the commit, build, set the profile, activate, health checks: the agent's switch op. */
-export async function deployHost(o: RunDeployOptions, h: DeployHost, update: ReturnType<typeof hostEmitter>): Promise<boolean> {
+export async function deployHost(o: RunDeployOptions, h: DeployHost, update: ReturnType<typeof hostEmitter>, queued = false): Promise<boolean> {
   const { agents, record } = o;
   const rev = record.target.commit;
-  update(h, { outcome: 'running', startedAt: now() });
+  update(h, { outcome: queued ? 'queued' : 'running', startedAt: now() });
   // One op does both steps: `switch {rev}` brings the checkout to rev (fetch, fast-forward
   // or detached checkout) before building, and puts it back when the switch fails. A
   // separate `pull` op would fetch twice, take the host lock twice, and leave the checkout
   // moved after a failed switch.
   update(h, { switchStarted: true });
-  const sw = await step(agents, record, h, 'switch', { rev }, update, o.magicRollback);
+  // Magic rollback needs this controller there to confirm: not for an op that runs whenever the host is back.
+  const sw = await step(agents, record, h, 'switch', { rev }, update, queued ? false : o.magicRollback, queued);
   const result = sw.op?.result;
+  if (sw.op && (result as { expired?: unknown } | undefined)?.expired === true) {
+    update(h, { outcome: 'not-attempted', switchStarted: false, error: sw.op.error, failingLine: (sw.op.error ?? '').slice(0, 500), endedAt: now() });
+    return false;
+  }
   const generationAfter = result?.generationAfter;
   if (ok(sw)) {
     update(h, { outcome: 'succeeded', generationAfter, endedAt: now() });
@@ -184,7 +213,8 @@ export async function runDeploy(o: RunDeployOptions): Promise<DeployRecord> {
   };
   setState('running');
 
-  if (!(await readGenerations(o.agents, record, update))) {
+  const offline = new Set<string>();
+  if (!(await readGenerations(o.agents, record, update, offline, !!o.confirm))) {
     record.stoppedBy = record.hosts.find((h) => h.outcome === 'failed-switch')?.host;
     return finish(o, 'failed', update, 'stopped before any host changed: a host could not be read');
   }
@@ -210,7 +240,18 @@ export async function runDeploy(o: RunDeployOptions): Promise<DeployRecord> {
     if (stop()) break;
     await run(h);
   }
-  await eachLimited(record.hosts.filter((x) => !x.canary), record.parallelism, stop, run);
+  await eachLimited(record.hosts.filter((x) => !x.canary && !offline.has(x.host)), record.parallelism, stop, run);
+  // Offline hosts get the change once every online host took it; they wait in the broker's
+  // queue (no parallelism slot is held while they do) and report when they ran it.
+  if (!stop()) {
+    await Promise.all(
+      record.hosts
+        .filter((x) => offline.has(x.host))
+        .map(async (h) => {
+          if (!(await deployHost(o, h, update, true))) record.stoppedBy ??= h.host;
+        }),
+    );
+  }
 
   const allOk = record.hosts.every((h) => h.outcome === 'succeeded');
   if (allOk) return finish(o, 'succeeded', update);

@@ -8,6 +8,7 @@ import type { DeployHost, DeployRecord, HostOutcome } from './types';
 export const OUTCOME_LABEL: Record<HostOutcome, string> = {
   pending: 'waiting',
   running: 'running',
+  queued: 'queued (host offline)',
   succeeded: 'succeeded',
   'failed-switch': 'failed (switch)',
   'failed-checks': 'failed (health checks)',
@@ -22,6 +23,7 @@ export const OUTCOME_LABEL: Record<HostOutcome, string> = {
 export const OUTCOME_ICON: Record<HostOutcome, string> = {
   pending: 'circle-outline',
   running: 'sync',
+  queued: 'watch',
   succeeded: 'pass',
   'failed-switch': 'error',
   'failed-checks': 'warning',
@@ -40,6 +42,7 @@ export type OutcomeTone = 'ok' | 'bad' | 'busy' | 'idle' | 'undone';
 export const OUTCOME_TONE: Record<HostOutcome, OutcomeTone> = {
   pending: 'idle',
   running: 'busy',
+  queued: 'busy',
   succeeded: 'ok',
   'failed-switch': 'bad',
   'failed-checks': 'bad',
@@ -150,6 +153,13 @@ export function describeTarget(r: DeployRecord): string {
   return r.target.pr ? `PR #${r.target.pr.number}${r.target.pr.title ? ` "${r.target.pr.title}"` : ''} (merge ${c})` : `commit ${c}`;
 }
 
+function outcomeLabel(r: DeployRecord, h: DeployHost): string {
+  // A revert PR only proposes the revert: until it is merged, main still has the change.
+  if (h.outcome === 'reverted' && r.revert?.how === 'github-pr') return `revert PR #${r.revert.pullRequest?.number ?? '?'} opened (still running the change)`;
+  if (h.outcome === 'queued' && h.queued) return `${OUTCOME_LABEL.queued}: runs when it is back, until ${h.queued.expiresAt}`;
+  return OUTCOME_LABEL[h.outcome];
+}
+
 function generations(h: DeployHost): string {
   const before = h.generationBefore === undefined ? '—' : String(h.generationBefore);
   if (h.rollback && (h.rollback.outcome === 'rolled-back' || h.rollback.outcome === 'unchanged')) {
@@ -198,8 +208,10 @@ export function summarizeDeploy(r: DeployRecord): DeploySummary {
         ? `Closure diffs of ${target} ready on ${n} host${n === 1 ? '' : 's'}: waiting for you to confirm the deploy`
         : `Building ${target} on ${n} host${n === 1 ? '' : 's'} for the closure diff…`;
       break;
-    default:
-      headline = `Deploying ${target} to ${n} host${n === 1 ? '' : 's'}…`;
+    default: {
+      const queued = counts.queued ?? 0;
+      headline = `Deploying ${target} to ${n} host${n === 1 ? '' : 's'}…${queued ? ` (${queued} offline, queued until ${queued === 1 ? 'it is' : 'they are'} back)` : ''}`;
+    }
   }
   return {
     id: r.id,
@@ -216,8 +228,7 @@ export function summarizeDeploy(r: DeployRecord): DeploySummary {
       host: h.host,
       role: h.canary ? 'canary' : '',
       outcome: h.outcome,
-      // A revert PR only proposes the revert: until it is merged, main still has the change.
-      label: h.outcome === 'reverted' && r.revert?.how === 'github-pr' ? `revert PR #${r.revert.pullRequest?.number ?? '?'} opened (still running the change)` : OUTCOME_LABEL[h.outcome],
+      label: outcomeLabel(r, h),
       icon: OUTCOME_ICON[h.outcome],
       phase: h.phase ?? '',
       generations: generations(h),

@@ -4,12 +4,13 @@ import type { BuildProgress, HostPlan, HostStatus, OpInfo, OpKind, OutputLine } 
 import type { PreflightProblem, RolloutState, RolloutWave } from './rolloutTypes';
 
 /**
- * What happened to one host. `pending`/`running` are live states; the others are final
+ * What happened to one host. `pending`/`queued`/`running` are live states; the others are final
  * for the deploy, and `reverted`/`rolled-back`/`rollback-failed` follow an undo.
  */
 export type HostOutcome =
   | 'pending'
   | 'running'
+  | 'queued' // offline: its switch waits in the broker's queue until the host is back (then running, then its outcome)
   | 'succeeded'
   | 'failed-switch' // bringing the checkout to the commit, building or activating failed
   | 'failed-checks' // switched, then its health checks failed
@@ -47,6 +48,8 @@ export interface DeployHost {
   progress?: BuildProgress;
   /** The rollout wave the host belongs to (index into record.rollout.waves). */
   wave?: number;
+  /** The host was offline and its switch was queued in the broker (src/broker/queue.ts): when, and until when it may run. */
+  queued?: { at: string; expiresAt: string };
   /** Op ids run on the host for this deploy, in order (for View Logs). */
   ops: { id: string; kind: OpKind; state?: OpInfo['state'] }[];
   rollback?: { to: number; outcome: 'running' | 'rolled-back' | 'rollback-failed' | 'unchanged'; error?: string; at: string };
@@ -105,6 +108,8 @@ export type DeployEvent =
  */
 export interface DeployAgents {
   status(host: string): Promise<HostStatus>;
+  /** Where ops can wait for a host that is offline (the broker's queue); absent otherwise (ws, ssh). */
+  queue?: OfflineQueue;
   /**
    * Start op `opId` and follow it to its end; resolves with the final OpInfo whatever its
    * state, rejects when it could not be started (offline, busy, refused).
@@ -119,5 +124,23 @@ export interface DeployAgents {
       /** After activating, the host waits for the controller's confirmation and goes back by itself without it. */
       magicRollback?: boolean;
     },
+  ): Promise<OpInfo>;
+}
+
+/** Ops for hosts that are offline, kept durably until the host is back (src/broker/deployQueue.ts). */
+export interface OfflineQueue {
+  /** The host's last known status when it is offline and an op can wait for it; undefined otherwise. */
+  offline(host: string): HostStatus | undefined;
+  /**
+   * Queue op `opId` for the host and follow it: `onQueued` once it is stored, `onRunning`
+   * when the host is seen running it, `onOutput` with its lines; resolves with its final
+   * OpInfo (an op that expired in the queue ends cancelled with `result.expired`, without
+   * running), rejects when it could not be queued.
+   */
+  run(
+    host: string,
+    kind: OpKind,
+    params: Record<string, unknown>,
+    opts: { opId: string; onQueued: (q: { queuedAt: string; expiresAt: string }) => void; onRunning: () => void; onOutput?: (lines: OutputLine[]) => void },
   ): Promise<OpInfo>;
 }

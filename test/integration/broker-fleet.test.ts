@@ -3,7 +3,9 @@
 // and real agents that listen on no port: the bucket's hosts join the flake's, rows are live
 // from the bucket (before any session, and when an agent stops and comes back), a switch
 // runs over the broker from the Fleet, and two fleets (two windows) on the same broker see
-// the same running op and the same log, line for line.
+// the same running op and the same log, line for line. A deploy shows a host that is offline
+// as `queued` (its switch waits in the broker), then its real outcome; an expired one as
+// not attempted, with nothing run.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +15,13 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { OpInfo, OutputLine } from '../../protocol';
 import type { BrokerClient } from '../../src/broker/client';
+import { brokerOfflineQueue } from '../../src/broker/deployQueue';
 import { BROKER_SOURCE, BrokerDiscovery, openFleetSession } from '../../src/broker/discoverySource';
+import { fleetAgents } from '../../src/deploy/fleetAgents';
+import { planDeploy } from '../../src/deploy/plan';
+import { runDeploy } from '../../src/deploy/run';
+import { summarizeDeploy } from '../../src/deploy/summary';
+import type { HostOutcome } from '../../src/deploy/types';
 import type { DiscoveredHost } from '../../src/fleet/discovery';
 import { Fleet } from '../../src/fleet/fleet';
 import type { HostEntry } from '../../src/fleet/hostConfig';
@@ -177,5 +185,59 @@ describe('the fleet core on a NATS broker', { skip: !existsSync(AGENT_JS) && 'di
     } finally {
       bed.setHook('h1', null);
     }
+  });
+
+  it('a deploy shows an offline host as queued, then its real outcome; one that expired in the queue ran nothing', async () => {
+    const stopH2 = async () => {
+      await agents.get('h2')!.stop();
+      await waitFor('h2 offline in the bucket', () => alice.fleet.host('h2')?.connection === 'offline' && /agent stopped/.test(alice.fleet.host('h2')?.problem ?? ''), 30_000);
+    };
+    const deployTo = (rev: string, expiresInMs?: number) => {
+      const record = planDeploy({ target: { commit: rev }, hosts: ['h1', 'h2'], parallelism: 2, who: 'alice@test' });
+      const h2Outcomes: HostOutcome[] = [];
+      const agentsOverBroker = fleetAgents(alice.fleet, brokerOfflineQueue(() => alice.broker, 'vscode alice@test', expiresInMs === undefined ? {} : { expiresInMs }));
+      const done = runDeploy({
+        agents: agentsOverBroker,
+        record,
+        onEvent: (e) => {
+          if (e.type === 'host' && e.host.host === 'h2' && h2Outcomes.at(-1) !== e.host.outcome) h2Outcomes.push(e.host.outcome);
+        },
+      });
+      const h = (name: string) => record.hosts.find((x) => x.host === name)!;
+      return { record, done, h2Outcomes, h };
+    };
+
+    await stopH2();
+    const before = generationOf(bed.host('h2').profile);
+    const rev = await bed.setVersion('h2', '24.05.7');
+    const d = deployTo(rev);
+    await waitFor('h1 switched and h2 queued', () => d.h('h1').outcome === 'succeeded' && d.h('h2').outcome === 'queued' && d.h('h2').queued, 120_000);
+    assert.equal(d.record.state, 'running', 'the deploy waits for the queued host');
+    assert.equal(d.h('h2').generationBefore, before, "the generation to return to, from the bucket's last record");
+    const summary = summarizeDeploy(d.record);
+    assert.match(summary.rows.find((r) => r.host === 'h2')!.label, /^queued \(host offline\): runs when it is back, until \d{4}-\d\d-\d\dT/);
+    assert.match(summary.headline, /\(1 offline, queued until it is back\)$/);
+    assert.equal(generationOf(bed.host('h2').profile), before, 'nothing ran while h2 was offline');
+    agents.set('h2', await startBrokerAgent(bed, 'h2', nats.urls, setup.hostCredentials('h2')));
+    const record = await d.done;
+    assert.equal(record.state, 'succeeded', JSON.stringify(record.hosts.map((h) => [h.host, h.outcome, h.error])));
+    assert.deepEqual(d.h2Outcomes, ['pending', 'queued', 'running', 'succeeded'], 'queued, then running when it was back, then its real outcome');
+    assert.equal(d.h('h2').generationAfter, before + 1);
+    assert.equal(generationOf(bed.host('h2').profile), before + 1, 'the profile on disk moved when h2 came back');
+    await waitFor('h2 online again', () => alice.fleet.host('h2')?.connection === 'online', 30_000);
+
+    // Queued with an expiry already past when the host comes back: recorded, not run.
+    await stopH2();
+    const rev2 = await bed.setVersion('h2', '24.05.8');
+    const e = deployTo(rev2, 1);
+    await waitFor('h2 queued again', () => e.h('h2').outcome === 'queued' && e.h('h2').queued, 120_000);
+    agents.set('h2', await startBrokerAgent(bed, 'h2', nats.urls, setup.hostCredentials('h2')));
+    const expired = await e.done;
+    assert.equal(expired.state, 'failed');
+    assert.equal(e.h('h2').outcome, 'not-attempted');
+    assert.equal(e.h('h2').switchStarted, false, 'nothing to roll back on it');
+    assert.match(e.h('h2').error ?? '', /expired in the queue at .* before host h2 could run it; nothing ran/);
+    assert.equal(generationOf(bed.host('h2').profile), before + 1, 'the expired switch did not run');
+    assert.deepEqual(e.h2Outcomes, ['pending', 'queued', 'not-attempted']);
   });
 });
