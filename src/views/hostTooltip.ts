@@ -6,6 +6,7 @@ import type { OpInfo } from '../../protocol';
 import { testsText } from '../fleet/generations';
 import type { HostSnapshot } from '../fleet/hostSnapshot';
 import { formatTime, shortRev } from '../fleet/statusRows';
+import { BROKER_ADDRESS } from '../fleet/hostConfig';
 
 export const PLATFORM_LABEL = { nixos: 'NixOS', darwin: 'nix-darwin', 'home-manager': 'home-manager' } as const;
 
@@ -23,6 +24,7 @@ function transportOf(address: string): string {
   if (/^wss:\/\//.test(address)) return 'WebSocket over TLS';
   if (/^ws:\/\//.test(address)) return 'WebSocket';
   if (/^ssh:\/\//.test(address)) return 'ssh, the agent over stdio';
+  if (address === BROKER_ADDRESS) return 'through the NATS broker of nixfleet.broker';
   return 'unknown transport';
 }
 
