@@ -8,7 +8,7 @@ import { followBuildProgress } from './buildProgress';
 import { Connections, type ConnectionDeps } from './connections';
 import { FLAKE_ATTRIBUTES, type DiscoveredHost } from './discovery';
 import { FleetEvents } from './fleetEvents';
-import type { HostEntry } from './hostConfig';
+import { BROKER_ADDRESS, type HostEntry } from './hostConfig';
 import { HostRefresh } from './hostRefresh';
 import { memoryOf, type RememberedHost } from './hostMemory';
 import { HostRegistry, SETTINGS_SOURCE, type SourceHost } from './hostRegistry';
@@ -117,14 +117,16 @@ export class Fleet {
   }
 
   /**
-   * What a shared status source (the broker's status bucket) says of a host, live. It is
-   * what the row shows while this window has no live session with the host (not started
-   * yet, or the session is down); a live session's own messages win. A host that comes
-   * back online there gets a new session attempt at once instead of at the next backoff.
+   * What a shared status source (the broker's status bucket) says of a host reached through
+   * it (address "broker"), live. It is what the row shows while this window has no live
+   * session with the host (not started yet, or the session is down); a live session's own
+   * messages win. A host that comes back online there gets a new session attempt at once
+   * instead of at the next backoff.
    */
   recorded(host: string, r: { online: boolean; status?: HostStatus; problem?: string }): void {
     const rec = this.registry.get(host);
-    if (!rec?.snapshot.entry) return;
+    // A host with a direct address is shown as its own session finds it, whatever the bucket says.
+    if (rec?.snapshot.entry?.address !== BROKER_ADDRESS) return;
     const state = rec.session?.state;
     if (state?.state === 'online') return;
     if (r.online && state?.state === 'offline') {
