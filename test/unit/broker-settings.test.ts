@@ -2,9 +2,13 @@
 // list, each checked), "broker" as a host's address in nixfleet.hosts, and operator
 // credentials pasted into a one-line box (a .creds file's line breaks are gone there).
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { createUser } from '@nats-io/nkeys';
 import { pastedCredentials } from '../../src/broker/credentials';
+import { readHostsFile } from '../../src/cli/hosts/hostsFile';
 import { parseAddress, parseHostsSetting } from '../../src/fleet/hostConfig';
 import { Settings } from '../../src/settings';
 
@@ -33,6 +37,15 @@ test('a host entry with address "broker" is reached through the broker; ssh sett
   assert.deepEqual(r.hosts.map((h) => h.name), ['h1']);
   assert.match(r.errors[0]!, /"h2": host h2: identityFile applies to ssh:\/\/ addresses only/);
   assert.match(r.errors[1]!, /"h3": .*is not a URL: use ws:\/\/.*or "broker" \(through nixfleet\.broker\)/);
+  // The CLI's hosts file has no broker to reach it through: it says which flags do.
+  const dir = mkdtempSync(path.join(tmpdir(), 'nixfleet-hostsfile-'));
+  try {
+    const file = path.join(dir, 'hosts.json');
+    writeFileSync(file, JSON.stringify([{ name: 'h1', address: 'broker', platform: 'nixos' }]));
+    assert.throws(() => readHostsFile(file), /host h1 is reached through a broker \("address": "broker"\); run the command with --broker URL --credentials FILE instead of --hosts-file/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('pasted credentials: a seed, or a .creds text whose line breaks the input box removed', () => {
