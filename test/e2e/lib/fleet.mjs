@@ -94,6 +94,8 @@ export class Fleet {
       token: this.bed.token,
       profile: h.profile,
       stateDir: h.stateDir,
+      // The agent config file: the broker suite (test/extension/suite/06-broker) serves the host through a broker from a copy.
+      config: h.config,
     }));
     if (withOffline) list.push({ name: OFFLINE_HOST, address: `ws://127.0.0.1:${this.offlinePort}`, platform: 'nixos', token: this.bed.token });
     return list;

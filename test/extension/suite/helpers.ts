@@ -13,6 +13,8 @@ export interface E2EHost {
   profile?: string;
   stateDir?: string;
   hookFile?: string;
+  /** The agent's config file (JSON). */
+  config?: string;
 }
 
 export function e2eHosts(): E2EHost[] {
