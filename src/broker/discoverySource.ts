@@ -162,9 +162,19 @@ export class BrokerDiscovery {
     return [...this.platforms].sort(([a], [b]) => a.localeCompare(b)).map(([host, platform]) => ({ name: host, platform, entry: { name: host, address: BROKER_ADDRESS, platform } }));
   }
 
-  /** Sessions with `host` over the broker; while it is not connected, attempts fail (and are retried) with the reason. */
+  /**
+   * Sessions with `host` over the broker. While the broker is not connected, or its bucket
+   * shows the host offline, an attempt fails at once with that reason (the bucket's says
+   * when the agent stopped) and is retried; the host coming back online in the bucket
+   * starts a new attempt (Fleet.recorded).
+   */
   transport(host: string): TransportFactory {
-    return () => (this.client && !this.client.nc.isClosed() ? this.client.transport(host)() : new UnreachableTransport(`broker ${this.description}`, `host ${host}: ${this.problem ?? `the broker ${this.description} is not connected yet`}`, false));
+    return () => {
+      if (!this.client || this.client.nc.isClosed()) return new UnreachableTransport(`broker ${this.description}`, `host ${host}: ${this.problem ?? `the broker ${this.description} is not connected yet`}`, false);
+      const h = this.watcher?.get(host);
+      if (h && !h.online) return new UnreachableTransport(`broker ${this.description}`, offlineReason(h), false);
+      return this.client.transport(host)();
+    };
   }
 
   async close(): Promise<void> {
