@@ -105,7 +105,7 @@ describe('the fleet through a NATS broker', () => {
     assert.match(String(node.getTreeItem().description), /online/);
     // appendText escapes the text as Markdown: compare it as shown.
     const tip = (node.getTreeItem().tooltip as vscode.MarkdownString).value.replace(/&nbsp;/g, ' ').replace(/\\(.)/g, '$1');
-    assert.match(tip, /Agent: through the broker \(nixfleet\.broker\)/);
+    assert.match(tip, /through the NATS broker of nixfleet\.broker/);
 
     const op = (await cmd('nixfleet.runTests', { host: h.name })) as OpInfo;
     assert.equal(op.state, 'succeeded', op.error);
