@@ -5,7 +5,7 @@
 // host by host: a damaged entry is dropped, the others are kept.
 import { z } from 'zod';
 import { generation, hostName, hostStatus, platform } from '../../protocol';
-import type { HostRegistry } from './hostRegistry';
+import type { HostSnapshot } from './hostSnapshot';
 
 /** What a Memento offers (vscode.Memento fits as is). */
 export interface KeyValueStore {
@@ -46,8 +46,15 @@ export function readMemory(store: KeyValueStore): RememberedHost[] {
   });
 }
 
+/** What memoryOf reads of the host registry (hostRegistry.ts imports this file: no loop back). */
+export interface RegistryView {
+  all(): Iterable<{ snapshot: HostSnapshot }>;
+  source(name: string): string | undefined;
+  answered(source: string): boolean;
+}
+
 /** What to remember of the registry now: hosts whose source answered, and stand-ins as they were. */
-export function memoryOf(registry: HostRegistry, previous: readonly RememberedHost[]): RememberedHost[] {
+export function memoryOf(registry: RegistryView, previous: readonly RememberedHost[]): RememberedHost[] {
   const before = new Map(previous.map((h) => [h.name, h]));
   const out: RememberedHost[] = [];
   for (const { snapshot: s } of registry.all()) {
