@@ -2,17 +2,16 @@
 // see the running op in the status bucket and its journal line for line, and the second
 // one's mutating request is refused "busy" by the host lock.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { OutputLine } from '../../protocol';
 import type { BrokerClient } from '../../src/broker/client';
 import { FleetStatusWatcher } from '../../src/broker/fleetStatus';
 import { followJournal } from '../../src/broker/journal';
-import { createTestBed, type TestBed } from '../fixtures/testbed';
+import type { TestBed } from '../fixtures/testbed';
 import { waitFor } from './agent-harness';
-import { brokerAgentClient, brokerConfig, operator, startBrokerAgent, startNats, type BrokerAgent, type BrokerSetup, type NatsCluster } from './broker-harness';
+import { brokerAgentClient, startTwoOperatorBed, stopTwoOperatorBed, type BrokerAgent, type BrokerSetup, type NatsCluster } from './broker-harness';
 
 let bed: TestBed;
 let work: string;
@@ -23,22 +22,9 @@ let bob: BrokerClient;
 let agent: BrokerAgent;
 
 before(async () => {
-  bed = await createTestBed({ hosts: [{ name: 'h1', platform: 'nixos' }] });
-  work = mkdtempSync(path.join(tmpdir(), 'nixfleet-broker-2c-'));
-  setup = brokerConfig(path.join(work, 'broker'), ['h1']);
-  nats = await startNats(setup);
-  alice = await operator(setup, nats.urls, 'alice');
-  bob = await operator(setup, nats.urls, 'bob');
-  agent = await startBrokerAgent(bed, 'h1', nats.urls, setup.hostCredentials('h1'));
+  ({ bed, work, setup, nats, alice, bob, agent } = await startTwoOperatorBed('2c'));
 });
-after(async () => {
-  await agent?.stop();
-  await alice?.close();
-  await bob?.close();
-  await nats?.stop();
-  await bed?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+after(() => stopTwoOperatorBed({ bed, work, setup, nats, alice, bob, agent }));
 
 test('two controllers: both see the op and its journal; the second mutating request is busy', async () => {
   const release = path.join(work, 'release');

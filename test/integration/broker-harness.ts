@@ -4,11 +4,12 @@
 // through the broker alone (no listening port); and controllers on operator credentials.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { TestBed } from '../fixtures/testbed';
+import { createTestBed, type TestBed } from '../fixtures/testbed';
 import { AgentClient } from '../../src/fleet/agentClient';
 import { BrokerClient } from '../../src/broker/client';
 import { AGENT_JS } from './agent-harness';
@@ -189,4 +190,36 @@ export function brokerAgentClient(broker: BrokerClient, host: string, name = 'br
     requestTimeoutMs: 20_000,
     reconnect: { initialDelayMs: 50, maxDelayMs: 500 },
   });
+}
+
+/** One nixos host h1 whose agent has no port, on one nats-server, and two operators (alice, bob). */
+export interface TwoOperatorBed {
+  bed: TestBed;
+  work: string;
+  setup: BrokerSetup;
+  nats: NatsCluster;
+  alice: BrokerClient;
+  bob: BrokerClient;
+  agent: BrokerAgent;
+}
+
+export async function startTwoOperatorBed(tag: string): Promise<TwoOperatorBed> {
+  const bed = await createTestBed({ hosts: [{ name: 'h1', platform: 'nixos' }] });
+  const work = mkdtempSync(path.join(tmpdir(), `nixfleet-broker-${tag}-`));
+  const setup = brokerConfig(path.join(work, 'broker'), ['h1']);
+  const nats = await startNats(setup);
+  const alice = await operator(setup, nats.urls, 'alice');
+  const bob = await operator(setup, nats.urls, 'bob');
+  const agent = await startBrokerAgent(bed, 'h1', nats.urls, setup.hostCredentials('h1'));
+  return { bed, work, setup, nats, alice, bob, agent };
+}
+
+/** Stops what startTwoOperatorBed started, whatever part of it did start. */
+export async function stopTwoOperatorBed(b: Partial<TwoOperatorBed>): Promise<void> {
+  await b.agent?.stop();
+  await b.alice?.close();
+  await b.bob?.close();
+  await b.nats?.stop();
+  await b.bed?.cleanup();
+  if (b.work) rmSync(b.work, { recursive: true, force: true });
 }

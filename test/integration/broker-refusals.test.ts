@@ -3,15 +3,13 @@
 // let a noisy controller use up the per-source limit and bob's refused request went
 // unrecorded. A real nats-server, a real agent with listen: null, two operators.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { readRefusals, type RefusalRecord, type RefusalSummaryRecord } from '../../agent/journal/audit';
 import { DEFAULT_REFUSAL_LIMITS } from '../../agent/server/refusalLog';
 import type { BrokerClient } from '../../src/broker/client';
-import { createTestBed, type TestBed } from '../fixtures/testbed';
-import { brokerAgentClient, brokerConfig, operator, startBrokerAgent, startNats, type BrokerAgent, type BrokerSetup, type NatsCluster } from './broker-harness';
+import type { TestBed } from '../fixtures/testbed';
+import { brokerAgentClient, startTwoOperatorBed, stopTwoOperatorBed, type BrokerAgent, type BrokerSetup, type NatsCluster } from './broker-harness';
 
 let bed: TestBed;
 let work: string;
@@ -22,22 +20,9 @@ let bob: BrokerClient;
 let agent: BrokerAgent;
 
 before(async () => {
-  bed = await createTestBed({ hosts: [{ name: 'h1', platform: 'nixos' }] });
-  work = mkdtempSync(path.join(tmpdir(), 'nixfleet-broker-refusals-'));
-  setup = brokerConfig(path.join(work, 'broker'), ['h1']);
-  nats = await startNats(setup);
-  alice = await operator(setup, nats.urls, 'alice');
-  bob = await operator(setup, nats.urls, 'bob');
-  agent = await startBrokerAgent(bed, 'h1', nats.urls, setup.hostCredentials('h1'));
+  ({ bed, work, setup, nats, alice, bob, agent } = await startTwoOperatorBed('refusals'));
 });
-after(async () => {
-  await agent?.stop();
-  await alice?.close();
-  await bob?.close();
-  await nats?.stop();
-  await bed?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+after(() => stopTwoOperatorBed({ bed, work, setup, nats, alice, bob, agent }));
 
 test("a flood of refused requests from one controller does not hide another's refusal", async () => {
   const flood = DEFAULT_REFUSAL_LIMITS.perSource * 3;
