@@ -13,6 +13,8 @@ export type OpFlowContext = Pick<FlowContext, 'fleet' | 'editor' | 'logs' | 'set
 export interface OpProgressOptions {
   /** No end message: the caller says how it went (it has more to offer than Show Logs). */
   quiet?: boolean;
+  /** A step of a longer command (a dry run before a question): an end message only if it did not succeed. */
+  quietOnSuccess?: boolean;
   magicRollback?: boolean;
   /** The message after success, from the final op; default "<title> on <host> succeeded". */
   done?(op: OpInfo): string;
@@ -69,7 +71,7 @@ export async function runOpWithProgress(
     }
   });
   if (op.state !== 'succeeded') openLogsOnFailure(c, host);
-  if (!opts.quiet) void reportEnd(c, host, title, op, opts.done);
+  if (!opts.quiet && !(opts.quietOnSuccess && op.state === 'succeeded')) void reportEnd(c, host, title, op, opts.done);
   return op;
 }
 

@@ -1,12 +1,13 @@
 // Shared by the cli-*.test.ts files: run the real `node dist/nixfleet.js` as a child
 // process (pipes, no terminal: as in CI) against real agents on loopback.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { opInfo, outputLine } from '../../protocol';
 import { ROOT } from './agent-harness';
+export { profileGeneration } from './fleet-harness';
 
 export const NIXFLEET_JS = path.join(ROOT, 'dist/nixfleet.js');
 
@@ -67,9 +68,6 @@ export function writeFleetFiles(hosts: { name: string; url: string; platform?: s
 }
 
 /** The generation a profile link points at, read on disk. */
-export function profileGeneration(profile: string): number {
-  return Number(/-(\d+)-link$/.exec(readlinkSync(profile))![1]);
-}
 
 /**
  * Start `nixfleet ARGS…` on a pseudo-terminal (util-linux `script`), for the paths that

@@ -12,10 +12,10 @@ import { ScriptedEditor } from '../fixtures/scriptedEditor';
 import { AGENT_JS, startAgent, waitFor, type RunningAgent } from './agent-harness';
 import gcCommand from '../../src/commands/host/gc';
 import type { FlowContext } from '../../src/flows/context';
-import { openAgentSession } from '../../src/fleet/agentSession';
-import { Fleet } from '../../src/fleet/fleet';
+import type { Fleet } from '../../src/fleet/fleet';
 import { Settings } from '../../src/settings';
 import type { OpInfo } from '../../protocol';
+import { agentFleet, profileGeneration } from './fleet-harness';
 
 const execFileP = promisify(execFile);
 
@@ -50,11 +50,7 @@ describe('Delete Old Generations with a scripted editor against a real agent', {
     }
     for (const n of [1, 2]) execFileSync('touch', ['-h', '-d', '45 days ago', `${profile}-${n}-link`]);
     agent = await startAgent(bed, 'h1');
-    fleet = new Fleet({
-      openSession: (entry, endpoint, token) => openAgentSession({ entry, endpoint, token, clientName: 'gc-test', clientVersion: '1', requestTimeoutMs: 60_000 }),
-      getToken: async () => bed.token,
-      refreshDelayMs: 20,
-    });
+    fleet = agentFleet('gc-test', async () => bed.token);
     fleet.configure([{ name: 'h1', address: agent.url, platform: 'nixos' }], [], []);
     await fleet.start();
   });

@@ -25,14 +25,12 @@ import { describeRollback, markReverted, rollbackDeployedHosts } from '../../src
 import type { DeployEvent } from '../../src/deploy/types';
 import { createGitHubClient, gitHubLogin } from '../../src/github/client';
 import { revertPullRequest } from '../../src/github/revert';
+import { agentFleet, profileGeneration } from './fleet-harness';
 
 const execFileP = promisify(execFile);
 const HOSTS = ['h1', 'h2', 'h3', 'h4'];
 const alice: TestUser = { login: 'alice', id: 7, name: 'Alice', email: 'alice@example.test' };
 
-function profileGeneration(profile: string): number {
-  return Number(/-(\d+)-link$/.exec(readlinkSync(profile))![1]);
-}
 
 describe('deploy to real agents, revert the PR, roll back the hosts', { skip: !existsSync(AGENT_JS) && 'dist/agent.js missing: run npm run build' }, () => {
   let bed: TestBed;
@@ -75,12 +73,7 @@ describe('deploy to real agents, revert the PR, roll back the hosts', { skip: !e
     await mergePr('bump', '24.05.2', 12);
     merge = await git(bed.workstation, 'rev-parse', 'HEAD');
     const entries: HostEntry[] = HOSTS.map((h) => ({ name: h, address: agents.get(h)!.url, platform: 'nixos' as const }));
-    fleet = new Fleet({
-      openSession: (entry, endpoint, token) => openAgentSession({ entry, endpoint, token, clientName: 'deploy-test', clientVersion: '1', requestTimeoutMs: 60_000 }),
-      getToken: async () => bed.token,
-      connectWaitMs: 10_000,
-      refreshDelayMs: 20,
-    });
+    fleet = agentFleet('deploy-test', async () => bed.token, { connectWaitMs: 10_000 });
     fleet.configure(entries, [], []);
     await fleet.start();
     auditDir = mkdtempSync(path.join(tmpdir(), 'nixfleet-deploy-audit-'));

@@ -2,7 +2,7 @@
 // real-Nix test bed. Run `npm run build` first when running this file by hand.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readlinkSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { OpInfo, OutputLine } from '../../protocol';
@@ -14,12 +14,10 @@ import type { HostEntry } from '../../src/fleet/hostConfig';
 import { summarise } from '../../src/fleet/summary';
 import { statusRows } from '../../src/fleet/statusRows';
 import { readWorkspaceInfo } from '../../src/fleet/workspace';
+import { agentFleet, profileGeneration } from './fleet-harness';
 
 const execFileP = promisify(execFile);
 
-function profileGeneration(profile: string): number {
-  return Number(/-(\d+)-link$/.exec(readlinkSync(profile))![1]);
-}
 
 async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -58,12 +56,7 @@ describe('fleet against real agents', { skip: !existsSync(AGENT_JS) && 'dist/age
       // A loopback port where nothing listens.
       { name: 'dead', address: 'ws://127.0.0.1:9', platform: 'nixos' },
     ];
-    fleet = new Fleet({
-      openSession: (entry, endpoint, token) => openAgentSession({ entry, endpoint, token, clientName: 'fleet-test', clientVersion: '1', requestTimeoutMs: 20_000 }),
-      getToken: async (h) => tokens[h],
-      connectWaitMs: 8000,
-      refreshDelayMs: 20,
-    });
+    fleet = agentFleet('fleet-test', async (h) => tokens[h], { requestTimeoutMs: 20_000, connectWaitMs: 8000 });
     fleet.configure(entries, [{ name: 'h9', platform: 'nixos', attribute: 'nixosConfigurations' }], []);
     fleet.setWorkspace(await readWorkspaceInfo(bed.workstation));
     await fleet.start();

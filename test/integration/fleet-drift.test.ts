@@ -5,15 +5,14 @@
 // Hosts' running system is the bed's current-system link, which the activation scripts move.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
 import { AGENT_JS, startAgent, type RunningAgent } from './agent-harness';
 import { git } from './deploy-fixtures';
-import { openAgentSession } from '../../src/fleet/agentSession';
-import { Fleet } from '../../src/fleet/fleet';
+import type { Fleet } from '../../src/fleet/fleet';
 import { hostDrift } from '../../src/fleet/drift';
 import type { HostEntry } from '../../src/fleet/hostConfig';
 import { statusRows } from '../../src/fleet/statusRows';
@@ -22,13 +21,11 @@ import { readWorkspaceInfo } from '../../src/fleet/workspace';
 import { fleetAgents } from '../../src/deploy/fleetAgents';
 import { planDeploy } from '../../src/deploy/plan';
 import { runDeploy } from '../../src/deploy/run';
+import { agentFleet, profileGeneration } from './fleet-harness';
 
 const execFileP = promisify(execFile);
 const HOSTS = ['h1', 'h2', 'h3'];
 
-function profileGeneration(profile: string): number {
-  return Number(/-(\d+)-link$/.exec(readlinkSync(profile))![1]);
-}
 
 async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -56,12 +53,7 @@ describe('drift in the Fleet view, against real agents', { skip: !existsSync(AGE
     bed = await createTestBed({ hosts: HOSTS.map((name) => ({ name, platform: 'nixos' as const })) });
     for (const h of HOSTS) agents.set(h, await startAgent(bed, h));
     const entries: HostEntry[] = HOSTS.map((h) => ({ name: h, address: agents.get(h)!.url, platform: 'nixos' as const }));
-    fleet = new Fleet({
-      openSession: (entry, endpoint, token) => openAgentSession({ entry, endpoint, token, clientName: 'drift-test', clientVersion: '1', requestTimeoutMs: 60_000 }),
-      getToken: async () => bed.token,
-      connectWaitMs: 10_000,
-      refreshDelayMs: 20,
-    });
+    fleet = agentFleet('drift-test', async () => bed.token, { connectWaitMs: 10_000 });
     fleet.configure(entries, [], []);
     fleet.setWorkspace(await readWorkspaceInfo(bed.workstation));
     await fleet.start();
@@ -138,12 +130,7 @@ describe('drift in the Fleet view, against real agents', { skip: !existsSync(AGE
     assert.deepEqual(kinds('h1'), ['op-failed', 'checkout']);
     assert.match(summarise(fleet.hosts()).tooltip, /failing: h1 \(switch failed\)/);
     // A new connection (another window, after a reload) reads the same from the agent's op records.
-    const other = new Fleet({
-      openSession: (entry, endpoint, token) => openAgentSession({ entry, endpoint, token, clientName: 'drift-test-2', clientVersion: '1', requestTimeoutMs: 60_000 }),
-      getToken: async () => bed.token,
-      connectWaitMs: 10_000,
-      refreshDelayMs: 20,
-    });
+    const other = agentFleet('drift-test-2', async () => bed.token, { connectWaitMs: 10_000 });
     try {
       other.configure([{ name: 'h1', address: agents.get('h1')!.url, platform: 'nixos' }], [], []);
       await other.start();

@@ -4,7 +4,7 @@
 // the host (profile links on disk) and what it says afterwards.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -22,15 +22,12 @@ import { showError } from '../../src/flows/fixes';
 import { hostOpFlow } from '../../src/flows/hostOp';
 import { rebuildSmartFlow } from '../../src/flows/rebuildSmart';
 import { rollbackFlow } from '../../src/flows/rollback';
-import { openAgentSession } from '../../src/fleet/agentSession';
-import { Fleet } from '../../src/fleet/fleet';
+import type { Fleet } from '../../src/fleet/fleet';
 import { Settings } from '../../src/settings';
+import { agentFleet, profileGeneration } from './fleet-harness';
 
 const execFileP = promisify(execFile);
 
-function profileGeneration(profile: string): number {
-  return Number(/-(\d+)-link$/.exec(readlinkSync(profile))![1]);
-}
 
 describe('flows with a scripted editor against real agents', { skip: !existsSync(AGENT_JS) && 'dist/agent.js missing: run npm run build' }, () => {
   let bed: TestBed;
@@ -68,11 +65,7 @@ describe('flows with a scripted editor against real agents', { skip: !existsSync
     unhealthy = path.join(bed.host('h1').dir, 'unhealthy');
     agent = await startAgent(bed, 'h1', { overrides: { healthChecks: [['/bin/sh', '-c', `if [ -e '${unhealthy}' ]; then echo 'web: 503' >&2; exit 1; fi`]] } });
     auditDir = mkdtempSync(path.join(tmpdir(), 'nixfleet-flows-'));
-    fleet = new Fleet({
-      openSession: (entry, endpoint, token) => openAgentSession({ entry, endpoint, token, clientName: 'flows-test', clientVersion: '1', requestTimeoutMs: 60_000 }),
-      getToken: async () => bed.token,
-      refreshDelayMs: 20,
-    });
+    fleet = agentFleet('flows-test', async () => bed.token);
     fleet.configure([{ name: 'h1', address: agent.url, platform: 'nixos' }], [], []);
     await fleet.start();
   });

@@ -37,7 +37,7 @@ export default defineCommand({
       if (typed === undefined) throw new CancelledByUser();
       days = parseDays(typed);
     }
-    const listed = await runOpWithProgress(c, host, 'gc', { olderThanDays: days, dryRun: true }, 'Listing old generations');
+    const listed = await runOpWithProgress(c, host, 'gc', { olderThanDays: days, dryRun: true }, 'Listing old generations', { quietOnSuccess: true });
     if (listed.state !== 'succeeded') return listed;
     const plan = opResultOf('gc', listed.result);
     const doomed = plan?.generations ?? [];
@@ -55,8 +55,8 @@ export default defineCommand({
       const choice = await c.editor.showModalWarning(`Delete ${n} of ${host} older than ${days} days? This cannot be undone.`, detail, keep, remove);
       if (choice !== remove) return undefined;
     }
-    const op = await runOpWithProgress(c, host, 'gc', { olderThanDays: days, generations: doomed.map((g) => g.generation) }, 'Deleting old generations');
-    if (op.state === 'succeeded') void c.editor.showInformationMessage(`Deleted ${n} of ${host}: ${doomed.map((g) => g.generation).join(', ')}`);
-    return op;
+    return runOpWithProgress(c, host, 'gc', { olderThanDays: days, generations: doomed.map((g) => g.generation) }, 'Deleting old generations', {
+      done: () => `Deleted ${n} of ${host}: ${doomed.map((g) => g.generation).join(', ')}`,
+    });
   },
 });
