@@ -46,7 +46,9 @@ export function requireOp(kind: string, host: string): OpDefinition {
 export function parseOpParams<K extends OpKind>(def: OpDefinition<K>, host: string, raw: unknown): OpParams<K> {
   const parsed = def.params.safeParse(raw ?? {});
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+    // A name the op does not know is said first: it is the likelier mistake (or probe) than a
+    // missing field, and the answer should not depend on which check zod ran first.
+    const issue = parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0]!;
     const where = issue.code === 'unrecognized_keys' ? `unknown parameter(s) ${issue.keys.map((k) => `"${printable(k)}"`).join(', ')}` : `${issue.path.join('.') || 'params'}: ${issue.message}`;
     throw new OpError(`host ${host}: invalid parameters for ${def.kind}: ${where}; nothing was run`);
   }

@@ -177,9 +177,9 @@ describe('build and self-update', () => {
     assert.equal(r.agentVersionBefore, '0.0.0-test');
     assert.equal(r.verify, true);
     const printed = lines.filter((l) => l.stream === 'stdout').map((l) => l.text);
-    assert.deepEqual(printed.slice(0, 3), ['git fetch --prune origin', 'git merge --ff-only @{upstream}', updateInputCommand('nixfleet')]);
+    assert.deepEqual(printed.slice(0, 3), ['git fetch --prune origin', "git merge --ff-only '@{upstream}'", updateInputCommand('nixfleet')]);
     assert.ok(printed.some((l) => l.startsWith('nix build --json --no-link --option narinfo-cache-negative-ttl 0 ')));
-    assert.ok(printed.includes(`nix-env -p ${h.profile} --set <built store path>`));
+    assert.ok(printed.includes(`nix-env -p ${h.profile} --set '<built store path>'`), printed.join('\n'));
     assert.equal(printed.at(-1), 'systemctl is-system-running');
     assert.equal(readlinkSync(h.profile), link);
     assert.equal(git(h.checkout, 'rev-parse', 'HEAD'), head);
