@@ -107,7 +107,13 @@ export default [
       const summary = await webviewFrame(page, '#waves section', 30_000);
       const s = await waitSummary(summary, 'h1 succeeded and its wave passed', (x) => row(x, 'h1')?.outcome === 'succeeded', 30_000);
       if (s.rows.map((r) => r.host.replace(' (canary)', '')).join(',') !== 'h1') throw new Error(`the deploy must hold only h1: ${JSON.stringify(s.rows)}`);
-      const waves = await summary.evaluate(() => [...document.querySelectorAll('#waves section')].map((x) => ({ state: x.dataset.state, text: x.textContent })));
+      // h1's success comes before its wave's health gate ends: wait for the wave's own state.
+      const readWaves = () => summary.evaluate(() => [...document.querySelectorAll('#waves section')].map((x) => ({ state: x.dataset.state, text: x.textContent })));
+      let waves = await readWaves();
+      for (let i = 0; i < 150 && waves.length === 1 && waves[0].state !== 'passed' && waves[0].state !== 'failed' && waves[0].state !== 'halted'; i++) {
+        await page.waitForTimeout(200);
+        waves = await readWaves();
+      }
       if (waves.length !== 1 || waves[0].state !== 'passed' || !/h1: succeeded/.test(waves[0].text)) throw new Error(`one wave, passed, with h1 succeeded: ${JSON.stringify(waves)}`);
       await ctx.shot('26-plan-deployed-summary');
     },
