@@ -7,6 +7,7 @@
 import * as vscode from 'vscode';
 import type { Container } from '../container';
 import type { HostSnapshot } from '../fleet/hostSnapshot';
+import { statusRows } from '../fleet/statusRows';
 import type { WorkspaceInfo } from '../fleet/workspace';
 import { HostNode } from './hostNode';
 import { MessageNode } from './messageNode';
@@ -101,9 +102,10 @@ export class FleetTreeProvider implements vscode.TreeDataProvider<FleetNode>, vs
 
 /**
  * Everything a host's rows are drawn from. `lastSeen` moves with every answer but is shown
- * only while the host is offline, so it counts only then.
+ * only while the host is offline, so it counts only then. The status rows as drawn count too:
+ * the Git row's "up to date" also depends on the time (a fetch older than an hour no longer is).
  */
 function hostKey(h: HostSnapshot, workspace: WorkspaceInfo | undefined, trusted: boolean): string {
   const { lastSeen, ...rest } = h;
-  return JSON.stringify([rest, h.connection === 'online' ? undefined : lastSeen, workspace, trusted]);
+  return JSON.stringify([rest, h.connection === 'online' ? undefined : lastSeen, workspace, trusted, statusRows(h, workspace)]);
 }
