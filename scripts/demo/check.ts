@@ -27,7 +27,7 @@ export interface CheckResult {
  */
 const HOST_COMMANDS = [
   ['Force Rebuild', 'Run Tests', 'Rebuild Smart'],
-  ['Force Rebuild from Source', 'Cancel'],
+  ['Force Rebuild from Source', 'Cancel', 'Delete Old Generations'],
   ['Rollback to generation 1', 'Update Agent'],
 ] as const;
 const COMMON = ['agent answers', 'a wrong token is refused', 'Pull', 'Switch', 'Rollback'] as const;
@@ -81,6 +81,7 @@ export async function checkFleet(fleet: DemoFleet, say: (r: CheckResult) => void
           'Force Rebuild from Source': () => hc.forceRebuild(x, true),
           Cancel: () => hc.cancel(x),
           'Rollback to generation 1': () => hc.rollbackToGeneration(x, 1),
+          'Delete Old Generations': () => hc.deleteOldGenerations(x),
         };
         ok = (await attempt(n(command), run[command]!)) && ok;
       }

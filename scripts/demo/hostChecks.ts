@@ -2,13 +2,13 @@
 // starts, with the params the command sends (src/fleet helpers where the extension has
 // them), follows it through the extension's agent client, and confirms the outcome on disk
 // (profile links, the system's files, the checkout's HEAD) or in the agent's journal.
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lutimesSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentClient } from '../../src/fleet/agentClient';
 import { defaultRollbackTarget, planRollback } from '../../src/fleet/generations';
 import { rebuildSmartParams } from '../../src/fleet/rebuildSmartParams';
 import { readLockedInputs } from '../../agent/nix/flakeLock';
-import type { OpInfo } from '../../protocol';
+import { opResultOf, type OpInfo } from '../../protocol';
 import type { DemoFleet, DemoHost } from './fleet';
 import { agentPackageOf, packageVersion } from './agentService';
 import { gitIn, journalText, opRecord, profileGeneration, profileSystem, systemVersion } from './onDisk';
@@ -180,4 +180,26 @@ export async function cancel(x: HostCtx): Promise<string> {
   } finally {
     if (existsSync(marker)) rmSync(marker);
   }
+}
+
+/**
+ * "Delete Old Generations…": the demo's generations were all made minutes ago, so generation 1
+ * is dated 45 days back first (its profile link's time, which is where Nix dates a generation).
+ * Then the command's two ops: the dry run that lists what goes, and the deletion of exactly
+ * that list; generation 1's link is gone from disk, the current one stays.
+ */
+export async function deleteOldGenerations(x: HostCtx): Promise<string> {
+  const link = `${x.h.profile}-1-link`;
+  if (!existsSync(link)) throw new Error(`${link} is missing: the demo host has no generation 1`);
+  const old = new Date(Date.now() - 45 * 24 * 3600 * 1000);
+  lutimesSync(link, old, old);
+  const listed = opResultOf('gc', succeeded('gc', await runOp(x.c, x.h, 'gc', { olderThanDays: 30, dryRun: true })).result);
+  const doomed = (listed?.generations ?? []).map((g) => g.generation);
+  if (JSON.stringify(doomed) !== '[1]') throw new Error(`the dry run lists [${doomed.join(', ')}] to delete, not generation 1 alone`);
+  if (!existsSync(link)) throw new Error('the dry run deleted generation 1');
+  const current = profileGeneration(x.h.profile);
+  succeeded('gc', await runOp(x.c, x.h, 'gc', { olderThanDays: 30, generations: doomed }));
+  if (existsSync(link)) throw new Error(`${link} is still on disk after the deletion`);
+  if (profileGeneration(x.h.profile) !== current) throw new Error(`the profile moved from generation ${current} to ${profileGeneration(x.h.profile)}`);
+  return `the dry run listed generation 1 (dated 45 days back); deleted: its link is gone, the profile stays on generation ${current}`;
 }

@@ -62,7 +62,7 @@ test('npm start -- --check runs every command on 3 hosts, each confirmed on disk
   assert.ok(revert, 'Revert PR did not go through the GitHub test server on loopback');
   assert.match(out, /fleet: Rollback Deployed Hosts: h1 back on generation \d+; h2 already there/);
   const count = /all (\d+) checks passed in [\d.]+ s \(set-up [\d.]+ s, checks [\d.]+ s\)/.exec(out);
-  assert.equal(count?.[1], '25', out);
+  assert.equal(count?.[1], '26', out);
   // Torn down: the bed's and the agent repo's temp dirs are gone, nothing listens any more.
   const agentRepo = /into a local NixFleet git repository \(the nixcfg's input "nixfleet"\) in (\S+)$/m.exec(out)?.[1];
   assert.ok(agentRepo && !existsSync(agentRepo), `${agentRepo} was left behind`);
