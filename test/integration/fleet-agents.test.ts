@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { OpInfo, OutputLine } from '../../protocol';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
-import { AGENT_JS, connect, startAgent, type RunningAgent } from './agent-harness';
+import { AGENT_JS, connect, startAgent, waitFor as until, type RunningAgent } from './agent-harness';
 import { openAgentSession } from '../../src/fleet/agentSession';
 import { Fleet } from '../../src/fleet/fleet';
 import type { HostEntry } from '../../src/fleet/hostConfig';
@@ -18,16 +18,6 @@ import { agentFleet, profileGeneration } from './fleet-harness';
 
 const execFileP = promisify(execFile);
 
-
-async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('fleet against real agents', { skip: !existsSync(AGENT_JS) && 'dist/agent.js missing: run npm run build' }, () => {
   let bed: TestBed;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
-import { AGENT_JS, startAgent, type RunningAgent } from './agent-harness';
+import { AGENT_JS, startAgent, waitFor, type RunningAgent } from './agent-harness';
 import { git } from './deploy-fixtures';
 import type { Fleet } from '../../src/fleet/fleet';
 import { hostDrift } from '../../src/fleet/drift';
@@ -27,15 +27,8 @@ const execFileP = promisify(execFile);
 const HOSTS = ['h1', 'h2', 'h3'];
 
 
-async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** agent-harness's waitFor, with this file's longer default (drift needs a refresh after an op). */
+const until = <T>(what: string, fn: () => T | undefined | false, timeoutMs = 30_000): Promise<T> => waitFor(what, fn, timeoutMs);
 
 describe('drift in the Fleet view, against real agents', { skip: !existsSync(AGENT_JS) && 'dist/agent.js missing: run npm run build' }, () => {
   let bed: TestBed;
