@@ -8,8 +8,8 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { brokerUrlsProblem, requiresTls } from '../../protocol/broker';
 import { credentialsAuthenticator } from '../../protocol/brokerCredentials';
 import type { TransportFactory } from '../fleet/transport';
-import type { JournalPosition } from './journal';
-import { BrokerTransport } from './transport';
+import { JournalPositions } from './journal';
+import { BrokerTransport, type BrokerLink } from './transport';
 import { ensureBroker } from './setup';
 
 export interface BrokerClientOptions {
@@ -25,27 +25,14 @@ export interface BrokerClientOptions {
   ensure?: { replicas: number };
 }
 
-/** Per (host, op): where this controller got to in the journal stream, so a new session resumes there. */
-class Positions {
-  private readonly map = new Map<string, JournalPosition>();
-  get(host: string, op: string): JournalPosition | undefined {
-    return this.map.get(`${host}\0${op}`);
-  }
-  set(host: string, op: string, p: JournalPosition): void {
-    this.map.set(`${host}\0${op}`, p);
-  }
-  delete(host: string, op: string): void {
-    this.map.delete(`${host}\0${op}`);
-  }
-}
-
-export class BrokerClient {
+/** The controller's connection to the broker; each host session (BrokerTransport) runs over it. */
+export class BrokerClient implements BrokerLink {
   readonly onDisconnect = new Emitter<void>();
   readonly onReconnect = new Emitter<void>();
   /** The connection is gone for good (closed, or refused the credentials): why. */
   readonly onClosed = new Emitter<string>();
   readonly js: JetStreamClient;
-  readonly positions = new Positions();
+  readonly positions = new JournalPositions();
   readonly description: string;
 
   private constructor(

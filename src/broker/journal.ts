@@ -13,6 +13,20 @@ export interface JournalPosition {
   streamSeq: number;
 }
 
+/** Per (host, op): where this controller got to in the journal stream, so a new session resumes there. */
+export class JournalPositions {
+  private readonly map = new Map<string, JournalPosition>();
+  get(host: string, op: string): JournalPosition | undefined {
+    return this.map.get(`${host}\0${op}`);
+  }
+  set(host: string, op: string, p: JournalPosition): void {
+    this.map.set(`${host}\0${op}`, p);
+  }
+  delete(host: string, op: string): void {
+    this.map.delete(`${host}\0${op}`);
+  }
+}
+
 export interface JournalReaderHandlers {
   /** A batch as the agent stored it: `{"lines":[...]}` text, lines with seq > fromSeq among them. */
   batch(json: string, firstSeq: number, lastSeq: number): void;

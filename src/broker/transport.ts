@@ -4,12 +4,25 @@
 // when the client subscribes to an op, this transport reads the op's journal from the
 // broker's stream (journal.ts) and hands it on as the usual op.output / op.end frames, so
 // AgentClient works unchanged and a reconnect replays from the stream, not from the agent.
-import { headers as natsHeaders, nuid, type Msg, type Subscription } from '@nats-io/nats-core';
+import { headers as natsHeaders, nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { printable } from '../../protocol';
 import { HEADERS, SESSION_DEAD_MS, SESSION_PING_MS, subjects } from '../../protocol/broker';
 import { Transport } from '../fleet/transport';
-import type { BrokerClient } from './client';
-import { JournalReader } from './journal';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { Emitter } from '../fleet/emitter';
+import { JournalReader, type JournalPositions } from './journal';
+
+/**
+ * What a host session needs of the controller's broker connection. BrokerClient is the one
+ * implementation; naming it here keeps this file from importing the client that builds it.
+ */
+export interface BrokerLink {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly description: string;
+  readonly onDisconnect: Emitter<void>;
+  readonly positions: JournalPositions;
+}
 
 export class BrokerTransport extends Transport {
   readonly description: string;
@@ -30,7 +43,7 @@ export class BrokerTransport extends Transport {
   private readonly offDisconnect: () => void;
 
   constructor(
-    private readonly broker: BrokerClient,
+    private readonly broker: BrokerLink,
     readonly host: string,
   ) {
     super();
