@@ -6,27 +6,20 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { OutputLine } from '../../protocol';
-import type { BrokerClient } from '../../src/broker/client';
 import { FleetStatusWatcher } from '../../src/broker/fleetStatus';
 import { followJournal } from '../../src/broker/journal';
-import type { TestBed } from '../fixtures/testbed';
 import { waitFor } from './agent-harness';
-import { brokerAgentClient, startTwoOperatorBed, stopTwoOperatorBed, type BrokerAgent, type BrokerSetup, type NatsCluster } from './broker-harness';
+import { brokerAgentClient, startTwoOperatorBed, stopTwoOperatorBed, type TwoOperatorBed } from './broker-harness';
 
-let bed: TestBed;
-let work: string;
-let setup: BrokerSetup;
-let nats: NatsCluster;
-let alice: BrokerClient;
-let bob: BrokerClient;
-let agent: BrokerAgent;
+let two: TwoOperatorBed | undefined;
 
 before(async () => {
-  ({ bed, work, setup, nats, alice, bob, agent } = await startTwoOperatorBed('2c'));
+  two = await startTwoOperatorBed('2c');
 });
-after(() => stopTwoOperatorBed({ bed, work, setup, nats, alice, bob, agent }));
+after(() => stopTwoOperatorBed(two ?? {}));
 
 test('two controllers: both see the op and its journal; the second mutating request is busy', async () => {
+  const { bed, work, alice, bob, agent } = two!;
   const release = path.join(work, 'release');
   // The activation prints, then waits (bounded) until the test has looked from both sides.
   bed.setHook('h1', `i=1; while [ $i -le 300 ]; do echo "line $i"; i=$((i+1)); done; n=0; while [ ! -e ${release} ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done; echo released\n`);

@@ -7,24 +7,17 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { readRefusals, type RefusalRecord, type RefusalSummaryRecord } from '../../agent/journal/audit';
 import { DEFAULT_REFUSAL_LIMITS } from '../../agent/server/refusalLog';
-import type { BrokerClient } from '../../src/broker/client';
-import type { TestBed } from '../fixtures/testbed';
-import { brokerAgentClient, startTwoOperatorBed, stopTwoOperatorBed, type BrokerAgent, type BrokerSetup, type NatsCluster } from './broker-harness';
+import { brokerAgentClient, startTwoOperatorBed, stopTwoOperatorBed, type TwoOperatorBed } from './broker-harness';
 
-let bed: TestBed;
-let work: string;
-let setup: BrokerSetup;
-let nats: NatsCluster;
-let alice: BrokerClient;
-let bob: BrokerClient;
-let agent: BrokerAgent;
+let two: TwoOperatorBed | undefined;
 
 before(async () => {
-  ({ bed, work, setup, nats, alice, bob, agent } = await startTwoOperatorBed('refusals'));
+  two = await startTwoOperatorBed('refusals');
 });
-after(() => stopTwoOperatorBed({ bed, work, setup, nats, alice, bob, agent }));
+after(() => stopTwoOperatorBed(two ?? {}));
 
 test("a flood of refused requests from one controller does not hide another's refusal", async () => {
+  const { bed, alice, bob, agent } = two!;
   const flood = DEFAULT_REFUSAL_LIMITS.perSource * 3;
   const a = brokerAgentClient(alice, 'h1', 'vscode alice@laptop');
   const b = brokerAgentClient(bob, 'h1', 'vscode bob@desk');
