@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import type { OpInfo, OutputLine } from '../../protocol';
 import { readAllLines } from '../../agent/journal/reader';
 import { readAudit } from '../../agent/journal/audit';
+import { blockingNixEnv } from '../fixtures/blockingNixEnv';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
 import { AGENT_JS, cli, connect, RawClient, ROOT, startAgent, waitFor } from './agent-harness';
 
@@ -235,18 +236,8 @@ describe('a worker killed between setting the profile and activating', () => {
     // A real point in the real path: nix-env on PATH runs the real nix-env, then (for --set,
     // while the marker exists) says where it is and blocks, so the profile is set and
     // activation has not started when the worker is killed.
-    const wrapDir = mkdtempSync(path.join(tmpdir(), 'nixfleet-nixenv-'));
-    const realNixEnv = spawnSync('sh', ['-c', 'command -v nix-env'], { env: bed.env, encoding: 'utf8' }).stdout.trim();
-    const marker = path.join(wrapDir, 'block');
-    const reached = path.join(wrapDir, 'reached');
-    writeFileSync(
-      path.join(wrapDir, 'nix-env'),
-      `#!/bin/sh\n# test double around the real nix-env: blocks after a --set while ${marker} exists\n` +
-        `${realNixEnv} "$@" || exit $?\n` +
-        `case " $* " in *" --set "*) if [ -e ${marker} ]; then echo $$ > ${reached}.tmp; mv ${reached}.tmp ${reached}; while :; do sleep 1; done; fi;; esac\n`,
-      { mode: 0o755 },
-    );
-    const env = { ...bed.env, PATH: `${wrapDir}:${bed.env.PATH}` };
+    const { marker, reached, path: PATH, remove } = blockingNixEnv(bed);
+    const env = { ...bed.env, PATH };
     try {
       const base = cli(bed, ['switch', '--config', config, '--op-id', 'set-base']);
       assert.equal(base.status, 0, base.stderr);
@@ -294,7 +285,7 @@ describe('a worker killed between setting the profile and activating', () => {
       assert.equal(again.status, 0, again.stderr);
       assert.equal(bed.activations('h1').length, activationsBefore + 1);
     } finally {
-      rmSync(wrapDir, { recursive: true, force: true });
+      remove();
     }
   });
 });

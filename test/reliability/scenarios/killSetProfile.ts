@@ -5,11 +5,9 @@
 // the generation the host runs, and say so in the op's journal, error and result; status
 // and generations must call that generation current; nothing was activated; the audit
 // log has the op; the host takes the next switch.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readAudit } from '../../../agent/journal/audit';
+import { blockingNixEnv } from '../../fixtures/blockingNixEnv';
 import { createTestBed } from '../../fixtures/testbed';
 import { connect } from '../../integration/agent-harness';
 import { Tally, alive, assertProfileIntact, check, killWorkers, pullCheckout, sleep, startAgent, stopAllAgents, within, workerPid, type Scenario } from '../lib';
@@ -21,18 +19,8 @@ export const killSetProfileScenario: Scenario = {
     const bed = await createTestBed({ hosts: [{ name: 'h1', platform: 'nixos' }] });
     const h = bed.host('h1');
     const tally = new Tally(ctx);
-    const wrapDir = mkdtempSync(path.join(tmpdir(), 'nixfleet-nixenv-'));
-    const realNixEnv = spawnSync('sh', ['-c', 'command -v nix-env'], { env: bed.env, encoding: 'utf8' }).stdout.trim();
-    const marker = path.join(wrapDir, 'block');
-    const reached = path.join(wrapDir, 'reached');
-    writeFileSync(
-      path.join(wrapDir, 'nix-env'),
-      `#!/bin/sh\n# test double around the real nix-env: blocks after a --set while ${marker} exists\n` +
-        `${realNixEnv} "$@" || exit $?\n` +
-        `case " $* " in *" --set "*) if [ -e ${marker} ]; then echo $$ > ${reached}.tmp; mv ${reached}.tmp ${reached}; while :; do sleep 1; done; fi;; esac\n`,
-      { mode: 0o755 },
-    );
-    const env = { PATH: `${wrapDir}:${bed.env.PATH}` };
+    const { marker, reached, path: PATH, remove } = blockingNixEnv(bed);
+    const env = { PATH };
     let agent = await startAgent(bed, 'h1', { env });
     const port = agent.port;
     const c = connect(agent, bed.token, { reconnect: { initialDelayMs: 50, maxDelayMs: 300 } });
@@ -95,7 +83,7 @@ export const killSetProfileScenario: Scenario = {
       c.close();
       await stopAllAgents();
       killWorkers(h.stateDir);
-      rmSync(wrapDir, { recursive: true, force: true });
+      remove();
       await bed.cleanup();
     }
     return tally.outcome(recoverMs.length ? `profile put back ${(Math.min(...recoverMs) / 1000).toFixed(1)}-${(Math.max(...recoverMs) / 1000).toFixed(1)} s after the kill` : undefined);
