@@ -5,10 +5,11 @@
 // each confirmed on disk or in the agent's journal (hostChecks.ts, deployChecks.ts).
 //
 // Order: the three hosts run their own commands side by side; the fleet-wide ones (deploy,
-// Revert PR, Rollback Deployed Hosts) come last, on what the hosts pushed.
+// Plan Deploy of what the deploy left undone, Revert PR, Rollback Deployed Hosts) come last,
+// on what the hosts pushed.
 import type { AgentClient } from '../../src/fleet/agentClient';
 import type { DemoFleet, DemoHost } from './fleet';
-import { deployWithFailingHost, prepareDeploy, revertPr, rollbackDeployedHosts, type DeployScene } from './deployChecks';
+import { deployWithFailingHost, planDeploy, prepareDeploy, revertPr, rollbackDeployedHosts, type DeployScene } from './deployChecks';
 import * as hc from './hostChecks';
 import { client } from './ops';
 
@@ -31,7 +32,7 @@ const HOST_COMMANDS = [
   ['Rollback to generation 1', 'Update Agent'],
 ] as const;
 const COMMON = ['agent answers', 'a wrong token is refused', 'Pull', 'Switch', 'Rollback'] as const;
-const FLEET = ['Deploy with a failing host', 'Revert PR', 'Rollback Deployed Hosts'] as const;
+const FLEET = ['Deploy with a failing host', 'Plan Deploy', 'Revert PR', 'Rollback Deployed Hosts'] as const;
 
 /** How many check lines a full run prints. */
 export function expectedChecks(fleet: DemoFleet): number {
@@ -98,8 +99,9 @@ export async function checkFleet(fleet: DemoFleet, say: (r: CheckResult) => void
       });
       if (!deployed || !scene) return results;
       const s = scene;
-      await attempt(`fleet: ${FLEET[1]}`, () => revertPr(fleet, s));
-      await attempt(`fleet: ${FLEET[2]}`, () => rollbackDeployedHosts(fleet, s));
+      await attempt(`fleet: ${FLEET[1]}`, () => planDeploy(fleet, s, '24.05.10'));
+      await attempt(`fleet: ${FLEET[2]}`, () => revertPr(fleet, s));
+      await attempt(`fleet: ${FLEET[3]}`, () => rollbackDeployedHosts(fleet, s));
     } finally {
       await scene?.close();
     }

@@ -1,4 +1,4 @@
-// Deploy (with a failing host), Revert PR and Rollback Deployed Hosts, through src/deploy's
+// Deploy (with a failing host), Plan Deploy, Revert PR and Rollback Deployed Hosts, through src/deploy's
 // DeployService as the extension runs them (its fleetAgents adapter over the Fleet is
 // replaced by the same two calls over the demo's agent clients), and Revert PR through the
 // real Octokit client against the GitHub test server (loopback only) over the demo's origin.
@@ -6,12 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentClient } from '../../src/fleet/agentClient';
+import { planViewModel } from '../../src/deploy/planSelection';
 import { DeployService } from '../../src/deploy/service';
 import type { DeployAgents, DeployRecord } from '../../src/deploy/types';
 import { createGitHubClient, gitHubLogin, type GitHubRepo } from '../../src/github/client';
 import { GitHubTestServer, type TestUser } from '../../test/fixtures/githubTestServer';
 import type { DemoFleet } from './fleet';
-import { gitIn, profileGeneration, systemVersion } from './onDisk';
+import { gitIn, profileGeneration, profileSystem, systemVersion } from './onDisk';
 
 const REPO: GitHubRepo = { owner: 'acme', repo: 'nixcfg' };
 const USER: TestUser = { login: 'demo-operator', id: 1, name: 'Demo Operator', email: 'demo@example.invalid' };
@@ -131,4 +132,42 @@ export async function rollbackDeployedHosts(fleet: DemoFleet, s: DeployScene): P
   }
   if (!existsSync(s.service.audit.file)) throw new Error('the deploy audit log is missing');
   return moved.map((h) => `${h.host} back on generation ${h.generationBefore}`).join(', ') + `; ${record.hosts.filter((h) => h.rollback?.outcome === 'unchanged').map((h) => h.host).join(', ') || 'no host'} already there`;
+}
+
+/**
+ * Plan Deploy of the PR after the deploy stopped, as the extension's plan view builds it
+ * (DeployService.plan, then the view's model): the canary, already on the PR, is "no change"
+ * and not ticked; the hosts the deploy did not bring there would change from the version their
+ * profile runs to the PR's, each with its own change set; no profile moved.
+ */
+export async function planDeploy(fleet: DemoFleet, s: DeployScene, version: string): Promise<string> {
+  const [canary] = fleet.hosts;
+  if (!canary) throw new Error('the plan check needs the canary');
+  const before = new Map(fleet.hosts.map((h) => [h.name, { generation: profileGeneration(h.profile), system: profileSystem(h.profile), version: systemVersion(h) }]));
+  const plan = await s.service.plan(s.merge, fleet.hosts.map((h) => h.name));
+  const model = planViewModel(plan);
+  const failed = plan.hosts.filter((h) => h.state !== 'planned');
+  if (failed.length) throw new Error(`the plan failed on ${failed.map((h) => `${h.host} (${h.error})`).join(', ')}`);
+  for (const h of fleet.hosts) {
+    const was = before.get(h.name)!;
+    if (profileGeneration(h.profile) !== was.generation) throw new Error(`planning moved ${h.name}'s profile from generation ${was.generation} to ${profileGeneration(h.profile)}`);
+    const p = plan.hosts.find((x) => x.host === h.name)!.plan!;
+    if (p.currentStorePath !== was.system) throw new Error(`${h.name}'s plan starts from ${p.currentStorePath}, its profile runs ${was.system}`);
+  }
+  const groupOf = (host: string) => model.groups.find((g) => g.hosts.includes(host));
+  const noChange = groupOf(canary.name);
+  if (noChange?.kind !== 'no-change' || noChange.rows.find((r) => r.host === canary.name)?.selected !== false) {
+    throw new Error(`${canary.name} already runs PR #${s.pr} but its plan is not "no change" (${noChange?.summary ?? 'in no group'})`);
+  }
+  const changed = fleet.hosts.filter((h) => h !== canary);
+  for (const h of changed) {
+    const g = groupOf(h.name);
+    const was = before.get(h.name)!.version;
+    if (g?.kind !== 'change' || !g.packages.some((c) => c.from.includes(was) && c.to.includes(version))) {
+      throw new Error(`${h.name} runs ${was}: its plan should change it to ${version} (${g?.summary ?? 'in no group'})`);
+    }
+  }
+  const ticked = model.groups.flatMap((g) => g.rows).filter((r) => r.selected).map((r) => r.host);
+  if (ticked.sort().join() !== changed.map((h) => h.name).sort().join()) throw new Error(`the plan ticks ${ticked.join(', ') || 'no host'}, not the hosts with a change`);
+  return `${model.headline}; ${model.groups.map((g) => `[${g.hosts.join(', ')}] ${g.summary.replace(/^\d+ hosts?: /, '')}`).join('; ')}; no profile moved`;
 }

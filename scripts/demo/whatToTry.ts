@@ -42,7 +42,8 @@ export function whatToTry(fleet: DemoFleet): string {
     npm start -- --check also reverts through a local GitHub test server). rm ${h2.dir}/fail after.
   - Cancel: touch ${h1.dir}/slow (its health checks then take a minute), Run Tests on ${h1.name},
     then Cancel Operation on the running op; the journal records it cancelled. rm ${h1.dir}/slow after.
-  - Plan Deploy: what a commit would change on each host, grouped; untick hosts and deploy the rest from the plan.
+  - Plan Deploy: what a commit would change on each host (built, not activated), grouped by change; a host
+    already on it is "no change"; untick hosts and deploy the rest from the plan.
   - Delete Old Generations… on a host: lists what goes (nothing younger than the days you give; never the
     current or last known working generation) and asks; its links go from ${path.dirname(h2.profile)}.
   - Get Started (F1): the walkthrough, step by step.

@@ -35,7 +35,7 @@ test('npm start -- --check runs every command on 3 hosts, each confirmed on disk
   // One line per command: the common ones on every host, the rest where the demo runs them.
   const perHost: Record<string, string[]> = {
     h1: ['Force Rebuild', 'Run Tests', 'Rebuild Smart'],
-    h2: ['Force Rebuild from Source', 'Cancel'],
+    h2: ['Force Rebuild from Source', 'Cancel', 'Delete Old Generations'],
     'alice@h3': ['Rollback to generation 1', 'Update Agent'],
   };
   for (const [name, own] of Object.entries(perHost)) {
@@ -43,7 +43,7 @@ test('npm start -- --check runs every command on 3 hosts, each confirmed on disk
       assert.equal(out.match(new RegExp(`^  ok   ${esc(name)}: ${esc(what)}(:| ws://)`, 'gm'))?.length, 1, `${name}: ${what} not reported ok exactly once`);
     }
   }
-  for (const what of ['Deploy with a failing host', 'Revert PR', 'Rollback Deployed Hosts']) assert.match(out, new RegExp(`^  ok   fleet: ${what}:`, 'm'));
+  for (const what of ['Deploy with a failing host', 'Plan Deploy', 'Revert PR', 'Rollback Deployed Hosts']) assert.match(out, new RegExp(`^  ok   fleet: ${what}:`, 'm'));
   // What each check saw, as it reports it.
   assert.match(out, new RegExp(`agent answers on .*: agent ${esc(pkgVersion)}\\+demo\\.1, nixos, 3 generations, current 3`));
   assert.match(out, /h1: Pull: checkout HEAD ([0-9a-f]{7}) = origin\/main, profile still at generation 3/);
@@ -58,11 +58,13 @@ test('npm start -- --check runs every command on 3 hosts, each confirmed on disk
   assert.match(out, /demo: alice@h3: agent restarted from its current system \(.*\+demo\.1 → .*\+demo\.2\)/);
   assert.match(out, /h1: Rebuild Smart: local change committed and pushed \(origin\/main [0-9a-f]{7}\), generation \d+ \(system 24\.05\.9\)/);
   assert.match(out, /fleet: Deploy with a failing host: PR #1 \([0-9a-f]{7}\): h1 \(canary\) → generation \d+; h2 failed \(".*fail marker.*"\) and is back on \d+; alice@h3 not attempted/);
+  // The plan made after the deploy stopped: the canary already runs the PR, the two others would move to it.
+  assert.match(out, /fleet: Plan Deploy: Plan of commit [0-9a-f]{12}: 2 hosts change, 1 no change; .*\[h2\] darwin-system-h2 24\.05\.\d+ → 24\.05\.10; .*\[h1\] no change \(skipped\); no profile moved/);
   const revert = /fleet: Revert PR: revert PR #2 from revert-1 \([0-9a-f]{7}, the tree before PR #1\) on the GitHub test server http:\/\/127\.0\.0\.1:(\d+) \[[\d.]+ s\]$/m.exec(out);
   assert.ok(revert, 'Revert PR did not go through the GitHub test server on loopback');
   assert.match(out, /fleet: Rollback Deployed Hosts: h1 back on generation \d+; h2 already there/);
   const count = /all (\d+) checks passed in [\d.]+ s \(set-up [\d.]+ s, checks [\d.]+ s\)/.exec(out);
-  assert.equal(count?.[1], '26', out);
+  assert.equal(count?.[1], '27', out);
   // Torn down: the bed's and the agent repo's temp dirs are gone, nothing listens any more.
   const agentRepo = /into a local NixFleet git repository \(the nixcfg's input "nixfleet"\) in (\S+)$/m.exec(out)?.[1];
   assert.ok(agentRepo && !existsSync(agentRepo), `${agentRepo} was left behind`);
