@@ -45,7 +45,7 @@ export interface AgentClientOptions {
 export type ClientState =
   | { state: 'connecting' }
   | { state: 'online'; welcome: WelcomeMessage }
-  | { state: 'offline'; reason: string; fatal: boolean };
+  | { state: 'offline'; reason: string; fatal: boolean; code?: 'unauthorized' };
 
 type Fields<T extends RequestType> = Omit<Extract<import('../../protocol').RequestMessage, { type: T }>, 'type' | 'id'>;
 
@@ -152,9 +152,9 @@ export class AgentClient {
       }
       this.dispatch(msg);
     });
-    t.onClose.on(({ reason, fatal }) => {
+    t.onClose.on(({ reason, fatal, code }) => {
       if (this.transport !== t) return;
-      this.lost(reason, fatal);
+      this.lost(reason, fatal, code);
     });
   }
 
@@ -221,7 +221,7 @@ export class AgentClient {
     }
   }
 
-  private lost(reason: string, fatal: boolean): void {
+  private lost(reason: string, fatal: boolean, code?: 'unauthorized'): void {
     const t = this.transport;
     this.transport = undefined;
     t?.dispose();
@@ -233,7 +233,7 @@ export class AgentClient {
     }
     const r = this.opts.reconnect === false ? undefined : (this.opts.reconnect ?? {});
     const giveUp = fatal || this.closed || !r || this.attempts >= (r.maxAttempts ?? Infinity);
-    this.setState({ state: 'offline', reason, fatal: giveUp });
+    this.setState({ state: 'offline', reason, fatal: giveUp, ...(code ? { code } : {}) });
     if (giveUp) return;
     const base = r.initialDelayMs ?? 250;
     const max = r.maxDelayMs ?? 10_000;

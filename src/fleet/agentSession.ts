@@ -19,6 +19,8 @@ export interface OpenSessionOptions {
   requestTimeoutMs?: number;
   /** What the user does after fixing a fatal failure (default: `Refresh HOST`, the extension's command). */
   retryAdvice?: string;
+  /** What the user does when the agent refused the token (default: the extension's Set Agent Token). */
+  tokenAdvice?: string;
   /** Another way to reach the agent than `endpoint` (the broker's BrokerTransport). */
   transport?: TransportFactory;
 }
@@ -31,7 +33,11 @@ export function openAgentSession(o: OpenSessionOptions): AgentSession {
     reconnect: { initialDelayMs: 500, maxDelayMs: 15_000 },
     transport: o.transport ?? endpointTransport(o.entry.name, o.endpoint, o.token),
   });
-  return new ClientSession(o.entry.name, client, o.retryAdvice ?? `Refresh ${o.entry.name}`);
+  return new ClientSession(o.entry.name, client, {
+    retry: o.retryAdvice ?? `Refresh ${o.entry.name}`,
+    // Storing the token reconnects the host: no Refresh needed after it.
+    unauthorized: o.tokenAdvice ?? `store the right token with "NixFleet: Set Agent Token" (${o.entry.name} reconnects with it)`,
+  });
 }
 
 function endpointTransport(host: string, endpoint: AgentEndpoint | undefined, token: string | undefined): TransportFactory {
@@ -56,12 +62,12 @@ class ClientSession implements AgentSession {
   constructor(
     readonly host: string,
     private readonly client: AgentClient,
-    private readonly retryAdvice: string,
+    private readonly advice: { retry: string; unauthorized: string },
   ) {
     client.onState.on((s) => {
       this.current =
         s.state === 'online' ? { state: 'online', welcome: s.welcome }
-          : s.state === 'offline' ? { state: 'offline', reason: offlineReason(s.reason, s.fatal, this.retryAdvice), fatal: s.fatal }
+          : s.state === 'offline' ? { state: 'offline', reason: offlineReason(s.reason, s.fatal, s.code ? this.advice.unauthorized : `fix it, then ${this.advice.retry}`), fatal: s.fatal, ...(s.code ? { code: s.code } : {}) }
             : { state: 'connecting' };
       this.stateEmitter.fire(this.current);
     });
@@ -124,7 +130,7 @@ class ClientSession implements AgentSession {
   }
 }
 
-function offlineReason(reason: string, fatal: boolean, retryAdvice: string): string {
+function offlineReason(reason: string, fatal: boolean, advice: string): string {
   if (reason === 'closed by the client') return reason;
-  return fatal ? `${reason} (not retrying: fix it, then ${retryAdvice})` : reason;
+  return fatal ? `${reason} (not retrying: ${advice})` : reason;
 }

@@ -4,7 +4,7 @@
 import type { HostStatus } from '../../protocol';
 import { parseAddress, type AgentEndpoint, type HostEntry } from './hostConfig';
 import type { HostRecord, HostRegistry } from './hostRegistry';
-import { waitSettled, type AgentSession, type OpEvent, type SessionState } from './session';
+import { AgentRequestError, waitSettled, type AgentSession, type OpEvent, type SessionState } from './session';
 
 /** Sessions being opened at once when the fleet starts, and how long one may hold its place. */
 export const OPENING_AT_ONCE = 8;
@@ -96,7 +96,7 @@ export class Connections {
     try {
       endpoint = parseAddress(entry.name, entry.address, entry);
     } catch (err) {
-      this.registry.update(rec, { connection: 'offline', problem: (err as Error).message });
+      this.registry.update(rec, { connection: 'offline', problem: (err as Error).message, problemCode: undefined });
       return;
     }
     rec.sessionKey = key;
@@ -127,10 +127,10 @@ export class Connections {
   private onSessionState(rec: HostRecord, session: AgentSession, s: SessionState): void {
     if (rec.session !== session) return;
     if (s.state === 'online') {
-      this.registry.update(rec, { connection: 'online', problem: undefined, agentVersion: s.welcome.agent.version, lastSeen: new Date().toISOString() });
+      this.registry.update(rec, { connection: 'online', problem: undefined, problemCode: undefined, agentVersion: s.welcome.agent.version, lastSeen: new Date().toISOString() });
       this.listener.online(rec);
     } else if (s.state === 'offline') {
-      this.registry.update(rec, { connection: 'offline', problem: s.reason });
+      this.registry.update(rec, { connection: 'offline', problem: s.reason, problemCode: s.code });
     }
     // 'connecting' changes nothing shown: an offline host stays offline (with its reason)
     // while the session retries, so the tree does not flicker on every backoff round.
@@ -169,6 +169,8 @@ export class Connections {
     const outcome = await waitSettled(session, waitMs);
     if (outcome.state !== 'online' || rec.session !== session) {
       const reason = outcome.state === 'offline' ? outcome.reason : `no answer within ${Math.round(waitMs / 1000)} s`;
+      // A refused token is fixed by Set Agent Token: the code lets the error offer it (src/flows/fixes.ts).
+      if (outcome.state === 'offline' && outcome.code === 'unauthorized') throw new AgentRequestError(`host ${host} is offline (${reason})`, 'unauthorized', host);
       throw new Error(`host ${host} is offline (${reason}): check that its agent runs and is reachable at ${rec.snapshot.entry.address}, then retry`);
     }
     return session;

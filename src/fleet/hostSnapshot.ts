@@ -17,6 +17,8 @@ export interface HostSnapshot {
   connection: ConnectionState;
   /** Why the host is offline (or why the last refresh failed), with what to do. */
   problem?: string;
+  /** Offline because the agent refused the token: Set Agent Token fixes it. */
+  problemCode?: 'unauthorized';
   /** When the agent last answered. */
   lastSeen?: string;
   agentVersion?: string;

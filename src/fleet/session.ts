@@ -5,8 +5,8 @@ import type { ErrorCode, Generation, HostStatus, OpInfo, OpKind, OutputLine, Wel
 export type SessionState =
   | { state: 'connecting' }
   | { state: 'online'; welcome: WelcomeMessage }
-  /** `fatal`: the session gave up (retrying cannot help); otherwise it keeps reconnecting. */
-  | { state: 'offline'; reason: string; fatal?: boolean };
+  /** `fatal`: the session gave up (retrying cannot help); otherwise it keeps reconnecting. `code`: the agent refused the token. */
+  | { state: 'offline'; reason: string; fatal?: boolean; code?: 'unauthorized' };
 
 export type OpEvent =
   | { type: 'op.output'; op: string; lines: OutputLine[] }

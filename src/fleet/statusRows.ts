@@ -16,7 +16,7 @@ export interface StatusRow {
   value: string;
   level: RowLevel;
   tooltip: string;
-  /** The command that fixes what the row says (drift rows). */
+  /** The command that fixes what the row says (drift rows; the Agent row of a host that refused the token). */
   fix?: DriftFix;
   /** Which drift a drift row shows (one row per drift, so ids stay unique). */
   drift?: DriftKind;
@@ -44,14 +44,18 @@ export function agentRow(s: HostSnapshot): StatusRow {
         level: 'unknown',
         tooltip: `${s.name} is in the workspace flake (${s.discoveredIn ?? 'flake'}) but not in nixfleet.hosts. Use "Add Host" to give its agent's address.`,
       };
-    case 'offline':
+    case 'offline': {
+      // A refused token has a fixing command: the row runs it when clicked.
+      const fix: DriftFix | undefined = s.problemCode === 'unauthorized' ? { command: 'nixfleet.setAgentToken', title: 'Set Agent Token', args: { host: s.name, treeNode: true } } : undefined;
       return {
         kind: 'agent',
         label: 'Agent',
         value: `offline${s.problem ? ': ' + s.problem : ''}`,
         level: 'error',
-        tooltip: `${s.problem ?? 'The agent does not answer.'}${s.lastSeen ? `\nLast seen ${s.lastSeen}; the rows below are its last known state.` : '\nNever reached.'}`,
+        tooltip: `${s.problem ?? 'The agent does not answer.'}${s.lastSeen ? `\nLast seen ${s.lastSeen}; the rows below are its last known state.` : '\nNever reached.'}${fix ? `\nClick to run ${fix.title}.` : ''}`,
+        ...(fix ? { fix } : {}),
       };
+    }
   }
 }
 

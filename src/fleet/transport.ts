@@ -7,8 +7,8 @@ export abstract class Transport {
   readonly onOpen = new Emitter<void>();
   /** One protocol frame. */
   readonly onMessage = new Emitter<string>();
-  /** `fatal`: retrying cannot help (e.g. the agent refused the token). */
-  readonly onClose = new Emitter<{ reason: string; fatal: boolean }>();
+  /** `fatal`: retrying cannot help (e.g. the agent refused the token); `code`: why, when a command fixes it. */
+  readonly onClose = new Emitter<{ reason: string; fatal: boolean; code?: 'unauthorized' }>();
   /** For messages: "ws://10.0.0.5:7531", "ssh root@h1 …". */
   abstract readonly description: string;
   abstract send(text: string): void;

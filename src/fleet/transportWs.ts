@@ -42,8 +42,8 @@ export class WsTransport extends Transport {
       res.on('data', (c: string) => (body += c.slice(0, 500)));
       res.on('end', () => {
         const fatal = res.statusCode === 401 || res.statusCode === 403;
-        const what = res.statusCode === 401 ? 'the agent refused the token (401): check the host\'s token in NixFleet' : `the agent answered HTTP ${res.statusCode}`;
-        this.finish(`${what}${body.trim() ? ': ' + body.trim() : ''}`, fatal);
+        const what = res.statusCode === 401 ? 'the agent refused the token (401)' : `the agent answered HTTP ${res.statusCode}`;
+        this.finish(`${what}${body.trim() ? ': ' + body.trim() : ''}`, fatal, res.statusCode === 401 ? 'unauthorized' : undefined);
       });
       res.on('error', () => this.finish(`the agent answered HTTP ${res.statusCode}`, false));
     });
@@ -52,11 +52,11 @@ export class WsTransport extends Transport {
     this.ws.on('close', (code, reason) => this.finish(`connection closed (${code}${reason.length ? ' ' + reason.toString() : ''})`, false));
   }
 
-  private finish(reason: string, fatal: boolean): void {
+  private finish(reason: string, fatal: boolean, code?: 'unauthorized'): void {
     if (this.closed) return;
     this.closed = true;
     this.ws.terminate();
-    this.onClose.fire({ reason, fatal });
+    this.onClose.fire({ reason, fatal, ...(code ? { code } : {}) });
   }
 
   send(text: string): void {

@@ -135,6 +135,11 @@ test('offline keeps the last known rows and says why; unconfigured says what to 
   assert.equal(off.agent!.level, 'error');
   assert.match(off.agent!.tooltip, /last known state/);
   assert.ok(off.system, 'last known system row stays');
+  assert.equal(off.agent!.fix, undefined, 'no command fixes a refused connection');
+  // A refused token: the row runs Set Agent Token for this host when clicked.
+  const refused = rowsOf(snap({ connection: 'offline', problem: 'the agent refused the token (401)', problemCode: 'unauthorized' }));
+  assert.deepEqual(refused.agent!.fix, { command: 'nixfleet.setAgentToken', title: 'Set Agent Token', args: { host: 'h1', treeNode: true } });
+  assert.match(refused.agent!.tooltip, /Click to run Set Agent Token\./);
   const un = statusRows({ name: 'h9', platform: 'nixos', connection: 'unconfigured', discoveredIn: 'nixosConfigurations', runningOps: [] }, ws);
   assert.equal(un.length, 1);
   assert.equal(un[0]!.value, 'no agent configured');

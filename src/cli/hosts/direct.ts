@@ -64,6 +64,7 @@ export class DirectHostSource implements HostSource {
       clientVersion: AGENT_VERSION.slice(0, 64),
       requestTimeoutMs: this.requestTimeoutMs,
       retryAdvice: 'run the command again',
+      tokenAdvice: `${this.tokens.advice(host)} with the token in the agent's token file, then run the command again`,
     });
   }
 }

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { FleetNode } from '../../../src/views/node';
 import type { OpInfo } from '../../../protocol';
-import { configureFleet, deadHosts, liveHosts, profileGeneration, setActivationHook, until } from './helpers';
+import { cmd, configureFleet, deadHosts, liveHosts, profileGeneration, setActivationHook, until } from './helpers';
 
 const label = (n: FleetNode) => {
   const l = n.getTreeItem().label;
@@ -38,6 +38,38 @@ describe('Fleet view and status bar', () => {
       assert.equal(node.getTreeItem().contextValue, 'host-offline');
       const [agent] = await a.tree.getChildren(node);
       assert.match(String(agent!.getTreeItem().description), /^offline/);
+    }
+  });
+
+  it('a host whose agent refuses the token: its Agent row names Set Agent Token and runs it when clicked; an op on it fails with the code that offers it', async () => {
+    const a = await configureFleet();
+    const h = liveHosts()[0]!;
+    await until(`${h.name} online`, () => a.container.fleet.host(h.name)?.connection === 'online');
+    try {
+      await cmd('nixfleet.setAgentToken', { host: h.name, token: `not-the-token-of-${h.name.replace(/[^a-z0-9]/gi, '')}` });
+      const snap = await until(`${h.name} offline, its token refused`, () => {
+        const s = a.container.fleet.host(h.name);
+        return s?.connection === 'offline' && s.problemCode === 'unauthorized' ? s : undefined;
+      });
+      assert.match(snap.problem!, /the agent refused the token \(401\).*store the right token with "NixFleet: Set Agent Token"/);
+      assert.doesNotMatch(snap.problem!, /then Refresh/, 'storing the token reconnects: no Refresh to do after it');
+      const hostNode = (await a.tree.getChildren()).find((n) => label(n) === h.name)!;
+      const agentRow = (await a.tree.getChildren(hostNode)).find((n) => label(n) === 'Agent')!;
+      const item = agentRow.getTreeItem();
+      assert.match(String(item.description), /^offline: the agent refused the token/);
+      assert.equal(item.command?.command, 'nixfleet.setAgentToken', 'clicking the Agent row runs Set Agent Token');
+      assert.deepEqual(item.command?.arguments, [{ host: h.name, treeNode: true }]);
+      // An op on the host: the error carries the code src/flows/fixes.ts offers Set Agent Token for.
+      const err = (await a.container.fleet.runOp(h.name, 'test', {}).then(() => undefined, (e: unknown) => e)) as { code?: string; host?: string; message?: string } | undefined;
+      assert.ok(err, 'an op on a host whose agent refuses the token must fail');
+      assert.equal(err.code, 'unauthorized', err.message);
+      assert.equal(err.host, h.name);
+      // The row's command with the right token (given here instead of typed): back online.
+      await cmd(item.command!.command, { host: h.name, token: h.token });
+      await until(`${h.name} back online`, () => a.container.fleet.host(h.name)?.connection === 'online');
+      assert.equal(a.container.fleet.host(h.name)?.problemCode, undefined);
+    } finally {
+      if (a.container.fleet.host(h.name)?.connection !== 'online') await cmd('nixfleet.setAgentToken', { host: h.name, token: h.token });
     }
   });
 
