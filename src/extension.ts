@@ -27,7 +27,7 @@ export function activate(context: vscode.ExtensionContext): NixFleetApi {
     view,
     statusBar,
     ...registerCommands(c),
-    fleetContextKeys(c.fleet),
+    fleetContextKeys(c.fleet, context.extension.id),
     view.onDidChangeVisibility((e) => {
       if (e.visible) void c.ensureStarted();
     }),

@@ -1,9 +1,7 @@
-// Opens the "Get Started with NixFleet" walkthrough (package.json contributes.walkthroughs).
-import { republishContextKeys } from '../../ui/contextKeys';
+// Opens the "Get Started with NixFleet" walkthrough (package.json contributes.walkthroughs),
+// its steps already done checked (src/ui/contextKeys.ts says why that takes marking them).
+import { markDoneSteps, WALKTHROUGH_ID } from '../../ui/contextKeys';
 import { defineCommand } from '../types';
-
-/** The walkthrough's id in package.json. */
-export const WALKTHROUGH_ID = 'nixfleet.gettingStarted';
 
 export default defineCommand({
   id: 'nixfleet.getStarted',
@@ -11,6 +9,6 @@ export default defineCommand({
   mutating: false,
   async run(c) {
     await c.editor.executeCommand('workbench.action.openWalkthrough', `${c.context.extension.id}#${WALKTHROUGH_ID}`, false);
-    await republishContextKeys(c.fleet);
+    await markDoneSteps(c.fleet);
   },
 });
