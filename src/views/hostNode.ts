@@ -74,7 +74,7 @@ export class HostNode implements FleetNode {
         : s.connection === 'unconfigured'
           ? new vscode.ThemeIcon('vm-outline', new vscode.ThemeColor(LEVEL_COLOR.unknown!))
           : new vscode.ThemeIcon('vm-outline', new vscode.ThemeColor(LEVEL_COLOR.error!));
-    item.tooltip = new vscode.MarkdownString(hostTooltipMarkdown(s, this.trusted));
+    item.tooltip = new vscode.MarkdownString(hostTooltipMarkdown(s, this.trusted, drifts));
     item.contextValue = s.connection === 'unconfigured' ? 'host-noagent' : s.connection === 'online' ? 'host-online' : 'host-offline';
     return item;
   }

@@ -1,8 +1,10 @@
 // The hover of a host row: what a user checks before acting on a host, in one place —
 // platform, address and transport, agent and Nix versions, the running generation (date,
-// commit, tests), the last op and how it ended, and why the host is offline. Built as
+// commit, tests), what drifted and its fix, the last op and how it ended, and why the host is
+// offline. Built as
 // Markdown text with no vscode import, so the rules are unit-tested; hostNode.ts wraps it.
 import type { OpInfo } from '../../protocol';
+import type { Drift } from '../fleet/drift';
 import { testsText } from '../fleet/generations';
 import type { HostSnapshot } from '../fleet/hostSnapshot';
 import { formatTime, shortRev } from '../fleet/statusRows';
@@ -39,7 +41,8 @@ function opLine(op: OpInfo): string {
   return `${mdText(op.kind)} **${op.state}** ${mdText(when)} by ${mdText(op.client.name)}${gens}${why}`;
 }
 
-export function hostTooltipMarkdown(s: HostSnapshot, trusted: boolean): string {
+/** `drifts`: the host's drifts, worst first (fleet/drift.ts), as the row's icon and rows show them. */
+export function hostTooltipMarkdown(s: HostSnapshot, trusted: boolean, drifts: readonly Drift[] = []): string {
   const lines: string[] = [];
   const busy = s.runningOps[0];
   lines.push(`**${mdText(s.name)}** — ${PLATFORM_LABEL[s.platform]}, ${CONNECTION[s.connection]}`);
@@ -67,6 +70,7 @@ export function hostTooltipMarkdown(s: HostSnapshot, trusted: boolean): string {
   }
   if (busy) facts.push(`**Running**: ${mdText(busy.kind)} since ${mdText(formatTime(busy.startedAt))} by ${mdText(busy.client.name)}`);
   else if (s.status?.busy) facts.push(`**Running**: ${mdText(s.status.busy.kind)} since ${mdText(formatTime(s.status.busy.since))}`);
+  for (const d of drifts) facts.push(`**Drift**: ${mdText(d.short)}: ${mdText(d.detail)}${d.fix ? ` (the row under the host runs *${mdText(d.fix.title)}*)` : ''}`);
   if (s.lastOp) facts.push(`**Last op**: ${opLine(s.lastOp)}`);
   else if (s.entry && s.connection === 'online') facts.push('**Last op**: none recorded on this host');
   if (s.problem && s.connection === 'online') facts.push(`**Problem**: ${mdText(s.problem)}`);

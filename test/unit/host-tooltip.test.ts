@@ -49,3 +49,15 @@ test('offline with last known state, a flake host without agent, and text that w
   assert.doesNotMatch(flakeOnly, /Last op|Generation/);
   assert.equal(mdText('a*b_[x](y) `z`'), 'a\\*b\\_\\[x\\]\\(y\\) \\`z\\`');
 });
+
+test('the drifts the row\'s icon stands for are in the hover, worst first, each with what fixes it', () => {
+  const md = hostTooltipMarkdown(online, true, [
+    { kind: 'op-failed', level: 'error', short: 'switch failed', detail: 'The last switch failed at 10:01.', fix: { command: 'nixfleet.switch', title: 'Switch', args: { host: 'h1' } } },
+    { kind: 'checkout', level: 'warn', short: 'checkout behind', detail: 'The checkout is 2 behind origin.' },
+  ]);
+  const problem = md.indexOf('**Drift**: switch failed: The last switch failed at 10:01\\. (the row under the host runs *Switch*)');
+  const drift = md.indexOf('**Drift**: checkout behind: The checkout is 2 behind origin\\.');
+  assert.ok(problem > 0, md);
+  assert.ok(drift > problem, 'worst first');
+  assert.doesNotMatch(hostTooltipMarkdown(online, true), /\*\*Drift\*\*/);
+});
