@@ -8,6 +8,7 @@ import { findPullRequestMerge } from '../gitops/repo';
 import { headCommit } from '../gitops/revert';
 import { asArgs, isProgrammatic } from './args';
 import type { FlowContext } from './context';
+import { FIXES, FixableError } from './fixes';
 import { ensurePushed } from './deployRollout';
 
 async function resolveTarget(c: FlowContext, args: Record<string, unknown>, interactive: boolean): Promise<DeployTarget> {
@@ -52,11 +53,11 @@ async function resolveTarget(c: FlowContext, args: Record<string, unknown>, inte
 async function resolveHosts(c: FlowContext, args: Record<string, unknown>, interactive: boolean): Promise<string[]> {
   if (args.hosts !== undefined) {
     if (!Array.isArray(args.hosts) || args.hosts.some((h) => typeof h !== 'string' || !hostName.safeParse(h).success)) throw new Error('hosts must be a list of host names');
-    for (const h of args.hosts as string[]) if (!c.fleet.host(h)?.entry) throw new Error(`host ${h} has no agent configured: add it with "NixFleet: Add Host"`);
+    for (const h of args.hosts as string[]) if (!c.fleet.host(h)?.entry) throw new FixableError(`host ${h} has no agent configured: add it with "NixFleet: Add Host"`, FIXES.addHost(h));
     return args.hosts as string[];
   }
   const configured = c.fleet.configuredHosts();
-  if (configured.length === 0) throw new Error('no host has an agent configured: add one with "NixFleet: Add Host"');
+  if (configured.length === 0) throw new FixableError('no host has an agent configured: add one with "NixFleet: Add Host"', FIXES.addHost());
   if (!interactive) return configured.map((h) => h.name);
   const canaries = c.settings.canaryHosts;
   const picked = await c.editor.showQuickPickMany(

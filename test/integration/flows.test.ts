@@ -18,6 +18,7 @@ import { DeployService } from '../../src/deploy/service';
 import { CancelledByUser } from '../../src/editor/editor';
 import type { FlowContext } from '../../src/flows/context';
 import { offerUndo, rollbackDeployFlow } from '../../src/flows/deployUndo';
+import { chooseDeploy } from '../../src/flows/deployTarget';
 import { showError } from '../../src/flows/fixes';
 import { hostOpFlow } from '../../src/flows/hostOp';
 import { rebuildSmartFlow } from '../../src/flows/rebuildSmart';
@@ -154,6 +155,12 @@ describe('flows with a scripted editor against real agents', { skip: !existsSync
     assert.equal(await showError(context(editor), 'NixFleet: Switch: ' + (err as Error).message, err), 'Add Host');
     assert.deepEqual(editor.of('error')[0]!.actions, ['Add Host']);
     assert.deepEqual(editor.of('command').map((x) => x.text), ['nixfleet.addHost']);
+    // Deploy to a host without an agent: the same button.
+    const deploying = new ScriptedEditor().answer('error', 'Add Host');
+    const derr = await chooseDeploy(context(deploying), { commit: 'a'.repeat(40), hosts: ['nosuchhost'] }).catch((e: unknown) => e);
+    assert.ok(derr instanceof Error && /host nosuchhost has no agent configured/.test(derr.message), String(derr));
+    assert.equal(await showError(context(deploying), 'NixFleet: Deploy: ' + (derr as Error).message, derr), 'Add Host');
+    assert.deepEqual(deploying.of('command').map((x) => x.text), ['nixfleet.addHost']);
   });
 
   it('deploy undo: asked first (or refused without a prompt), then every host that switched goes back', async () => {
