@@ -80,7 +80,7 @@ export default [
       });
       await ctx.shot('24-view-more-menu');
       await vm.close();
-      for (const i of ['Deploy', 'Plan Deploy', 'Rollback Deployed Hosts', 'Show Deploy Summary', 'Revert PR', 'Add Host', 'Refresh', 'Set Agent Token', 'Set GitHub Token', 'Get Started']) {
+      for (const i of ['Deploy', 'Plan Deploy', 'Rollback Deployed Hosts', 'Show Deploy Summary', 'Revert PR', 'Add Host', 'Refresh', 'Set Agent Token', 'Set GitHub Token', 'Set Broker Credentials', 'Get Started']) {
         if (!vm.labels.includes(i)) throw new Error(`the Fleet view's … menu has no "${i}"; it shows: ${vm.labels.join(' | ')}`);
       }
     },
