@@ -104,14 +104,17 @@ async function revertLocal(c: FlowContext, commit: string, label: string, record
  * record comes back only when its target was chosen (the revert is then tied to it).
  */
 export async function pickRevertTarget(c: FlowContext, last: DeployRecord | undefined): Promise<{ pr?: number; commit?: string; record?: DeployRecord }> {
+  // A deploy already reverted is not offered again (its summary offers no second revert either).
+  const reverted = last?.revert;
   const items = [
-    ...(last
+    ...(last && !reverted
       ? [{ label: `$(history) ${last.target.pr ? `PR #${last.target.pr.number}` : `Commit ${last.target.commit.slice(0, 12)}`}, deployed last`, description: describeTarget(last), choice: 'deployed' as const }]
       : []),
     { label: '$(git-pull-request) A merged pull request…', description: 'by its number', choice: 'pr' as const },
     { label: '$(git-commit) A commit…', description: 'by its hash, reverted with git in the workspace clone', choice: 'commit' as const },
   ];
-  const picked = await c.editor.showQuickPick(items, { title: 'NixFleet: Revert PR', placeHolder: 'What to revert' });
+  const placeHolder = last && reverted ? `What to revert (the last deploy, ${describeTarget(last)}, is already reverted as ${reverted.revertCommit.slice(0, 12)})` : 'What to revert';
+  const picked = await c.editor.showQuickPick(items, { title: 'NixFleet: Revert PR', placeHolder });
   if (!picked) throw new CancelledByUser();
   if (picked.choice === 'deployed') return last!.target.pr ? { pr: last!.target.pr.number, record: last } : { commit: last!.target.commit, record: last };
   if (picked.choice === 'pr') return { pr: await askPr(c, { interactive: true }, undefined) };

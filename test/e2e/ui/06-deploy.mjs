@@ -169,6 +169,28 @@ export default [
     },
   },
   {
+    name: 'Deploy, then Revert PR from the palette with nothing named: it asks what to revert (the last deploy offered first, a PR or a commit instead) and guesses nothing; Escape reverts nothing',
+    async run(ctx) {
+      const { page, fleet } = ctx;
+      const originBefore = fleet.git(fleet.bed.origin, 'rev-parse', 'main');
+      const last = fleet.git(fleet.bed.workstation, 'log', '-1', '--format=%H', `--grep=^all hosts: version ${NEW_VERSION}$`);
+      await openFleetView(page);
+      await runPaletteCommand(page, 'NixFleet: Revert PR');
+      const rows = page.locator(sel.quickInputRow);
+      await rows.first().waitFor({ timeout: 15_000 });
+      const items = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
+      await ctx.shot('23-revert-pr-asks-what');
+      const want = [new RegExp(`^Commit ${last.slice(0, 12)}, deployed last`), /^A merged pull request…/, /^A commit…/];
+      if (items.length !== want.length || want.some((re, i) => !re.test(items[i]))) {
+        throw new Error(`Revert PR must ask what to revert, the last deploy (commit ${last.slice(0, 12)}) first: ${items.join(' | ')}`);
+      }
+      await page.keyboard.press('Escape');
+      await page.locator(sel.quickInputBox).waitFor({ state: 'hidden', timeout: 5_000 });
+      if (await page.locator(sel.dialog).isVisible()) throw new Error('Escape on "what to revert" must end Revert PR, not ask to confirm a revert');
+      if (fleet.git(fleet.bed.origin, 'rev-parse', 'main') !== originBefore) throw new Error("Revert PR cancelled, yet origin's main moved");
+    },
+  },
+  {
     name: "Deploy that succeeds, then the summary webview's Revert + Rollback: the commit is reverted with git and pushed (origin's tree is the one before it) and every host is back on its pre-deploy generation",
     timeoutMs: 150_000,
     async run(ctx) {
@@ -240,6 +262,24 @@ export default [
         return g && g.description.startsWith(`${commit.slice(0, 7)} (main), not the workspace's ${originMain.slice(0, 7)} · `) && /rolled back to gen/.test(h.description) ? { h, g } : null;
       }, 30_000, { keepExpanded: ['h1'] });
       await ctx.shot('22b-git-not-workspace-after-revert');
+    },
+  },
+  {
+    name: 'Deploy, reverted, then Revert PR from the palette: the reverted deploy is offered no more, and the question says it was reverted',
+    async run(ctx) {
+      const { page, fleet } = ctx;
+      const last = fleet.git(fleet.bed.workstation, 'log', '-1', '--format=%H', '--grep=^all hosts: version 24.05.5$');
+      const revert = fleet.git(fleet.bed.origin, 'rev-parse', 'main');
+      await openFleetView(page);
+      await runPaletteCommand(page, 'NixFleet: Revert PR');
+      const rows = page.locator(sel.quickInputRow);
+      await rows.first().waitFor({ timeout: 15_000 });
+      const items = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
+      const placeholder = (await page.locator(sel.quickInputBox).getAttribute('placeholder')) ?? '';
+      await page.keyboard.press('Escape');
+      await page.locator(sel.quickInputBox).waitFor({ state: 'hidden', timeout: 5_000 });
+      if (items.some((t) => /deployed last/.test(t)) || !/^A merged pull request…/.test(items[0] ?? '')) throw new Error(`the deploy of ${last.slice(0, 12)} was reverted: Revert PR must not offer it again: ${items.join(' | ')}`);
+      if (!placeholder.includes(`commit ${last.slice(0, 12)}, is already reverted as ${revert.slice(0, 12)}`)) throw new Error(`the question must say the last deploy is already reverted (as ${revert.slice(0, 12)}): "${placeholder}"`);
     },
   },
 ];
