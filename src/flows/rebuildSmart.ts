@@ -88,8 +88,15 @@ export function describePlan(phases: readonly PlannedPhase[], plannedCommands: r
   if (skipped.length) lines.push('', `Skipped: ${skipped.map((p) => `${p.title} (${p.detail ?? 'off'})`).join('; ')}`);
   // The commands that write to the repository and its remote (a dry run lists them, not runs them).
   const git = plannedCommands.filter((cmd) => /^git (add|commit|push)\b|^\S*jj (commit|bookmark set|git push)\b/.test(cmd));
-  if (git.length) lines.push('', 'Will run:', ...git.map((cmd) => `  ${cmd.length > 140 ? cmd.slice(0, 139) + '…' : cmd}`));
+  if (git.length) lines.push('', 'Will run:', ...git.map((cmd) => `  ${oneLine(cmd)}`));
   return lines.join('\n');
+}
+
+/** A command on one line of the dialog: a commit message's body is left out (its subject says it), long ones cut. */
+function oneLine(cmd: string): string {
+  const [first = ''] = cmd.split('\n');
+  const shown = first === cmd ? cmd : `${first.trimEnd()} …'`;
+  return shown.length > 140 ? shown.slice(0, 139) + '…' : shown;
 }
 
 /** "Phase 3 of 7: Rebuild" for a phase's start line; the plan gives the count and titles. */

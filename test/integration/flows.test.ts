@@ -239,6 +239,8 @@ describe('flows with a scripted editor against real agents', { skip: !existsSync
       assert.match(call.detail!, /Commit & push: would commit 1 changed file\(s\) \(hosts\/h1\/version\) and what the run changes, would push main to origin\/main/);
       assert.match(call.detail!, /Skipped: Dotfiles/);
       assert.match(call.detail!, /Will run:\n(.*\n)*  git push origin HEAD:refs\/heads\/main/);
+      // The commit on one line, its message's subject only: the body does not spill over the dialog.
+      assert.match(call.detail!, /\n  git commit --message 'h1: rebuild-smart [^\n]* …'\n/);
       return undefined;
     });
     await assert.rejects(rebuildSmartFlow(context(declining), { host: 'h1', treeNode: true }), CancelledByUser);

@@ -275,4 +275,39 @@ export default [
       }
     },
   },
+  {
+    name: 'Rebuild Smart from the palette shows its plan (a dry run: the phases, the git commit and push it will run) and asks before it commits and pushes; Not Now changes nothing',
+    async run(ctx) {
+      const { page, fleet } = ctx;
+      const host = fleet.host('h1');
+      const file = path.join(host.checkout, 'hosts', 'h1', 'version');
+      const original = readFileSync(file, 'utf8');
+      const git = (cwd, ...args) => fleet.git(cwd, ...args);
+      const before = { gen: fleet.currentGeneration('h1'), head: git(host.checkout, 'rev-parse', 'HEAD'), origin: git(fleet.bed.origin, 'rev-parse', 'main') };
+      // A change made on the host itself: what Rebuild Smart would build, commit and push.
+      writeFileSync(file, '24.05.8\n');
+      try {
+        await openFleetView(page);
+        await runPaletteCommand(page, 'NixFleet: Rebuild Smart');
+        await pickQuick(page, 'h1');
+        const d = await dialog(page, 60_000);
+        await ctx.shot('25-rebuild-smart-plan');
+        const want = [
+          [/Rebuild Smart on h1: rebuild, then commit and push from its checkout\?/, 'what it asks'],
+          [/Phases \(\d+\): 1\. /, 'the phases that will run'],
+          [/Will run: .*git commit\b.*git push\b/, 'the git commit and push it will run'],
+        ];
+        for (const [re, what] of want) if (!re.test(d.text)) throw new Error(`the Rebuild Smart confirmation must show ${what}: "${d.text}"`);
+        if (!d.buttons.includes('Not Now') || !d.buttons.includes('Run Rebuild Smart')) throw new Error(`the confirmation must offer "Not Now" and "Run Rebuild Smart": [${d.buttons.join(', ')}]`);
+        await d.click('Not Now');
+        await page.locator(sel.dialog).waitFor({ state: 'hidden', timeout: 5_000 });
+        // Declined: the dry run changed nothing, and nothing ran after it.
+        const after = { gen: fleet.currentGeneration('h1'), head: git(host.checkout, 'rev-parse', 'HEAD'), origin: git(fleet.bed.origin, 'rev-parse', 'main') };
+        if (JSON.stringify(after) !== JSON.stringify(before)) throw new Error(`declining Rebuild Smart changed h1: ${JSON.stringify(before)} → ${JSON.stringify(after)}`);
+        if (readFileSync(file, 'utf8') !== '24.05.8\n') throw new Error('declining Rebuild Smart touched the local change');
+      } finally {
+        writeFileSync(file, original);
+      }
+    },
+  },
 ];
