@@ -46,7 +46,9 @@ export function whatToTry(fleet: DemoFleet): string {
     already on it is "no change"; untick hosts and deploy the rest from the plan.
   - Delete Old Generations… on a host: lists what goes (nothing younger than the days you give; never the
     current or last known working generation) and asks; its links go from ${path.dirname(h2.profile)}.
-  - Get Started (F1): the walkthrough, step by step.
+  - Get Started (F1): the walkthrough, step by step; the steps already done are checked.
+  - Set Agent Token on ${h2.name} with a wrong token: ${h2.name} goes offline, its Agent row says the agent refused the token
+    and runs Set Agent Token when clicked; the right token (cat ${h2.dir}/agent-token) brings it back online.
   - Show Logs (also on every op's end message): a host's output channel, its earlier ops first, each line with
     the time its journal gives; a failed op opens it by itself (setting nixfleet.showLogsOnFailure).
   - The agent CLI a host runs: ${cli} generations --config ${h1.config}`;
