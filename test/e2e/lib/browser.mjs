@@ -54,6 +54,7 @@ export const sel = {
   panel: '.part.panel',
   outputLines: '.part.panel .view-lines',
   notification: '.notifications-toasts .notification-toast',
+  notificationCenterItem: '.notifications-center .notification-list-item',
   dialog: '.monaco-dialog-box',
   statusBar: '.part.statusbar',
 };

@@ -232,15 +232,35 @@ export async function clearNotifications(page) {
   await page.locator(sel.notification).first().waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => {});
 }
 
+/**
+ * The notification matching `re`, as a toast; at the deadline also in the notification center:
+ * VS Code hides an info toast without buttons after 15 s and shows only three toasts at once,
+ * so one that was shown may already be gone from the toasts, but the center keeps it.
+ */
 export async function waitNotification(page, re, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const all = await notifications(page);
     const hit = all.find((t) => re.test(t));
     if (hit) return hit;
-    if (Date.now() > deadline) throw new Error(`no notification matching ${re} within ${timeoutMs / 1000} s; shown: ${all.join(' | ') || '(none)'}`);
+    if (Date.now() > deadline) {
+      const kept = await notificationCenter(page);
+      const inCenter = kept.find((t) => re.test(t));
+      if (inCenter) return inCenter;
+      throw new Error(`no notification matching ${re} within ${timeoutMs / 1000} s; toasts shown: ${all.join(' | ') || '(none)'}; in the notification center: ${kept.join(' | ') || '(none)'}`);
+    }
     await page.waitForTimeout(200);
   }
+}
+
+/** Every notification the notification center holds (it is opened to read them, then closed). */
+export async function notificationCenter(page) {
+  await runPaletteCommand(page, 'Notifications: Show Notifications');
+  const items = page.locator(sel.notificationCenterItem);
+  await items.first().waitFor({ state: 'visible', timeout: 5_000 }).catch(() => {});
+  const texts = (await items.allInnerTexts()).map((s) => normalise(s).replace(/\s+/g, ' ').trim());
+  await page.keyboard.press('Escape');
+  return texts;
 }
 
 /** The output panel's visible lines, U+00A0 normalised. */

@@ -159,6 +159,25 @@ export default [
         return cur && cur.length === 1 && cur[0].label.startsWith(`Generation ${to} `);
       }, 30_000, { keepExpanded: ['h1', 'Generations'] });
       await ctx.shot('07-rolled-back');
+
+      // Generation `from` is now the newer one: the same menu item asks to switch forward, not
+      // to roll back, warns when its tests never ran, and Enter (the default button) keeps the host where it is.
+      const newerRow = rowLocator(page, new RegExp(`^\\s*Generation ${from}\\b`), 3);
+      await newerRow.waitFor({ timeout: 20_000 });
+      await contextMenu(page, newerRow, 'Rollback to This Generation');
+      const fwd = await dialog(page);
+      await ctx.shot('07b-switch-forward-confirmation');
+      if (!fwd.text.includes(`Switch h1 to generation ${from}?`) || fwd.text.includes('Roll back') || !/newer than the current one/.test(fwd.text)) {
+        throw new Error(`to the newer generation ${from} the confirmation must ask "Switch h1 to generation ${from}?" and say it is newer, not "Roll back"; it says: "${fwd.text}"`);
+      }
+      const untested = new RegExp(`To: generation ${from}, [^]*?tests not run`).test(fwd.text);
+      if (untested && !fwd.text.includes(`Warning: the health checks never ran on generation ${from}`)) throw new Error(`generation ${from}'s tests never ran, but the confirmation does not warn: "${fwd.text}"`);
+      if (!fwd.buttons.includes('Switch') || fwd.buttons.some((b) => /^roll back$/i.test(b))) throw new Error(`the forward confirmation's buttons must offer Switch, not Roll Back: ${fwd.buttons.join(', ')}`);
+      const activations = lastActivation(host).count;
+      await page.keyboard.press('Enter');
+      await page.locator(sel.dialog).waitFor({ state: 'hidden', timeout: 10_000 });
+      await page.waitForTimeout(1000);
+      if (fleet.currentGeneration('h1') !== to || lastActivation(host).count !== activations) throw new Error(`Enter on the forward confirmation moved h1 (generation ${fleet.currentGeneration('h1')}, expected ${to})`);
     },
   },
   {

@@ -51,7 +51,7 @@ async function clickNotificationAction(page, re, label) {
   const toast = page.locator(sel.notification).filter({ hasText: re }).first();
   if (await toast.isVisible().catch(() => false)) return toast.locator(buttons, { hasText: label }).first().click({ timeout: 5_000 });
   await runPaletteCommand(page, 'Notifications: Show Notifications');
-  const item = page.locator('.notifications-center .notification-list-item').filter({ hasText: re }).first();
+  const item = page.locator(sel.notificationCenterItem).filter({ hasText: re }).first();
   await item.waitFor({ timeout: 10_000 });
   await item.locator(buttons, { hasText: label }).first().click({ timeout: 5_000 });
 }
@@ -62,7 +62,7 @@ async function clickNotificationAction(page, re, label) {
  */
 async function notificationAnywhere(page, re, timeoutMs) {
   const buttons = '.notification-list-item-buttons-container .monaco-button';
-  const where = `${sel.notification}, .notifications-center .notification-list-item`;
+  const where = `${sel.notification}, ${sel.notificationCenterItem}`;
   const item = page.locator(where).filter({ hasText: re }).first();
   try {
     await item.waitFor({ timeout: timeoutMs });
