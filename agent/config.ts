@@ -99,6 +99,12 @@ export const configSchema = z.strictObject({
   broker: broker.optional(),
   /** NATS credentials (.creds) or nkey seed file for the broker: mode 0600, owned by the agent's user. */
   brokerCredentials: absolutePath('brokerCredentials').optional(),
+  /**
+   * Keep one op worker started and loaded ahead of the next op (the serving agent only), so
+   * an op starts in ~5 ms rather than the ~150 ms node takes to load the agent; costs one
+   * idle node process's memory. Off: every op's worker starts cold.
+   */
+  standbyWorker: z.boolean().default(true),
   workerLauncher: z.enum(['auto', 'systemd-run', 'direct'], { error: 'workerLauncher must be "auto", "systemd-run" or "direct"' }).default('auto'),
 });
 

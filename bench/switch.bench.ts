@@ -13,7 +13,8 @@
 // time: it is timed by hand in the same checkout (the same argv), side by side.
 // Standalone: node --import tsx bench/switch.bench.ts   (needs `npm run build` for dist/agent.js)
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { runCommand } from '../agent/exec';
 import { workerFile } from '../agent/journal/paths';
 import { parseBuildJson } from '../agent/nix/system';
@@ -81,7 +82,10 @@ function breakdown(s: Sample, worker: { startTicks?: string; recordedAt: number 
   if (!own.length) throw new Error(`op ${s.op.id} journaled no line of its own`);
   // worker.json is the worker's first write: its mtime splits the start in two.
   const execAt = bootMs !== undefined && worker.startTicks ? bootMs + (Number(worker.startTicks) * 1000) / TICKS_PER_S : undefined;
-  if (execAt !== undefined) {
+  // A worker process older than the request is the agent's standby worker (started before, ready).
+  if (execAt !== undefined && execAt < s.sentAt) {
+    add('handoff: op record → the standby claims it (→ worker.json)', worker.recordedAt - started);
+  } else if (execAt !== undefined) {
     add('worker start: spawn (op record → worker process)', execAt - started);
     add('worker start: node loads the agent (→ worker.json)', worker.recordedAt - execAt);
   } else add('worker start: spawn and node load (op record → worker.json)', worker.recordedAt - started);
@@ -91,13 +95,38 @@ function breakdown(s: Sample, worker: { startTicks?: string; recordedAt: number 
     const ms = t(own[i + 1]!.time) - t(here.time);
     add(here.text.startsWith('$ ') ? commandName(here.text.slice(2)) : stepName(here.text), ms);
   }
-  add('end: last line → op.end at the client', s.doneAt - t(own.at(-1)!.time));
+  // The worker stamps endedAt just before it writes the final op record.
+  add('end: last line → worker ends the op (journal closed)', t(s.op.endedAt!) - t(own.at(-1)!.time));
+  add('end: worker writes op record → op.end at the client', s.doneAt - t(s.op.endedAt!));
   return parts;
+}
+
+/**
+ * Wait until the agent's standby worker is ready (standby/<id>/standby.json, written once it
+ * loaded); resolves with how long it took from the agent's spawn (agent.json) to ready.
+ */
+async function standbyReady(stateDir: string): Promise<number> {
+  const root = path.join(stateDir, 'standby');
+  const until = Date.now() + 30_000;
+  for (;;) {
+    for (const id of existsSync(root) ? readdirSync(root).filter((n) => /^[0-9a-f]{12}$/.test(n)) : []) {
+      try {
+        return statSync(path.join(root, id, 'standby.json')).mtimeMs - statSync(path.join(root, id, 'agent.json')).mtimeMs;
+      } catch {
+        /* not ready yet */
+      }
+    }
+    if (Date.now() > until) throw new Error(`no standby worker became ready under ${root} within 30 s`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 async function main(): Promise<void> {
   const bed = await createTestBed({ hosts: [{ name: 'ours', platform: 'nixos' }, { name: 'byhand', platform: 'nixos' }] });
-  const agent = await startAgent(bed, 'ours');
+  // NIXFLEET_BENCH_STANDBY=0: the agent without its standby worker (config standbyWorker false).
+  const standbyOn = process.env.NIXFLEET_BENCH_STANDBY !== '0';
+  const standbyStarts: number[] = [];
+  const agent = await startAgent(bed, 'ours', { overrides: { standbyWorker: standbyOn } });
   const client = connect(agent, bed.token);
   try {
     await client.connect();
@@ -139,11 +168,18 @@ async function main(): Promise<void> {
         await runCommand(['git', 'status', '--porcelain=v2', '--branch', '--untracked-files=no'], quiet, { cwd: mine.checkout, capture: true, quietStdout: true });
         return performance.now() - t;
       };
+      // The agent starts its next standby worker when an op ends: neither side is measured
+      // while it loads (it costs the op nothing then; its own start is printed below).
+      const settle = async () => {
+        if (standbyOn) standbyStarts.push(await standbyReady(mine.stateDir));
+      };
       // Alternate who goes first; round 0 warms both up and is not counted.
       let a: Sample;
       let b: number;
+      await settle();
       if (r % 2) {
         a = await runOurs();
+        await settle();
         b = await runBaseline();
       } else {
         b = await runBaseline();
@@ -158,7 +194,8 @@ async function main(): Promise<void> {
     }
     const o = median(ours.map((s) => s.ms));
     const b = median(base);
-    console.log(`switch: ${(o / b).toFixed(3)}x (${o.toFixed(1)} ms through the agent vs ${b.toFixed(1)} ms by hand; median of ${ROUNDS}) goal <=1.2`);
+    const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+    console.log(`switch: ${(o / b).toFixed(3)}x (${o.toFixed(1)} ms through the agent vs ${b.toFixed(1)} ms by hand; median of ${ROUNDS}; standby worker ${standbyOn ? 'on' : 'off'}; load ${load}) goal <=1.2`);
     // Each part's median over the rounds; the parts of one round add up to its wall time.
     const all = ours.map((x) => breakdown(x, x.worker));
     const names = [...new Set(all.flatMap((p) => [...p.keys()]))];
@@ -166,6 +203,7 @@ async function main(): Promise<void> {
     console.log(`switch per-op parts (median of ${ROUNDS}, ms; the nix commands are the by-hand ones plus their journaling):`);
     for (const { n, ms } of lines) console.log(`  ${ms.toFixed(1).padStart(8)}  ${n}`);
     console.log(`  ${median(git).toFixed(1).padStart(8)}  (git status --porcelain=v2 by hand: the switch's one git call, inside the step after "current generation")`);
+    if (standbyOn) console.log(`  (standby worker start, off the op's path: ${median(standbyStarts).toFixed(1)} ms from its spawn to ready, median of ${standbyStarts.length})`);
     console.log(`switch-overhead: ${(o - b).toFixed(1)} ms per switch over the commands by hand; journal lines per switch: ${median(ours.map((s) => s.lines.length))}`);
   } finally {
     client.close();

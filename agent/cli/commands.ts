@@ -40,7 +40,8 @@ const commands: Record<string, Command> = {
       checkAtStart(config, p.configFile);
       if (!config.listen && !config.broker) throw new UsageError('serve needs "listen" (ADDRESS:PORT) or "broker" (nats:// URL) in the config, or --listen / --broker');
       const log = (text: string) => process.stderr.write(`nixfleet-agent: ${text}\n`);
-      const core = new AgentCore(config, await probeNixVersion());
+      // A standby worker for the serving agent only: a stdio agent lives for one SSH connection.
+      const core = new AgentCore(config, await probeNixVersion(), { standby: config.standbyWorker, log });
       core.start();
       const server = config.listen ? await startWsServer(core) : undefined;
       const broker = config.broker ? startBroker(core, log) : undefined;
@@ -203,6 +204,21 @@ const commands: Record<string, Command> = {
       return runWorker(dir, opId);
     },
   },
+  standby: {
+    summary: "(internal) a serving agent's standby worker, ready to run its next op",
+    usage: 'standby --state-dir DIR --standby ID',
+    flags: { standby: { type: 'string', value: 'ID', help: 'the standby directory to wait in' } },
+    async run(p) {
+      const id = p.flags.standby;
+      const { STANDBY_ID_RE } = await import('../runner/standbyHandoff');
+      if (typeof id !== 'string' || !STANDBY_ID_RE.test(id)) throw new UsageError('standby: --standby ID (12 hexadecimal digits) is required');
+      const dir = p.overrides.stateDir;
+      if (typeof dir !== 'string' || !dir.startsWith('/')) throw new UsageError('standby: --state-dir DIR (absolute) is required');
+      checkStateDir(dir);
+      const { runStandby } = await import('../runner/standbyProcess');
+      return runStandby(dir, id);
+    },
+  },
 };
 
 for (const [name, oc] of Object.entries(opCommands)) {
@@ -275,7 +291,7 @@ function mainHelp(): string {
     '',
     'Commands:',
     ...Object.entries(commands)
-      .filter(([n]) => n !== 'run-op')
+      .filter(([n]) => n !== 'run-op' && n !== 'standby')
       .map(([n, c]) => `  ${n.padEnd(width)}${c.summary}`),
     '',
     'Run "nixfleet-agent <command> --help" for its options.',
@@ -299,7 +315,7 @@ export async function runCli(argv: string[]): Promise<number> {
     print(helpFor(name, command));
     return 0;
   }
-  if (name !== 'run-op' && name !== 'broker-config' && parsed.configFile === undefined && !args.some((a) => a.startsWith('--host') || a.startsWith('--state-dir'))) {
+  if (name !== 'run-op' && name !== 'standby' && name !== 'broker-config' && parsed.configFile === undefined && !args.some((a) => a.startsWith('--host') || a.startsWith('--state-dir'))) {
     throw new UsageError(`${name}: --config FILE is required (the agent's JSON config)`);
   }
   return command.run(parsed);

@@ -44,6 +44,8 @@ export interface AcceptHost {
   recorded(opId: string): void;
   /** The worker was spawned: follow it. */
   accepted(info: OpInfo, worker: SpawnedWorker): void;
+  /** Give the op to a standby worker: its worker once it claimed the op, undefined to start one cold (never throws). */
+  handOff?(opId: string): Promise<SpawnedWorker | undefined>;
 }
 
 /** The op's definition, or the refusal to answer with when this agent has none. */
@@ -67,7 +69,8 @@ export async function acceptOp(m: AcceptHost, req: StartRequest, opts: { authent
     throw new OpRequestError('unauthorized', `${req.kind} ${describeEffects(def)} on host ${config.host}, so it needs an authenticated controller: connect with the host's bearer token (or over SSH)`);
   }
   if (acts) await lockSettled(stateDir);
-  // Everything below is synchronous, so two starts in this process cannot interleave.
+  // Everything below up to op.json is synchronous, so two starts in this process cannot
+  // interleave; once op.json exists the id is taken and the lock held.
   const again = m.get(req.op);
   if (again) return { op: sameRequest(again, req), existing: true };
   try {
@@ -128,7 +131,8 @@ export async function acceptOp(m: AcceptHost, req: StartRequest, opts: { authent
     writeNoFollowSync(journalFile(stateDir, req.op), '', APPEND);
     writeOpInfo(stateDir, info);
     m.recorded(req.op);
-    const spawned = spawnWorker(stateDir, req.op, config.workerLauncher, (text) => launcherNotice(stateDir, req.op, text));
+    // The serving agent's standby worker when it takes the op, else a worker started cold.
+    const spawned = (await m.handOff?.(req.op)) ?? spawnWorker(stateDir, req.op, config.workerLauncher, (text) => launcherNotice(stateDir, req.op, text));
     if (spawned.pid !== undefined && !readWorker(stateDir, req.op)) {
       writeWorker(stateDir, req.op, { pid: spawned.pid });
     }

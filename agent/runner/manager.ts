@@ -16,10 +16,18 @@ import { CANCEL_GRACE_MS, notConfirmable, requestCancel, signalWorker, writeConf
 import { recordDeadWorker } from './deadWorker';
 import { endObserved, observeEnd } from './endRules';
 import { ForeignOpScanner } from './foreignOps';
+import { StandbyWorker } from './standby';
 import { OpWatch } from './watch';
 
 export { OpRequestError, type StartRequest } from './accept';
 export { CANCEL_GRACE_MS } from './control';
+
+export interface OpManagerOptions {
+  /** Keep a standby worker ready for the next op (the serving agent, config standbyWorker). */
+  standby?: boolean;
+  /** The agent's log (stderr), for what the standby worker could not do. */
+  log?: (text: string) => void;
+}
 
 export interface OpManagerEvents {
   state: [OpInfo];
@@ -36,17 +44,33 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
   private readonly dying = new Set<string>();
   private scanner: ForeignOpScanner | undefined;
   private readonly watcher: OpWatch;
+  private readonly standby: StandbyWorker | undefined;
 
-  constructor(readonly config: AgentConfig) {
+  constructor(
+    readonly config: AgentConfig,
+    opts: OpManagerOptions = {},
+  ) {
     super();
     this.stateDir = config.stateDir;
+    this.standby = opts.standby ? new StandbyWorker(config, opts.log ?? (() => {})) : undefined;
     this.watcher = new OpWatch(this.stateDir, {
       skip: (id) => this.closed || this.dying.has(id),
-      ended: (info) => void this.observeEnd(info),
+      ended: (info) => {
+        this.observeEnd(info);
+        this.standby?.replenish();
+      },
       // The worker now waits for op.confirm: say so with op.state, the controller's cue to confirm.
       awaitsConfirmation: (id, info) => this.emit('state', this.get(id) ?? info),
-      died: (info) => void this.markDead(info),
+      died: (info) => {
+        void this.markDead(info);
+        this.standby?.replenish();
+      },
     });
+  }
+
+  /** Start the standby worker (when configured): retires those of earlier agents first. */
+  startStandby(): void {
+    this.standby?.start();
   }
 
   /** Re-attach to ops still running; finish the record of ops that ended while no agent watched. */
@@ -77,6 +101,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
           spawned.exited?.then(() => this.watcher.check(info.id));
           this.emit('state', info);
         },
+        handOff: this.standby ? (id) => this.standby!.handOff(id) : undefined,
       },
       req,
       opts,
@@ -198,6 +223,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
   /** Stop watching (the workers keep running). */
   close(): void {
     this.closed = true;
+    this.standby?.close();
     this.scanner?.close();
     this.watcher.close();
     for (const e of this.journals.values()) e.watcher.close();

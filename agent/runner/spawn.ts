@@ -29,7 +29,7 @@ export const SYSTEMD_ENV = [
 ] as const;
 
 /** systemd-run gets this long (a D-Bus that does not answer must not hold the agent forever), less than the 30 s a worker has to record itself. */
-const SYSTEMD_RUN_TIMEOUT_MS = 20_000;
+export const SYSTEMD_RUN_TIMEOUT_MS = 20_000;
 
 /** The argv that runs this agent again: node [loader flags] <entry script>. */
 export function agentCommand(): string[] {
@@ -41,20 +41,20 @@ export function agentCommand(): string[] {
 }
 
 /** "auto": systemd-run only where a systemd system manager runs and we may ask it (root). */
-function useSystemd(launcher: WorkerLauncher): boolean {
+export function useSystemd(launcher: WorkerLauncher): boolean {
   if (launcher !== 'auto') return launcher === 'systemd-run';
   if (process.env.NIXFLEET_NO_SYSTEMD === '1') return false;
   return existsSync('/run/systemd/system') && process.getuid?.() === 0;
 }
 
-/** systemd-run's arguments for op `opId`'s worker running `argv`. */
-export function systemdRunArgs(opId: string, argv: readonly string[], logPath: string): string[] {
-  const unit = `nixfleet-op-${opId}`;
+/** systemd-run's arguments for running `argv` as transient unit `unit` (an op's worker, or a standby worker). */
+export function systemdRunArgs(unit: string, argv: readonly string[], logPath: string): string[] {
   const env = SYSTEMD_ENV.filter((k) => process.env[k] !== undefined).map((k) => `--setenv=${k}=${process.env[k]}`);
   return [
     '--collect',
     '--quiet',
     `--unit=${unit}`,
+    // The worker records the unit it runs in (worker.json), for cancel and stop.
     `--setenv=NIXFLEET_OP_UNIT=${unit}`,
     // A cancel or stop takes the worker's whole tree (nix, activation, checks) with it.
     '--property=KillMode=control-group',
@@ -65,6 +65,9 @@ export function systemdRunArgs(opId: string, argv: readonly string[], logPath: s
   ];
 }
 
+/** The unit an op's cold-started worker runs in under systemd. */
+export const opUnit = (opId: string) => `nixfleet-op-${opId}`;
+
 /**
  * Spawn op `opId`'s worker. `notice` hears why systemd-run was not used when it was
  * meant to be (the op then still runs, as a detached process).
@@ -73,9 +76,9 @@ export function spawnWorker(stateDir: string, opId: string, launcher: WorkerLaun
   const argv = [...agentCommand(), 'run-op', '--state-dir', stateDir, '--op', opId];
   // The worker's own stderr (a crash before its journal opens) goes beside the journal.
   const logPath = path.join(opDir(stateDir, opId), 'worker.log');
+  const unit = opUnit(opId);
   if (useSystemd(launcher)) {
-    const unit = `nixfleet-op-${opId}`;
-    const r = spawnSync('systemd-run', systemdRunArgs(opId, argv, logPath), { encoding: 'utf8', timeout: SYSTEMD_RUN_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
+    const r = spawnSync('systemd-run', systemdRunArgs(unit, argv, logPath), { encoding: 'utf8', timeout: SYSTEMD_RUN_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
     if (r.status === 0) return { unit };
     const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'ETIMEDOUT') {
@@ -84,18 +87,25 @@ export function spawnWorker(stateDir: string, opId: string, launcher: WorkerLaun
       notice(`systemd-run did not answer within ${SYSTEMD_RUN_TIMEOUT_MS / 1000} s starting unit ${unit} for op ${opId}; if the unit did not start, the op will be marked interrupted: check "systemctl status ${unit}" and D-Bus, or set workerLauncher to "direct"`);
       return { unit };
     }
-    const why =
-      code === 'ENOENT'
-        ? 'systemd-run is not on PATH'
-        : r.error
-          ? `systemd-run could not be run (${r.error.message})`
-          : `systemd-run exited with ${r.status ?? r.signal}${r.stderr.trim() ? ': ' + r.stderr.trim().split('\n').slice(-1)[0] : ''}`;
     notice(
-      `could not start op ${opId} as systemd unit ${unit}: ${why}; running it as a detached process instead ` +
+      `could not start op ${opId} as systemd unit ${unit}: ${systemdRunFailure(r.error, r.status, r.signal, r.stderr)}; running it as a detached process instead ` +
         `(it lives in the agent's own cgroup: a restart of the agent's service stops it unless the service has KillMode=process; ` +
         `set workerLauncher to "direct" to skip systemd-run)`,
     );
   }
+  return spawnDetached(argv, logPath);
+}
+
+/** Why systemd-run did not start a unit, as a clause. */
+export function systemdRunFailure(error: Error | undefined, status: number | null, signal: NodeJS.Signals | null, stderr: string): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return 'systemd-run is not on PATH';
+  if (error) return `systemd-run could not be run (${error.message})`;
+  return `systemd-run exited with ${status ?? signal}${stderr.trim() ? ': ' + stderr.trim().split('\n').slice(-1)[0] : ''}`;
+}
+
+/** `argv` as a detached process in its own session, its stderr appended to `logPath`. */
+export function spawnDetached(argv: readonly string[], logPath: string): SpawnedWorker {
   const errFd = openSync(logPath, APPEND, 0o600);
   try {
     const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', 'ignore', errFd], env: process.env });

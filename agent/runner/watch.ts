@@ -1,8 +1,11 @@
-// Following running ops: poll each op's record until it is final, notice the moment it
-// starts waiting for a confirmation (magic rollback), and tell a worker that died without
-// writing its end from one that is still starting.
+// Following running ops: read each op's record whenever it is replaced (fs.watch on the
+// op's directory) and every POLL_MS (file systems without inotify, a missed event), until
+// it is final; notice the moment it starts waiting for a confirmation (magic rollback), and
+// tell a worker that died without writing its end from one that is still starting.
+import { watch as watchDir, type FSWatcher } from 'node:fs';
 import { FINAL_OP_STATES, type OpInfo } from '../../protocol';
 import { readOpInfo } from '../journal/opStore';
+import { opDir } from '../journal/paths';
 import { processRunning } from './process';
 import { readWorker } from './request';
 
@@ -12,6 +15,8 @@ const WORKER_START_MS = 30_000;
 
 interface Watched {
   timer: NodeJS.Timeout;
+  /** op.json is replaced by a rename: its end reaches clients at once, not at the next poll. */
+  dirWatcher?: FSWatcher;
   cancelTimer?: NodeJS.Timeout;
   /** performance.now() when watching began: the worker's start grace is monotonic time, not wall-clock. */
   since: number;
@@ -42,7 +47,16 @@ export class OpWatch {
     if (this.running.has(opId) || this.hooks.skip(opId)) return;
     const timer = setInterval(() => this.check(opId), POLL_MS);
     timer.unref();
-    this.running.set(opId, { timer, since: performance.now() });
+    const watched: Watched = { timer, since: performance.now() };
+    this.running.set(opId, watched);
+    try {
+      watched.dirWatcher = watchDir(opDir(this.stateDir, opId), { persistent: false }, (_event, name) => {
+        if (name === null || name === 'op.json') this.check(opId);
+      });
+      watched.dirWatcher.on('error', () => watched.dirWatcher?.close());
+    } catch {
+      watched.dirWatcher = undefined; // no inotify here (or no directory yet): the poll alone
+    }
     setImmediate(() => this.check(opId));
   }
 
@@ -58,6 +72,7 @@ export class OpWatch {
     const w = this.running.get(opId);
     if (!w) return;
     clearInterval(w.timer);
+    w.dirWatcher?.close();
     if (w.cancelTimer) clearTimeout(w.cancelTimer);
     this.running.delete(opId);
   }

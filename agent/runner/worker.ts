@@ -25,14 +25,29 @@ interface Outcome {
   error?: string;
 }
 
-/** Run op `opId` to completion; resolves with the process exit code. */
-export async function runWorker(stateDir: string, opId: string): Promise<number> {
+/**
+ * What a standby worker does before it has an op (standbyProcess.ts): this module and the
+ * op code are loaded by importing it; the Nix version is asked now, and asked again at the
+ * op when the `nix` on PATH changed meanwhile (nix/info.ts). A Nix that cannot be asked is
+ * reported by the op itself, as in a cold worker.
+ */
+export async function preloadWorker(): Promise<void> {
+  await detectNix().catch(() => {});
+}
+
+/** Run op `opId` to completion; resolves with the process exit code. `recorded` runs once worker.json names this process. */
+export async function runWorker(stateDir: string, opId: string, recorded: () => void = () => {}): Promise<number> {
   const me = selfIdentity();
   writeWorker(stateDir, opId, { pid: me.pid, startTime: me.startTime, unit: process.env.NIXFLEET_OP_UNIT });
+  recorded();
   const req = readRequest(stateDir, opId);
   const initial = readOpInfo(stateDir, opId);
   if (!initial) throw new Error(`op ${opId} has no op.json under ${stateDir}; it was never accepted`);
   if (FINAL_OP_STATES.includes(initial.state)) return initial.state === 'succeeded' ? 0 : 1;
+  // Asked side by side with git's config below (neither depends on the other); a failure
+  // surfaces where the op needs the answer, as before.
+  const nixInfo = detectNix();
+  nixInfo.catch(() => {});
   // Every program the op runs must not prompt either: nix fetching a git+ssh flake input
   // during a build or self-update, the rebuild tools, nh. (The agent's own git calls set
   // the same in agent/git/env.ts.)
@@ -60,7 +75,7 @@ export async function runWorker(stateDir: string, opId: string): Promise<number>
     }
     const where = process.env.NIXFLEET_OP_UNIT ? `, in systemd unit ${process.env.NIXFLEET_OP_UNIT}` : '';
     journal.append('info', `${req.kind} ${opId} on ${req.config.host} started by ${describeClient(req.client)} (agent ${AGENT_VERSION}${where})`);
-    const nix = await detectNix();
+    const nix = await nixInfo;
     const ctx = makeContext(req, opId, journal, nix, abort.signal);
     let result = await executeOp(req.kind, ctx, req.params);
     if (req.magicRollback) result = await awaitConfirmation(ctx, req, stateDir, opId, initial, result);

@@ -3,7 +3,7 @@
 import { CAPABILITIES, PROTOCOL_VERSION, type HostStatus, type OpInfo } from '../../protocol';
 import type { AgentConfig } from '../config';
 import { AGENT_VERSION } from '../version';
-import { OpManager } from '../runner/manager';
+import { OpManager, type OpManagerOptions } from '../runner/manager';
 import type { NixInfo } from '../ops/types';
 import { buildHostStatus } from './status';
 import { listGenerations } from '../nix/generations';
@@ -25,8 +25,9 @@ export class AgentCore {
   constructor(
     readonly config: AgentConfig,
     readonly nix: NixInfo,
+    opts: OpManagerOptions = {},
   ) {
-    this.manager = new OpManager(config);
+    this.manager = new OpManager(config, opts);
     this.refusals = new RefusalLog(config.stateDir);
     this.manager.on('end', (info) => void this.onOpEnd(info));
     this.manager.on('state', (info) => {
@@ -37,6 +38,7 @@ export class AgentCore {
   start(): void {
     this.manager.recover();
     this.manager.followForeignOps();
+    this.manager.startStandby();
   }
 
   welcome() {

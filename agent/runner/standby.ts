@@ -1,0 +1,217 @@
+// The serving agent's standby worker: one worker process started ahead of the next op and
+// already loaded (standbyProcess.ts), so an accepted op starts in a process that is ready
+// rather than in a fresh node that first loads the agent (~150 ms). It is started exactly
+// as an op's worker is (detached in its own session, or as a systemd transient unit), so
+// the op it runs outlives the agent as any op does. An op is handed to it through files
+// in the 0700 state directory (standbyHandoff.ts); when it does not claim the op within
+// CLAIM_WAIT_MS the agent revokes the handoff and starts the op's worker cold, as without
+// a standby. A standby serves one op; the next one starts when that op ends.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, statSync, watch, type FSWatcher } from 'node:fs';
+import type { AgentConfig } from '../config';
+import { AGENT_VERSION } from '../version';
+import { processRunning, selfIdentity } from './process';
+import { readWorker, writeWorker } from './request';
+import { agentCommand, spawnDetached, SYSTEMD_RUN_TIMEOUT_MS, systemdRunArgs, systemdRunFailure, useSystemd, type SpawnedWorker } from './spawn';
+import {
+  claimed,
+  handOff,
+  listStandbys,
+  readReady,
+  retire,
+  revoke,
+  standbyDir,
+  standbyLog,
+  standbyRoot,
+  standbyUnit,
+  sweepRetired,
+  writeOwner,
+} from './standbyHandoff';
+
+/** How long a handed op may wait for its standby to claim it before the agent starts a cold worker. */
+export const CLAIM_WAIT_MS = 1000;
+
+interface Standby {
+  id: string;
+  dir: string;
+  /** The standby's pid while it has not said it is ready (direct launch only). */
+  pid?: number;
+  exited?: Promise<void>;
+  gone: boolean;
+  /** The agent's entry script when the standby was started: a changed file means changed code. */
+  entry: string | undefined;
+}
+
+export class StandbyWorker {
+  private current: Standby | undefined;
+  private closed = false;
+  private warnedSystemd = false;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly log: (text: string) => void,
+  ) {}
+
+  /** Retire every standby this agent did not start (an earlier agent's, older code), then start one. */
+  start(): void {
+    for (const id of listStandbys(this.config.stateDir)) retire(this.config.stateDir, id);
+    sweepRetired(this.config.stateDir);
+    this.replenish();
+  }
+
+  /** Start a standby unless one waits already. */
+  replenish(): void {
+    if (this.closed || this.current) return;
+    const { stateDir } = this.config;
+    const id = randomBytes(6).toString('hex');
+    const dir = standbyDir(stateDir, id);
+    let argv: string[];
+    try {
+      mkdirSync(standbyRoot(stateDir), { recursive: true, mode: 0o700 });
+      mkdirSync(dir, { mode: 0o700 });
+      const me = selfIdentity();
+      writeOwner(dir, { pid: me.pid, startTime: me.startTime, version: AGENT_VERSION });
+      argv = [...agentCommand(), 'standby', '--state-dir', stateDir, '--standby', id];
+    } catch (err) {
+      this.log(`cannot start a standby worker in ${dir} (${(err as Error).message}); ops start their worker cold`);
+      return;
+    }
+    const standby: Standby = { id, dir, gone: false, entry: entryIdentity() };
+    this.current = standby;
+    if (useSystemd(this.config.workerLauncher)) this.launchUnit(standby, argv);
+    else this.launchDirect(standby, argv);
+  }
+
+  private launchDirect(standby: Standby, argv: string[]): void {
+    try {
+      const spawned = spawnDetached(argv, standbyLog(standby.dir));
+      standby.pid = spawned.pid;
+      standby.exited = spawned.exited?.then(() => {
+        standby.gone = true;
+      });
+    } catch (err) {
+      this.log(`cannot start a standby worker (${(err as Error).message}); ops start their worker cold`);
+      standby.gone = true;
+    }
+  }
+
+  /** As a transient unit of its own, without holding the agent while systemd-run runs. */
+  private launchUnit(standby: Standby, argv: string[]): void {
+    const unit = standbyUnit(standby.id);
+    execFile('systemd-run', systemdRunArgs(unit, argv, standbyLog(standby.dir)), { timeout: SYSTEMD_RUN_TIMEOUT_MS, encoding: 'utf8' }, (error, _stdout, stderr) => {
+      if (!error) return;
+      const e = error as NodeJS.ErrnoException & { code?: string | number; signal?: NodeJS.Signals | null };
+      if (!this.warnedSystemd) {
+        this.warnedSystemd = true;
+        const why = systemdRunFailure(typeof e.code === 'string' ? e : undefined, typeof e.code === 'number' ? e.code : null, e.signal ?? null, stderr);
+        this.log(`could not start the standby worker as systemd unit ${unit}: ${why}; starting standby workers as detached processes instead`);
+      }
+      if (this.current === standby && !this.closed) this.launchDirect(standby, argv);
+    });
+  }
+
+  /**
+   * Hand op `opId` to the standby. Resolves with its worker once the standby claimed the op,
+   * or undefined when the op needs a cold worker (no standby, its code changed, it did not
+   * claim in time: then no standby can claim it any more). Throws only when it cannot tell
+   * whether the standby claimed the op (its directory unusable): no second worker may start then.
+   */
+  async handOff(opId: string): Promise<SpawnedWorker | undefined> {
+    const standby = this.current;
+    if (!standby || this.closed) return undefined;
+    this.current = undefined; // one op per standby, whatever happens below
+    const { stateDir } = this.config;
+    if (standby.gone || entryIdentity() !== standby.entry) {
+      this.retire(standby);
+      return undefined;
+    }
+    try {
+      if (!handOff(standby.dir, opId)) return undefined; // retired meanwhile by another agent
+    } catch (err) {
+      // Not handed over: no standby can claim it, a cold worker runs it.
+      this.log(`standby worker ${standby.id} not used for op ${opId}: ${(err as Error).message}`);
+      this.retire(standby);
+      return undefined;
+    }
+    // Once standby.json exists, its SIGUSR2 handler is in place; before that it looks for
+    // the handoff by itself as soon as it is ready.
+    const ready = readReady(standby.dir);
+    if (ready && processRunning(ready.pid, ready.startTime)) {
+      try {
+        process.kill(ready.pid, 'SIGUSR2');
+      } catch {
+        /* gone: it does not claim, the handoff is revoked below */
+      }
+    }
+    if (!(await waitForClaim(standby)) && revoke(standby.dir)) {
+      this.log(`standby worker ${standby.id} did not take op ${opId} within ${CLAIM_WAIT_MS} ms; starting the op's worker cold`);
+      this.retire(standby);
+      return undefined;
+    }
+    // Claimed: its worker records itself at once; recorded here too so that a standby
+    // killed right after claiming is found dead (and the op marked interrupted) at once.
+    // (It removes its directory only after writing worker.json.)
+    if (!readWorker(stateDir, opId)) {
+      const claimer = readReady(standby.dir);
+      if (claimer) writeWorker(stateDir, opId, { pid: claimer.pid, startTime: claimer.startTime, unit: claimer.unit });
+    }
+    const worker = readWorker(stateDir, opId);
+    return { pid: worker?.pid, unit: worker?.unit, exited: standby.exited };
+  }
+
+  private retire(standby: Standby): void {
+    try {
+      retire(this.config.stateDir, standby.id, { pid: standby.gone ? undefined : standby.pid });
+    } catch (err) {
+      this.log(`cannot retire standby worker ${standby.id} (${(err as Error).message}); it exits once this agent is gone`);
+    }
+  }
+
+  /** Retire the waiting standby (the agent stops); an op a standby already runs goes on. */
+  close(): void {
+    this.closed = true;
+    const standby = this.current;
+    this.current = undefined;
+    if (standby) this.retire(standby);
+  }
+}
+
+/** True once the standby claimed the handoff; false after CLAIM_WAIT_MS or when it exited. */
+function waitForClaim(standby: Standby): Promise<boolean> {
+  if (claimed(standby.dir)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    let watcher: FSWatcher | undefined;
+    const finish = (won: boolean) => {
+      clearInterval(poll);
+      clearTimeout(deadline);
+      watcher?.close();
+      resolve(won);
+    };
+    const look = () => {
+      if (claimed(standby.dir)) finish(true);
+      else if (standby.gone) finish(false);
+    };
+    // The rename shows up at once through inotify; the poll covers file systems without it.
+    const poll = setInterval(look, 20);
+    const deadline = setTimeout(() => finish(claimed(standby.dir)), CLAIM_WAIT_MS);
+    try {
+      watcher = watch(standby.dir, { persistent: false }, look);
+      watcher.on('error', () => watcher?.close());
+    } catch {
+      watcher = undefined;
+    }
+    void standby.exited?.then(look);
+  });
+}
+
+/** The agent's entry script's identity (path, inode, size, mtime): it changes when the agent's code is replaced. */
+function entryIdentity(): string | undefined {
+  const entry = agentCommand().at(-1)!;
+  try {
+    const st = statSync(entry);
+    return `${entry} ${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
+}

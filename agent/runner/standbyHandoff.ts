@@ -1,0 +1,166 @@
+// The handoff between a serving agent and its standby worker (standby.ts starts them,
+// standbyProcess.ts is the standby itself), as files in `<stateDir>/standby/<id>/`, a
+// directory only the agent's user can write (the state directory is 0700 and checked at
+// start), so a file there is the agent's word. Every step that decides who runs an op is
+// one rename, so of two processes racing exactly one wins:
+//   handoff  the agent writes `op` (the op id; tmp + rename) and nudges the standby (SIGUSR2);
+//   claim    the standby renames `op` → `claimed`: the op is its own;
+//   revoke   the agent renames `op` → `revoked` (no claim in time): it starts a cold worker;
+//   retire   any agent renames the whole directory aside: no claim can succeed after that.
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { OP_ID_RE } from '../../protocol';
+import { readJsonSync, writeJsonAtomicSync } from '../state/atomic';
+import { CREATE_NEW, writeNoFollowSync } from '../state/noFollow';
+import { processRunning } from './process';
+
+/** A standby's id: names its directory, and its unit under systemd. */
+export const STANDBY_ID_RE = /^[0-9a-f]{12}$/;
+
+export const standbyRoot = (stateDir: string) => path.join(stateDir, 'standby');
+
+export function standbyDir(stateDir: string, id: string): string {
+  if (!STANDBY_ID_RE.test(id)) throw new Error(`internal: "${id}" is not a standby id`);
+  return path.join(standbyRoot(stateDir), id);
+}
+
+/** The systemd unit a standby runs in under systemd-run; it keeps it when it becomes an op's worker. */
+export const standbyUnit = (id: string) => `nixfleet-standby-${id}`;
+
+/** Written by the agent before it starts the standby: whose standby it is. */
+const ownerSchema = z.object({ pid: z.number().int().positive(), startTime: z.string().optional(), version: z.string() });
+export type StandbyOwner = z.infer<typeof ownerSchema>;
+
+/** Written by the standby once loaded and ready for an op (its SIGUSR2 handler is in place). */
+const readySchema = z.object({ pid: z.number().int().positive(), startTime: z.string().optional(), unit: z.string().optional(), version: z.string() });
+export type StandbyReady = z.infer<typeof readySchema>;
+
+const ownerFile = (dir: string) => path.join(dir, 'agent.json');
+const readyFile = (dir: string) => path.join(dir, 'standby.json');
+const opFile = (dir: string) => path.join(dir, 'op');
+const claimedFile = (dir: string) => path.join(dir, 'claimed');
+/** The standby's stderr; linked into the op's directory as worker.log when it claims an op. */
+export const standbyLog = (dir: string) => path.join(dir, 'worker.log');
+
+export function writeOwner(dir: string, owner: StandbyOwner): void {
+  writeJsonAtomicSync(ownerFile(dir), owner);
+}
+
+export function readOwner(dir: string): StandbyOwner | undefined {
+  return parse(ownerSchema, ownerFile(dir));
+}
+
+export function writeReady(dir: string, ready: StandbyReady): void {
+  writeJsonAtomicSync(readyFile(dir), ready);
+}
+
+export function readReady(dir: string): StandbyReady | undefined {
+  return parse(readySchema, readyFile(dir));
+}
+
+function parse<T>(schema: z.ZodType<T>, file: string): T | undefined {
+  try {
+    const r = schema.safeParse(readJsonSync(file));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The agent hands op `opId` to the standby in `dir`: false when the directory is gone (retired). */
+export function handOff(dir: string, opId: string): boolean {
+  // Whole or not at all (tmp + rename), but not fsynced: after a crash there is no standby to read it.
+  const tmp = `${opFile(dir)}.tmp-${process.pid}`;
+  try {
+    writeNoFollowSync(tmp, opId + '\n', CREATE_NEW);
+    renameSync(tmp, opFile(dir));
+    return true;
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/** The standby takes the op handed to it: its id, or undefined when none is (or it was revoked, or the standby retired). */
+export function claim(dir: string): string | undefined {
+  let opId: string;
+  try {
+    opId = readFileSync(opFile(dir), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  // Only the agent writes here, whole (tmp + rename): anything else is not an op to run.
+  if (!OP_ID_RE.test(opId)) return undefined;
+  try {
+    renameSync(opFile(dir), claimedFile(dir));
+  } catch {
+    return undefined; // revoked, or the directory was retired: not ours
+  }
+  return opId;
+}
+
+/** Did the standby claim the op handed to it? */
+export const claimed = (dir: string) => existsSync(claimedFile(dir));
+
+/**
+ * The agent takes back a handoff the standby did not claim in time. True when revoked (no
+ * standby can claim it any more: start a cold worker); false when the standby claimed it first.
+ */
+export function revoke(dir: string): boolean {
+  try {
+    renameSync(opFile(dir), path.join(dir, 'revoked'));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return !claimed(dir);
+    throw err;
+  }
+}
+
+/**
+ * Retire the standby in `dir`: move its directory aside (from then on it can claim nothing),
+ * stop it unless it already claimed an op (it is then that op's worker), remove the directory.
+ * `pid` stops a standby that has not said it is ready yet (the agent's own direct child);
+ * `stop: false` when the standby retires itself.
+ */
+export function retire(stateDir: string, id: string, opts: { pid?: number; stop?: boolean } = {}): void {
+  const dir = standbyDir(stateDir, id);
+  const aside = path.join(standbyRoot(stateDir), `.retired-${id}-${process.pid}`);
+  try {
+    renameSync(dir, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // retired already
+    throw err;
+  }
+  if (opts.stop !== false && !claimed(aside)) {
+    const ready = readReady(aside);
+    const target = ready && processRunning(ready.pid, ready.startTime) ? ready.pid : opts.pid;
+    if (target !== undefined) {
+      try {
+        process.kill(target, 'SIGTERM');
+      } catch {
+        /* gone already */
+      }
+    }
+  }
+  rmSync(aside, { recursive: true, force: true });
+}
+
+/** Ids of the standbys in the state directory (retired ones being removed are not listed). */
+export function listStandbys(stateDir: string): string[] {
+  try {
+    return readdirSync(standbyRoot(stateDir)).filter((n) => STANDBY_ID_RE.test(n));
+  } catch {
+    return [];
+  }
+}
+
+/** Remove what retirements interrupted by a kill left behind. */
+export function sweepRetired(stateDir: string): void {
+  try {
+    for (const n of readdirSync(standbyRoot(stateDir))) if (n.startsWith('.retired-')) rmSync(path.join(standbyRoot(stateDir), n), { recursive: true, force: true });
+  } catch {
+    /* no standby directory yet */
+  }
+}

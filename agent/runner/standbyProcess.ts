@@ -1,0 +1,87 @@
+// The standby worker: `nixfleet-agent standby --state-dir DIR --standby ID`, started by a
+// serving agent ahead of its next op (standby.ts), exactly as an op's worker is started.
+// It loads the worker's code and asks Nix its version, says it is ready, and waits. When
+// its agent hands it an op (standbyHandoff.ts) it claims it and runs it as that op's
+// worker, the same code as `run-op`: same journal lines, same records. It belongs to one
+// agent process: once that agent is gone, or retired it, it exits without an op.
+import { linkSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { AGENT_VERSION } from '../version';
+import { opDir } from '../journal/paths';
+import { processRunning, selfIdentity } from './process';
+import { claim, readOwner, retire, standbyDir, standbyLog, writeReady } from './standbyHandoff';
+
+/** How often a standby looks for a handoff it missed and whether its agent still runs. */
+export const STANDBY_CHECK_MS = 1000;
+
+/** Wait for an op; resolves with the exit code (0 when it ended without one). */
+export async function runStandby(stateDir: string, id: string): Promise<number> {
+  const dir = standbyDir(stateDir, id);
+  const owner = readOwner(dir);
+  // Not started by an agent of this version (or retired already): this is not its code.
+  if (!owner || owner.version !== AGENT_VERSION) return 0;
+  let quit: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => (quit = resolve));
+  const onTerm = () => quit(0);
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onTerm);
+  process.on('SIGHUP', () => {}); // the agent's terminal may vanish; the standby stays its agent's
+  let claimedOp: string | undefined;
+  const check = () => {
+    if (claimedOp) return;
+    const opId = claim(dir);
+    if (opId) {
+      claimedOp = opId;
+      clearInterval(timer);
+      process.off('SIGUSR2', check);
+      process.on('SIGUSR2', () => {}); // a late nudge must not kill an op's worker (SIGUSR2's default)
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onTerm);
+      void runClaimed(stateDir, dir, opId).then(quit, (err: unknown) => {
+        process.stderr.write(`nixfleet-agent: standby ${id}: op ${opId}: ${(err as Error).message}\n`);
+        quit(1);
+      });
+      return;
+    }
+    // Retired (the directory moved), or its agent is gone: nobody hands it an op any more.
+    if (!readOwner(dir)) quit(0);
+    else if (!processRunning(owner.pid, owner.startTime)) {
+      // Its directory goes with one rename (a handoff racing it then fails, and its op is
+      // the dead agent's to account for, as when an agent dies before spawning a worker).
+      retire(stateDir, id, { stop: false });
+      quit(0);
+    }
+  };
+  const timer = setInterval(check, STANDBY_CHECK_MS);
+  // Load what an op's worker runs, and what it would ask first, before any op is waiting.
+  const { preloadWorker } = await import('./worker');
+  await preloadWorker();
+  process.on('SIGUSR2', check);
+  const me = selfIdentity();
+  try {
+    writeReady(dir, { pid: me.pid, startTime: me.startTime, unit: process.env.NIXFLEET_OP_UNIT, version: AGENT_VERSION });
+  } catch {
+    // Retired while loading (the directory is gone).
+    clearInterval(timer);
+    return 0;
+  }
+  check();
+  const code = await done;
+  clearInterval(timer);
+  return code;
+}
+
+async function runClaimed(stateDir: string, dir: string, opId: string): Promise<number> {
+  const { runWorker } = await import('./worker');
+  return runWorker(stateDir, opId, () => {
+    // This process's stderr (a crash) goes to the op's worker.log, as a cold worker's does.
+    try {
+      linkSync(standbyLog(dir), path.join(opDir(stateDir, opId), 'worker.log'));
+    } catch {
+      /* no log yet, or the op has one: its stderr stays in the standby's */
+    }
+    // Used up. Removed only now that worker.json names this process: until then the agent
+    // reads who claimed the op from standby.json.
+    rmSync(dir, { recursive: true, force: true });
+  });
+}
