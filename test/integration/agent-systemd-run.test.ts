@@ -67,8 +67,9 @@ function assertComplete(lines: OutputLine[], lastSeq: number): void {
   lines.forEach((l, i) => assert.equal(l.seq, i + 1, `line ${i} has seq ${l.seq}`));
 }
 
+// Workers started cold, one unit per op: the standby worker's unit is tested in agent-standby-systemd-run.test.ts.
 const startSd = (port?: number, extraEnv: Record<string, string> = {}): Promise<RunningAgent> =>
-  startAgent(bed, 'h1', { env: { ...env, ...extraEnv }, flags: ['--worker-launcher', 'systemd-run'], ...(port ? { port } : {}) });
+  startAgent(bed, 'h1', { env: { ...env, ...extraEnv }, flags: ['--worker-launcher', 'systemd-run', '--standby-worker', 'false'], ...(port ? { port } : {}) });
 
 describe('workerLauncher systemd-run (through a recording systemd-run test double)', () => {
   test('the op runs in unit nixfleet-op-<id> and streams; the worker records its own pid and unit; systemd-run got the documented argv', async () => {
@@ -237,7 +238,7 @@ describe('workerLauncher systemd-run (through a recording systemd-run test doubl
   // it fails, and the op must still run.
   const realSystemdRun = ['/usr/bin/systemd-run', '/bin/systemd-run'].find((p) => existsSync(p));
   test('the real systemd-run without a running systemd: the op runs detached and the log says why', { skip: !realSystemdRun || existsSync('/run/systemd/system') ? 'needs systemd-run installed on a machine where systemd does not run' : false }, async () => {
-    const agent = await startAgent(bed, 'h1', { flags: ['--worker-launcher', 'systemd-run'] });
+    const agent = await startAgent(bed, 'h1', { flags: ['--worker-launcher', 'systemd-run', '--standby-worker', 'false'] });
     const c = connect(agent, bed.token);
     try {
       await c.connect();
