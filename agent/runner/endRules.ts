@@ -13,16 +13,23 @@ export function endObserved(info: OpInfo): boolean {
   return info.result?.agentVersionAfter !== undefined;
 }
 
-/** The op's final record as this agent sees it end, written back; `info` itself when already seen. */
-export function observeEnd(config: AgentConfig, info: OpInfo, def: OpDefinition | undefined): OpInfo {
+/** The op's final record as this agent sees it end; `info` itself when already seen. */
+export function endRecord(config: AgentConfig, info: OpInfo, def: OpDefinition | undefined): OpInfo {
   if (endObserved(info)) return info;
-  let final: OpInfo = { ...info, result: { ...(info.result ?? {}), agentVersionAfter: AGENT_VERSION } };
-  if (def?.endCheck) final = def.endCheck(final, config.host);
+  const final: OpInfo = { ...info, result: { ...(info.result ?? {}), agentVersionAfter: AGENT_VERSION } };
+  return def?.endCheck ? def.endCheck(final, config.host) : final;
+}
+
+/**
+ * Write the end record back (and audit it again for ops that restart the agent). Until it
+ * is written the op's end is unobserved on disk: an agent that dies meanwhile leaves it to
+ * the next one, which observes the end itself.
+ */
+export function recordEnd(config: AgentConfig, final: OpInfo, def: OpDefinition | undefined): void {
   try {
     writeOpInfo(config.stateDir, final);
     if (def?.restartsAgent) auditOp(config.stateDir, final, true);
   } catch {
     /* state dir read-only or gone: report what we know */
   }
-  return final;
 }

@@ -140,7 +140,8 @@ export function claimLock(stateDir: string, op: string, kind: OpKind, since: str
   if (existing && existing.op === op) {
     const me = selfIdentity();
     const holder: LockHolder = { op, kind, pid: me.pid, startTime: me.startTime, since: existing.since };
-    writeJsonAtomicSync(lockFile(stateDir), holder);
+    // The holder is a live process: a power cut makes any lock stale (atomic, not fsynced).
+    writeJsonAtomicSync(lockFile(stateDir), holder, { durable: false });
     return holder;
   }
   return acquireLock(stateDir, op, kind, since);

@@ -14,7 +14,7 @@ import { FileWatcher } from '../journal/watcher';
 import { acceptOp, OpRequestError, type StartRequest } from './accept';
 import { CANCEL_GRACE_MS, notConfirmable, requestCancel, signalWorker, writeConfirmation } from './control';
 import { recordDeadWorker } from './deadWorker';
-import { endObserved, observeEnd } from './endRules';
+import { endObserved, endRecord, recordEnd } from './endRules';
 import { ForeignOpScanner } from './foreignOps';
 import { StandbyWorker } from './standby';
 import { OpWatch } from './watch';
@@ -45,6 +45,8 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
   private scanner: ForeignOpScanner | undefined;
   private readonly watcher: OpWatch;
   private readonly standby: StandbyWorker | undefined;
+  /** Ends emitted whose record this process is about to write (observeEnd). */
+  private readonly ending = new Map<string, OpInfo>();
 
   constructor(
     readonly config: AgentConfig,
@@ -213,16 +215,35 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     }
   }
 
-  /** Record which agent version saw the op end and apply the op's end rules; emits `end`. */
+  /**
+   * Record which agent version saw the op end and apply the op's end rules; emits `end`.
+   * Clients hear the end first; the record is written right after (next event-loop turn,
+   * or at close), so its fsyncs are not between the worker's end and the client's op.end.
+   */
   private observeEnd(info: OpInfo): OpInfo {
-    const final = observeEnd(this.config, info, getOp(info.kind));
+    const pending = this.ending.get(info.id);
+    if (pending) return pending;
+    const def = getOp(info.kind);
+    const final = endRecord(this.config, info, def);
+    if (final !== info) {
+      this.ending.set(info.id, final);
+      setImmediate(() => this.recordEnd(info.id, def));
+    }
     this.emit('end', final);
     return final;
+  }
+
+  private recordEnd(opId: string, def: ReturnType<typeof getOp>): void {
+    const final = this.ending.get(opId);
+    if (!final) return;
+    this.ending.delete(opId);
+    recordEnd(this.config, final, def);
   }
 
   /** Stop watching (the workers keep running). */
   close(): void {
     this.closed = true;
+    for (const [id, final] of [...this.ending]) this.recordEnd(id, getOp(final.kind));
     this.standby?.close();
     this.scanner?.close();
     this.watcher.close();

@@ -47,7 +47,8 @@ export interface WorkerRecord {
 const workerSchema = z.object({ pid: z.number().int(), startTime: z.string().optional(), unit: z.string().optional() });
 
 export function writeWorker(stateDir: string, opId: string, rec: WorkerRecord): void {
-  writeJsonAtomicSync(workerFile(stateDir, opId), rec);
+  // Names a live process: after a power cut it is gone whatever this says (atomic, not fsynced).
+  writeJsonAtomicSync(workerFile(stateDir, opId), rec, { durable: false });
 }
 
 export function readWorker(stateDir: string, opId: string): WorkerRecord | undefined {

@@ -44,7 +44,7 @@ const claimedFile = (dir: string) => path.join(dir, 'claimed');
 export const standbyLog = (dir: string) => path.join(dir, 'worker.log');
 
 export function writeOwner(dir: string, owner: StandbyOwner): void {
-  writeJsonAtomicSync(ownerFile(dir), owner);
+  writeJsonAtomicSync(ownerFile(dir), owner, { durable: false });
 }
 
 export function readOwner(dir: string): StandbyOwner | undefined {
@@ -52,7 +52,7 @@ export function readOwner(dir: string): StandbyOwner | undefined {
 }
 
 export function writeReady(dir: string, ready: StandbyReady): void {
-  writeJsonAtomicSync(readyFile(dir), ready);
+  writeJsonAtomicSync(readyFile(dir), ready, { durable: false });
 }
 
 export function readReady(dir: string): StandbyReady | undefined {

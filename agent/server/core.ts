@@ -12,7 +12,8 @@ import { RefusalLog } from './refusalLog';
 export interface SessionLike {
   readonly welcomed: boolean;
   sendEvent(msg: object): void;
-  opEnded(info: OpInfo): void;
+  /** Resolves once the op's end went out to this session's subscribers. */
+  opEnded(info: OpInfo): Promise<void> | undefined;
 }
 
 export class AgentCore {
@@ -62,7 +63,11 @@ export class AgentCore {
   }
 
   private async onOpEnd(info: OpInfo): Promise<void> {
-    for (const s of this.sessions) s.opEnded(info);
+    const sent = [...this.sessions].map((s) => s.opEnded(info));
+    // host.status is built once op.end went out: building it starts git and nix processes,
+    // and spawning them held the event loop for ~20 ms that op.end waited behind. Bounded:
+    // a client that does not read must not hold back the others' status.
+    await Promise.race([Promise.all(sent), new Promise((resolve) => setTimeout(resolve, 250).unref())]);
     let status: HostStatus;
     try {
       status = await this.status();

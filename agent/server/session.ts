@@ -168,8 +168,8 @@ export class Session implements SessionLike {
     sendEvent: (msg: object) => this.sendEvent(msg),
   };
 
-  opEnded(info: OpInfo): void {
-    this.subs.get(info.id)?.ended(info);
+  opEnded(info: OpInfo): Promise<void> | undefined {
+    return this.subs.get(info.id)?.ended(info);
   }
 
   // ------------------------------------------------------------------ input

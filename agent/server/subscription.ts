@@ -27,6 +27,9 @@ export class Subscription {
   private closed = false;
   private unwatch: (() => void) | undefined;
   private readonly prefix: Buffer;
+  private settle: () => void = () => {};
+  /** Resolves once the subscription is over: op.end sent, or closed. */
+  readonly over = new Promise<void>((resolve) => (this.settle = resolve));
 
   constructor(
     private readonly manager: OpManager,
@@ -54,10 +57,11 @@ export class Subscription {
     this.kick();
   }
 
-  /** The op ended: drain what is left, then send op.end. */
-  ended(info: OpInfo): void {
+  /** The op ended: drain what is left, then send op.end; resolves once it is sent (or the subscription closed). */
+  ended(info: OpInfo): Promise<void> {
     this.final = info;
     this.kick();
+    return this.over;
   }
 
   kick(): void {
@@ -106,6 +110,7 @@ export class Subscription {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.settle();
     this.unwatch?.();
     const fh = this.fh;
     this.fh = undefined;

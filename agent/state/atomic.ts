@@ -8,11 +8,17 @@ import { CREATE_NEW } from './noFollow';
 
 let counter = 0;
 
+/** `durable: false` for records that only describe live processes (a worker, the lock's holder): a power cut ends those processes whatever the file says, so the fsyncs buy nothing there; the replace stays atomic. */
+export interface AtomicWriteOptions {
+  mode?: number;
+  durable?: boolean;
+}
+
 /**
  * Replace `file` with `text`. The directory must exist: creating it here would bring back
  * an op directory another process just moved aside.
  */
-export function writeFileAtomicSync(file: string, text: string, mode = 0o600): void {
+export function writeFileAtomicSync(file: string, text: string, { mode = 0o600, durable = true }: AtomicWriteOptions = {}): void {
   // The temp name is guessable, so it is created O_EXCL|O_NOFOLLOW: a planted symlink fails
   // the write instead of redirecting it.
   const tmp = `${file}.tmp-${process.pid}-${++counter}`;
@@ -21,7 +27,7 @@ export function writeFileAtomicSync(file: string, text: string, mode = 0o600): v
     try {
       const data = Buffer.from(text, 'utf8');
       for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
-      fsyncSync(fd);
+      if (durable) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -30,6 +36,7 @@ export function writeFileAtomicSync(file: string, text: string, mode = 0o600): v
     rmSync(tmp, { force: true });
     throw err;
   }
+  if (!durable) return;
   // The rename itself must reach the disk too, or a crash could bring back the old file.
   try {
     const dirFd = openSync(path.dirname(file), 'r');
@@ -44,8 +51,8 @@ export function writeFileAtomicSync(file: string, text: string, mode = 0o600): v
 }
 
 /** Replace `file` with `value` as indented JSON. */
-export function writeJsonAtomicSync(file: string, value: unknown, mode = 0o600): void {
-  writeFileAtomicSync(file, JSON.stringify(value, null, 2) + '\n', mode);
+export function writeJsonAtomicSync(file: string, value: unknown, opts: AtomicWriteOptions = {}): void {
+  writeFileAtomicSync(file, JSON.stringify(value, null, 2) + '\n', opts);
 }
 
 /** Read and parse a JSON state file; undefined when it does not exist. */
