@@ -57,22 +57,25 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     this.standby = opts.standby ? new StandbyWorker(config, opts.log ?? (() => {})) : undefined;
     this.watcher = new OpWatch(this.stateDir, {
       skip: (id) => this.closed || this.dying.has(id),
-      ended: (info) => {
-        this.observeEnd(info);
-        this.standby?.replenish();
-      },
+      ended: (info) => void this.observeEnd(info),
       // The worker now waits for op.confirm: say so with op.state, the controller's cue to confirm.
       awaitsConfirmation: (id, info) => this.emit('state', this.get(id) ?? info),
-      died: (info) => {
-        void this.markDead(info);
-        this.standby?.replenish();
-      },
+      died: (info) => void this.markDead(info),
     });
   }
 
   /** Start the standby worker (when configured): retires those of earlier agents first. */
   startStandby(): void {
     this.standby?.start();
+  }
+
+  /**
+   * Start the next standby worker (when configured and none waits): called once an op's end
+   * went out to the clients, so spawning it (a fork in this process) does not delay op.end,
+   * and its loading competes with no op.
+   */
+  replenishStandby(): void {
+    this.standby?.replenish();
   }
 
   /** Re-attach to ops still running; finish the record of ops that ended while no agent watched. */
