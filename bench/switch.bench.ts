@@ -6,10 +6,14 @@
 //
 // Then where the op's time went, from the timestamps production already writes (the op
 // record's startedAt/endedAt, each journal line's time, `$ argv` before every command), so
-// the breakdown costs the measured switch nothing: accept (request → op record), worker
-// start (op record → the worker's first line), each command (its `$` line → the next line
-// the op itself writes), in-process work between commands, and the end (last line → the
-// client holding op.end). The git call runs through simple-git, which the journal does not
+// the breakdown costs the measured switch nothing: accept (request → op record), the
+// handoff to the agent's standby worker (op record → worker.json; or, with the standby off
+// or not taking it, the cold start: spawn and node loading the agent), the worker's set-up
+// (→ its first line), each command (its `$` line → the next line the op itself writes),
+// in-process work between commands, and the end (last line → the worker's endedAt → the
+// client holding op.end). The parts of one round add up to its wall time. Neither side is
+// measured while the agent's next standby worker loads (it starts when an op ended); its
+// start is printed apart. NIXFLEET_BENCH_STANDBY=0: the agent with standbyWorker false. The git call runs through simple-git, which the journal does not
 // time: it is timed by hand in the same checkout (the same argv), side by side.
 // Standalone: node --import tsx bench/switch.bench.ts   (needs `npm run build` for dist/agent.js)
 import { execFileSync } from 'node:child_process';
