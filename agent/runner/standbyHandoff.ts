@@ -105,15 +105,17 @@ export function claim(dir: string): string | undefined {
 export const claimed = (dir: string) => existsSync(claimedFile(dir));
 
 /**
- * The agent takes back a handoff the standby did not claim in time. True when revoked (no
- * standby can claim it any more: start a cold worker); false when the standby claimed it first.
+ * The agent takes back a handoff the standby did not claim in time. True only when this
+ * rename took it (no standby can claim it any more: start a cold worker). False when `op`
+ * was gone: the standby claimed it (and may have removed its directory since), or another
+ * agent retired the directory, perhaps after a claim; either way no second worker may start.
  */
 export function revoke(dir: string): boolean {
   try {
     renameSync(opFile(dir), path.join(dir, 'revoked'));
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return !claimed(dir);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
   }
 }

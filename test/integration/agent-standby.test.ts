@@ -6,7 +6,7 @@
 // standbyWorker false starts every worker cold.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { OutputLine } from '../../protocol';
@@ -71,7 +71,7 @@ function shape(lines: OutputLine[], opId: string): string[] {
 }
 
 describe('the standby worker handoff (files in the state directory)', () => {
-  test('one rename decides: a claim after a revoke or a retirement fails, a revoke after a claim fails', () => {
+  test('one rename decides: a claim after a revoke or a retirement fails, a revoke after a claim fails (also once the standby removed its directory)', () => {
     const dir = mkdtempSync(path.join(bed.root, 'handoff-'));
     const root = path.join(dir, 'standby');
     mkdirSync(root, { mode: 0o700 });
@@ -88,6 +88,13 @@ describe('the standby worker handoff (files in the state directory)', () => {
     assert.equal(handOff(b, 'op-2'), true);
     assert.equal(claim(b), 'op-2');
     assert.equal(revoke(b), false, 'claimed first: the agent must not start another worker');
+    // The claiming standby removes its directory once it recorded itself: the revoke that
+    // lost the race must still not read as "nobody claimed it".
+    const d = fresh('dddddddddddd');
+    assert.equal(handOff(d, 'op-5'), true);
+    assert.equal(claim(d), 'op-5');
+    rmSync(d, { recursive: true, force: true });
+    assert.equal(revoke(d), false, 'claimed, then its directory removed: still no second worker');
     const c = fresh('cccccccccccc');
     assert.equal(handOff(c, 'op-3'), true);
     retire(dir, 'cccccccccccc', { stop: false });
