@@ -123,10 +123,9 @@ export function revoke(dir: string): boolean {
 /**
  * Retire the standby in `dir`: move its directory aside (from then on it can claim nothing),
  * stop it unless it already claimed an op (it is then that op's worker), remove the directory.
- * `pid` stops a standby that has not said it is ready yet (the agent's own direct child);
- * `stop: false` when the standby retires itself.
+ * `pid` stops a standby that has not said it is ready yet (the agent's own direct child).
  */
-export function retire(stateDir: string, id: string, opts: { pid?: number; stop?: boolean } = {}): void {
+export function retire(stateDir: string, id: string, opts: { pid?: number } = {}): void {
   const dir = standbyDir(stateDir, id);
   const aside = path.join(standbyRoot(stateDir), `.retired-${id}-${process.pid}`);
   try {
@@ -135,7 +134,7 @@ export function retire(stateDir: string, id: string, opts: { pid?: number; stop?
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // retired already
     throw err;
   }
-  if (opts.stop !== false && !claimed(aside)) {
+  if (!claimed(aside)) {
     const ready = readReady(aside);
     const target = ready && processRunning(ready.pid, ready.startTime) ? ready.pid : opts.pid;
     if (target !== undefined) {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { AGENT_VERSION } from '../version';
 import { opDir } from '../journal/paths';
 import { processRunning, selfIdentity } from './process';
-import { claim, readOwner, retire, standbyDir, standbyLog, writeReady } from './standbyHandoff';
+import { claim, readOwner, standbyDir, standbyLog, writeReady } from './standbyHandoff';
 
 /** How often a standby looks for a handoff it missed and whether its agent still runs. */
 export const STANDBY_CHECK_MS = 1000;
@@ -44,13 +44,9 @@ export async function runStandby(stateDir: string, id: string): Promise<number> 
       return;
     }
     // Retired (the directory moved), or its agent is gone: nobody hands it an op any more.
-    if (!readOwner(dir)) quit(0);
-    else if (!processRunning(owner.pid, owner.startTime)) {
-      // Its directory goes with one rename (a handoff racing it then fails, and its op is
-      // the dead agent's to account for, as when an agent dies before spawning a worker).
-      retire(stateDir, id, { stop: false });
-      quit(0);
-    }
+    // It leaves its directory to the next agent (which retires every standby it did not
+    // start): it writes nothing in the state directory once its agent is gone.
+    if (!readOwner(dir) || !processRunning(owner.pid, owner.startTime)) quit(0);
   };
   const timer = setInterval(check, STANDBY_CHECK_MS);
   // Load what an op's worker runs, and what it would ask first, before any op is waiting.
@@ -58,6 +54,7 @@ export async function runStandby(stateDir: string, id: string): Promise<number> 
   await preloadWorker();
   process.on('SIGUSR2', check);
   const me = selfIdentity();
+  if (!processRunning(owner.pid, owner.startTime)) return 0; // its agent went while it loaded
   try {
     writeReady(dir, { pid: me.pid, startTime: me.startTime, unit: process.env.NIXFLEET_OP_UNIT, version: AGENT_VERSION });
   } catch {

@@ -322,8 +322,20 @@ export async function stopAllAgents(): Promise<void> {
   await Promise.all([...started].map((a) => a.kill9()));
 }
 
-/** Kill every op worker (process group) still running under a state dir: a failed trial must not leak. */
+/**
+ * Kill every op worker (process group) still running under a state dir, and the agent's
+ * standby workers (they go by themselves within a second of their agent's death, but the
+ * bed is removed at once): a failed trial must not leak.
+ */
 export function killWorkers(stateDir: string): void {
+  const standbys = path.join(stateDir, 'standby');
+  for (const id of existsSync(standbys) ? readdirSync(standbys) : []) {
+    try {
+      process.kill((JSON.parse(readFileSync(path.join(standbys, id, 'standby.json'), 'utf8')) as { pid: number }).pid, 'SIGKILL');
+    } catch {
+      /* not ready yet (it exits by itself, writing nothing), or gone */
+    }
+  }
   for (const id of opDirs(stateDir)) {
     const pid = workerPid(stateDir, id);
     if (pid && alive(pid)) {
