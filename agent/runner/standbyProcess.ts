@@ -20,15 +20,20 @@ export async function runStandby(stateDir: string, id: string): Promise<number> 
   const owner = readOwner(dir);
   // Not started by an agent of this version (or retired already): this is not its code.
   if (!owner || owner.version !== AGENT_VERSION) return 0;
-  let quit: (code: number) => void = () => {};
-  const done = new Promise<number>((resolve) => (quit = resolve));
+  let over = false;
+  let resolveDone: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => (resolveDone = resolve));
+  const quit = (code: number) => {
+    over = true;
+    resolveDone(code);
+  };
   const onTerm = () => quit(0);
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onTerm);
   process.on('SIGHUP', () => {}); // the agent's terminal may vanish; the standby stays its agent's
   let claimedOp: string | undefined;
   const check = () => {
-    if (claimedOp) return;
+    if (claimedOp || over) return;
     const opId = claim(dir);
     if (opId) {
       claimedOp = opId;
@@ -37,9 +42,9 @@ export async function runStandby(stateDir: string, id: string): Promise<number> 
       process.on('SIGUSR2', () => {}); // a late nudge must not kill an op's worker (SIGUSR2's default)
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onTerm);
-      void runClaimed(stateDir, dir, opId).then(quit, (err: unknown) => {
+      void runClaimed(stateDir, dir, opId).then(resolveDone, (err: unknown) => {
         process.stderr.write(`nixfleet-agent: standby ${id}: op ${opId}: ${(err as Error).message}\n`);
-        quit(1);
+        resolveDone(1);
       });
       return;
     }
@@ -53,16 +58,20 @@ export async function runStandby(stateDir: string, id: string): Promise<number> 
   const { preloadWorker } = await import('./worker');
   await preloadWorker();
   process.on('SIGUSR2', check);
-  const me = selfIdentity();
-  if (!processRunning(owner.pid, owner.startTime)) return 0; // its agent went while it loaded
-  try {
-    writeReady(dir, { pid: me.pid, startTime: me.startTime, unit: process.env.NIXFLEET_OP_UNIT, version: AGENT_VERSION });
-  } catch {
-    // Retired while loading (the directory is gone).
-    clearInterval(timer);
-    return 0;
+  // The timer may have claimed an op while it loaded (it then runs it, and removed the
+  // directory), or it was told to stop: nothing more to say then.
+  if (!claimedOp && !over) {
+    const me = selfIdentity();
+    if (!processRunning(owner.pid, owner.startTime)) quit(0); // its agent went while it loaded
+    else {
+      try {
+        writeReady(dir, { pid: me.pid, startTime: me.startTime, unit: process.env.NIXFLEET_OP_UNIT, version: AGENT_VERSION });
+        check();
+      } catch {
+        quit(0); // retired while it loaded (the directory is gone)
+      }
+    }
   }
-  check();
   const code = await done;
   clearInterval(timer);
   return code;
