@@ -30,6 +30,9 @@ export class Connections {
   /** Hosts waiting for their session to be opened (start, or a changed host list), in the view's order. */
   private readonly pending: HostRecord[] = [];
   private opening = 0;
+  /** A session answered (online or offline) since start; who waits for that. */
+  private answered = false;
+  private readonly answerWaiters: Array<() => void> = [];
 
   constructor(
     private readonly deps: ConnectionDeps,
@@ -51,6 +54,27 @@ export class Connections {
     if (this.started || this.disposed) return;
     this.started = true;
     this.connectAll();
+  }
+
+  /**
+   * Resolves once a first session has answered (online or offline), at once when no host has an
+   * agent to open, or after `waitMs` (a slow first host holds nothing up for long).
+   */
+  firstAnswer(waitMs: number): Promise<void> {
+    if (this.answered || this.disposed || !this.registry.all().some((r) => r.snapshot.entry)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(done, waitMs);
+      this.answerWaiters.push(done);
+    });
+  }
+
+  private answer(): void {
+    this.answered = true;
+    for (const w of this.answerWaiters.splice(0)) w();
   }
 
   /** After the host list changed: open what is new (only once started). */
@@ -97,6 +121,7 @@ export class Connections {
       endpoint = parseAddress(entry.name, entry.address, entry);
     } catch (err) {
       this.registry.update(rec, { connection: 'offline', problem: (err as Error).message, problemCode: undefined });
+      this.answer();
       return;
     }
     rec.sessionKey = key;
@@ -129,8 +154,10 @@ export class Connections {
     if (s.state === 'online') {
       this.registry.update(rec, { connection: 'online', problem: undefined, problemCode: undefined, agentVersion: s.welcome.agent.version, lastSeen: new Date().toISOString() });
       this.listener.online(rec);
+      this.answer();
     } else if (s.state === 'offline') {
       this.registry.update(rec, { connection: 'offline', problem: s.reason, problemCode: s.code });
+      this.answer();
     }
     // 'connecting' changes nothing shown: an offline host stays offline (with its reason)
     // while the session retries, so the tree does not flicker on every backoff round.
@@ -195,6 +222,7 @@ export class Connections {
 
   dispose(): void {
     this.disposed = true;
+    this.answer();
     for (const rec of this.registry.all()) this.close(rec);
   }
 }

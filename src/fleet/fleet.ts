@@ -50,7 +50,7 @@ export class Fleet {
     this.connections = new Connections(deps, this.registry, {
       online: (rec) => {
         this.ops.resume(rec);
-        void this.refresh(rec.snapshot.name);
+        void this.hostRefresh.refreshNow(rec.snapshot.name);
       },
       hostStatus: (rec, status, before) => {
         if (!before || before.currentGeneration !== status.currentGeneration || before.lastChecks?.at !== status.lastChecks?.at) {
@@ -155,6 +155,11 @@ export class Fleet {
 
   get isStarted(): boolean {
     return this.connections.isStarted;
+  }
+
+  /** Resolves once a first agent answered (online or offline), at once with no agent to ask, or after `waitMs`. */
+  firstAnswer(waitMs: number): Promise<void> {
+    return this.connections.firstAnswer(waitMs);
   }
 
   /** Close and reopen one host's session (e.g. after its token changed). */

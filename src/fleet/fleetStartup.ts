@@ -1,8 +1,9 @@
 // How the host list fills in when the Fleet view opens: last session's hosts and the settings'
-// at once (no process spawned), then, side by side, the agents' sessions and the flake's
-// evaluation, each attribute merged in as it answers. No host waits for `nix eval`. The host
-// list is written back (debounced) for the next session. No vscode import: the container hands
-// in the settings, the flake to evaluate and the store; the bench drives this same class.
+// at once (no process spawned), then, side by side, the agents' sessions and (once the first
+// agent answered) the flake's evaluation, each attribute merged in as it answers. No host waits
+// for `nix eval`. The host list is written back (debounced) for the next session. No vscode
+// import: the container hands in the settings, the flake to evaluate and the store; the bench
+// drives this same class.
 import { discoverFlakeHosts, FLAKE_ATTRIBUTES } from './discovery';
 import { flakeSource, fromFlake, type Fleet } from './fleet';
 import type { HostEntry } from './hostConfig';
@@ -11,6 +12,9 @@ import { SETTINGS_SOURCE } from './hostRegistry';
 
 /** The flake to list hosts from, or why there is none (`problem` unset: nothing to report). */
 export type DiscoveryTarget = { dir: string } | { dir?: undefined; problem?: string };
+
+/** The longest the flake's evaluation waits for a first agent's answer. */
+const SPAWN_AFTER_MS = 200;
 
 export interface StartupDeps {
   fleet: Fleet;
@@ -52,12 +56,16 @@ export class FleetStartup {
   /**
    * Connect to the agents, evaluate the flake and read the workspace, side by side. Idempotent;
    * resolves when all three are done, while each host shows as soon as its own part answers.
+   * The evaluation and the workspace's git start once the first agent answered (at most
+   * SPAWN_AFTER_MS later): starting a process blocks this one for a few ms each (it forks a
+   * large process), and this one carries every agent's handshake, which the first rows wait for.
    */
   start(): Promise<void> {
     this.started ??= Promise.all([
       this.deps.fleet.start(),
-      this.rediscover(),
-      this.deps.readWorkspace?.().catch(() => undefined),
+      this.deps.fleet.firstAnswer(SPAWN_AFTER_MS).then(() =>
+        Promise.all([this.rediscover(), this.deps.readWorkspace?.().catch(() => undefined)]),
+      ),
     ]).then(() => undefined);
     return this.started;
   }

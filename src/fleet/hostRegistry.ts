@@ -34,6 +34,12 @@ interface Listed extends SourceHost {
   source: string;
 }
 
+/** The view's order: hosts with an agent first (those the user can act on), then the others; by name within each. */
+export function viewOrder(a: HostSnapshot, b: HostSnapshot): number {
+  const noAgent = (s: HostSnapshot) => Number(s.connection === 'unconfigured');
+  return noAgent(a) - noAgent(b) || a.name.localeCompare(b.name);
+}
+
 export class HostRegistry {
   private readonly records = new Map<string, HostRecord>();
   /** Each source's last answer, in the order sources first answered (settings always first). */
@@ -159,12 +165,11 @@ export class HostRegistry {
     return [...this.records.values()];
   }
 
-  /** Hosts with an agent first (those the user can act on), then the others; by name within each. */
+  /** The hosts in the view's order (viewOrder). */
   snapshots(): HostSnapshot[] {
-    const noAgent = (s: HostSnapshot) => Number(s.connection === 'unconfigured');
     return this.all()
       .map((r) => r.snapshot)
-      .sort((a, b) => noAgent(a) - noAgent(b) || a.name.localeCompare(b.name));
+      .sort(viewOrder);
   }
 
   update(rec: HostRecord, patch: Partial<HostSnapshot>): void {
