@@ -74,6 +74,7 @@ async function main(): Promise<void> {
       const startup = new FleetStartup({ fleet, settingsHosts: () => ({ hosts: entries, errors: [] }), discoveryTarget: async () => ({ dir: bed.workstation }) });
       const t = performance.now();
       const v: View = { first: 0, last: 0, listed: 0, online: 0 };
+      let timer: NodeJS.Timeout | undefined;
       const done = new Promise<void>((resolve) => {
         const check = () => {
           const hosts = fleet.hosts();
@@ -92,10 +93,11 @@ async function main(): Promise<void> {
           ? // What ensureStarted did before: every host waited for the flake's evaluation.
             startup.rediscover().then(() => fleet.start())
           : startup.start();
-        await Promise.race([Promise.all([done, started]), new Promise((_, reject) => setTimeout(() => reject(new Error(`not every host online with its status within 120 s`)), 120_000))]);
+        await Promise.race([Promise.all([done, started]), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`not every host online with its status within 120 s`)), 120_000)))]);
         if (fleet.problems.length) throw new Error(`discovery: ${fleet.problems.join('; ')}`);
         return v;
       } finally {
+        clearTimeout(timer);
         startup.dispose();
         fleet.dispose();
       }
