@@ -11,6 +11,8 @@ export interface FollowOptions {
   offlineLimitMs?: number;
   /** Stop once the lines the journal held at subscribe time arrived: the op as it is now. */
   snapshot?: boolean;
+  /** The op's record as the subscription found it (it may already wait for a confirmation). */
+  onSubscribed?: (info: OpInfo) => void;
 }
 
 /** The op keeps running on the host; only this client lost sight of it. */
@@ -72,6 +74,7 @@ export function followOp(session: AgentSession, host: string, op: string, o: Fol
     session.subscribeOp(op, last).then(
       (info) => {
         snapshot = info;
+        o.onSubscribed?.(info);
         settle();
       },
       (err: unknown) => {

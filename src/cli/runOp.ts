@@ -32,10 +32,13 @@ export async function runOp(conns: Connections, host: string, kind: OpKind, para
   }
   o.onStarted?.(started.op, started.existing);
   const magic = { confirmed: false, inFlight: false };
-  // The agent announces the wait for op.confirm with an op.state event whose record carries
-  // confirmDeadline (protocol CONFIRM_DEADLINE_EVENT): that, never a log line's text, is the cue.
-  const offState = session.onOpEvent((e) => {
-    if (e.type !== 'op.state' || e.op.id !== o.opId || !e.op.confirmDeadline) return;
+  // Confirm (once) when the op's record says it waits for op.confirm: the cue is the record's
+  // confirmDeadline (protocol CONFIRM_DEADLINE_EVENT), never a log line's text. The agent
+  // announces it with op.state; an op that began waiting before this client subscribed (a
+  // standby worker starts at once, so a quick switch may get there before the start reply)
+  // shows it in the record the subscription returns.
+  const confirmIfWaiting = (info: OpInfo) => {
+    if (info.id !== o.opId || info.state !== 'running' || !info.confirmDeadline) return;
     if (!o.magicRollback || magic.confirmed || magic.inFlight) return;
     magic.inFlight = true;
     confirmActivation(conns.fresh(host), o.opId)
@@ -46,6 +49,9 @@ export async function runOp(conns: Connections, host: string, kind: OpKind, para
       })
       .catch((err: unknown) => o.onNotice?.(`could not confirm op ${o.opId} (magic rollback): ${(err as Error).message}; ${host} rolls back by itself unless confirmed in time`))
       .finally(() => (magic.inFlight = false));
+  };
+  const offState = session.onOpEvent((e) => {
+    if (e.type === 'op.state') confirmIfWaiting(e.op);
   });
   const onLines = (lines: OutputLine[]) => o.onLines?.(lines);
   const cancel = () => {
@@ -55,7 +61,7 @@ export async function runOp(conns: Connections, host: string, kind: OpKind, para
   if (o.signal?.aborted) cancel();
   else o.signal?.addEventListener('abort', cancel, { once: true });
   try {
-    return await followOp(session, host, o.opId, { onLines });
+    return await followOp(session, host, o.opId, { onLines, onSubscribed: confirmIfWaiting });
   } finally {
     offState();
     o.signal?.removeEventListener('abort', cancel);
