@@ -9,12 +9,21 @@ import { AgentRequestError, waitSettled, type AgentSession, type OpEvent, type S
 /** Sessions being opened at once when the fleet starts, and how long one may hold its place. */
 export const OPENING_AT_ONCE = 8;
 const OPENING_SLOT_MS = 3_000;
+/**
+ * At start the first host in the view's order opens alone until its row has its status (or
+ * its host answered offline), at most this long: the other handshakes would share the CPU
+ * with its status (on the controller, and with its agent where agents share a machine), and
+ * the user looks at the top row first. Bounded so a slow first host holds nobody up long.
+ */
+export const HEAD_START_MS = 150;
 
 export interface ConnectionDeps {
   openSession(entry: HostEntry, endpoint: AgentEndpoint, token: string | undefined): AgentSession;
   getToken(host: string): Promise<string | undefined>;
   /** How long a command waits for an offline host to come online before giving up. */
   connectWaitMs?: number;
+  /** The first host's head start at most (default HEAD_START_MS). */
+  headStartMs?: number;
 }
 
 export interface SessionListener {
@@ -30,9 +39,11 @@ export class Connections {
   /** Hosts waiting for their session to be opened (start, or a changed host list), in the view's order. */
   private readonly pending: HostRecord[] = [];
   private opening = 0;
-  /** A session answered (online or offline) since start; who waits for that. */
-  private answered = false;
-  private readonly answerWaiters: Array<() => void> = [];
+  /** Who waits for the first row (firstRow()). */
+  private readonly rowWaiters: Array<() => void> = [];
+  /** The first host opened alone; over once its row has its status, it answered offline, or HEAD_START_MS passed. */
+  private headStartOver = false;
+  private headStartTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly deps: ConnectionDeps,
@@ -57,24 +68,20 @@ export class Connections {
   }
 
   /**
-   * Resolves once a first session has answered (online or offline), at once when no host has an
-   * agent to open, or after `waitMs` (a slow first host holds nothing up for long).
+   * Resolves once the head start is over (the first row has its status, or its host answered
+   * offline), at once when no host has an agent to open, or after `waitMs` (a slow first host
+   * holds nothing up for long).
    */
-  firstAnswer(waitMs: number): Promise<void> {
-    if (this.answered || this.disposed || !this.registry.all().some((r) => r.snapshot.entry)) return Promise.resolve();
+  firstRow(waitMs: number): Promise<void> {
+    if (this.headStartOver || this.disposed || !this.registry.all().some((r) => r.snapshot.entry)) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         resolve();
       };
       const timer = setTimeout(done, waitMs);
-      this.answerWaiters.push(done);
+      this.rowWaiters.push(done);
     });
-  }
-
-  private answer(): void {
-    this.answered = true;
-    for (const w of this.answerWaiters.splice(0)) w();
   }
 
   /** After the host list changed: open what is new (only once started). */
@@ -89,7 +96,26 @@ export class Connections {
       const entry = rec?.snapshot.entry;
       if (rec && entry && rec.sessionKey !== JSON.stringify(entry) && !this.pending.includes(rec)) this.pending.push(rec);
     }
-    while (this.opening < OPENING_AT_ONCE && this.pending.length) void this.openQueued();
+    if (!this.headStartOver && !this.headStartTimer && this.pending.length) {
+      this.headStartTimer = setTimeout(() => this.endHeadStart(), this.deps.headStartMs ?? HEAD_START_MS);
+      this.headStartTimer.unref?.();
+    }
+    const slots = this.headStartOver ? OPENING_AT_ONCE : 1;
+    while (this.opening < slots && this.pending.length) void this.openQueued();
+  }
+
+  /** The other hosts open now: the first row has its status, or its host answered offline, or the head start ran out. */
+  endHeadStart(): void {
+    if (this.headStartOver) return;
+    this.headStartOver = true;
+    clearTimeout(this.headStartTimer);
+    for (const w of this.rowWaiters.splice(0)) w();
+    if (this.started && !this.disposed) this.connectAll();
+  }
+
+  /** During the head start: end it once a host's row has its status. */
+  noticeChange(): void {
+    if (!this.headStartOver && this.started && this.registry.all().some((r) => r.snapshot.connection === 'online' && r.snapshot.status)) this.endHeadStart();
   }
 
   private async openQueued(): Promise<void> {
@@ -103,6 +129,8 @@ export class Connections {
         // The place frees when the host answers or fails, or after a while for a slow one.
         const session = rec.session;
         if (session && session.state.state === 'connecting') await waitSettled(session, OPENING_SLOT_MS);
+        // The head start's one opener stops after its host: endHeadStart() fills every place.
+        if (!this.headStartOver) break;
       }
     } finally {
       this.opening--;
@@ -121,7 +149,7 @@ export class Connections {
       endpoint = parseAddress(entry.name, entry.address, entry);
     } catch (err) {
       this.registry.update(rec, { connection: 'offline', problem: (err as Error).message, problemCode: undefined });
-      this.answer();
+      this.endHeadStart(); // no status is coming for this row
       return;
     }
     rec.sessionKey = key;
@@ -154,10 +182,9 @@ export class Connections {
     if (s.state === 'online') {
       this.registry.update(rec, { connection: 'online', problem: undefined, problemCode: undefined, agentVersion: s.welcome.agent.version, lastSeen: new Date().toISOString() });
       this.listener.online(rec);
-      this.answer();
     } else if (s.state === 'offline') {
       this.registry.update(rec, { connection: 'offline', problem: s.reason, problemCode: s.code });
-      this.answer();
+      this.endHeadStart(); // no status is coming for this row
     }
     // 'connecting' changes nothing shown: an offline host stays offline (with its reason)
     // while the session retries, so the tree does not flicker on every backoff round.
@@ -222,7 +249,8 @@ export class Connections {
 
   dispose(): void {
     this.disposed = true;
-    this.answer();
+    clearTimeout(this.headStartTimer);
+    for (const w of this.rowWaiters.splice(0)) w();
     for (const rec of this.registry.all()) this.close(rec);
   }
 }

@@ -44,7 +44,10 @@ export class Fleet {
 
   constructor(deps: FleetDeps) {
     this.registry = new HostRegistry(
-      () => this.events.onDidChange.fire(),
+      () => {
+        this.connections?.noticeChange();
+        this.events.onDidChange.fire();
+      },
       (rec) => this.connections.close(rec),
     );
     this.connections = new Connections(deps, this.registry, {
@@ -157,9 +160,9 @@ export class Fleet {
     return this.connections.isStarted;
   }
 
-  /** Resolves once a first agent answered (online or offline), at once with no agent to ask, or after `waitMs`. */
-  firstAnswer(waitMs: number): Promise<void> {
-    return this.connections.firstAnswer(waitMs);
+  /** Resolves once the first row has its status (or its host answered offline), at once with no agent to ask, or after `waitMs`. */
+  firstRow(waitMs: number): Promise<void> {
+    return this.connections.firstRow(waitMs);
   }
 
   /** Close and reopen one host's session (e.g. after its token changed). */

@@ -1,6 +1,6 @@
 // How the host list fills in when the Fleet view opens: last session's hosts and the settings'
 // at once (no process spawned), then, side by side, the agents' sessions and (once the first
-// agent answered) the flake's evaluation, each attribute merged in as it answers. No host waits
+// row has its status) the flake's evaluation, each attribute merged in as it answers. No host waits
 // for `nix eval`. The host list is written back (debounced) for the next session. No vscode
 // import: the container hands in the settings, the flake to evaluate and the store; the bench
 // drives this same class.
@@ -13,7 +13,7 @@ import { SETTINGS_SOURCE } from './hostRegistry';
 /** The flake to list hosts from, or why there is none (`problem` unset: nothing to report). */
 export type DiscoveryTarget = { dir: string } | { dir?: undefined; problem?: string };
 
-/** The longest the flake's evaluation waits for a first agent's answer. */
+/** The longest the flake's evaluation waits for the first row's status. */
 const SPAWN_AFTER_MS = 200;
 
 export interface StartupDeps {
@@ -56,14 +56,15 @@ export class FleetStartup {
   /**
    * Connect to the agents, evaluate the flake and read the workspace, side by side. Idempotent;
    * resolves when all three are done, while each host shows as soon as its own part answers.
-   * The evaluation and the workspace's git start once the first agent answered (at most
+   * The evaluation and the workspace's git start once the first row has its status (at most
    * SPAWN_AFTER_MS later): starting a process blocks this one for a few ms each (it forks a
-   * large process), and this one carries every agent's handshake, which the first rows wait for.
+   * large process), and this one carries the first host's handshake and status, which the
+   * user waits for.
    */
   start(): Promise<void> {
     this.started ??= Promise.all([
       this.deps.fleet.start(),
-      this.deps.fleet.firstAnswer(SPAWN_AFTER_MS).then(() =>
+      this.deps.fleet.firstRow(SPAWN_AFTER_MS).then(() =>
         Promise.all([this.rediscover(), this.deps.readWorkspace?.().catch(() => undefined)]),
       ),
     ]).then(() => undefined);

@@ -1,8 +1,9 @@
 // How host rows fill in with their status, against real agents on loopback: a session that
 // comes online is refreshed at once (not after the batch window); at most REFRESHING_AT_ONCE
 // status requests are in flight, asked in the view's order; later refreshes still batch; an
-// offline host that comes up gets its status; every host ends with one. And the flake's
-// evaluation starts once a first agent answered, not in front of the handshakes.
+// offline host that comes up gets its status; every host ends with one; the top row's host
+// opens alone until its row has its status. And the flake's evaluation starts once the first
+// row has its status, not in front of it.
 // Sessions are real agent sessions; the tests only count the status requests they send.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -50,11 +51,15 @@ class StatusLog {
   }
 }
 
-function newFleet(bed: TestBed, log: StatusLog, refreshDelayMs: number): Fleet {
+function newFleet(bed: TestBed, log: StatusLog, refreshDelayMs: number, opts: { headStartMs?: number; onOpen?: (host: string) => void } = {}): Fleet {
   return new Fleet({
-    openSession: (entry, endpoint, token) => log.wrap(openAgentSession({ entry, endpoint, token, clientName: 'fleet-refresh-test', clientVersion: '1', requestTimeoutMs: 30_000 })),
+    openSession: (entry, endpoint, token) => {
+      opts.onOpen?.(entry.name);
+      return log.wrap(openAgentSession({ entry, endpoint, token, clientName: 'fleet-refresh-test', clientVersion: '1', requestTimeoutMs: 30_000 }));
+    },
     getToken: async () => bed.token,
     refreshDelayMs,
+    headStartMs: opts.headStartMs,
   });
 }
 
@@ -97,6 +102,27 @@ describe('host rows fill in with their status', { skip: !existsSync(AGENT_JS) &&
       assert.deepEqual(withStatus(fleet.hosts()), NAMES);
       assert.equal(log.asked.length, NAMES.length, 'one status request per new session');
       assert.ok(log.most <= REFRESHING_AT_ONCE, `${log.most} status requests in flight at once`);
+    } finally {
+      fleet.dispose();
+    }
+  });
+
+  it('the first row\'s host opens alone: the other sessions open once its row has its status', async () => {
+    const log = new StatusLog();
+    const opened: { host: string; firstHadStatus: boolean }[] = [];
+    // A head start no test waits for: the others open because the first row got its status.
+    const fleet: Fleet = newFleet(bed, log, NEVER_MS, {
+      headStartMs: NEVER_MS,
+      onOpen: (host) => opened.push({ host, firstHadStatus: withStatus(fleet.hosts()).includes(NAMES[0]!) }),
+    });
+    try {
+      fleet.configure(entries, [], []);
+      await fleet.start();
+      await waitFor('every host online with its status', () => withStatus(fleet.hosts()).length === NAMES.length, 60_000);
+      assert.equal(opened[0]!.host, NAMES[0], 'the top row opens first');
+      assert.equal(opened[0]!.firstHadStatus, false);
+      assert.deepEqual(opened.slice(1).filter((o) => !o.firstHadStatus).map((o) => o.host), [], 'no other session opened before the first row had its status');
+      assert.equal(opened.length, NAMES.length);
     } finally {
       fleet.dispose();
     }
@@ -146,7 +172,7 @@ describe('host rows fill in with their status', { skip: !existsSync(AGENT_JS) &&
     }
   });
 
-  it('the flake\'s evaluation starts once a first agent answered, and at once when no host has an agent', async () => {
+  it('the flake\'s evaluation starts once the first row has its status, and at once when no host has an agent', async () => {
     const log = new StatusLog();
     const fleet = newFleet(bed, log, NEVER_MS);
     const seen: string[][] = [];
