@@ -3,35 +3,27 @@
 // a transient unit of its own, which the op's worker record names so cancel finds it; when
 // systemd-run fails the standby starts detached and ops still run in it.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { systemdRunDouble, type SystemdRunDouble } from '../fixtures/systemdRunDouble';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
-import { AGENT_JS, connect, ROOT, startAgent, waitFor } from './agent-harness';
+import { AGENT_JS, connect, startAgent, waitFor } from './agent-harness';
 
 let bed: TestBed;
 let env: Record<string, string>;
-let runLog: string;
+let double: SystemdRunDouble;
 
 before(async () => {
   bed = await createTestBed({ hosts: [{ name: 'h1', platform: 'nixos' }] });
-  const dir = path.join(bed.root, 'systemd-double');
-  mkdirSync(dir);
-  symlinkSync(path.join(ROOT, 'test/fixtures/doubles/systemd-run'), path.join(dir, 'systemd-run'));
-  runLog = path.join(bed.root, 'systemd-run.jsonl');
-  env = { PATH: `${dir}:${bed.env.PATH}`, NIXFLEET_SYSTEMD_RUN_LOG: runLog };
+  double = systemdRunDouble(bed);
+  env = double.env;
 });
 after(async () => {
   await bed?.cleanup();
 });
 
-interface RunRecord {
-  argv: string[];
-  unit?: string;
-  mainPid?: number;
-  failed?: string;
-}
-const runs = (): RunRecord[] => (existsSync(runLog) ? readFileSync(runLog, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as RunRecord) : []);
+const runs = () => double.runs();
 const stateDir = () => bed.host('h1').stateDir;
 const opPath = (opId: string, file: string) => path.join(stateDir(), 'ops', opId, file);
 const workerOf = (opId: string) => JSON.parse(readFileSync(opPath(opId, 'worker.json'), 'utf8')) as { pid: number; unit?: string };

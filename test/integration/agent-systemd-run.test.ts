@@ -4,39 +4,30 @@
 // session, detached, only the --setenv environment, stderr appended to the given file.
 // Real agents, real workers, real Nix switches of the test bed.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { OutputLine } from '../../protocol';
 import { readAllLines } from '../../agent/journal/reader';
 import { readAudit } from '../../agent/journal/audit';
+import { systemdRunDouble, type SystemdRunDouble } from '../fixtures/systemdRunDouble';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
-import { AGENT_JS, cli, connect, ROOT, startAgent, waitFor, type RunningAgent } from './agent-harness';
+import { AGENT_JS, cli, connect, startAgent, waitFor, type RunningAgent } from './agent-harness';
 
 let bed: TestBed;
 let env: Record<string, string>;
-let runLog: string;
+let double: SystemdRunDouble;
 
 before(async () => {
   bed = await createTestBed({ hosts: [{ name: 'h1', platform: 'nixos' }] });
-  // Only the systemd-run double goes ahead of the real tools on PATH.
-  const dir = path.join(bed.root, 'systemd-double');
-  mkdirSync(dir);
-  symlinkSync(path.join(ROOT, 'test/fixtures/doubles/systemd-run'), path.join(dir, 'systemd-run'));
-  runLog = path.join(bed.root, 'systemd-run.jsonl');
-  env = { PATH: `${dir}:${bed.env.PATH}`, NIXFLEET_SYSTEMD_RUN_LOG: runLog };
+  double = systemdRunDouble(bed);
+  env = double.env;
 });
 after(async () => {
   await bed?.cleanup();
 });
 
-interface RunRecord {
-  argv: string[];
-  unit?: string;
-  mainPid?: number;
-  failed?: string;
-}
-const runs = (): RunRecord[] => (existsSync(runLog) ? readFileSync(runLog, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as RunRecord) : []);
+const runs = () => double.runs();
 const runFor = (opId: string) => runs().filter((r) => r.argv.includes(`--unit=nixfleet-op-${opId}`));
 const opPath = (opId: string, file: string) => path.join(bed.host('h1').stateDir, 'ops', opId, file);
 const workerOf = (opId: string) => JSON.parse(readFileSync(opPath(opId, 'worker.json'), 'utf8')) as { pid: number; startTime?: string; unit?: string };
