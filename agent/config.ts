@@ -104,7 +104,9 @@ export const configSchema = z.strictObject({
    * an op starts in ~5 ms rather than the ~150 ms node takes to load the agent; costs one
    * idle node process's memory. Off: every op's worker starts cold.
    */
-  standbyWorker: z.boolean().default(true),
+  // Off by default: it doubles the agent's idle memory (a second node process) to save ~200 ms
+  // per op, which a real switch (seconds to minutes) does not notice; on for a quick editor loop.
+  standbyWorker: z.boolean().default(false),
   workerLauncher: z.enum(['auto', 'systemd-run', 'direct'], { error: 'workerLauncher must be "auto", "systemd-run" or "direct"' }).default('auto'),
 });
 

@@ -13,7 +13,8 @@
 // in-process work between commands, and the end (last line → the worker's endedAt → the
 // client holding op.end). The parts of one round add up to its wall time. Neither side is
 // measured while the agent's next standby worker loads (it starts when an op ended); its
-// start is printed apart. NIXFLEET_BENCH_STANDBY=0: the agent with standbyWorker false. The git call runs through simple-git, which the journal does not
+// start is printed apart. The agent runs as configured by default (standbyWorker false, a cold
+// worker per op); NIXFLEET_BENCH_STANDBY=1 turns the standby worker on. The git call runs through simple-git, which the journal does not
 // time: it is timed by hand in the same checkout (the same argv), side by side.
 // Standalone: node --import tsx bench/switch.bench.ts   (needs `npm run build` for dist/agent.js)
 import { execFileSync } from 'node:child_process';
@@ -127,8 +128,8 @@ async function standbyReady(stateDir: string): Promise<number> {
 
 async function main(): Promise<void> {
   const bed = await createTestBed({ hosts: [{ name: 'ours', platform: 'nixos' }, { name: 'byhand', platform: 'nixos' }] });
-  // NIXFLEET_BENCH_STANDBY=0: the agent without its standby worker (config standbyWorker false).
-  const standbyOn = process.env.NIXFLEET_BENCH_STANDBY !== '0';
+  // NIXFLEET_BENCH_STANDBY=1: the agent with its standby worker (config standbyWorker true, opt-in).
+  const standbyOn = process.env.NIXFLEET_BENCH_STANDBY === '1';
   const standbyStarts: number[] = [];
   const agent = await startAgent(bed, 'ours', { overrides: { standbyWorker: standbyOn } });
   const client = connect(agent, bed.token);

@@ -148,7 +148,7 @@ in
   standbyWorker = mkOption {
     type = nullOr types.bool;
     default = null;
-    description = "Keep one op worker started and loaded ahead of the next op, so an op starts in milliseconds rather than the ~150 ms node takes to load the agent (agent default: true); costs one idle node process's memory.";
+    description = "Keep one op worker started and loaded ahead of the next op, so an op starts in milliseconds rather than the ~150 ms node takes to load the agent (agent default: false); costs one idle node process's memory, about as much as the agent's own.";
   };
 
   workerLauncher = mkOption {

@@ -43,7 +43,7 @@ function readyStandby(): { id: string; pid: number; unit?: string } | undefined 
 describe('the standby worker under workerLauncher systemd-run (recording test double)', () => {
   test('it runs in unit nixfleet-standby-<id>; the op it claims records that unit, says so, and is cancelled through it', async () => {
     bed.setHook('h1', 'echo waiting; sleep 60\n');
-    const agent = await startAgent(bed, 'h1', { env, flags: ['--worker-launcher', 'systemd-run'] });
+    const agent = await startAgent(bed, 'h1', { env, flags: ['--worker-launcher', 'systemd-run', '--standby-worker', 'true'] });
     const c = connect(agent, bed.token);
     try {
       const standby = await waitFor('a ready standby worker', readyStandby, 30_000);
@@ -80,7 +80,7 @@ describe('the standby worker under workerLauncher systemd-run (recording test do
   });
 
   test('systemd-run failing: the standby starts detached, the agent says so once, ops run in it', async () => {
-    const agent = await startAgent(bed, 'h1', { env: { ...env, NIXFLEET_SYSTEMD_RUN_FAIL: '1' }, flags: ['--worker-launcher', 'systemd-run'] });
+    const agent = await startAgent(bed, 'h1', { env: { ...env, NIXFLEET_SYSTEMD_RUN_FAIL: '1' }, flags: ['--worker-launcher', 'systemd-run', '--standby-worker', 'true'] });
     const c = connect(agent, bed.token);
     try {
       const standby = await waitFor('a ready standby worker', readyStandby, 30_000);

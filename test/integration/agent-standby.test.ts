@@ -118,7 +118,7 @@ describe('the serving agent runs ops in its standby worker', () => {
     }
     assert.equal(coldRun.op.state, 'succeeded', coldRun.op.error);
     const coldWorker = workerOf('sb-cold-1');
-    const agent = await startAgent(bed, 'h1');
+    const agent = await startAgent(bed, 'h1', { overrides: { standbyWorker: true } });
     try {
       const standby = await waitFor('a ready standby worker', readyStandby, 30_000);
       const run = await switchOnce(agent, 'sb-warm-1');
@@ -146,7 +146,7 @@ describe('the serving agent runs ops in its standby worker', () => {
   });
 
   test('a standby that is gone: the op starts cold', async () => {
-    const agent = await startAgent(bed, 'h1');
+    const agent = await startAgent(bed, 'h1', { overrides: { standbyWorker: true } });
     try {
       const standby = await waitFor('a ready standby worker', readyStandby, 30_000);
       process.kill(standby.pid, 'SIGKILL');
@@ -161,7 +161,7 @@ describe('the serving agent runs ops in its standby worker', () => {
   });
 
   test('a standby stopped during the handoff: the op starts cold after the claim bound, the standby resumed later runs nothing', async () => {
-    const agent = await startAgent(bed, 'h1');
+    const agent = await startAgent(bed, 'h1', { overrides: { standbyWorker: true } });
     let standby: { pid: number } | undefined;
     try {
       standby = await waitFor('a ready standby worker', readyStandby, 30_000);
@@ -187,7 +187,7 @@ describe('the serving agent runs ops in its standby worker', () => {
 
   test('a standby killed right after it claimed the op: the op is recorded interrupted, the host is free', async () => {
     bed.setHook('h1', 'sleep 30\n');
-    const agent = await startAgent(bed, 'h1');
+    const agent = await startAgent(bed, 'h1', { overrides: { standbyWorker: true } });
     try {
       const standby = await waitFor('a ready standby worker', readyStandby, 30_000);
       const c = connect(agent, bed.token);
@@ -218,19 +218,19 @@ describe('the serving agent runs ops in its standby worker', () => {
   });
 
   test('a standby whose agent is gone exits by itself; a new agent retires standbys it did not start', async () => {
-    let agent = await startAgent(bed, 'h1');
+    let agent = await startAgent(bed, 'h1', { overrides: { standbyWorker: true } });
     const orphan = await waitFor('a ready standby worker', readyStandby, 30_000);
     await agent.kill9();
     await waitFor('the orphaned standby exiting', () => !alive(orphan.pid), 20_000);
 
-    agent = await startAgent(bed, 'h1');
+    agent = await startAgent(bed, 'h1', { overrides: { standbyWorker: true } });
     assert.equal(existsSync(path.join(stateDir(), 'standby', orphan.id)), false, 'the next agent removed what it left');
     const old = await waitFor('a ready standby worker', readyStandby, 30_000);
     // Stopped, it cannot go by itself: only the new agent can retire it.
     process.kill(old.pid, 'SIGSTOP');
     try {
       await agent.kill9();
-      agent = await startAgent(bed, 'h1');
+      agent = await startAgent(bed, 'h1', { overrides: { standbyWorker: true } });
       assert.equal(existsSync(path.join(stateDir(), 'standby', old.id)), false, 'the new agent retired it at start');
       const mine = await waitFor('the new agent\'s standby', () => {
         const s = readyStandby();
@@ -258,7 +258,7 @@ describe('the serving agent runs ops in its standby worker', () => {
       renameSync(tmp, path.join(dir, 'nix')); // a new file, as a Nix upgrade makes
     };
     wrapper('nix (Nix) 2.8.0');
-    const agent = await startAgent(bed, 'h1', { env: { PATH: `${dir}:${bed.env.PATH}` } });
+    const agent = await startAgent(bed, 'h1', { env: { PATH: `${dir}:${bed.env.PATH}` }, overrides: { standbyWorker: true } });
     try {
       await waitFor('a ready standby worker', readyStandby, 30_000);
       wrapper('not a version at all');
