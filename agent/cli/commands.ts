@@ -24,7 +24,17 @@ interface Command {
   usage: string;
   flags: Record<string, FlagSpec>;
   positionals?: number;
+  /** Started by the agent itself (a worker), never by a user: not in the help, needs no --config. */
+  internal?: boolean;
   run(p: Parsed): Promise<number>;
+}
+
+/** The absolute state directory an internal command (a worker) was started with, checked as at the agent's start. */
+function workerStateDir(name: string, p: Parsed): string {
+  const dir = p.overrides.stateDir;
+  if (typeof dir !== 'string' || !dir.startsWith('/')) throw new UsageError(`${name}: --state-dir DIR (absolute) is required`);
+  checkStateDir(dir);
+  return dir;
 }
 
 const print = (text: string) => process.stdout.write(text + '\n');
@@ -193,12 +203,11 @@ const commands: Record<string, Command> = {
     summary: '(internal) the worker process that runs one accepted op',
     usage: 'run-op --state-dir DIR --op ID',
     flags: { op: { type: 'string', value: 'ID', help: 'the op to run' } },
+    internal: true,
     async run(p) {
       const opId = p.flags.op;
       if (typeof opId !== 'string' || !OP_ID_RE.test(opId)) throw new UsageError('run-op: --op ID is required');
-      const dir = p.overrides.stateDir;
-      if (typeof dir !== 'string' || !dir.startsWith('/')) throw new UsageError('run-op: --state-dir DIR (absolute) is required');
-      checkStateDir(dir);
+      const dir = workerStateDir('run-op', p);
       // The worker alone needs the op code and execa: load it only here.
       const { runWorker } = await import('../runner/worker');
       return runWorker(dir, opId);
@@ -208,13 +217,12 @@ const commands: Record<string, Command> = {
     summary: "(internal) a serving agent's standby worker, ready to run its next op",
     usage: 'standby --state-dir DIR --standby ID',
     flags: { standby: { type: 'string', value: 'ID', help: 'the standby directory to wait in' } },
+    internal: true,
     async run(p) {
       const id = p.flags.standby;
       const { STANDBY_ID_RE } = await import('../runner/standbyHandoff');
       if (typeof id !== 'string' || !STANDBY_ID_RE.test(id)) throw new UsageError('standby: --standby ID (12 hexadecimal digits) is required');
-      const dir = p.overrides.stateDir;
-      if (typeof dir !== 'string' || !dir.startsWith('/')) throw new UsageError('standby: --state-dir DIR (absolute) is required');
-      checkStateDir(dir);
+      const dir = workerStateDir('standby', p);
       const { runStandby } = await import('../runner/standbyProcess');
       return runStandby(dir, id);
     },
@@ -291,7 +299,7 @@ function mainHelp(): string {
     '',
     'Commands:',
     ...Object.entries(commands)
-      .filter(([n]) => n !== 'run-op' && n !== 'standby')
+      .filter(([, c]) => !c.internal)
       .map(([n, c]) => `  ${n.padEnd(width)}${c.summary}`),
     '',
     'Run "nixfleet-agent <command> --help" for its options.',
@@ -315,7 +323,7 @@ export async function runCli(argv: string[]): Promise<number> {
     print(helpFor(name, command));
     return 0;
   }
-  if (name !== 'run-op' && name !== 'standby' && name !== 'broker-config' && parsed.configFile === undefined && !args.some((a) => a.startsWith('--host') || a.startsWith('--state-dir'))) {
+  if (!command.internal && name !== 'broker-config' && parsed.configFile === undefined && !args.some((a) => a.startsWith('--host') || a.startsWith('--state-dir'))) {
     throw new UsageError(`${name}: --config FILE is required (the agent's JSON config)`);
   }
   return command.run(parsed);
