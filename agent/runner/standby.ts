@@ -152,11 +152,14 @@ export class StandbyWorker {
     // Claimed: its worker records itself at once; recorded here too so that a standby
     // killed right after claiming is found dead (and the op marked interrupted) at once.
     // (It removes its directory only after writing worker.json.)
-    if (!readWorker(stateDir, opId)) {
+    let worker = readWorker(stateDir, opId);
+    if (!worker) {
       const claimer = readReady(standby.dir);
-      if (claimer) writeWorker(stateDir, opId, { pid: claimer.pid, startTime: claimer.startTime, unit: claimer.unit });
+      if (claimer) {
+        worker = { pid: claimer.pid, startTime: claimer.startTime, unit: claimer.unit };
+        writeWorker(stateDir, opId, worker);
+      }
     }
-    const worker = readWorker(stateDir, opId);
     return { pid: worker?.pid, unit: worker?.unit, exited: standby.exited };
   }
 

@@ -67,7 +67,7 @@ class ClientSession implements AgentSession {
     client.onState.on((s) => {
       this.current =
         s.state === 'online' ? { state: 'online', welcome: s.welcome }
-          : s.state === 'offline' ? { state: 'offline', reason: offlineReason(s.reason, s.fatal, s.code ? this.advice.unauthorized : `fix it, then ${this.advice.retry}`), fatal: s.fatal, ...(s.code ? { code: s.code } : {}) }
+          : s.state === 'offline' ? { state: 'offline', reason: offlineReason(s.reason, s.fatal, s.code === 'unauthorized' ? this.advice.unauthorized : `fix it, then ${this.advice.retry}`), fatal: s.fatal, ...(s.code ? { code: s.code } : {}) }
             : { state: 'connecting' };
       this.stateEmitter.fire(this.current);
     });
