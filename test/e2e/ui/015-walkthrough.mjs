@@ -47,7 +47,8 @@ export default [
       await waitDone([STEPS[3]], 'running Switch from its step must check "Your first switch"');
       if (await done(STEPS[4])) throw new Error('"Your first deploy" is checked before any deploy ran');
       // A step's button runs its command: "Show the Fleet view" (nixfleet.focus) on the hosts step.
-      await step(STEPS[1]).locator('.step-title').click();
+      // The walkthrough may still be scrolling to the step it advanced to: the title never holds still for Playwright's stability check.
+      await step(STEPS[1]).locator('.step-title').click({ force: true });
       const button = step(STEPS[1]).locator('.step-description-container .monaco-button, .step-description-container a', { hasText: 'Show the Fleet view' }).first();
       await button.waitFor({ timeout: 10_000 });
       await page.keyboard.press('Control+B'); // hide the sidebar: the button must bring the Fleet view back
