@@ -77,6 +77,15 @@ export async function openGit(dir: string, opts: OpenGitOptions = {}): Promise<S
   return openGitWith(dir, batchSshCommand(await configuredSshCommand(dir)), opts);
 }
 
+/**
+ * A git for commands that never reach a remote (status, rev-parse): core.sshCommand is not
+ * looked up, which saves a git process on the switch path. Its ssh command is the batch
+ * default, never used.
+ */
+export function openLocalGit(dir: string, opts: OpenGitOptions = {}): SimpleGit {
+  return openGitWith(dir, batchSshCommand(undefined), opts);
+}
+
 /** openGit with the ssh command already resolved (sync, for callers that cannot wait). */
 export function openGitWith(dir: string, sshCommand: string, opts: OpenGitOptions = {}): SimpleGit {
   const extra = opts.env ?? {};

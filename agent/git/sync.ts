@@ -4,7 +4,7 @@
 import type { SimpleGit } from 'simple-git';
 import type { OutputStream } from '../../protocol';
 import { OpError } from '../ops/types';
-import { explainRemoteFailure, openGit, remoteUrl } from './env';
+import { explainRemoteFailure, openGit, openLocalGit, remoteUrl } from './env';
 import { firstLine, hasTrackedChanges } from './status';
 
 export interface GitContext {
@@ -208,7 +208,7 @@ export async function pullCheckout(
 
 /** HEAD of the checkout and whether tracked files differ from it. */
 export async function checkoutRevision(ctx: GitContext, checkout: string): Promise<{ revision: string; dirty: boolean }> {
-  const git = await open(ctx, checkout);
+  const git = openLocalGit(checkout, { signal: ctx.signal });
   // One git process on the switch path: porcelain v2 names HEAD, and without untracked
   // files every other line is a tracked change.
   const text = await step(ctx, checkout, 'git status', () => git.raw(['status', '--porcelain=v2', '--branch', '--untracked-files=no']));

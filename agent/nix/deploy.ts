@@ -37,21 +37,51 @@ export async function deployConfiguration(ctx: OpContext, opts: DeployOptions): 
   }
 }
 
-async function deployCheckedOut(ctx: OpContext, opts: DeployOptions, before: ReturnType<typeof currentGeneration>): Promise<OpResult> {
-  const { config } = ctx;
-  const head = await checkoutRevision(gitContext(ctx), config.flake);
+/** The checkout's revision as recorded for what it builds: HEAD, with `-dirty` for tracked changes. */
+async function headRevision(ctx: OpContext): Promise<string> {
+  const head = await checkoutRevision(gitContext(ctx), ctx.config.flake);
   const revision = head.dirty ? `${head.revision}-dirty` : head.revision;
   if (head.dirty) ctx.log('info', `the checkout has uncommitted changes: recording revision ${revision}`);
+  return revision;
+}
 
+/**
+ * Build the checkout as it is, reading its revision beside the build: a build changes
+ * nothing on the host, so the two need not wait for each other (git's status would
+ * otherwise sit on the switch's path). When git fails, the build is stopped and git's
+ * error is the op's: nothing was changed.
+ */
+export async function buildCheckout(ctx: OpContext, opts: { nixOptions?: string[] } = {}): Promise<{ storePath: string; revision: string }> {
+  const stop = new AbortController();
+  const build = buildSystem(ctx, { nixOptions: opts.nixOptions, signal: AbortSignal.any([ctx.signal, stop.signal]) });
+  build.catch(() => {}); // awaited below, after git's answer
+  let revision: string;
+  try {
+    revision = await headRevision(ctx);
+  } catch (err) {
+    stop.abort();
+    await build.catch(() => {});
+    throw err;
+  }
+  return { storePath: await build, revision };
+}
+
+async function deployCheckedOut(ctx: OpContext, opts: DeployOptions, before: ReturnType<typeof currentGeneration>): Promise<OpResult> {
+  const { config } = ctx;
   let after;
+  let revision: string;
   if (config.switchMethod === 'direct') {
-    const storePath = await buildSystem(ctx, { nixOptions: opts.nixOptions });
+    const built = await buildCheckout(ctx, { nixOptions: opts.nixOptions });
+    const storePath = built.storePath;
+    revision = built.revision;
     after = await setProfile(ctx, storePath);
     ctx.log('info', `profile ${config.profile} is now generation ${after.generation}`);
     // Recorded before activation: the build is from this revision whether or not activation works.
     recordRevision(config.stateDir, storePath, revision);
     await activateOrRestore(ctx, after, before);
   } else {
+    // The rebuild tool also activates: the revision is known before anything changes.
+    revision = await headRevision(ctx);
     const argv = rebuildToolArgv(config.switchMethod, config.platform, flakeRef(config.flake), config.host, opts.nixOptions);
     try {
       await withProfileLock(config.profile, config.host, () => ctx.run(argv));

@@ -80,14 +80,14 @@ export function commandFailure(ctx: NixContext, what: string, err: unknown, advi
 }
 
 /** nix build of the host's system attribute; returns its store path. */
-export async function buildSystem(ctx: NixContext, opts: { nixOptions?: string[]; ref?: string } = {}): Promise<string> {
+export async function buildSystem(ctx: NixContext, opts: { nixOptions?: string[]; ref?: string; signal?: AbortSignal } = {}): Promise<string> {
   const installable = `${opts.ref ?? flakeRef(ctx.config.flake)}#${systemAttr(ctx.config.platform, ctx.config.host)}`;
   // Build logs go to the op's journal (stderr), so a failed or slow build can be followed;
   // Nix's machine-readable log also gives the derivations built / to build on the way.
   // --print-build-logs sets a log format of its own: --log-format must come after it.
   const argv = ['nix', 'build', '--json', '--no-link', ...(opts.nixOptions ?? []), '--print-build-logs', ...NIX_JSON_LOG, installable];
   try {
-    const r = await ctx.run(argv, { capture: true, quietStdout: true, decodeStderr: new NixLogDecoder().decode });
+    const r = await ctx.run(argv, { capture: true, quietStdout: true, decodeStderr: new NixLogDecoder().decode, ...(opts.signal ? { signal: opts.signal } : {}) });
     const out = parseBuildJson(r.stdout);
     ctx.log('info', `built ${out}`);
     return out;

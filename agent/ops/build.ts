@@ -5,8 +5,8 @@
 // but it runs the flake's code and fills the store: a controller's op, under the host lock like any.
 import { opParams, opResults } from '../../protocol';
 import { givenFlags, REV_FLAG } from './cliFlags';
-import { checkoutRevision, resolveRevision } from '../git/sync';
-import { gitContext } from '../nix/deploy';
+import { resolveRevision } from '../git/sync';
+import { buildCheckout, gitContext } from '../nix/deploy';
 import { currentGeneration } from '../nix/profile';
 import { buildSystem, closureDiff, flakeRef } from '../nix/system';
 import { planSwitch } from '../nix/plan';
@@ -29,16 +29,13 @@ export const buildOp: OpDefinition<'build'> = {
   async run(ctx, params) {
     const { config } = ctx;
     let revision: string;
-    let ref: string;
+    let storePath: string;
     if (params.rev !== undefined) {
       revision = await resolveRevision(gitContext(ctx), config.flake, params.rev);
-      ref = flakeRef(config.flake, revision);
+      storePath = await buildSystem(ctx, { ref: flakeRef(config.flake, revision) });
     } else {
-      const head = await checkoutRevision(gitContext(ctx), config.flake);
-      revision = head.dirty ? `${head.revision}-dirty` : head.revision;
-      ref = flakeRef(config.flake);
+      ({ storePath, revision } = await buildCheckout(ctx));
     }
-    const storePath = await buildSystem(ctx, { ref });
     const current = currentGeneration(config.profile);
     let diff: string[] = [];
     if (current && existsSync(current.target)) {

@@ -113,6 +113,29 @@ describe('switch (direct) on a nixos host', () => {
     await bed.commit({ 'hosts/h1/packages.json': JSON.stringify({ openssl: '3.0.2', hello: '2.12.1' }) + '\n' }, 'fix packages');
   });
 
+  test('git failing beside the build: the build is stopped, the op fails with git\'s error, nothing changed', async () => {
+    const h = bed.host('h1');
+    const profileBefore = readlinkSync(h.profile);
+    const index = path.join(h.checkout, '.git', 'index');
+    const good = readFileSync(index);
+    // A damaged index: git status refuses it ("index file smaller than expected").
+    writeFileSync(index, 'DIRC');
+    try {
+      const { ctx, lines, commands } = await testOpContext(bed, 'h1');
+      await assert.rejects(executeOp('switch', ctx, {}), (err: unknown) => {
+        assert.ok(err instanceof OpError);
+        assert.match(err.message, /^host h1: git status in .* failed: .*; fix the checkout/);
+        return true;
+      });
+      assert.ok(commands.some((c) => c[0] === 'nix' && c[1] === 'build'), 'the build had started beside git');
+      assert.ok(!lines.some((l) => /^built \/nix\/store\//.test(l.text)), 'no build result was taken');
+      assert.ok(!commands.some((c) => c[0] === 'nix-env'), 'the profile was not touched');
+      assert.equal(readlinkSync(h.profile), profileBefore);
+    } finally {
+      writeFileSync(index, good);
+    }
+  });
+
   test('failing health checks are recorded for the new generation and lastKnownWorking stays on the passing one', async () => {
     const h = bed.host('h1');
     const rev4 = await bed.setVersion('h1', '24.05.4');
