@@ -17,6 +17,7 @@ import { BusyError, claimLock, releaseLock } from './lock';
 import { readRequest, writeWorker, type OpRequest } from './request';
 import { selfIdentity } from './process';
 import { clearActivation, readActivation } from '../state/activation';
+import { rehearseWorker } from './warmUp';
 
 
 interface Outcome {
@@ -29,10 +30,12 @@ interface Outcome {
  * What a standby worker does before it has an op (standbyProcess.ts): this module and the
  * op code are loaded by importing it; the Nix version is asked now, and asked again at the
  * op when the `nix` on PATH changed meanwhile (nix/info.ts). A Nix that cannot be asked is
- * reported by the op itself, as in a cold worker.
+ * reported by the op itself, as in a cold worker. Then a worker's first steps are rehearsed
+ * on scratch files under `scratchDir` (warmUp.ts).
  */
-export async function preloadWorker(): Promise<void> {
+export async function preloadWorker(scratchDir: string): Promise<void> {
   await detectNix().catch(() => {});
+  await rehearseWorker(scratchDir);
 }
 
 /** Run op `opId` to completion; resolves with the process exit code. `recorded` runs once worker.json names this process. */
@@ -50,8 +53,11 @@ export async function runWorker(stateDir: string, opId: string, recorded: () => 
   nixInfo.catch(() => {});
   // Every program the op runs must not prompt either: nix fetching a git+ssh flake input
   // during a build or self-update, the rebuild tools, nh. (The agent's own git calls set
-  // the same in agent/git/env.ts.)
-  Object.assign(process.env, await remoteToolEnv(req.config.flake));
+  // the same in agent/git/env.ts.) Looked up (a git process) while the op sets up; every
+  // command the op runs waits for it (makeContext's run).
+  const toolEnv = remoteToolEnv(req.config.flake).then((env) => {
+    Object.assign(process.env, env);
+  });
 
   const journal = JournalWriter.open(journalFile(stateDir, opId));
   const abort = new AbortController();
@@ -76,7 +82,7 @@ export async function runWorker(stateDir: string, opId: string, recorded: () => 
     const where = process.env.NIXFLEET_OP_UNIT ? `, in systemd unit ${process.env.NIXFLEET_OP_UNIT}` : '';
     journal.append('info', `${req.kind} ${opId} on ${req.config.host} started by ${describeClient(req.client)} (agent ${AGENT_VERSION}${where})`);
     const nix = await nixInfo;
-    const ctx = makeContext(req, opId, journal, nix, abort.signal);
+    const ctx = makeContext(req, opId, journal, nix, abort.signal, toolEnv);
     let result = await executeOp(req.kind, ctx, req.params);
     if (req.magicRollback) result = await awaitConfirmation(ctx, req, stateDir, opId, initial, result);
     outcome = { state: 'succeeded', result: { ...result } };
@@ -116,7 +122,7 @@ function describeClient(c: ClientIdentity): string {
   return `${c.name} (${c.auth}${c.address ? ' from ' + c.address : ''})`;
 }
 
-function makeContext(req: OpRequest, opId: string, journal: JournalWriter, nix: NixInfo, signal: AbortSignal): OpContext {
+function makeContext(req: OpRequest, opId: string, journal: JournalWriter, nix: NixInfo, signal: AbortSignal, toolEnv: Promise<void>): OpContext {
   return {
     config: req.config,
     opId,
@@ -126,7 +132,8 @@ function makeContext(req: OpRequest, opId: string, journal: JournalWriter, nix: 
     nix,
     signal,
     log: (stream, text) => journal.append(stream, text),
-    run: (argv, opts = {}) => {
+    run: async (argv, opts = {}) => {
+      await toolEnv;
       journal.append('info', `$ ${formatArgv(argv)}`);
       return runCommand(argv, (s, t, progress) => journal.append(s, t, progress), { ...opts, signal: opts.signal ?? signal });
     },

@@ -121,6 +121,8 @@ describe('the serving agent runs ops in its standby worker', () => {
     const agent = await startAgent(bed, 'h1', { overrides: { standbyWorker: true } });
     try {
       const standby = await waitFor('a ready standby worker', readyStandby, 30_000);
+      // Ready comes after its rehearsal (runner/warmUp.ts), which left no scratch file behind.
+      assert.deepEqual(readdirSync(path.join(stateDir(), 'standby', standby.id)).filter((n) => n === 'rehearsal'), []);
       const run = await switchOnce(agent, 'sb-warm-1');
       assert.equal(run.op.state, 'succeeded', run.op.error);
       const worker = workerOf('sb-warm-1');

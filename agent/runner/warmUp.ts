@@ -1,0 +1,50 @@
+// A standby worker's rehearsal: before any op is handed to it, it runs once, on scratch
+// files of its own, what a worker does first with a real op — read a request and an op
+// record, open, write and close a journal, ask git (through execFile and simple-git).
+// Node compiles a function the first time it runs; in a fresh process those first runs cost
+// a switch ~8 ms before its build could start. Here they cost nothing an op waits for.
+// Nothing outside `dir` is read or written, and `dir` is removed afterwards.
+import { mkdirSync, rmSync } from 'node:fs';
+import { opParams, type OpInfo } from '../../protocol';
+import { parseConfig } from '../config';
+import { openLocalGit, remoteToolEnv } from '../git/env';
+import { createOpDir, readOpInfo, writeOpInfo } from '../journal/opStore';
+import { journalFile } from '../journal/paths';
+import { JournalWriter } from '../journal/writer';
+import { readRequest, writeRequest, writeWorker } from './request';
+import { selfIdentity } from './process';
+import { AGENT_VERSION } from '../version';
+
+const REHEARSAL_OP = 'standby-rehearsal';
+
+/** Rehearse a worker's first steps under `dir` (created, then removed); never throws: false when a step failed. */
+export async function rehearseWorker(dir: string): Promise<boolean> {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch {
+    return false; // its standby was retired (the parent moved), or the name is taken: not ours to use
+  }
+  try {
+    const config = parseConfig({ host: 'rehearsal', flake: dir, platform: 'nixos', stateDir: dir }, 'the standby rehearsal');
+    createOpDir(dir, REHEARSAL_OP);
+    writeRequest(dir, REHEARSAL_OP, { kind: 'switch', params: opParams.switch.parse({}), client: { name: 'standby', auth: 'rehearsal' }, config });
+    const info: OpInfo = { id: REHEARSAL_OP, kind: 'switch', params: {}, state: 'running', client: { name: 'standby', auth: 'rehearsal' }, startedAt: new Date().toISOString(), lastSeq: 0, agentVersion: AGENT_VERSION };
+    writeOpInfo(dir, info);
+    const me = selfIdentity();
+    writeWorker(dir, REHEARSAL_OP, { pid: me.pid, startTime: me.startTime });
+    readRequest(dir, REHEARSAL_OP);
+    readOpInfo(dir, REHEARSAL_OP);
+    const journal = JournalWriter.open(journalFile(dir, REHEARSAL_OP));
+    journal.append('info', 'rehearsal');
+    journal.close();
+    // `dir` is no repository: git answers from the user's and the system's config alone.
+    await remoteToolEnv(dir);
+    await openLocalGit(dir).raw(['--version']);
+    return true;
+  } catch {
+    // A rehearsal that fails costs the op only the time it would have saved.
+    return false;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
