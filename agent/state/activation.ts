@@ -47,9 +47,18 @@ export function readActivation(stateDir: string): ActivationRecord | undefined {
   }
 }
 
+/**
+ * Replace the record. Every write is atomic, which is all a killed worker needs. Only a
+ * record written before a step changes the host (profile-changing, activating) is also
+ * fsynced, for a power cut: a later step lost with it leaves the record at that earlier
+ * phase, which recovery reads no less safely (profile-set as profile-changing: it checks
+ * the profile; activated or activation-failed as activating: "check the host"). The
+ * fsyncs of those later steps cost a switch ~2 ms each.
+ */
 export function writeActivation(stateDir: string, rec: Omit<ActivationRecord, 'at'>): void {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  writeJsonAtomicSync(activationFile(stateDir), { ...rec, at: new Date().toISOString() });
+  const durable = rec.phase === 'profile-changing' || rec.phase === 'activating';
+  writeJsonAtomicSync(activationFile(stateDir), { ...rec, at: new Date().toISOString() }, { durable });
 }
 
 export function clearActivation(stateDir: string): void {
