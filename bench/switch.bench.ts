@@ -14,8 +14,9 @@
 // client holding op.end). The parts of one round add up to its wall time. Neither side is
 // measured while the agent's next standby worker loads (it starts when an op ended); its
 // start is printed apart. The agent runs as configured by default (standbyWorker false, a cold
-// worker per op); NIXFLEET_BENCH_STANDBY=1 turns the standby worker on. The git call runs through simple-git, which the journal does not
-// time: it is timed by hand in the same checkout (the same argv), side by side.
+// worker per op); NIXFLEET_BENCH_STANDBY=1 turns the standby worker on. The git status runs
+// through simple-git beside the build, which the journal does not time: it is timed by hand in
+// the same checkout (the same argv), and so is each by-hand command, side by side.
 // Standalone: node --import tsx bench/switch.bench.ts   (needs `npm run build` for dist/agent.js)
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -94,7 +95,7 @@ function breakdown(s: Sample, worker: { startTicks?: string; recordedAt: number 
     add('worker start: spawn (op record → worker process)', execAt - started);
     add('worker start: node loads the agent (→ worker.json)', worker.recordedAt - execAt);
   } else add('worker start: spawn and node load (op record → worker.json)', worker.recordedAt - started);
-  add('worker start: request, git config, journal, lock (→ first line)', t(own[0]!.time) - worker.recordedAt);
+  add('worker start: request, journal, lock (→ first line)', t(own[0]!.time) - worker.recordedAt);
   for (let i = 0; i < own.length - 1; i++) {
     const here = own[i]!;
     const ms = t(own[i + 1]!.time) - t(here.time);
@@ -138,6 +139,7 @@ async function main(): Promise<void> {
     const ours: Sample[] = [];
     const base: number[] = [];
     const git: number[] = [];
+    const handParts: Parts[] = [];
     const quiet = () => {};
     const hand = bed.host('byhand');
     const mine = bed.host('ours');
@@ -147,10 +149,14 @@ async function main(): Promise<void> {
       const runBaseline = async () => {
         const t = performance.now();
         const built = await runCommand(['nix', 'build', '--json', '--no-link', `${hand.checkout}#${hand.attr}`], quiet, { capture: true, quietStdout: true });
+        const t1 = performance.now();
         const out = parseBuildJson(built.stdout);
         await runCommand(['nix-env', '-p', hand.profile, '--set', out], quiet);
+        const t2 = performance.now();
         await runCommand([`${out}/bin/switch-to-configuration`, 'switch'], quiet);
-        return performance.now() - t;
+        const t3 = performance.now();
+        if (r > 0) handParts.push(new Map([['nix build', t1 - t], ['nix-env --set', t2 - t1], ['switch-to-configuration', t3 - t2]]));
+        return t3 - t;
       };
       const runOurs = async () => {
         const id = `bench-switch-${process.pid}-${r}`;
@@ -205,9 +211,10 @@ async function main(): Promise<void> {
     const all = ours.map((x) => breakdown(x, x.worker));
     const names = [...new Set(all.flatMap((p) => [...p.keys()]))];
     const lines = names.map((n) => ({ n, ms: median(all.map((p) => p.get(n) ?? 0)) })).sort((x, y) => y.ms - x.ms);
-    console.log(`switch per-op parts (median of ${ROUNDS}, ms; the nix commands are the by-hand ones plus their journaling):`);
+    console.log(`switch per-op parts (median of ${ROUNDS}, ms; the nix commands are the by-hand ones plus their journaling; the first waits for git config, asked beside the set-up):`);
     for (const { n, ms } of lines) console.log(`  ${ms.toFixed(1).padStart(8)}  ${n}`);
-    console.log(`  ${median(git).toFixed(1).padStart(8)}  (git status --porcelain=v2 by hand: the switch's one git call, inside the step after "current generation")`);
+    for (const n of ['nix build', 'nix-env --set', 'switch-to-configuration']) console.log(`  ${median(handParts.map((p) => p.get(n)!)).toFixed(1).padStart(8)}  (${n} by hand)`);
+    console.log(`  ${median(git).toFixed(1).padStart(8)}  (git status --porcelain=v2 by hand: the switch's git call, beside its nix build)`);
     if (standbyOn) console.log(`  (standby worker start, off the op's path: ${median(standbyStarts).toFixed(1)} ms from its spawn to ready, median of ${standbyStarts.length})`);
     console.log(`switch-overhead: ${(o - b).toFixed(1)} ms per switch over the commands by hand; journal lines per switch: ${median(ours.map((s) => s.lines.length))}`);
   } finally {
