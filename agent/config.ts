@@ -46,6 +46,12 @@ const broker = z.preprocess(
   z.union([brokerUrl, z.array(brokerUrl).min(1, 'broker: give at least one nats:// URL')]),
 );
 
+/** standbyWorker: booleans (the key's first form) stay valid as "always" and "never". */
+const standbyMode = z.preprocess(
+  (v) => (v === true || v === 'true' ? 'always' : v === false || v === 'false' ? 'never' : v),
+  z.enum(['auto', 'always', 'never'], { error: 'standbyWorker must be "auto", "always" or "never" (true and false mean "always" and "never")' }),
+);
+
 export const configSchema = z.strictObject({
   /** Flake attribute name: nixosConfigurations.<host>, darwinConfigurations.<host> or homeConfigurations.<host>. */
   host: hostName,
@@ -101,12 +107,15 @@ export const configSchema = z.strictObject({
   brokerCredentials: absolutePath('brokerCredentials').optional(),
   /**
    * Keep one op worker started and loaded ahead of the next op (the serving agent only), so
-   * an op starts in ~5 ms rather than the ~150 ms node takes to load the agent; costs one
-   * idle node process's memory. Off: every op's worker starts cold.
+   * an op starts in a few ms rather than after the ~150 ms node takes to load the agent; it
+   * costs one idle node process's memory while it waits. "auto": only while controllers use
+   * the host (from an authenticated controller's request until standbyIdleTimeout seconds
+   * after the last one), so a host nobody works with pays nothing; "always"; "never": every
+   * op's worker starts cold. true and false mean "always" and "never".
    */
-  // Off by default: it doubles the agent's idle memory (a second node process) to save ~200 ms
-  // per op, which a real switch (seconds to minutes) does not notice; on for a quick editor loop.
-  standbyWorker: z.boolean().default(false),
+  standbyWorker: standbyMode.default('auto'),
+  /** Seconds without an authenticated controller's request after which an "auto" standby worker is retired. */
+  standbyIdleTimeout: wholeNumber(1, 86_400, 'seconds').default(600),
   workerLauncher: z.enum(['auto', 'systemd-run', 'direct'], { error: 'workerLauncher must be "auto", "systemd-run" or "direct"' }).default('auto'),
 });
 

@@ -1,8 +1,10 @@
 // Agent idle RSS (serve, listening, one connected client that asked for status and
 // generations, no op running) against a bare `node -e "setInterval(()=>{},1e9)"`, side
-// by side. Goal ≤ 1.5× for the agent's process. With `standbyWorker` on (opt-in; the agent runs with it here) the
-// host also keeps the agent's standby worker (a loaded worker waiting for the next op):
-// printed too, agent + standby, which is what the host pays. Measured after 25 s without traffic: V8's memory reducer gives
+// by side. Goal ≤ 1.5× for the agent's process. While a controller uses the host
+// (`standbyWorker` "auto", the default: here the client's requests) the host also keeps the
+// agent's standby worker (a loaded worker waiting for the next op): printed too, agent +
+// standby, which is what the host pays then; a host nobody used for standbyIdleTimeout pays
+// the agent's process alone. Measured after 25 s without traffic: V8's memory reducer gives
 // back the start-up heap 10-20 s after the last activity, which is where an agent spends its life; the
 // figure right after the last request is printed too.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -30,8 +32,8 @@ function standbyPid(stateDir: string): number | undefined {
 async function main(): Promise<void> {
   const bed = await createTestBed({ hosts: [{ name: 'h1', platform: 'nixos' }] });
   const bare: ChildProcess = spawn(process.execPath, ['-e', 'setInterval(()=>{},1e9)'], { stdio: 'ignore' });
-  // standbyWorker on (opt-in), so the standby's cost is measured beside the agent's own.
-  const agent = await startAgent(bed, 'h1', { overrides: { standbyWorker: true } });
+  // The default standbyWorker ("auto"): the client's requests below start the standby.
+  const agent = await startAgent(bed, 'h1');
   try {
     // A client connected and served a status, as in normal use; then idle.
     const c = connect(agent, bed.token, { reconnect: false });
@@ -44,7 +46,7 @@ async function main(): Promise<void> {
       await sleep(100);
       standby = standbyPid(bed.host('h1').stateDir);
     }
-    if (standby === undefined) throw new Error('the agent has no ready standby worker 30 s after its start (the bench turns standbyWorker on)');
+    if (standby === undefined) throw new Error('the agent has no ready standby worker 30 s after its start (the requests of its client should have started one)');
     const [wa, wb] = [rssKb(agent.proc.pid!), rssKb(bare.pid!)];
     await sleep(24_000);
     const samples: [number, number, number][] = [];
@@ -55,8 +57,8 @@ async function main(): Promise<void> {
     const a = Math.max(...samples.map((s) => s[0]));
     const b = Math.max(...samples.map((s) => s[1]));
     const w = Math.max(...samples.map((s) => s[2]));
-    console.log(`idle-rss: ${(a / b).toFixed(2)}x (agent ${(a / 1024).toFixed(1)} MiB vs bare node ${(b / 1024).toFixed(1)} MiB, after 25 s idle; its process alone, as with standbyWorker false) goal <=1.5`);
-    console.log(`idle-rss-with-standby: ${((a + w) / b).toFixed(2)}x (agent ${(a / 1024).toFixed(1)} MiB + standby worker ${(w / 1024).toFixed(1)} MiB vs bare node ${(b / 1024).toFixed(1)} MiB: what the host pays with standbyWorker true, opt-in) info`);
+    console.log(`idle-rss: ${(a / b).toFixed(2)}x (agent ${(a / 1024).toFixed(1)} MiB vs bare node ${(b / 1024).toFixed(1)} MiB, after 25 s idle; its process alone, as when no standby waits) goal <=1.5`);
+    console.log(`idle-rss-with-standby: ${((a + w) / b).toFixed(2)}x (agent ${(a / 1024).toFixed(1)} MiB + standby worker ${(w / 1024).toFixed(1)} MiB vs bare node ${(b / 1024).toFixed(1)} MiB: what the host pays while a standby waits) info`);
     console.log(`idle-rss-1s-after-request: ${(wa / wb).toFixed(2)}x (agent ${(wa / 1024).toFixed(1)} MiB vs bare node ${(wb / 1024).toFixed(1)} MiB) info`);
     c.close();
   } finally {

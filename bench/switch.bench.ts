@@ -13,8 +13,9 @@
 // in-process work between commands, and the end (last line → the worker's endedAt → the
 // client holding op.end). The parts of one round add up to its wall time. Neither side is
 // measured while the agent's next standby worker loads (it starts when an op ended); its
-// start is printed apart. The agent runs as configured by default (standbyWorker false, a cold
-// worker per op); NIXFLEET_BENCH_STANDBY=1 turns the standby worker on. The git status runs
+// start is printed apart. The agent runs as configured by default (standbyWorker "auto": the
+// bench's client is an authenticated controller, so a standby waits for each switch);
+// NIXFLEET_BENCH_STANDBY=never starts every worker cold. The git status runs
 // through simple-git beside the build, which the journal does not time: it is timed by hand in
 // the same checkout (the same argv), and so is each by-hand command, side by side.
 // Standalone: node --import tsx bench/switch.bench.ts   (needs `npm run build` for dist/agent.js)
@@ -129,13 +130,18 @@ async function standbyReady(stateDir: string): Promise<number> {
 
 async function main(): Promise<void> {
   const bed = await createTestBed({ hosts: [{ name: 'ours', platform: 'nixos' }, { name: 'byhand', platform: 'nixos' }] });
-  // NIXFLEET_BENCH_STANDBY=1: the agent with its standby worker (config standbyWorker true, opt-in).
-  const standbyOn = process.env.NIXFLEET_BENCH_STANDBY === '1';
+  // NIXFLEET_BENCH_STANDBY=never|always|auto: the agent's standbyWorker (unset: its default, auto).
+  const mode = process.env.NIXFLEET_BENCH_STANDBY;
+  if (mode !== undefined && !['never', 'always', 'auto'].includes(mode)) throw new Error(`NIXFLEET_BENCH_STANDBY must be never, always or auto, not "${mode}"`);
+  const standbyOn = mode !== 'never';
   const standbyStarts: number[] = [];
-  const agent = await startAgent(bed, 'ours', { overrides: { standbyWorker: standbyOn } });
+  const agent = await startAgent(bed, 'ours', mode ? { overrides: { standbyWorker: mode } } : {});
   const client = connect(agent, bed.token);
   try {
     await client.connect();
+    // As the editor does when it connects: an authenticated request, which also makes an
+    // "auto" agent keep a standby worker.
+    await client.status();
     const ours: Sample[] = [];
     const base: number[] = [];
     const git: number[] = [];
@@ -206,7 +212,7 @@ async function main(): Promise<void> {
     const o = median(ours.map((s) => s.ms));
     const b = median(base);
     const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-    console.log(`switch: ${(o / b).toFixed(3)}x (${o.toFixed(1)} ms through the agent vs ${b.toFixed(1)} ms by hand; median of ${ROUNDS}; standby worker ${standbyOn ? 'on' : 'off'}; load ${load}) goal <=1.2`);
+    console.log(`switch: ${(o / b).toFixed(3)}x (${o.toFixed(1)} ms through the agent vs ${b.toFixed(1)} ms by hand; median of ${ROUNDS}; standbyWorker ${mode ?? 'auto (default)'}; load ${load}) goal <=1.2`);
     // Each part's median over the rounds; the parts of one round add up to its wall time.
     const all = ours.map((x) => breakdown(x, x.worker));
     const names = [...new Set(all.flatMap((p) => [...p.keys()]))];

@@ -99,6 +99,8 @@ export class QueueRunner {
       await manager.start({ op: q.op, kind: q.kind, params: q.params, client }, { authenticated: this.authenticated });
       m.ack();
       this.onOp(q.op);
+      // A controller's op ran: more of its ops may follow (standbyWorker "auto").
+      if (this.authenticated) manager.controllerActive();
     } catch (err) {
       if (err instanceof OpRequestError && err.code === 'busy') {
         m.nak(BUSY_RETRY_MS);

@@ -50,7 +50,7 @@ const commands: Record<string, Command> = {
       checkAtStart(config, p.configFile);
       if (!config.listen && !config.broker) throw new UsageError('serve needs "listen" (ADDRESS:PORT) or "broker" (nats:// URL) in the config, or --listen / --broker');
       const log = (text: string) => process.stderr.write(`nixfleet-agent: ${text}\n`);
-      // A standby worker for the serving agent only: a stdio agent lives for one SSH connection.
+      // A standby worker for the serving agent only (as standbyWorker says): a stdio agent lives for one SSH connection.
       const core = new AgentCore(config, await probeNixVersion(), { standby: config.standbyWorker, log });
       core.start();
       const server = config.listen ? await startWsServer(core) : undefined;

@@ -10,7 +10,7 @@ import { parseOpParams, requireOp } from '../ops/registry';
 import { actsOnHost, describeEffects, OpError, type OpDefinition } from '../ops/types';
 import { createOpDir, readOpInfo, writeOpInfo } from '../journal/opStore';
 import { journalFile, opDir } from '../journal/paths';
-import { auditStart } from '../journal/audit';
+import { auditOp, auditStart } from '../journal/audit';
 import { JournalWriter } from '../journal/writer';
 import { acquireLock, BusyError, holderAlive, readLock, releaseLock } from './lock';
 import { readWorker, writeRequest, writeWorker } from './request';
@@ -40,11 +40,14 @@ export interface StartRequest {
 export interface AcceptHost {
   readonly config: AgentConfig;
   get(opId: string): OpInfo | undefined;
-  /** op.json is written: the op is this process's own, not a foreign one to discover. */
+  /** op.json is written: the op is this process's own, not a foreign one to discover; follow it from now. */
   recorded(opId: string): void;
-  /** The worker was spawned: follow it. */
+  /** Its worker was started (or handed the op): say so, and notice that process's exit. */
   accepted(info: OpInfo, worker: SpawnedWorker): void;
-  /** Give the op to a standby worker: its worker once it claimed the op, undefined to start one cold (never throws). */
+  /**
+   * Give the op to a standby worker: its worker once it claimed the op, undefined to start one
+   * cold. Throws only when it cannot tell whether the standby claimed it.
+   */
   handOff?(opId: string): Promise<SpawnedWorker | undefined>;
 }
 
@@ -131,8 +134,14 @@ export async function acceptOp(m: AcceptHost, req: StartRequest, opts: { authent
     writeNoFollowSync(journalFile(stateDir, req.op), '', APPEND);
     writeOpInfo(stateDir, info);
     m.recorded(req.op);
-    // The serving agent's standby worker when it takes the op, else a worker started cold.
-    const spawned = (await m.handOff?.(req.op)) ?? spawnWorker(stateDir, req.op, config.workerLauncher, (text) => launcherNotice(stateDir, req.op, text));
+    if (m.handOff) {
+      // The op is recorded: op.start is answered now, and the standby's claim (or, without
+      // one, a cold start) follows. An op whose activation restarts the agent must not end
+      // it before the controller heard that the op started.
+      void handOffOrSpawn(m, m.handOff, info);
+      return { op: info, existing: false };
+    }
+    const spawned = spawnWorker(stateDir, req.op, config.workerLauncher, (text) => launcherNotice(stateDir, req.op, text));
     if (spawned.pid !== undefined && !readWorker(stateDir, req.op)) {
       writeWorker(stateDir, req.op, { pid: spawned.pid });
     }
@@ -143,6 +152,56 @@ export async function acceptOp(m: AcceptHost, req: StartRequest, opts: { authent
       releaseLock(stateDir, req.op);
     }
     throw err;
+  }
+}
+
+/**
+ * After op.start was answered: the serving agent's standby worker when it takes the op, else
+ * a worker started cold. Never rejects: a worker that cannot be started ends the op as
+ * failed (nothing ran), and a handoff whose outcome cannot be told starts no second worker
+ * (the op's watch tells, from worker.json, whether the standby runs it).
+ */
+async function handOffOrSpawn(m: AcceptHost, handOff: NonNullable<AcceptHost['handOff']>, info: OpInfo): Promise<void> {
+  const { stateDir } = m.config;
+  let spawned: SpawnedWorker | undefined;
+  try {
+    spawned = await handOff(info.id);
+  } catch {
+    // Whether the standby claimed it cannot be told: its worker.json will say, else the
+    // watch records the op interrupted once no worker recorded itself.
+    m.accepted(info, {});
+    return;
+  }
+  if (!spawned) {
+    try {
+      spawned = spawnWorker(stateDir, info.id, m.config.workerLauncher, (text) => launcherNotice(stateDir, info.id, text));
+    } catch (err) {
+      try {
+        recordNotStarted(m.config, info, err); // its watch (since recorded) reports the end
+      } catch {
+        /* the state directory refused the record too: the watch records the op interrupted */
+      }
+      return;
+    }
+  }
+  try {
+    if (spawned.pid !== undefined && !readWorker(stateDir, info.id)) writeWorker(stateDir, info.id, { pid: spawned.pid });
+  } catch {
+    /* the worker records itself */
+  }
+  m.accepted(info, spawned);
+}
+
+/** The op's end when its worker could not be started at all: failed, nothing ran, the host lock free again. */
+function recordNotStarted(config: AgentConfig, info: OpInfo, err: unknown): void {
+  const error = `${info.kind} did not start on host ${config.host}: its worker process could not be started (${(err as Error).message}); check the agent's log, then retry; nothing ran`;
+  try {
+    launcherNotice(config.stateDir, info.id, error);
+    const final: OpInfo = { ...info, state: 'failed', endedAt: new Date().toISOString(), exit: 1, result: {}, error };
+    writeOpInfo(config.stateDir, final);
+    auditOp(config.stateDir, final);
+  } finally {
+    releaseLock(config.stateDir, info.id);
   }
 }
 

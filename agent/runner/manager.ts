@@ -23,8 +23,8 @@ export { OpRequestError, type StartRequest } from './accept';
 export { CANCEL_GRACE_MS } from './control';
 
 export interface OpManagerOptions {
-  /** Keep a standby worker ready for the next op (the serving agent, config standbyWorker). */
-  standby?: boolean;
+  /** Keep a standby worker for the next op, as config standbyWorker says (the serving agent only). */
+  standby?: AgentConfig['standbyWorker'];
   /** The agent's log (stderr), for what the standby worker could not do. */
   log?: (text: string) => void;
 }
@@ -54,7 +54,8 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
   ) {
     super();
     this.stateDir = config.stateDir;
-    this.standby = opts.standby ? new StandbyWorker(config, opts.log ?? (() => {})) : undefined;
+    this.standby =
+      opts.standby && opts.standby !== 'never' ? new StandbyWorker(config, opts.standby, opts.log ?? (() => {}), () => this.watcher.watching > 0) : undefined;
     this.watcher = new OpWatch(this.stateDir, {
       skip: (id) => this.closed || this.dying.has(id),
       ended: (info) => void this.observeEnd(info),
@@ -70,12 +71,17 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
   }
 
   /**
-   * Start the next standby worker (when configured and none waits): called once an op's end
-   * went out to the clients, so spawning it (a fork in this process) does not delay op.end,
-   * and its loading competes with no op.
+   * Start the next standby worker (when configured, wanted and none waits): called once an
+   * op's end went out to the clients, so spawning it (a fork in this process) does not delay
+   * op.end, and its loading competes with no op.
    */
   replenishStandby(): void {
-    this.standby?.replenish();
+    this.standby?.opEnded();
+  }
+
+  /** An authenticated controller asked for something: keep a standby ready for a while (standbyWorker "auto"). */
+  controllerActive(): void {
+    this.standby?.wanted();
   }
 
   /** Re-attach to ops still running; finish the record of ops that ended while no agent watched. */
@@ -100,9 +106,14 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
       {
         config: this.config,
         get: (id) => this.get(id),
-        recorded: (id) => this.known.add(id),
+        recorded: (id) => {
+          this.known.add(id);
+          // Followed from here: while its worker starts (a standby's claim comes after op.start
+          // was answered) it already counts as running, and a worker that never records
+          // itself is found dead (watch.ts).
+          this.watcher.watch(id);
+        },
         accepted: (info, spawned) => {
-          this.watcher.watch(info.id);
           spawned.exited?.then(() => this.watcher.check(info.id));
           this.emit('state', info);
         },

@@ -5,7 +5,9 @@
 // the op it runs outlives the agent as any op does. An op is handed to it through files
 // in the 0700 state directory (standbyHandoff.ts); when it does not claim the op within
 // CLAIM_WAIT_MS the agent revokes the handoff and starts the op's worker cold, as without
-// a standby. A standby serves one op; the next one starts when that op ends.
+// a standby. A standby serves one op; the next one starts when that op ends. In mode "auto"
+// (the default) a standby is kept only while controllers use the host: from an authenticated
+// controller's request until standbyIdleTimeout after the last one.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, statSync, watch, type FSWatcher } from 'node:fs';
@@ -47,22 +49,65 @@ export class StandbyWorker {
   private current: Standby | undefined;
   private closed = false;
   private warnedSystemd = false;
+  /** Mode "auto": performance.now() until which a standby is wanted (monotonic: a clock step changes nothing). */
+  private wantedUntil = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly config: AgentConfig,
+    private readonly mode: 'auto' | 'always',
     private readonly log: (text: string) => void,
+    /** Whether an op runs on this host now: a standby's loading must not compete with it. */
+    private readonly opRunning: () => boolean = () => false,
   ) {}
 
-  /** Retire every standby this agent did not start (an earlier agent's, older code), then start one. */
+  /** Retire every standby this agent did not start (an earlier agent's, older code), then start one if wanted. */
   start(): void {
     for (const id of listStandbys(this.config.stateDir)) retire(this.config.stateDir, id);
     sweepRetired(this.config.stateDir);
     this.replenish();
   }
 
-  /** Start a standby unless one waits already. */
+  /**
+   * An authenticated controller asked for something (mode "auto"): keep a standby from now
+   * until standbyIdleTimeout after the last such request. Started now unless an op runs (it
+   * then starts when the op ended).
+   */
+  wanted(): void {
+    if (this.closed || this.mode !== 'auto') return;
+    this.wantedUntil = performance.now() + this.config.standbyIdleTimeout * 1000;
+    if (!this.idleTimer) this.armIdle(this.config.standbyIdleTimeout * 1000);
+    this.replenish();
+  }
+
+  /** An op ended: the next standby starts now, if one is wanted. */
+  opEnded(): void {
+    this.replenish();
+  }
+
+  private armIdle(ms: number): void {
+    this.idleTimer = setTimeout(() => this.idle(), ms);
+    this.idleTimer.unref();
+  }
+
+  /** Mode "auto", no controller's request for standbyIdleTimeout: retire the waiting standby. */
+  private idle(): void {
+    this.idleTimer = undefined;
+    if (this.closed) return;
+    const left = this.wantedUntil - performance.now();
+    if (left > 0) return this.armIdle(left);
+    const standby = this.current;
+    this.current = undefined;
+    if (standby) this.retire(standby);
+  }
+
+  private isWanted(): boolean {
+    return this.mode === 'always' || performance.now() < this.wantedUntil;
+  }
+
+  /** Start a standby unless one waits already, none is wanted, or an op runs. */
   replenish(): void {
-    if (this.closed || this.current) return;
+    if (this.closed || this.current || !this.isWanted() || this.opRunning()) return;
     const { stateDir } = this.config;
     const id = randomBytes(6).toString('hex');
     const dir = standbyDir(stateDir, id);
@@ -174,6 +219,7 @@ export class StandbyWorker {
   /** Retire the waiting standby (the agent stops); an op a standby already runs goes on. */
   close(): void {
     this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     const standby = this.current;
     this.current = undefined;
     if (standby) this.retire(standby);

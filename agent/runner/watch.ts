@@ -43,6 +43,11 @@ export class OpWatch {
     private readonly hooks: WatchHooks,
   ) {}
 
+  /** How many ops are followed now (running, as far as this process knows). */
+  get watching(): number {
+    return this.running.size;
+  }
+
   watch(opId: string): void {
     if (this.running.has(opId) || this.hooks.skip(opId)) return;
     const timer = setInterval(() => this.check(opId), POLL_MS);

@@ -16,6 +16,7 @@ import { auditOp } from '../journal/audit';
 import { BusyError, claimLock, releaseLock } from './lock';
 import { readRequest, writeWorker, type OpRequest } from './request';
 import { selfIdentity } from './process';
+import { cancelRequested } from './control';
 import { clearActivation, readActivation } from '../state/activation';
 import { rehearseWorker } from './warmUp';
 
@@ -69,6 +70,11 @@ export async function runWorker(stateDir: string, opId: string, recorded: () => 
   process.on('SIGINT', onSignal);
   // The agent's terminal may vanish; the worker must not die with it.
   process.on('SIGHUP', () => {});
+  // Cancelled before this process ran it (op.start is answered before a standby claims the
+  // op, so op.cancel can come first): the op runs nothing. Read after the handler is in
+  // place: a cancel from now on signals this process.
+  const cancelledEarly = cancelRequested(stateDir, opId);
+  if (cancelledEarly) abort.abort();
 
   let def: OpDefinition | undefined;
   let outcome: Outcome;
@@ -78,6 +84,10 @@ export async function runWorker(stateDir: string, opId: string, recorded: () => 
     if (actsOnHost(def)) {
       claimLock(stateDir, opId, req.kind, initial.startedAt);
       lockHeld = true;
+    }
+    if (cancelledEarly) {
+      journal.append('info', `cancel requested before ${req.kind} ${opId} started: nothing ran`);
+      throw new OpError(`${req.kind} was cancelled on host ${req.config.host} before it started; nothing ran`);
     }
     const where = process.env.NIXFLEET_OP_UNIT ? `, in systemd unit ${process.env.NIXFLEET_OP_UNIT}` : '';
     journal.append('info', `${req.kind} ${opId} on ${req.config.host} started by ${describeClient(req.client)} (agent ${AGENT_VERSION}${where})`);

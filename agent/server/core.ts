@@ -68,7 +68,7 @@ export class AgentCore {
     // and spawning them held the event loop for ~20 ms that op.end waited behind. Bounded:
     // a client that does not read must not hold back the others' status.
     await Promise.race([Promise.all(sent), new Promise((resolve) => setTimeout(resolve, 250).unref())]);
-    // The op's standby worker was used up (or retired): the next one starts now.
+    // The op's standby worker was used up (or retired): the next one starts now, if one is wanted.
     this.manager.replenishStandby();
     let status: HostStatus;
     try {

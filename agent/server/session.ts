@@ -278,6 +278,10 @@ export class Session implements SessionLike {
         return this.fail(req.id, err.code, err.message);
       }
       return this.fail(req.id, 'failed', `${req.type} failed on host ${this.core.config.host}: ${(err as Error).message}`);
+    } finally {
+      // Someone who may start ops works with this host: keep a worker loaded for the next op
+      // (standbyWorker "auto"). After the reply, so starting one does not delay it.
+      if (this.auth.authenticated) this.core.manager.controllerActive();
     }
   }
 

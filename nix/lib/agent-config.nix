@@ -9,7 +9,7 @@ let
     "host" "flake" "platform" "profile" "runningSystem" "stateDir" "listen" "tokenFile" "allowedOrigins" "tlsCert" "tlsKey"
     "healthChecks" "healthCheckTimeout" "switchMethod" "agentInput" "autoCommit" "autoPush"
     "updateBeforeRebuild" "syncDotfiles" "offlineMode" "confirmTimeout" "rollbackOnCheckFailure"
-    "broker" "brokerCredentials" "standbyWorker" "workerLauncher"
+    "broker" "brokerCredentials" "standbyWorker" "standbyIdleTimeout" "workerLauncher"
   ];
 
   # "127.0.0.1:7531" / "[::1]:7531" / "host.example:7531" → 7531, or a clear error.

@@ -6,7 +6,7 @@ let
     inherit platform;
     inherit (cfg) host flake profile runningSystem stateDir listen tokenFile tlsCert tlsKey healthChecks
       healthCheckTimeout switchMethod agentInput autoCommit autoPush updateBeforeRebuild
-      syncDotfiles offlineMode confirmTimeout rollbackOnCheckFailure broker brokerCredentials standbyWorker workerLauncher;
+      syncDotfiles offlineMode confirmTimeout rollbackOnCheckFailure broker brokerCredentials standbyWorker standbyIdleTimeout workerLauncher;
   };
 in
 rec {

@@ -3,7 +3,8 @@
 // worker; a standby that is gone, stopped or killed at the worst instants never makes an
 // op run twice or lie about how it ended; a standby never outlives its agent, a new agent
 // retires the old one's; the Nix version it asked ahead is asked again when `nix` changed;
-// standbyWorker false starts every worker cold.
+// op.start is answered before the handoff ends; "auto" keeps one only while an authenticated
+// controller uses the host; standbyWorker false starts every worker cold.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -164,11 +165,19 @@ describe('the serving agent runs ops in its standby worker', () => {
 
   test('a standby stopped during the handoff: the op starts cold after the claim bound, the standby resumed later runs nothing', async () => {
     const agent = await startAgent(bed, 'h1', { overrides: { standbyWorker: true } });
-    let standby: { pid: number } | undefined;
+    let standby: { id: string; pid: number } | undefined;
     try {
       standby = await waitFor('a ready standby worker', readyStandby, 30_000);
       process.kill(standby.pid, 'SIGSTOP');
-      const run = await switchOnce(agent, 'sb-stop-1');
+      const c = connect(agent, bed.token);
+      await c.connect();
+      await c.startOp('sb-stop-1', 'switch', {});
+      // op.start is answered once the op is recorded, not after the claim (up to 1 s): the
+      // handoff is still waiting for the stopped standby.
+      assert.equal(existsSync(path.join(stateDir(), 'standby', standby.id, 'op')), true, 'answered while the handoff waits');
+      assert.doesNotMatch(agent.stderr(), /did not take op sb-stop-1/);
+      const run = await c.follow('sb-stop-1');
+      c.close();
       assert.equal(run.op.state, 'succeeded', run.op.error);
       const worker = workerOf('sb-stop-1');
       assert.notEqual(worker.pid, standby.pid, 'a cold worker ran it');
@@ -181,6 +190,33 @@ describe('the serving agent runs ops in its standby worker', () => {
       assert.deepEqual(lines, run.lines, 'nothing was written after its end');
       assert.deepEqual(workerOf('sb-stop-1'), worker, 'the late standby did not claim the op');
       assert.equal(readAudit(stateDir()).filter((r) => r.op === 'sb-stop-1').length, 1);
+    } finally {
+      if (standby && alive(standby.pid)) process.kill(standby.pid, 'SIGCONT');
+      await agent.stop();
+    }
+  });
+
+  test('op.cancel before the standby claimed the op: the op ends cancelled and nothing ran, the host is free', async () => {
+    const agent = await startAgent(bed, 'h1', { overrides: { standbyWorker: true } });
+    let standby: { pid: number } | undefined;
+    try {
+      standby = await waitFor('a ready standby worker', readyStandby, 30_000);
+      process.kill(standby.pid, 'SIGSTOP');
+      const c = connect(agent, bed.token);
+      await c.connect();
+      await c.startOp('sb-early-1', 'switch', {});
+      await c.cancelOp('sb-early-1');
+      process.kill(standby.pid, 'SIGCONT'); // it claims now, or after the claim bound a cold worker runs it
+      const { op, lines } = await c.follow('sb-early-1');
+      c.close();
+      assert.equal(op.state, 'cancelled', op.error);
+      assert.ok(lines.some((l) => l.text === 'cancel requested before switch sb-early-1 started: nothing ran'), lines.map((l) => l.text).join('\n'));
+      assert.deepEqual(startLines(lines), [], 'the op never started');
+      assert.ok(!lines.some((l) => l.text.startsWith('$ ')), 'no command ran');
+      const audit = readAudit(stateDir()).filter((r) => r.op === 'sb-early-1');
+      assert.deepEqual(audit.map((r) => r.outcome), ['cancelled']);
+      const again = await switchOnce(agent, 'sb-early-2');
+      assert.equal(again.op.state, 'succeeded', again.op.error);
     } finally {
       if (standby && alive(standby.pid)) process.kill(standby.pid, 'SIGCONT');
       await agent.stop();
@@ -246,6 +282,49 @@ describe('the serving agent runs ops in its standby worker', () => {
       assert.equal(workerOf('sb-restart-1').pid, mine.pid, 'the new agent\'s standby ran it');
     } finally {
       if (alive(old.pid)) process.kill(old.pid, 'SIGCONT');
+      await agent.stop();
+    }
+  });
+
+  test('standbyWorker "auto" (the default): a standby only while an authenticated controller uses the host', async () => {
+    const agent = await startAgent(bed, 'h1', { overrides: { standbyIdleTimeout: 2 } });
+    try {
+      const c = connect(agent, bed.token);
+      await c.connect();
+      assert.deepEqual(standbyIds(), [], 'none before a controller asked for anything');
+      await c.status();
+      const first = await waitFor('a standby after the controller\'s request', readyStandby, 30_000);
+      // The client stays connected but asks nothing: retired after standbyIdleTimeout.
+      await waitFor('the idle standby retired', () => !alive(first.pid) && standbyIds().length === 0, 30_000);
+      // An op while none waits starts cold; once it ended, the next op's standby loads.
+      const run = await c.startOp('sb-auto-1', 'switch', {}).then(() => c.follow('sb-auto-1'));
+      assert.equal(run.op.state, 'succeeded', run.op.error);
+      assert.notEqual(workerOf('sb-auto-1').pid, first.pid);
+      const next = await waitFor('a standby after the op', readyStandby, 30_000);
+      const again = await c.startOp('sb-auto-2', 'switch', {}).then(() => c.follow('sb-auto-2'));
+      assert.equal(again.op.state, 'succeeded', again.op.error);
+      assert.equal(workerOf('sb-auto-2').pid, next.pid, 'the standby ran it');
+      c.close();
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  test('standbyWorker "auto": a client without the token keeps no standby', async () => {
+    const agent = await startAgent(bed, 'h1', { overrides: { standbyIdleTimeout: 2 } });
+    try {
+      const reader = connect(agent, undefined, { reconnect: false });
+      await reader.connect().catch(() => {});
+      await reader.status().catch(() => {});
+      reader.close();
+      // The same agent does start one for an authenticated request: the check above is not vacuous.
+      const c = connect(agent, bed.token);
+      await c.connect();
+      assert.deepEqual(standbyIds(), [], 'an unauthenticated request started none');
+      await c.status();
+      await waitFor('a standby after the authenticated request', readyStandby, 30_000);
+      c.close();
+    } finally {
       await agent.stop();
     }
   });
