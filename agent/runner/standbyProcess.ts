@@ -87,7 +87,7 @@ async function runClaimed(stateDir: string, dir: string, opId: string): Promise<
       /* no log yet, or the op has one: its stderr stays in the standby's */
     }
     // Used up. Removed only now that worker.json names this process: until then the agent
-    // reads who claimed the op from standby.json.
-    rmSync(dir, { recursive: true, force: true });
+    // reads who claimed the op from standby.json. On the next turn: the op's set-up comes first.
+    setImmediate(() => rmSync(dir, { recursive: true, force: true }));
   });
 }

@@ -1,10 +1,13 @@
 // A standby worker's rehearsal: before any op is handed to it, it runs once, on scratch
-// files of its own, what a worker does first with a real op — read a request and an op
-// record, open, write and close a journal, ask git (through execFile and simple-git).
-// Node compiles a function the first time it runs; in a fresh process those first runs cost
-// a switch ~8 ms before its build could start. Here they cost nothing an op waits for.
-// Nothing outside `dir` is read or written, and `dir` is removed afterwards.
+// files of its own, the steps of a worker around an op's commands — read a request and an
+// op record, open, write and close a journal, take and release the host lock, move an
+// activation record through a switch's phases, record a revision and a check outcome, audit
+// the end — and asks git (through execFile and simple-git). Node compiles a function the
+// first time it runs; in a fresh process those first runs cost a switch ~10 ms. Here they
+// cost nothing an op waits for. Nothing outside `dir` is read or written (the profile named
+// is one in `dir` that does not exist), and `dir` is removed afterwards.
 import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { opParams, type OpInfo } from '../../protocol';
 import { parseConfig } from '../config';
 import { openLocalGit, remoteToolEnv } from '../git/env';
@@ -13,6 +16,11 @@ import { journalFile } from '../journal/paths';
 import { JournalWriter } from '../journal/writer';
 import { readRequest, writeRequest, writeWorker } from './request';
 import { selfIdentity } from './process';
+import { claimLock, releaseLock } from './lock';
+import { auditOp } from '../journal/audit';
+import { currentGeneration } from '../nix/profile';
+import { activationStep, clearActivation, profileChangeStarts, readActivation } from '../state/activation';
+import { recordChecks, recordRevision } from '../state/metadata';
 import { AGENT_VERSION } from '../version';
 
 const REHEARSAL_OP = 'standby-rehearsal';
@@ -36,7 +44,19 @@ export async function rehearseWorker(dir: string): Promise<boolean> {
     readOpInfo(dir, REHEARSAL_OP);
     const journal = JournalWriter.open(journalFile(dir, REHEARSAL_OP));
     journal.append('info', 'rehearsal');
+    claimLock(dir, REHEARSAL_OP, 'switch', info.startedAt);
+    currentGeneration(path.join(dir, 'profile'));
+    const to = { generation: 1, target: `/nix/store/${'0'.repeat(32)}-rehearsal` };
+    profileChangeStarts(dir, REHEARSAL_OP, undefined, to);
+    for (const phase of ['profile-set', 'activating', 'activated'] as const) activationStep(dir, REHEARSAL_OP, phase, to);
+    recordRevision(dir, to.target, '0'.repeat(40));
+    recordChecks(dir, to.generation, to.target, { passed: true, at: new Date().toISOString() });
     journal.close();
+    const final: OpInfo = { ...info, state: 'succeeded', endedAt: new Date().toISOString(), exit: 0, result: { generationAfter: 1 } };
+    writeOpInfo(dir, final);
+    if (readActivation(dir)?.op === REHEARSAL_OP) clearActivation(dir);
+    auditOp(dir, final);
+    releaseLock(dir, REHEARSAL_OP);
     // `dir` is no repository: git answers from the user's and the system's config alone.
     await remoteToolEnv(dir);
     await openLocalGit(dir).raw(['--version']);
