@@ -108,13 +108,13 @@ export const configSchema = z.strictObject({
   /**
    * Keep one op worker started and loaded ahead of the next op (the serving agent only), so
    * an op starts in a few ms rather than after the ~150 ms node takes to load the agent; it
-   * costs one idle node process's memory while it waits. "auto": only while controllers use
-   * the host (from an authenticated controller's request until standbyIdleTimeout seconds
-   * after the last one), so a host nobody works with pays nothing; "always"; "never": every
-   * op's worker starts cold. true and false mean "always" and "never".
+   * costs one idle node process's memory while it waits. "auto": only while controllers run
+   * ops on the host (from an authenticated controller's op.start until standbyIdleTimeout
+   * seconds after the last one), so a host nobody operates on pays nothing; "always";
+   * "never": every op's worker starts cold. true and false mean "always" and "never".
    */
   standbyWorker: standbyMode.default('auto'),
-  /** Seconds without an authenticated controller's request after which an "auto" standby worker is retired. */
+  /** Seconds without an authenticated controller's op.start after which an "auto" standby worker is retired. */
   standbyIdleTimeout: wholeNumber(1, 86_400, 'seconds').default(600),
   workerLauncher: z.enum(['auto', 'systemd-run', 'direct'], { error: 'workerLauncher must be "auto", "systemd-run" or "direct"' }).default('auto'),
 });

@@ -1,10 +1,10 @@
 // Agent idle RSS (serve, listening, one connected client that asked for status and
 // generations, no op running) against a bare `node -e "setInterval(()=>{},1e9)"`, side
-// by side. Goal ≤ 1.5× for the agent's process. While a controller uses the host
-// (`standbyWorker` "auto", the default: here the client's requests) the host also keeps the
+// by side. Goal ≤ 1.5× for the agent's process. While a controller runs ops on the host
+// (`standbyWorker` "auto", the default: here the client's switch) the host also keeps the
 // agent's standby worker (a loaded worker waiting for the next op): printed too, agent +
-// standby, which is what the host pays then; a host nobody used for standbyIdleTimeout pays
-// the agent's process alone. Measured after 25 s without traffic: V8's memory reducer gives
+// standby, which is what the host pays then; a host nobody operated on for
+// standbyIdleTimeout pays the agent's process alone. Measured after 25 s without traffic: V8's memory reducer gives
 // back the start-up heap 10-20 s after the last activity, which is where an agent spends its life; the
 // figure right after the last request is printed too.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -32,7 +32,7 @@ function standbyPid(stateDir: string): number | undefined {
 async function main(): Promise<void> {
   const bed = await createTestBed({ hosts: [{ name: 'h1', platform: 'nixos' }] });
   const bare: ChildProcess = spawn(process.execPath, ['-e', 'setInterval(()=>{},1e9)'], { stdio: 'ignore' });
-  // The default standbyWorker ("auto"): the client's requests below start the standby.
+  // The default standbyWorker ("auto"): the client's switch below starts the standby.
   const agent = await startAgent(bed, 'h1');
   try {
     // A client connected and served a status, as in normal use; then idle.
@@ -40,13 +40,16 @@ async function main(): Promise<void> {
     await c.connect();
     await c.status();
     await c.generations();
+    const run = await c.startOp('idle-rss-switch', 'switch', {}).then(() => c.follow('idle-rss-switch'));
+    if (run.op.state !== 'succeeded') throw new Error(`the bench's switch ${run.op.state}: ${run.op.error}`);
+    await c.status();
     await sleep(1000);
     let standby = standbyPid(bed.host('h1').stateDir);
     for (let i = 0; i < 300 && standby === undefined; i++) {
       await sleep(100);
       standby = standbyPid(bed.host('h1').stateDir);
     }
-    if (standby === undefined) throw new Error('the agent has no ready standby worker 30 s after its start (the requests of its client should have started one)');
+    if (standby === undefined) throw new Error('the agent has no ready standby worker 30 s after its start (the switch of its client should have started one)');
     const [wa, wb] = [rssKb(agent.proc.pid!), rssKb(bare.pid!)];
     await sleep(24_000);
     const samples: [number, number, number][] = [];

@@ -13,8 +13,8 @@
 // in-process work between commands, and the end (last line → the worker's endedAt → the
 // client holding op.end). The parts of one round add up to its wall time. Neither side is
 // measured while the agent's next standby worker loads (it starts when an op ended); its
-// start is printed apart. The agent runs as configured by default (standbyWorker "auto": the
-// bench's client is an authenticated controller, so a standby waits for each switch);
+// start is printed apart. The agent runs as configured by default (standbyWorker "auto": once
+// the bench's client, an authenticated controller, ran an op, a standby waits for each switch);
 // NIXFLEET_BENCH_STANDBY=never starts every worker cold. The git status runs
 // through simple-git beside the build, which the journal does not time: it is timed by hand in
 // the same checkout (the same argv), and so is each by-hand command, side by side.
@@ -139,9 +139,7 @@ async function main(): Promise<void> {
   const client = connect(agent, bed.token);
   try {
     await client.connect();
-    // As the editor does when it connects: an authenticated request, which also makes an
-    // "auto" agent keep a standby worker.
-    await client.status();
+    await client.status(); // as the editor does when it connects
     const ours: Sample[] = [];
     const base: number[] = [];
     const git: number[] = [];
@@ -187,8 +185,9 @@ async function main(): Promise<void> {
       };
       // The agent starts its next standby worker when an op ends: neither side is measured
       // while it loads (it costs the op nothing then; its own start is printed below).
+      // ("auto" starts its first standby once the client's first op, round 0's, ended.)
       const settle = async () => {
-        if (standbyOn) standbyStarts.push(await standbyReady(mine.stateDir));
+        if (standbyOn && (r > 0 || mode === 'always')) standbyStarts.push(await standbyReady(mine.stateDir));
       };
       // Alternate who goes first; round 0 warms both up and is not counted.
       let a: Sample;

@@ -79,7 +79,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     this.standby?.opEnded();
   }
 
-  /** An authenticated controller asked for something: keep a standby ready for a while (standbyWorker "auto"). */
+  /** An authenticated controller started an op: keep a standby ready for its next ones for a while (standbyWorker "auto"). */
   controllerActive(): void {
     this.standby?.wanted();
   }

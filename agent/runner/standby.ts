@@ -6,8 +6,8 @@
 // in the 0700 state directory (standbyHandoff.ts); when it does not claim the op within
 // CLAIM_WAIT_MS the agent revokes the handoff and starts the op's worker cold, as without
 // a standby. A standby serves one op; the next one starts when that op ends. In mode "auto"
-// (the default) a standby is kept only while controllers use the host: from an authenticated
-// controller's request until standbyIdleTimeout after the last one.
+// (the default) a standby is kept only while controllers run ops on the host: from an
+// authenticated controller's op.start until standbyIdleTimeout after the last one.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, statSync, watch, type FSWatcher } from 'node:fs';
@@ -69,9 +69,9 @@ export class StandbyWorker {
   }
 
   /**
-   * An authenticated controller asked for something (mode "auto"): keep a standby from now
-   * until standbyIdleTimeout after the last such request. Started now unless an op runs (it
-   * then starts when the op ended).
+   * An authenticated controller started an op (mode "auto"): keep a standby from now until
+   * standbyIdleTimeout after the last such start. Started now unless an op runs (it then
+   * starts when the op ended).
    */
   wanted(): void {
     if (this.closed || this.mode !== 'auto') return;
@@ -90,7 +90,7 @@ export class StandbyWorker {
     this.idleTimer.unref();
   }
 
-  /** Mode "auto", no controller's request for standbyIdleTimeout: retire the waiting standby. */
+  /** Mode "auto", no controller's op started for standbyIdleTimeout: retire the waiting standby. */
   private idle(): void {
     this.idleTimer = undefined;
     if (this.closed) return;

@@ -279,9 +279,10 @@ export class Session implements SessionLike {
       }
       return this.fail(req.id, 'failed', `${req.type} failed on host ${this.core.config.host}: ${(err as Error).message}`);
     } finally {
-      // Someone who may start ops works with this host: keep a worker loaded for the next op
-      // (standbyWorker "auto"). After the reply, so starting one does not delay it.
-      if (this.auth.authenticated) this.core.manager.controllerActive();
+      // A controller runs ops on this host: more are likely to follow (a deploy's build, then
+      // its switch; the next edit's switch), so keep a worker loaded for them (standbyWorker
+      // "auto"). Reads alone (an editor listing its fleet) start none.
+      if (req.type === 'op.start' && this.auth.authenticated) this.core.manager.controllerActive();
     }
   }
 

@@ -148,13 +148,13 @@ in
   standbyWorker = mkOption {
     type = nullOr (types.either types.bool (types.enum [ "auto" "always" "never" ]));
     default = null;
-    description = "Keep one op worker started and loaded ahead of the next op, so an op starts in milliseconds rather than after the ~150 ms node takes to load the agent; it costs one idle node process's memory while it waits. auto (agent default): only while an authenticated controller uses the host, until standbyIdleTimeout after its last request; always; never. true and false mean always and never.";
+    description = "Keep one op worker started and loaded ahead of the next op, so an op starts in milliseconds rather than after the ~150 ms node takes to load the agent; it costs one idle node process's memory while it waits. auto (agent default): only while an authenticated controller runs ops on the host, until standbyIdleTimeout after its last op start; always; never. true and false mean always and never.";
   };
 
   standbyIdleTimeout = mkOption {
     type = nullOr types.ints.positive;
     default = null;
-    description = "Seconds without an authenticated controller's request after which an auto standby worker is retired (agent default 600).";
+    description = "Seconds without an authenticated controller's op start after which an auto standby worker is retired (agent default 600).";
   };
 
   workerLauncher = mkOption {

@@ -45,6 +45,10 @@ describe('listeners', () => {
       assert.deepEqual(opIds(h.stateDir), [], 'an op directory appeared: something started');
       await new Promise((r) => setTimeout(r, 1000));
       assert.deepEqual(opIds(h.stateDir), [], 'an op directory appeared late: something started');
+      // Nor does a refused op.start keep a standby worker loaded (standbyWorker "auto", the
+      // default; agent-standby.test.ts shows an authenticated one does).
+      const standbys = path.join(h.stateDir, 'standby');
+      assert.deepEqual(existsSync(standbys) ? readdirSync(standbys).filter((n) => /^[0-9a-f]{12}$/.test(n)) : [], [], 'a standby worker started');
       const refused = readRefusals(h.stateDir).filter((r): r is RefusalRecord => r.event === 'refused' && r.code === 'unauthorized');
       assert.deepEqual(refused.map((r) => r.kind).sort(), [...opKind.options].sort());
     } finally {
