@@ -29,6 +29,8 @@ export interface StartupDeps {
   discover?: typeof discoverFlakeHosts;
   /** How long after the last change the host list is written back. */
   saveDelayMs?: number;
+  /** The longest the evaluation waits for the first row's status (default SPAWN_AFTER_MS). */
+  firstRowWaitMs?: number;
 }
 
 export class FleetStartup {
@@ -64,7 +66,7 @@ export class FleetStartup {
   start(): Promise<void> {
     this.started ??= Promise.all([
       this.deps.fleet.start(),
-      this.deps.fleet.firstRow(SPAWN_AFTER_MS).then(() =>
+      this.deps.fleet.firstRow(this.deps.firstRowWaitMs ?? SPAWN_AFTER_MS).then(() =>
         Promise.all([this.rediscover(), this.deps.readWorkspace?.().catch(() => undefined)]),
       ),
     ]).then(() => undefined);

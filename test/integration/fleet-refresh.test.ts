@@ -180,6 +180,9 @@ describe('host rows fill in with their status', { skip: !existsSync(AGENT_JS) &&
       fleet,
       settingsHosts: () => ({ hosts: entries, errors: [] }),
       discoveryTarget: async () => ({ dir: bed.workstation }),
+      // The order under test, not the 200 ms bound: on a loaded machine no agent may answer
+      // within it, and the evaluation would rightly start without the first row.
+      firstRowWaitMs: 60_000,
       discover: (dir, opts) => {
         seen.push(fleet.hosts().filter((h) => h.connection === 'online' || h.connection === 'offline').map((h) => h.name));
         return discoverFlakeHosts(dir, opts);
