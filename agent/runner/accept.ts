@@ -1,6 +1,7 @@
 // Accepting an op: the refusals (unknown kind, unauthenticated, invalid params, busy, an op
 // id reused for something else), the host lock, and the files the worker starts from
 // (audit start record, request.json, journal, op.json), in that order, nothing half-done.
+// Starting its worker is launch.ts's.
 import { renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { FINAL_OP_STATES, type ClientIdentity, type ErrorCode, type OpInfo, type OpKind } from '../../protocol';
@@ -10,11 +11,10 @@ import { parseOpParams, requireOp } from '../ops/registry';
 import { actsOnHost, describeEffects, OpError, type OpDefinition } from '../ops/types';
 import { createOpDir, readOpInfo, writeOpInfo } from '../journal/opStore';
 import { journalFile, opDir } from '../journal/paths';
-import { auditOp, auditStart } from '../journal/audit';
-import { JournalWriter } from '../journal/writer';
+import { auditStart } from '../journal/audit';
 import { acquireLock, BusyError, holderAlive, readLock, releaseLock } from './lock';
-import { readWorker, writeRequest, writeWorker } from './request';
-import { spawnWorker, type SpawnedWorker } from './spawn';
+import { readWorker, writeRequest } from './request';
+import { handOffOrSpawn, spawnCold, type LaunchHost } from './launch';
 import { APPEND, writeNoFollowSync } from '../state/noFollow';
 
 /** A request the manager refuses, with the protocol error code to answer it with. */
@@ -37,18 +37,10 @@ export interface StartRequest {
 }
 
 /** What accepting needs from the manager: the op's current record, and what to do once the worker runs. */
-export interface AcceptHost {
-  readonly config: AgentConfig;
+export interface AcceptHost extends LaunchHost {
   get(opId: string): OpInfo | undefined;
   /** op.json is written: the op is this process's own, not a foreign one to discover; follow it from now. */
   recorded(opId: string): void;
-  /** Its worker was started (or handed the op): say so, and notice that process's exit. */
-  accepted(info: OpInfo, worker: SpawnedWorker): void;
-  /**
-   * Give the op to a standby worker: its worker once it claimed the op, undefined to start one
-   * cold. Throws only when it cannot tell whether the standby claimed it.
-   */
-  handOff?(opId: string): Promise<SpawnedWorker | undefined>;
 }
 
 /** The op's definition, or the refusal to answer with when this agent has none. */
@@ -141,67 +133,13 @@ export async function acceptOp(m: AcceptHost, req: StartRequest, opts: { authent
       void handOffOrSpawn(m, m.handOff, info);
       return { op: info, existing: false };
     }
-    const spawned = spawnWorker(stateDir, req.op, config.workerLauncher, (text) => launcherNotice(stateDir, req.op, text));
-    if (spawned.pid !== undefined && !readWorker(stateDir, req.op)) {
-      writeWorker(stateDir, req.op, { pid: spawned.pid });
-    }
-    m.accepted(info, spawned);
+    m.accepted(info, spawnCold(config, req.op));
     return { op: info, existing: false };
   } catch (err) {
     if (acts && readLock(stateDir)?.op === req.op && !readWorker(stateDir, req.op)) {
       releaseLock(stateDir, req.op);
     }
     throw err;
-  }
-}
-
-/**
- * After op.start was answered: the serving agent's standby worker when it takes the op, else
- * a worker started cold. Never rejects: a worker that cannot be started ends the op as
- * failed (nothing ran), and a handoff whose outcome cannot be told starts no second worker
- * (the op's watch tells, from worker.json, whether the standby runs it).
- */
-async function handOffOrSpawn(m: AcceptHost, handOff: NonNullable<AcceptHost['handOff']>, info: OpInfo): Promise<void> {
-  const { stateDir } = m.config;
-  let spawned: SpawnedWorker | undefined;
-  try {
-    spawned = await handOff(info.id);
-  } catch {
-    // Whether the standby claimed it cannot be told: its worker.json will say, else the
-    // watch records the op interrupted once no worker recorded itself.
-    m.accepted(info, {});
-    return;
-  }
-  if (!spawned) {
-    try {
-      spawned = spawnWorker(stateDir, info.id, m.config.workerLauncher, (text) => launcherNotice(stateDir, info.id, text));
-    } catch (err) {
-      try {
-        recordNotStarted(m.config, info, err); // its watch (since recorded) reports the end
-      } catch {
-        /* the state directory refused the record too: the watch records the op interrupted */
-      }
-      return;
-    }
-  }
-  try {
-    if (spawned.pid !== undefined && !readWorker(stateDir, info.id)) writeWorker(stateDir, info.id, { pid: spawned.pid });
-  } catch {
-    /* the worker records itself */
-  }
-  m.accepted(info, spawned);
-}
-
-/** The op's end when its worker could not be started at all: failed, nothing ran, the host lock free again. */
-function recordNotStarted(config: AgentConfig, info: OpInfo, err: unknown): void {
-  const error = `${info.kind} did not start on host ${config.host}: its worker process could not be started (${(err as Error).message}); check the agent's log, then retry; nothing ran`;
-  try {
-    launcherNotice(config.stateDir, info.id, error);
-    const final: OpInfo = { ...info, state: 'failed', endedAt: new Date().toISOString(), exit: 1, result: {}, error };
-    writeOpInfo(config.stateDir, final);
-    auditOp(config.stateDir, final);
-  } finally {
-    releaseLock(config.stateDir, info.id);
   }
 }
 
@@ -248,21 +186,6 @@ async function lockSettled(stateDir: string): Promise<void> {
     }
     if (!ended) return;
     await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/**
- * Why the worker was not started the configured way: in the agent's log and in the op's
- * journal (written before the worker opens it), so whoever follows the op sees it too.
- */
-function launcherNotice(stateDir: string, opId: string, text: string): void {
-  process.stderr.write(`nixfleet-agent: ${text}\n`);
-  try {
-    const journal = JournalWriter.open(journalFile(stateDir, opId));
-    journal.append('info', text);
-    journal.close();
-  } catch {
-    /* the agent's log has it */
   }
 }
 

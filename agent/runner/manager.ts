@@ -1,8 +1,9 @@
 // Runs ops for the agent and the CLI alike. This file wires the jobs together; each lives in
-// its own file: accepting a start and taking the host lock (accept.ts), following workers
-// (watch.ts), cancel and confirm (control.ts), a worker that died without an end
-// (deadWorker.ts, recovery.ts), ops other processes start (foreignOps.ts), and what the
-// agent that sees an op end adds to its record (endRules.ts, with the op's own rules).
+// its own file: accepting a start and taking the host lock (accept.ts), starting its worker
+// (launch.ts), following workers (watch.ts), cancel and confirm (control.ts), a worker that
+// died without an end (deadWorker.ts, recovery.ts), ops other processes start
+// (foreignOps.ts), the standby worker (standby.ts), and what the agent that sees an op end
+// adds to its record (endRules.ts, with the op's own rules).
 import { EventEmitter } from 'node:events';
 import { FINAL_OP_STATES, type OpInfo } from '../../protocol';
 import type { AgentConfig } from '../config';
