@@ -31,8 +31,8 @@ interface Outcome {
  * What a standby worker does before it has an op (standbyProcess.ts): this module and the
  * op code are loaded by importing it; the Nix version is asked now, and asked again at the
  * op when the `nix` on PATH changed meanwhile (nix/info.ts). A Nix that cannot be asked is
- * reported by the op itself, as in a cold worker. Then a worker's first steps are rehearsed
- * on scratch files under `scratchDir` (warmUp.ts).
+ * reported by the op itself, as in a cold worker. Then a worker's steps around an op's
+ * commands are rehearsed on scratch files under `scratchDir` (warmUp.ts).
  */
 export async function preloadWorker(scratchDir: string): Promise<void> {
   await detectNix().catch(() => {});

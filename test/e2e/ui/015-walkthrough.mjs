@@ -47,8 +47,12 @@ export default [
       await waitDone([STEPS[3]], 'running Switch from its step must check "Your first switch"');
       if (await done(STEPS[4])) throw new Error('"Your first deploy" is checked before any deploy ran');
       // A step's button runs its command: "Show the Fleet view" (nixfleet.focus) on the hosts step.
-      // The walkthrough may still be scrolling to the step it advanced to: the title never holds still for Playwright's stability check.
-      await step(STEPS[1]).locator('.step-title').click({ force: true });
+      // The walkthrough may still be scrolling to the step it advanced to: the title never holds
+      // still for Playwright's stability check, and a click at its coordinates can land on
+      // whatever moved there (once the page's "back" link: the walkthrough list came back). The
+      // click goes to the step's element itself.
+      const openStep = (t) => step(t).locator('.step-title').dispatchEvent('click');
+      await openStep(STEPS[1]);
       const button = step(STEPS[1]).locator('.step-description-container .monaco-button, .step-description-container a', { hasText: 'Show the Fleet view' }).first();
       await button.waitFor({ timeout: 10_000 });
       await page.keyboard.press('Control+B'); // hide the sidebar: the button must bring the Fleet view back
@@ -58,7 +62,7 @@ export default [
 
       await ctx.shot('20-walkthrough');
       // "Add Host" from the walkthrough opens the Add Host prompts (closed again: nothing is written).
-      await step(STEPS[1]).locator('.step-title').click().catch(() => {});
+      await openStep(STEPS[1]);
       await step(STEPS[1]).locator('.step-description-container .monaco-button, .step-description-container a', { hasText: 'Add Host' }).first().click();
       await page.locator(sel.quickInputBox).waitFor({ timeout: 15_000 });
       const prompt = (await page.locator('.quick-input-widget').innerText()).replace(/\s+/g, ' ');
