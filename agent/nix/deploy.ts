@@ -71,9 +71,8 @@ async function deployCheckedOut(ctx: OpContext, opts: DeployOptions, before: Ret
   let after;
   let revision: string;
   if (config.switchMethod === 'direct') {
-    const built = await buildCheckout(ctx, { nixOptions: opts.nixOptions });
-    const storePath = built.storePath;
-    revision = built.revision;
+    let storePath: string;
+    ({ storePath, revision } = await buildCheckout(ctx, { nixOptions: opts.nixOptions }));
     after = await setProfile(ctx, storePath);
     ctx.log('info', `profile ${config.profile} is now generation ${after.generation}`);
     // Recorded before activation: the build is from this revision whether or not activation works.

@@ -77,7 +77,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
    * op.end, and its loading competes with no op.
    */
   replenishStandby(): void {
-    this.standby?.opEnded();
+    this.standby?.replenish();
   }
 
   /** An authenticated controller started an op: keep a standby ready for its next ones for a while (standbyWorker "auto"). */

@@ -80,11 +80,6 @@ export class StandbyWorker {
     this.replenish();
   }
 
-  /** An op ended: the next standby starts now, if one is wanted. */
-  opEnded(): void {
-    this.replenish();
-  }
-
   private armIdle(ms: number): void {
     this.idleTimer = setTimeout(() => this.idle(), ms);
     this.idleTimer.unref();

@@ -25,7 +25,7 @@ import { AGENT_VERSION } from '../version';
 
 const REHEARSAL_OP = 'standby-rehearsal';
 
-/** Rehearse a worker's first steps under `dir` (created, then removed); never throws: false when a step failed. */
+/** Rehearse a worker's steps under `dir` (created, then removed); never throws: false when a step failed. */
 export async function rehearseWorker(dir: string): Promise<boolean> {
   try {
     mkdirSync(dir, { mode: 0o700 });
@@ -35,8 +35,9 @@ export async function rehearseWorker(dir: string): Promise<boolean> {
   try {
     const config = parseConfig({ host: 'rehearsal', flake: dir, platform: 'nixos', stateDir: dir }, 'the standby rehearsal');
     createOpDir(dir, REHEARSAL_OP);
-    writeRequest(dir, REHEARSAL_OP, { kind: 'switch', params: opParams.switch.parse({}), client: { name: 'standby', auth: 'rehearsal' }, config });
-    const info: OpInfo = { id: REHEARSAL_OP, kind: 'switch', params: {}, state: 'running', client: { name: 'standby', auth: 'rehearsal' }, startedAt: new Date().toISOString(), lastSeq: 0, agentVersion: AGENT_VERSION };
+    const client = { name: 'standby', auth: 'rehearsal' };
+    writeRequest(dir, REHEARSAL_OP, { kind: 'switch', params: opParams.switch.parse({}), client, config });
+    const info: OpInfo = { id: REHEARSAL_OP, kind: 'switch', params: {}, state: 'running', client, startedAt: new Date().toISOString(), lastSeq: 0, agentVersion: AGENT_VERSION };
     writeOpInfo(dir, info);
     const me = selfIdentity();
     writeWorker(dir, REHEARSAL_OP, { pid: me.pid, startTime: me.startTime });

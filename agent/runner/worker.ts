@@ -87,7 +87,7 @@ export async function runWorker(stateDir: string, opId: string, recorded: () => 
     }
     if (cancelledEarly) {
       journal.append('info', `cancel requested before ${req.kind} ${opId} started: nothing ran`);
-      throw new OpError(`${req.kind} was cancelled on host ${req.config.host} before it started; nothing ran`);
+      throw abort.signal.reason; // ends the op as any cancelled one (failure() below)
     }
     const where = process.env.NIXFLEET_OP_UNIT ? `, in systemd unit ${process.env.NIXFLEET_OP_UNIT}` : '';
     journal.append('info', `${req.kind} ${opId} on ${req.config.host} started by ${describeClient(req.client)} (agent ${AGENT_VERSION}${where})`);

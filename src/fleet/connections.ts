@@ -249,8 +249,7 @@ export class Connections {
 
   dispose(): void {
     this.disposed = true;
-    clearTimeout(this.headStartTimer);
-    for (const w of this.rowWaiters.splice(0)) w();
+    this.endHeadStart(); // releases firstRow()'s waiters; opens nothing once disposed
     for (const rec of this.registry.all()) this.close(rec);
   }
 }
