@@ -1,5 +1,7 @@
 // Every external command the agent runs goes through here: an argv array (never a
 // shell string), output split into lines as it arrives, cancellation by AbortSignal.
+import { realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { execa } from 'execa';
 import { formatArgv, MAX_LINE_CHARS, type BuildProgress, type OutputStream } from '../protocol';
 
@@ -162,4 +164,25 @@ export async function runCommand(argv: readonly string[], sink: LineSink, opts: 
     throw new CommandError(argv, exitCode, stderrTail, `exited with code ${exitCode}`);
   }
   return { exitCode, stdout, stderrTail };
+}
+
+/**
+ * The program a command `name` run now would start: the first executable `name` on PATH,
+ * as the file it resolves to, with an identity that changes when that file is replaced (a
+ * new store path, an upgrade in place). For answers a process asks a program once and
+ * reuses while the program is the same (nix/info.ts, git/configKey.ts). Undefined when
+ * there is none.
+ */
+export function programOnPath(name: string, env: NodeJS.ProcessEnv = process.env): { file: string; identity: string } | undefined {
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    try {
+      const file = realpathSync(path.join(dir, name));
+      const st = statSync(file);
+      if (st.isFile() && (st.mode & 0o111) !== 0) return { file, identity: `${file} ${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` };
+    } catch {
+      /* not in this directory */
+    }
+  }
+  return undefined;
 }

@@ -8,6 +8,7 @@ import { userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { simpleGit, type SimpleGit } from 'simple-git';
+import { gitConfigKey } from './configKey';
 
 const execFileP = promisify(execFile);
 
@@ -38,16 +39,32 @@ export function batchSshCommand(configured: string | undefined): string {
   return path.basename(first) === 'ssh' ? `${base} ${GIT_SSH_OPTIONS}` : base;
 }
 
-/** core.sshCommand as git would read it in `dir` (repository, global and system config). */
+/** git's answers for core.sshCommand by checkout, with the key (configKey.ts) they were given under. */
+const asked = new Map<string, { key: string; value: string | undefined }>();
+
+/**
+ * core.sshCommand as git would read it in `dir` (repository, global and system config).
+ * Asked once, and again whenever anything git reads for it changed (configKey.ts): a
+ * standby worker asks before its op, so the op's commands need not wait for a git process.
+ */
 export async function configuredSshCommand(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   if (env.GIT_SSH_COMMAND?.trim()) return env.GIT_SSH_COMMAND;
+  // Taken before git runs: a file changed while it runs makes the next call ask again.
+  const key = gitConfigKey(dir);
+  const known = asked.get(dir);
+  if (key !== undefined && known?.key === key) return known.value;
+  let value: string | undefined;
   try {
     const { stdout } = await execFileP('git', ['config', '--get', 'core.sshCommand'], { cwd: dir, timeout: 10_000 });
-    return stdout.trim() || undefined;
-  } catch {
-    // Exit 1: not set. A broken repository shows up in the git command that follows.
-    return undefined;
+    value = stdout.trim() || undefined;
+  } catch (err) {
+    // Exit 1: not set. Anything else (a broken repository, a git that could not run) is not
+    // remembered; it shows up in the git command that follows.
+    if ((err as { code?: unknown }).code !== 1) return undefined;
   }
+  if (key !== undefined) asked.set(dir, { key, value });
+  else asked.delete(dir);
+  return value;
 }
 
 /** process.env for git: no prompts, no editor, no ambient GIT_* redirection. */

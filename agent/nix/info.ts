@@ -1,7 +1,5 @@
 // The installed Nix, asked once per installed binary (see version.ts for what it decides).
-import { realpathSync, statSync } from 'node:fs';
-import path from 'node:path';
-import { runCommand } from '../exec';
+import { programOnPath, runCommand } from '../exec';
 import type { NixInfo } from '../ops/types';
 import { nixInfoFor, parseNixVersion } from './version';
 
@@ -10,23 +8,12 @@ export { compareVersions, nixInfoFor, parseNixVersion } from './version';
 let cached: { binary: string; info: Promise<NixInfo> } | undefined;
 
 /**
- * The `nix` a command run now would start: the first executable `nix` on PATH, as the
- * file it resolves to with its identity. A standby worker asks Nix's version long before
- * its op; an upgrade of Nix (a new store path, a replaced file) changes this, so the
- * answer is asked again rather than trusted for some time. Undefined when there is none.
+ * The `nix` a command run now would start, as its file and identity. A standby worker asks
+ * Nix's version long before its op; an upgrade of Nix (a new store path, a replaced file)
+ * changes this, so the answer is asked again rather than trusted for some time.
  */
 export function nixBinary(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    try {
-      const real = realpathSync(path.join(dir, 'nix'));
-      const st = statSync(real);
-      if (st.isFile() && (st.mode & 0o111) !== 0) return `${real} ${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
-    } catch {
-      /* not in this directory */
-    }
-  }
-  return undefined;
+  return programOnPath('nix', env)?.identity;
 }
 
 /** The installed Nix: asked once, and again whenever the `nix` on PATH is another file. */

@@ -1,13 +1,13 @@
 // Checks shared by several ops, run in `validate` so a refused op changes nothing.
 import type { OpContext } from './types';
 import { OpError } from './types';
-import { readMetadata, StateError } from '../state/metadata';
+import { readMetadataCached, StateError } from '../state/metadata';
 import { TOOL_PLATFORMS } from '../nix/rebuildTool';
 
 /** The state file must be readable before an op that will write to it starts. */
 export function requireReadableState(ctx: OpContext): void {
   try {
-    readMetadata(ctx.config.stateDir);
+    readMetadataCached(ctx.config.stateDir);
   } catch (err) {
     if (err instanceof StateError) throw new OpError(`host ${ctx.config.host}: ${err.message}`);
     throw err;

@@ -111,7 +111,7 @@ export class StandbyWorker {
       mkdirSync(standbyRoot(stateDir), { recursive: true, mode: 0o700 });
       mkdirSync(dir, { mode: 0o700 });
       const me = selfIdentity();
-      writeOwner(dir, { pid: me.pid, startTime: me.startTime, version: AGENT_VERSION });
+      writeOwner(dir, { pid: me.pid, startTime: me.startTime, version: AGENT_VERSION, flake: this.config.flake });
       argv = [...agentCommand(), 'standby', '--state-dir', stateDir, '--standby', id];
     } catch (err) {
       this.log(`cannot start a standby worker in ${dir} (${(err as Error).message}); ops start their worker cold`);

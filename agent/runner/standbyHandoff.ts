@@ -28,8 +28,8 @@ export function standbyDir(stateDir: string, id: string): string {
 /** The systemd unit a standby runs in under systemd-run; it keeps it when it becomes an op's worker. */
 export const standbyUnit = (id: string) => `nixfleet-standby-${id}`;
 
-/** Written by the agent before it starts the standby: whose standby it is. */
-const ownerSchema = z.object({ pid: z.number().int().positive(), startTime: z.string().optional(), version: z.string() });
+/** Written by the agent before it starts the standby: whose standby it is, and the checkout its ops build (for what the standby asks ahead). */
+const ownerSchema = z.object({ pid: z.number().int().positive(), startTime: z.string().optional(), version: z.string(), flake: z.string().optional() });
 export type StandbyOwner = z.infer<typeof ownerSchema>;
 
 /** Written by the standby once loaded and ready for an op (its SIGUSR2 handler is in place). */

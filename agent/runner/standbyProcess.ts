@@ -56,7 +56,7 @@ export async function runStandby(stateDir: string, id: string): Promise<number> 
   const timer = setInterval(check, STANDBY_CHECK_MS);
   // Load what an op's worker runs, and what it would ask first, before any op is waiting.
   const { preloadWorker } = await import('./worker');
-  await preloadWorker(path.join(dir, 'rehearsal'));
+  await preloadWorker(path.join(dir, 'rehearsal'), { stateDir, flake: owner.flake });
   process.on('SIGUSR2', check);
   // The timer may have claimed an op while it loaded (it then runs it, and removed the
   // directory), or it was told to stop: nothing more to say then.

@@ -8,7 +8,7 @@ import { CommandError, runCommand } from '../exec';
 import { actsOnHost, OpError, type OpContext, type OpDefinition, type NixInfo } from '../ops/types';
 import { executeOp, registry, requireOp } from '../ops/registry';
 import { detectNix } from '../nix/info';
-import { remoteToolEnv } from '../git/env';
+import { configuredSshCommand, remoteToolEnv } from '../git/env';
 import { JournalWriter } from '../journal/writer';
 import { confirmFile, journalFile } from '../journal/paths';
 import { readOpInfo, writeOpInfo } from '../journal/opStore';
@@ -19,6 +19,7 @@ import { selfIdentity } from './process';
 import { cancelRequested } from './control';
 import { clearActivation, readActivation } from '../state/activation';
 import { rehearseWorker } from './warmUp';
+import { readMetadataCached } from '../state/metadata';
 
 
 interface Outcome {
@@ -29,14 +30,22 @@ interface Outcome {
 
 /**
  * What a standby worker does before it has an op (standbyProcess.ts): this module and the
- * op code are loaded by importing it; the Nix version is asked now, and asked again at the
- * op when the `nix` on PATH changed meanwhile (nix/info.ts). A Nix that cannot be asked is
- * reported by the op itself, as in a cold worker. Then a worker's steps around an op's
- * commands are rehearsed on scratch files under `scratchDir` (warmUp.ts).
+ * op code are loaded by importing it; the Nix version, git's core.sshCommand in the
+ * checkout its ops build (`ahead.flake`) and the state directory's metadata are asked and
+ * read now, and again at the op when what they depend on changed meanwhile (nix/info.ts,
+ * git/configKey.ts, state/metadata.ts). What cannot be asked or read is reported by the op
+ * itself, as in a cold worker. Then a worker's steps around an op's commands are rehearsed
+ * on scratch files under `scratchDir` (warmUp.ts).
  */
-export async function preloadWorker(scratchDir: string): Promise<void> {
-  await detectNix().catch(() => {});
+export async function preloadWorker(scratchDir: string, ahead: { stateDir: string; flake?: string }): Promise<void> {
+  await Promise.all([detectNix().catch(() => {}), ahead.flake !== undefined ? configuredSshCommand(ahead.flake) : undefined]);
   await rehearseWorker(scratchDir);
+  // After the rehearsal, whose own metadata file would take the cache's place.
+  try {
+    readMetadataCached(ahead.stateDir);
+  } catch {
+    /* the op's validation says what is wrong with it */
+  }
 }
 
 /** Run op `opId` to completion; resolves with the process exit code. `recorded` runs once worker.json names this process. */
@@ -54,8 +63,9 @@ export async function runWorker(stateDir: string, opId: string, recorded: () => 
   nixInfo.catch(() => {});
   // Every program the op runs must not prompt either: nix fetching a git+ssh flake input
   // during a build or self-update, the rebuild tools, nh. (The agent's own git calls set
-  // the same in agent/git/env.ts.) Looked up (a git process) while the op sets up; every
-  // command the op runs waits for it (makeContext's run).
+  // the same in agent/git/env.ts.) A standby asked git ahead and only checks nothing changed
+  // since; a cold worker asks git while the op sets up. Every command the op runs waits for
+  // the answer (makeContext's run).
   const toolEnv = remoteToolEnv(req.config.flake).then((env) => {
     Object.assign(process.env, env);
   });

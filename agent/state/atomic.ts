@@ -1,7 +1,7 @@
 // State files are replaced whole (temp file, fsync, rename, fsync of the directory): a
 // reader, or an agent restarted after kill -9 or a power cut, sees the old contents or the
 // new, never half of either. The one way the agent replaces a file.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 
 import { CREATE_NEW } from './noFollow';
@@ -16,18 +16,21 @@ export interface AtomicWriteOptions {
 
 /**
  * Replace `file` with `text`. The directory must exist: creating it here would bring back
- * an op directory another process just moved aside.
+ * an op directory another process just moved aside. Returns the written file's identity
+ * (the rename keeps it), for a cache of what this process wrote (state/metadata.ts).
  */
-export function writeFileAtomicSync(file: string, text: string, { mode = 0o600, durable = true }: AtomicWriteOptions = {}): void {
+export function writeFileAtomicSync(file: string, text: string, { mode = 0o600, durable = true }: AtomicWriteOptions = {}): BigIntStats {
   // The temp name is guessable, so it is created O_EXCL|O_NOFOLLOW: a planted symlink fails
   // the write instead of redirecting it.
   const tmp = `${file}.tmp-${process.pid}-${++counter}`;
   const fd = openSync(tmp, CREATE_NEW, mode);
+  let written: BigIntStats;
   try {
     try {
       const data = Buffer.from(text, 'utf8');
       for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
       if (durable) fsyncSync(fd);
+      written = fstatSync(fd, { bigint: true });
     } finally {
       closeSync(fd);
     }
@@ -36,7 +39,7 @@ export function writeFileAtomicSync(file: string, text: string, { mode = 0o600, 
     rmSync(tmp, { force: true });
     throw err;
   }
-  if (!durable) return;
+  if (!durable) return written;
   // The rename itself must reach the disk too, or a crash could bring back the old file.
   try {
     const dirFd = openSync(path.dirname(file), 'r');
@@ -48,11 +51,12 @@ export function writeFileAtomicSync(file: string, text: string, { mode = 0o600, 
   } catch {
     // Some file systems refuse fsync on a directory; the rename is still atomic.
   }
+  return written;
 }
 
 /** Replace `file` with `value` as indented JSON. */
-export function writeJsonAtomicSync(file: string, value: unknown, opts: AtomicWriteOptions = {}): void {
-  writeFileAtomicSync(file, JSON.stringify(value, null, 2) + '\n', opts);
+export function writeJsonAtomicSync(file: string, value: unknown, opts: AtomicWriteOptions = {}): BigIntStats {
+  return writeFileAtomicSync(file, JSON.stringify(value, null, 2) + '\n', opts);
 }
 
 /** Read and parse a JSON state file; undefined when it does not exist. */

@@ -1,7 +1,7 @@
 // What the agent knows about generations beyond the profile links: the git revision each
 // store path was built from, and the health-check outcome recorded for each generation.
 // One small JSON file under stateDir, replaced atomically and validated on every read.
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { checkOutcome } from '../../protocol';
@@ -74,15 +74,20 @@ const NO_METADATA: Metadata = empty();
 
 let lastRead: { file: string; key: string; meta: Metadata } | undefined;
 
+const fileKey = (st: BigIntStats) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+
 /**
- * readMetadata for readers that do not modify the result, reusing the last parse while the
- * file is the same (it is only ever replaced by rename, which gives it a new inode).
+ * readMetadata for readers that do not modify the result, reusing the last parse (or the
+ * last write) of this process while the file is the same (it is only ever replaced by
+ * rename, which gives it a new inode). Validating a long-lived host's record costs ~12 ms
+ * at 5000 entries; an op reads it at its start and updates it twice, and a standby worker
+ * reads it before its op (worker.ts preloadWorker), so an op parses it at most once.
  */
 export function readMetadataCached(stateDir: string): Metadata {
   const file = metadataPath(stateDir);
   const st = statSync(file, { throwIfNoEntry: false, bigint: true });
   if (!st) return NO_METADATA;
-  const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+  const key = fileKey(st);
   if (lastRead && lastRead.file === file && lastRead.key === key) return lastRead.meta;
   const meta = readMetadata(stateDir);
   lastRead = { file, key, meta };
@@ -106,11 +111,13 @@ function prune(m: Metadata): void {
 }
 
 function update(stateDir: string, change: (m: Metadata) => void): void {
-  const m = readMetadata(stateDir);
+  const m = structuredClone(readMetadataCached(stateDir));
   change(m);
   prune(m);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  writeJsonAtomicSync(metadataPath(stateDir), m);
+  const file = metadataPath(stateDir);
+  // What was written is what a parse of the file would give: the next read needs none.
+  lastRead = { file, key: fileKey(writeJsonAtomicSync(file, m)), meta: m };
 }
 
 export function recordRevision(stateDir: string, storePath: string, revision: string, at = new Date()): void {

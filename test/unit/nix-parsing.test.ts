@@ -1,6 +1,6 @@
 // Parsing and argv construction in the Nix layer, without running Nix.
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -212,6 +212,31 @@ test('the metadata file keeps at most MAX_RECORDS of each kind, dropping the old
     assert.equal(Object.keys(m.checks).length, MAX_RECORDS);
     assert.equal(m.checks['1'], undefined);
     assert.equal(m.checks[String(MAX_RECORDS + 1)]?.outcome.passed, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('metadata updates start from what this process last read or wrote, and from the file again once another process replaced it', async () => {
+  const { metadataPath, readMetadataCached } = await import('../../agent/state/metadata');
+  const { StateError } = await import('../../agent/state/metadata');
+  const dir = mkdtempSync(path.join(tmpdir(), 'nixfleet-unit-'));
+  try {
+    recordRevision(dir, '/nix/store/a', 'a'.repeat(40));
+    assert.equal(readMetadataCached(dir).revisions['/nix/store/a']?.revision, 'a'.repeat(40));
+    // Another process (an older worker, a repair by hand) replaces the file by rename.
+    const theirs = { version: 1, revisions: { '/nix/store/b': { revision: 'b'.repeat(40), recordedAt: new Date().toISOString() } }, checks: {} };
+    writeFileSync(metadataPath(dir) + '.theirs', JSON.stringify(theirs));
+    renameSync(metadataPath(dir) + '.theirs', metadataPath(dir));
+    recordChecks(dir, 1, '/nix/store/b', { passed: true, at: new Date().toISOString() });
+    const m = readMetadata(dir);
+    assert.deepEqual(Object.keys(m.revisions), ['/nix/store/b'], 'their record, not the one this process remembered');
+    assert.equal(m.checks['1']?.storePath, '/nix/store/b');
+    // What was remembered is never handed out for a file that changed since: a damaged one is reported.
+    writeFileSync(metadataPath(dir) + '.bad', '{"version": 1, "revisions": [');
+    renameSync(metadataPath(dir) + '.bad', metadataPath(dir));
+    assert.throws(() => readMetadataCached(dir), StateError);
+    assert.throws(() => recordRevision(dir, '/nix/store/c', 'c'.repeat(40)), StateError);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

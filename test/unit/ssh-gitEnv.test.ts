@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -47,4 +47,65 @@ test('batchSshCommand: appends BatchMode and ConnectTimeout to ssh once, leaves 
   const once = batchSshCommand('ssh -i /k/id');
   assert.equal(batchSshCommand(once), once);
   assert.equal(batchSshCommand('plink -batch'), 'plink -batch');
+});
+
+test('core.sshCommand is asked of git once while nothing git reads for it changed, and again when anything did', async () => {
+  const { gitConfigKey } = await import('../../agent/git/configKey');
+  const root = mkdtempSync(path.join(tmpdir(), 'nixfleet-gitkey-'));
+  const saved = { ...process.env };
+  try {
+    // A recording git on PATH (a test double around the real one): each call is a line in `calls`.
+    const bin = path.join(root, 'bin');
+    const calls = path.join(root, 'calls');
+    const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+    mkdirSync(bin);
+    const writeDouble = (extra = '') => writeFileSync(path.join(bin, 'git'), `#!/bin/sh\n${extra}echo "$*" >> '${calls}'\nexec '${realGit}' "$@"\n`, { mode: 0o755 });
+    writeDouble();
+    const home = path.join(root, 'home');
+    mkdirSync(home);
+    const repo = path.join(root, 'repo');
+    execFileSync(realGit, ['init', '-q', repo]);
+    Object.assign(process.env, { PATH: `${bin}:${saved.PATH}`, HOME: home, GIT_SSH_COMMAND: '' });
+    delete process.env.XDG_CONFIG_HOME;
+    const asked = () => (existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n').length : 0);
+    const ask = () => configuredSshCommand(repo, { ...process.env, GIT_SSH_COMMAND: '' });
+
+    assert.equal(await ask(), undefined);
+    assert.equal(await ask(), undefined);
+    assert.equal(asked(), 1, 'the second look-up reused the first answer');
+    execFileSync(realGit, ['config', 'core.sshCommand', 'ssh -i /k/repo'], { cwd: repo });
+    assert.equal(await ask(), 'ssh -i /k/repo', "the repository's config changed");
+    assert.equal(asked(), 2);
+    writeFileSync(path.join(home, '.gitconfig'), '[user]\n\tname = someone\n');
+    assert.equal(await ask(), 'ssh -i /k/repo');
+    assert.equal(asked(), 3, 'a new global file is read again');
+    mkdirSync(path.join(home, '.config', 'git'), { recursive: true });
+    writeFileSync(path.join(home, '.config', 'git', 'config'), '[core]\n\tpager = less\n');
+    await ask();
+    assert.equal(asked(), 4, 'the XDG global file too');
+    writeDouble(': another build of git\n');
+    await ask();
+    assert.equal(asked(), 5, 'another git on PATH is asked');
+    await ask();
+    assert.equal(asked(), 5);
+    // An include names a file the key cannot follow: git is asked every time.
+    writeFileSync(path.join(home, '.gitconfig'), `[include]\n\tpath = ${path.join(home, 'more')}\n`);
+    writeFileSync(path.join(home, 'more'), '[core]\n\tsshCommand = ssh -i /k/included\n');
+    execFileSync(realGit, ['config', '--unset', 'core.sshCommand'], { cwd: repo });
+    assert.equal(await ask(), 'ssh -i /k/included');
+    writeFileSync(path.join(home, 'more'), '[core]\n\tsshCommand = ssh -i /k/changed\n');
+    assert.equal(await ask(), 'ssh -i /k/changed');
+    assert.equal(asked(), 7);
+    assert.equal(gitConfigKey(repo), undefined);
+    // So is a directory below the repository's top, or one that is none.
+    rmSync(path.join(home, '.gitconfig'));
+    mkdirSync(path.join(repo, 'hosts'));
+    assert.equal(gitConfigKey(path.join(repo, 'hosts')), undefined);
+    assert.equal(gitConfigKey(home), undefined);
+    assert.notEqual(gitConfigKey(repo), undefined);
+  } finally {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+    rmSync(root, { recursive: true, force: true });
+  }
 });
