@@ -125,9 +125,31 @@ function generationOfName(name: string, prefix: string): number | undefined {
   return Number(digits);
 }
 
-/** The generation the profile points at now, or undefined for an empty profile. */
+/**
+ * The generation the profile points at now, or undefined for an empty profile: readProfile's
+ * answer for its current link, from that link alone. A switch asks it three times, and a
+ * host that never collects garbage keeps hundreds of generations (~0.3 ms per 25 to read).
+ */
 export function currentGeneration(profile: string): ProfileLink | undefined {
-  const state = readProfile(profile);
-  return state.links.find((l) => l.generation === state.current);
+  const dir = path.dirname(profile);
+  let name: string;
+  try {
+    name = readlinkSync(profile).split('/').pop()!;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const generation = generationOfName(name, path.basename(profile) + '-');
+  if (generation === undefined) return undefined;
+  const full = dir + '/' + name;
+  try {
+    const target = readlinkSync(full);
+    const mtimeMs = lstatSync(full).mtimeMs;
+    return { generation, target: target.startsWith('/') ? target : path.resolve(dir, target), mtimeMs, createdAt: new Date(mtimeMs).toISOString() };
+  } catch (err) {
+    // Deleted meanwhile (a concurrent nix-collect-garbage), or not a link: as readProfile skips it.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
+    throw err;
+  }
 }
 

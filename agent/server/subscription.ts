@@ -94,17 +94,23 @@ export class Subscription {
       const read = await readOutputFrame(this.fh, this.offset, this.lastSeq, this.prefix);
       if (this.closed) return;
       if (read.nextOffset === this.offset) {
-        if (endKnown) {
-          this.sink.sendEvent({ type: 'op.end', op: { ...endKnown, lastSeq: Math.max(endKnown.lastSeq, this.lastSeq) } });
-          this.close();
-          this.onDone();
-        }
+        if (endKnown) this.sendEnd(endKnown);
         return;
       }
       this.offset = read.nextOffset;
       this.lastSeq = read.lastSeq;
       if (read.frame) this.sink.sendRaw(read.frame);
+      // The end was known before this read and it read to the journal's end: no line can
+      // follow (the worker closed its journal before its final record), so op.end goes now
+      // rather than after one more read that finds nothing.
+      if (endKnown && read.atEnd) return this.sendEnd(endKnown);
     }
+  }
+
+  private sendEnd(info: OpInfo): void {
+    this.sink.sendEvent({ type: 'op.end', op: { ...info, lastSeq: Math.max(info.lastSeq, this.lastSeq) } });
+    this.close();
+    this.onDone();
   }
 
   close(): void {

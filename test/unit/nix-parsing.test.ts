@@ -242,6 +242,42 @@ test('metadata updates start from what this process last read or wrote, and from
   }
 });
 
+test('currentGeneration reads the current link alone and answers as the whole profile read does', async () => {
+  const { currentGeneration } = await import('../../agent/nix/profile');
+  const dir = mkdtempSync(path.join(tmpdir(), 'nixfleet-unit-'));
+  const profile = path.join(dir, 'system');
+  const fromWhole = () => {
+    const s = readProfile(profile);
+    return s.links.find((l) => l.generation === s.current);
+  };
+  const same = (why: string) => assert.deepEqual(currentGeneration(profile), fromWhole(), why);
+  try {
+    same('no profile yet');
+    assert.equal(currentGeneration(profile), undefined);
+    for (let g = 1; g <= 30; g++) symlinkSync(`/nix/store/${String(g).padStart(32, '0')}-nixos-system-h1`, path.join(dir, `system-${g}-link`));
+    symlinkSync('system-29-link', profile);
+    same('a relative current link');
+    assert.equal(currentGeneration(profile)?.generation, 29);
+    assert.equal(currentGeneration(profile)?.target, `/nix/store/${String(29).padStart(32, '0')}-nixos-system-h1`);
+    rmSync(profile);
+    symlinkSync(path.join(dir, 'system-30-link'), profile);
+    same('an absolute current link');
+    rmSync(path.join(dir, 'system-30-link'));
+    same('the current generation was collected');
+    assert.equal(currentGeneration(profile), undefined);
+    rmSync(profile);
+    symlinkSync('elsewhere', profile);
+    same('a profile that names no generation');
+    rmSync(profile);
+    symlinkSync('system-7-link', profile);
+    rmSync(path.join(dir, 'system-7-link'));
+    symlinkSync('../relative-target', path.join(dir, 'system-7-link'));
+    same('a generation link with a relative target');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('parsePorcelainV2: HEAD and tracked changes from git status --porcelain=v2', async () => {
   const { parsePorcelainV2 } = await import('../../agent/git/sync');
   const sha = 'a'.repeat(40);
