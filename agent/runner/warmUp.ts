@@ -20,7 +20,7 @@ import { claimLock, releaseLock } from './lock';
 import { auditOp } from '../journal/audit';
 import { currentGeneration } from '../nix/profile';
 import { activationStep, clearActivation, profileChangeStarts, readActivation } from '../state/activation';
-import { recordChecks, recordRevision } from '../state/metadata';
+import { recordChecks, recordRevision, syncMetadata } from '../state/metadata';
 import { AGENT_VERSION } from '../version';
 
 const REHEARSAL_OP = 'standby-rehearsal';
@@ -52,6 +52,7 @@ export async function rehearseWorker(dir: string): Promise<boolean> {
     for (const phase of ['profile-set', 'activating', 'activated'] as const) activationStep(dir, REHEARSAL_OP, phase, to);
     recordRevision(dir, to.target, '0'.repeat(40));
     recordChecks(dir, to.generation, to.target, { passed: true, at: new Date().toISOString() });
+    syncMetadata();
     journal.close();
     const final: OpInfo = { ...info, state: 'succeeded', endedAt: new Date().toISOString(), exit: 0, result: { generationAfter: 1 } };
     writeOpInfo(dir, final);

@@ -19,7 +19,7 @@ import { selfIdentity } from './process';
 import { cancelRequested } from './control';
 import { clearActivation, readActivation } from '../state/activation';
 import { rehearseWorker } from './warmUp';
-import { readMetadataCached } from '../state/metadata';
+import { metadataPath, readMetadataCached, syncMetadata } from '../state/metadata';
 
 
 interface Outcome {
@@ -108,6 +108,14 @@ export async function runWorker(stateDir: string, opId: string, recorded: () => 
     outcome = { state: 'succeeded', result: { ...result } };
   } catch (err) {
     outcome = failure(err, req, abort.signal.aborted);
+  }
+  // What the op recorded (a revision, a check outcome; state/metadata.ts) is made durable
+  // before its end is: once at the end rather than at each record.
+  try {
+    syncMetadata();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    outcome = { ...outcome, state: 'failed', error: `host ${req.config.host}: what ${req.kind} ${opId} recorded in ${metadataPath(stateDir)} cannot be written to disk (${code}); check the disk, then look at the host's generations` };
   }
   outcome.result.agentVersionBefore ??= AGENT_VERSION;
   journal.append('info', summary(req.kind, opId, req.config.host, outcome));

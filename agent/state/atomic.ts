@@ -70,3 +70,28 @@ export function readJsonSync(file: string): unknown {
   }
   return JSON.parse(text);
 }
+
+/**
+ * Make files written with `durable: false` durable now: each file's data, then the entry
+ * of each distinct directory. A file removed since is skipped: there is nothing of it to
+ * keep.
+ */
+export function syncFiles(files: readonly string[]): void {
+  for (const target of [...new Set(files), ...new Set(files.map((f) => path.dirname(f)))]) {
+    let fd: number;
+    try {
+      fd = openSync(target, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    try {
+      fsyncSync(fd);
+    } catch (err) {
+      // Some file systems refuse fsync on a directory; the rename is still atomic.
+      if (!fstatSync(fd).isDirectory()) throw err;
+    } finally {
+      closeSync(fd);
+    }
+  }
+}

@@ -1,6 +1,6 @@
 // Parsing and argv construction in the Nix layer, without running Nix.
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -275,6 +275,27 @@ test('currentGeneration reads the current link alone and answers as the whole pr
     same('a generation link with a relative target');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('metadata recorded during an op is made durable once, at its end, even when its directory went meanwhile', async () => {
+  const { metadataPath, syncMetadata } = await import('../../agent/state/metadata');
+  const dir = mkdtempSync(path.join(tmpdir(), 'nixfleet-unit-'));
+  const gone = mkdtempSync(path.join(tmpdir(), 'nixfleet-unit-'));
+  try {
+    recordRevision(dir, '/nix/store/a', 'a'.repeat(40));
+    recordChecks(dir, 1, '/nix/store/a', { passed: true, at: new Date().toISOString() });
+    recordRevision(gone, '/nix/store/b', 'b'.repeat(40));
+    rmSync(gone, { recursive: true }); // a standby's rehearsal directory, removed after it
+    syncMetadata();
+    syncMetadata(); // nothing left to sync
+    const m = readMetadata(dir);
+    assert.equal(m.revisions['/nix/store/a']?.revision, 'a'.repeat(40));
+    assert.equal(m.checks['1']?.outcome.passed, true);
+    assert.ok(statSync(metadataPath(dir)).isFile());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(gone, { recursive: true, force: true });
   }
 });
 
