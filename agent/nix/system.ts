@@ -1,7 +1,8 @@
 // The Nix steps of a switch, each one named as deploy-rs names its phases: build the
 // host's system, set the profile, activate, and switch back when activation fails.
 import { formatArgv, type OpResult } from '../../protocol';
-import type { OpContext } from '../ops/types';
+import type { Command, OpContext } from '../ops/types';
+import type { AgentConfig } from '../config';
 import { OpError } from '../ops/types';
 import { CommandError } from '../exec';
 import { activationCommands, systemAttr } from './platform';
@@ -79,15 +80,27 @@ export function commandFailure(ctx: NixContext, what: string, err: unknown, advi
   return new OpError(`host ${ctx.config.host}: ${what} failed (${reason}); ${advice}`, failingLineOf(err));
 }
 
-/** nix build of the host's system attribute; returns its store path. */
-export async function buildSystem(ctx: NixContext, opts: { nixOptions?: string[]; ref?: string; signal?: AbortSignal } = {}): Promise<string> {
-  const installable = `${opts.ref ?? flakeRef(ctx.config.flake)}#${systemAttr(ctx.config.platform, ctx.config.host)}`;
+/**
+ * The nix build of the host's system attribute, as buildSystem runs it; an op whose first
+ * command it is names it as its firstCommand (ops/types.ts) with the same arguments.
+ */
+export function systemBuildCommand(config: Pick<AgentConfig, 'flake' | 'platform' | 'host'>, opts: { nixOptions?: string[]; ref?: string } = {}): Command {
+  const installable = `${opts.ref ?? flakeRef(config.flake)}#${systemAttr(config.platform, config.host)}`;
   // Build logs go to the op's journal (stderr), so a failed or slow build can be followed;
   // Nix's machine-readable log also gives the derivations built / to build on the way.
   // --print-build-logs sets a log format of its own: --log-format must come after it.
-  const argv = ['nix', 'build', '--json', '--no-link', ...(opts.nixOptions ?? []), '--print-build-logs', ...NIX_JSON_LOG, installable];
+  return {
+    argv: ['nix', 'build', '--json', '--no-link', ...(opts.nixOptions ?? []), '--print-build-logs', ...NIX_JSON_LOG, installable],
+    opts: { capture: true, quietStdout: true, decodeStderr: new NixLogDecoder().decode },
+  };
+}
+
+/** nix build of the host's system attribute; returns its store path. */
+export async function buildSystem(ctx: NixContext, opts: { nixOptions?: string[]; ref?: string; signal?: AbortSignal } = {}): Promise<string> {
+  const { argv, opts: runOpts } = systemBuildCommand(ctx.config, opts);
+  const installable = argv[argv.length - 1]!;
   try {
-    const r = await ctx.run(argv, { capture: true, quietStdout: true, decodeStderr: new NixLogDecoder().decode, ...(opts.signal ? { signal: opts.signal } : {}) });
+    const r = await ctx.run(argv, { ...runOpts, ...(opts.signal ? { signal: opts.signal } : {}) });
     const out = parseBuildJson(r.stdout);
     ctx.log('info', `built ${out}`);
     return out;

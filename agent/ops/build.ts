@@ -8,7 +8,7 @@ import { givenFlags, REV_FLAG } from './cliFlags';
 import { resolveRevision } from '../git/sync';
 import { buildCheckout, gitContext } from '../nix/deploy';
 import { currentGeneration } from '../nix/profile';
-import { buildSystem, closureDiff, flakeRef } from '../nix/system';
+import { buildSystem, closureDiff, flakeRef, systemBuildCommand } from '../nix/system';
 import { planSwitch } from '../nix/plan';
 import { formatBytes, type BuildResult } from '../../protocol';
 import { existsSync } from 'node:fs';
@@ -26,6 +26,8 @@ export const buildOp: OpDefinition<'build'> = {
     flags: { rev: REV_FLAG },
     toParams: (f) => givenFlags({ rev: f.rev }),
   },
+  // buildCheckout's build, when no revision is asked for.
+  firstCommand: (config, params) => (params.rev === undefined ? systemBuildCommand(config) : undefined),
   async run(ctx, params) {
     const { config } = ctx;
     let revision: string;

@@ -3,7 +3,7 @@
 import { opParams, opResults } from '../../protocol';
 import { givenFlags, REV_FLAG } from './cliFlags';
 import { checkAndRecord, deployConfiguration } from '../nix/deploy';
-import { FORCE_OPTIONS, FROM_SOURCE_OPTIONS } from '../nix/system';
+import { FORCE_OPTIONS, FROM_SOURCE_OPTIONS, systemBuildCommand } from '../nix/system';
 import { requireReadableState, requireSwitchMethod } from './common';
 import type { OpDefinition } from './types';
 
@@ -28,6 +28,9 @@ export const forceRebuildOp: OpDefinition<'force-rebuild'> = {
     requireSwitchMethod(ctx);
     requireReadableState(ctx);
   },
+  // deployConfiguration's build, unless it checks out a revision or a rebuild tool builds.
+  firstCommand: (config, params) =>
+    params.rev === undefined && config.switchMethod === 'direct' ? systemBuildCommand(config, { nixOptions: forceRebuildOptions(params.fromSource) }) : undefined,
   async run(ctx, params) {
     const result = await deployConfiguration(ctx, { rev: params.rev, nixOptions: forceRebuildOptions(params.fromSource) });
     return { ...result, agentVersionBefore: ctx.agentVersion, fromSource: params.fromSource === true };

@@ -3,6 +3,7 @@
 import { opParams, opResults } from '../../protocol';
 import { givenFlags, REV_FLAG } from './cliFlags';
 import { checkAndRecord, deployConfiguration } from '../nix/deploy';
+import { systemBuildCommand } from '../nix/system';
 import { requireReadableState, requireSwitchMethod } from './common';
 import type { OpDefinition } from './types';
 
@@ -23,6 +24,8 @@ export const switchOp: OpDefinition<'switch'> = {
     requireSwitchMethod(ctx);
     requireReadableState(ctx);
   },
+  // deployConfiguration's build, unless it checks out a revision or a rebuild tool builds.
+  firstCommand: (config, params) => (params.rev === undefined && config.switchMethod === 'direct' ? systemBuildCommand(config) : undefined),
   run: (ctx, params) => deployConfiguration(ctx, { rev: params.rev }),
   postCheck: checkAndRecord,
 };

@@ -104,6 +104,12 @@ export interface OpCli {
   onFailure?(final: OpInfo, followUp: (params: Record<string, unknown>) => Promise<OpInfo>): Promise<OpInfo | undefined>;
 }
 
+/** A command with the options it runs with. */
+export interface Command {
+  argv: string[];
+  opts: RunOptions;
+}
+
 export interface OpDefinition<K extends OpKind = OpKind> {
   kind: K;
   /** What it does to the host; see OpEffect and actsOnHost. */
@@ -121,6 +127,13 @@ export interface OpDefinition<K extends OpKind = OpKind> {
   cli: OpCli;
   /** Checks that need the host's state (target generation exists, not too old); throws OpError. */
   validate?(ctx: OpContext, params: z.infer<(typeof opParams)[K]>): Promise<void>;
+  /**
+   * The command `run` starts with, when the request alone decides it and it changes
+   * nothing on the host (a build): the worker starts it while it sets the op up (journal,
+   * lock, validation), and ctx.run hands that process to `run` when it runs the same argv
+   * (runner/headStart.ts). Undefined when it depends on what run finds first.
+   */
+  firstCommand?(config: AgentConfig, params: z.infer<(typeof opParams)[K]>): Command | undefined;
   /** The op itself. Returns what the journal's end record and the audit log store. */
   run(ctx: OpContext, params: z.infer<(typeof opParams)[K]>): Promise<OpResult>;
   /** Runs after a successful `run` (health checks); may turn success into failure by throwing OpError. */

@@ -19,6 +19,7 @@ import { selfIdentity } from './process';
 import { cancelRequested } from './control';
 import { clearActivation, readActivation } from '../state/activation';
 import { rehearseWorker } from './warmUp';
+import { HeadStart } from './headStart';
 import { metadataPath, readMetadataCached, syncMetadata } from '../state/metadata';
 
 
@@ -89,8 +90,11 @@ export async function runWorker(stateDir: string, opId: string, recorded: () => 
   let def: OpDefinition | undefined;
   let outcome: Outcome;
   let lockHeld = false;
+  let ahead: HeadStart | undefined;
   try {
     def = requireOp(req.kind, req.config.host);
+    // The op's first command (a build) runs while the rest below is made ready.
+    if (!cancelledEarly) ahead = await startAhead(def, req, toolEnv, abort.signal);
     if (actsOnHost(def)) {
       claimLock(stateDir, opId, req.kind, initial.startedAt);
       lockHeld = true;
@@ -102,13 +106,15 @@ export async function runWorker(stateDir: string, opId: string, recorded: () => 
     const where = process.env.NIXFLEET_OP_UNIT ? `, in systemd unit ${process.env.NIXFLEET_OP_UNIT}` : '';
     journal.append('info', `${req.kind} ${opId} on ${req.config.host} started by ${describeClient(req.client)} (agent ${AGENT_VERSION}${where})`);
     const nix = await nixInfo;
-    const ctx = makeContext(req, opId, journal, nix, abort.signal, toolEnv);
+    const ctx = makeContext(req, opId, journal, nix, abort.signal, toolEnv, ahead);
     let result = await executeOp(req.kind, ctx, req.params);
     if (req.magicRollback) result = await awaitConfirmation(ctx, req, stateDir, opId, initial, result);
     outcome = { state: 'succeeded', result: { ...result } };
   } catch (err) {
     outcome = failure(err, req, abort.signal.aborted);
   }
+  // Started ahead but not run by the op (refused, cancelled, another path): gone before the op ends.
+  await ahead?.discard();
   // What the op recorded (a revision, a check outcome; state/metadata.ts) is made durable
   // before its end is: once at the end rather than at each record.
   try {
@@ -150,7 +156,16 @@ function describeClient(c: ClientIdentity): string {
   return `${c.name} (${c.auth}${c.address ? ' from ' + c.address : ''})`;
 }
 
-function makeContext(req: OpRequest, opId: string, journal: JournalWriter, nix: NixInfo, signal: AbortSignal, toolEnv: Promise<void>): OpContext {
+/** The op's firstCommand, started now (runner/headStart.ts); undefined when it has none for this request. */
+async function startAhead(def: OpDefinition, req: OpRequest, toolEnv: Promise<void>, signal: AbortSignal): Promise<HeadStart | undefined> {
+  const params = def.params.safeParse(req.params);
+  const cmd = params.success ? def.firstCommand?.(req.config, params.data as never) : undefined;
+  if (!cmd) return undefined;
+  await toolEnv; // its environment is ctx.run's (GIT_SSH_COMMAND)
+  return signal.aborted ? undefined : new HeadStart(cmd, signal);
+}
+
+function makeContext(req: OpRequest, opId: string, journal: JournalWriter, nix: NixInfo, signal: AbortSignal, toolEnv: Promise<void>, ahead?: HeadStart): OpContext {
   return {
     config: req.config,
     opId,
@@ -163,6 +178,7 @@ function makeContext(req: OpRequest, opId: string, journal: JournalWriter, nix: 
     run: async (argv, opts = {}) => {
       await toolEnv;
       journal.append('info', `$ ${formatArgv(argv)}`);
+      if (ahead?.matches(argv, opts)) return ahead.take((s, t, progress) => journal.append(s, t, progress), opts.signal);
       return runCommand(argv, (s, t, progress) => journal.append(s, t, progress), { ...opts, signal: opts.signal ?? signal });
     },
   };
