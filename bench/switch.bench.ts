@@ -30,7 +30,8 @@ import { createTestBed } from '../test/fixtures/testbed';
 import { connect, startAgent } from '../test/integration/agent-harness';
 import { median } from './benchFleet';
 
-const ROUNDS = Number(process.env.NIXFLEET_BENCH_ROUNDS ?? 9);
+// 25 rounds: the machine drifts by more than the overhead between runs; 9 rounds moved the ratio by ±0.07.
+const ROUNDS = Number(process.env.NIXFLEET_BENCH_ROUNDS ?? 25);
 
 /** One switch through the agent, with the client's own clock around it. */
 interface Sample {
