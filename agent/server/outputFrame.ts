@@ -18,30 +18,27 @@ export interface FrameRead {
   nextOffset: number;
   /** Seq of the last line in the frame (unchanged when none). */
   lastSeq: number;
-  /** The read reached the journal's end as it was then: every byte read is in a complete line up to nextOffset. */
-  atEnd?: boolean;
 }
 
 export async function readOutputFrame(fh: FileHandle, offset: number, afterSeq: number, prefix: Buffer, chunk = FRAME_CHUNK_BYTES): Promise<FrameRead> {
   const P = prefix.length;
   const buf = Buffer.allocUnsafe(P + chunk + 2);
   const { bytesRead } = await fh.read(buf, P, chunk, offset);
-  const none = { nextOffset: offset, lastSeq: afterSeq, atEnd: bytesRead === 0 };
+  const none = { nextOffset: offset, lastSeq: afterSeq };
   if (bytesRead === 0) return none;
   const end = buf.lastIndexOf(0x0a, P + bytesRead - 1);
-  if (end < P) return { ...none, atEnd: false }; // only an incomplete line so far
+  if (end < P) return none; // only an incomplete line so far
   const nextOffset = offset + (end - P) + 1;
-  const atEnd = bytesRead < chunk && nextOffset === offset + bytesRead;
   // Check every line before changing a byte: a damaged line sends the chunk down the
   // careful path, which must see the lines exactly as stored.
   const bytes = buf.subarray(P, end + 1);
-  if (!isUtf8(bytes)) return { ...carefulFrame(bytes, offset, afterSeq, prefix), atEnd };
+  if (!isUtf8(bytes)) return carefulFrame(bytes, offset, afterSeq, prefix);
   const newlines: number[] = [];
   let start = -1; // where (in `buf`) the first line after `afterSeq` starts
   let lastSeq = afterSeq;
   for (let from = P; from <= end; ) {
     const line = writerLineAt(buf, from);
-    if (!line) return { ...carefulFrame(bytes, offset, afterSeq, prefix), atEnd };
+    if (!line) return carefulFrame(bytes, offset, afterSeq, prefix);
     if (line.seq > afterSeq) {
       if (start < 0) start = from;
       else newlines.push(from - 1);
@@ -49,12 +46,12 @@ export async function readOutputFrame(fh: FileHandle, offset: number, afterSeq: 
     }
     from = line.nl + 1;
   }
-  if (start < 0) return { nextOffset, lastSeq: afterSeq, atEnd }; // all delivered before (a resumed subscription)
+  if (start < 0) return { nextOffset, lastSeq: afterSeq }; // all delivered before (a resumed subscription)
   for (const i of newlines) buf[i] = 0x2c; // ,
   buf[end] = 0x5d; // ]
   buf[end + 1] = 0x7d; // }
   prefix.copy(buf, start - P);
-  return { frame: buf.subarray(start - P, end + 2), nextOffset, lastSeq, atEnd };
+  return { frame: buf.subarray(start - P, end + 2), nextOffset, lastSeq };
 }
 
 /** The slow path: the shared line reader on the untouched bytes; keeps the valid lines after `afterSeq`. */

@@ -3,7 +3,6 @@
 // batched into op.output frames. When the client does not keep up, reading pauses
 // (the session's unflushed bytes are bounded) and resumes from the journal offset,
 // so a slow client costs disk reads, never agent memory.
-import { fstatSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { OpInfo } from '../../protocol';
 import { journalFile } from '../journal/paths';
@@ -61,11 +60,7 @@ export class Subscription {
   /** The op ended: drain what is left, then send op.end; resolves once it is sent (or the subscription closed). */
   ended(info: OpInfo): Promise<void> {
     this.final = info;
-    // Every journal line is written before the op's final record (its worker closes the
-    // journal first): when all of it was sent already, op.end goes now, without a read
-    // through the thread pool that would find nothing (~0.5 ms on the client's wait).
-    if (this.fh && !this.busy && !this.closed && fstatSync(this.fh.fd).size === this.offset) this.sendEnd(info);
-    else this.kick();
+    this.kick();
     return this.over;
   }
 
@@ -99,23 +94,17 @@ export class Subscription {
       const read = await readOutputFrame(this.fh, this.offset, this.lastSeq, this.prefix);
       if (this.closed) return;
       if (read.nextOffset === this.offset) {
-        if (endKnown) this.sendEnd(endKnown);
+        if (endKnown) {
+          this.sink.sendEvent({ type: 'op.end', op: { ...endKnown, lastSeq: Math.max(endKnown.lastSeq, this.lastSeq) } });
+          this.close();
+          this.onDone();
+        }
         return;
       }
       this.offset = read.nextOffset;
       this.lastSeq = read.lastSeq;
       if (read.frame) this.sink.sendRaw(read.frame);
-      // The end was known before this read and it read to the journal's end: no line can
-      // follow (the worker closed its journal before its final record), so op.end goes now
-      // rather than after one more read that finds nothing.
-      if (endKnown && read.atEnd) return this.sendEnd(endKnown);
     }
-  }
-
-  private sendEnd(info: OpInfo): void {
-    this.sink.sendEvent({ type: 'op.end', op: { ...info, lastSeq: Math.max(info.lastSeq, this.lastSeq) } });
-    this.close();
-    this.onDone();
   }
 
   close(): void {
