@@ -44,7 +44,7 @@ export const agentNixSide: NixSide = {
   async healthChecks(ctx) {
     const outcome = await runHealthChecks(ctx);
     const now = currentGeneration(ctx.config.profile);
-    if (now) recordChecks(ctx.config.stateDir, now.generation, now.target, outcome);
+    if (now) recordChecks(ctx.config.stateDir, now.generation, now.target, outcome, ctx.config.profile);
     return { passed: outcome.passed, detail: outcome.detail };
   },
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { checkOutcome } from '../../protocol';
 import { syncFiles, writeJsonAtomicSync } from './atomic';
+import { readProfile, type ProfileLink } from '../nix/profile';
 
 export const METADATA_FILE = 'generations.json';
 
@@ -94,10 +95,41 @@ export function readMetadataCached(stateDir: string): Metadata {
   return meta;
 }
 
-/** Records kept: far more than any profile's generations, so the file stays small. */
+/** Records kept of each kind at most, whatever the profile holds. */
 export const MAX_RECORDS = 5000;
+/**
+ * Once a kind holds more records than this, those of generations the profile no longer has
+ * (collected by nix-collect-garbage or gc) are dropped: nothing reads them again, and a
+ * record that only grew made every switch on a long-lived host rewrite up to 10000 entries
+ * (~12 ms each time at 5000 of each).
+ */
+export const PRUNE_AT = 256;
+/** Revisions kept whatever the profile says: the newest, in case one is read before its generation shows. */
+const KEEP_NEWEST = 32;
 
-function prune(m: Metadata): void {
+/** Drop what the profile no longer has (when the record is big enough to matter), then the oldest beyond MAX_RECORDS. */
+function prune(m: Metadata, profile: string | undefined): void {
+  if (profile !== undefined && (Object.keys(m.revisions).length > PRUNE_AT || Object.keys(m.checks).length > PRUNE_AT)) {
+    let links: ProfileLink[] = [];
+    try {
+      links = readProfile(profile).links;
+    } catch {
+      /* unreadable now: pruned at a later record */
+    }
+    // A profile that cannot be read, or has no generation, says nothing of what to keep.
+    if (links.length > 0) {
+      const targets = new Set(links.map((l) => l.target));
+      const generations = new Map(links.map((l) => [String(l.generation), l.target]));
+      const newest = new Set(
+        Object.entries(m.revisions)
+          .sort((a, b) => b[1].recordedAt.localeCompare(a[1].recordedAt))
+          .slice(0, KEEP_NEWEST)
+          .map(([storePath]) => storePath),
+      );
+      for (const storePath of Object.keys(m.revisions)) if (!targets.has(storePath) && !newest.has(storePath)) delete m.revisions[storePath];
+      for (const [g, rec] of Object.entries(m.checks)) if (generations.get(g) !== rec.storePath) delete m.checks[g];
+    }
+  }
   const revs = Object.entries(m.revisions);
   if (revs.length > MAX_RECORDS) {
     revs.sort((a, b) => a[1].recordedAt.localeCompare(b[1].recordedAt));
@@ -113,10 +145,10 @@ function prune(m: Metadata): void {
 /** Metadata files this process replaced, not yet fsynced (syncMetadata). */
 const unsynced = new Set<string>();
 
-function update(stateDir: string, change: (m: Metadata) => void): void {
+function update(stateDir: string, change: (m: Metadata) => void, profile: string | undefined): void {
   const m = structuredClone(readMetadataCached(stateDir));
   change(m);
-  prune(m);
+  prune(m, profile);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const file = metadataPath(stateDir);
   // Atomic now; durable at the op's end (syncMetadata), two fsync pairs fewer on a switch.
@@ -138,16 +170,25 @@ export function syncMetadata(): void {
   syncFiles(files);
 }
 
-export function recordRevision(stateDir: string, storePath: string, revision: string, at = new Date()): void {
-  update(stateDir, (m) => {
-    m.revisions[storePath] = { revision, recordedAt: at.toISOString() };
-  });
+/** `profile`: the profile the agent switches; its generations decide what is kept (PRUNE_AT). */
+export function recordRevision(stateDir: string, storePath: string, revision: string, profile?: string): void {
+  update(
+    stateDir,
+    (m) => {
+      m.revisions[storePath] = { revision, recordedAt: new Date().toISOString() };
+    },
+    profile,
+  );
 }
 
-export function recordChecks(stateDir: string, generation: number, storePath: string, outcome: CheckOutcome): void {
-  update(stateDir, (m) => {
-    m.checks[String(generation)] = { storePath, outcome };
-  });
+export function recordChecks(stateDir: string, generation: number, storePath: string, outcome: CheckOutcome, profile?: string): void {
+  update(
+    stateDir,
+    (m) => {
+      m.checks[String(generation)] = { storePath, outcome };
+    },
+    profile,
+  );
 }
 
 /** The check outcome recorded for generation N, if it still has the same store path. */

@@ -299,6 +299,43 @@ test('metadata recorded during an op is made durable once, at its end, even when
   }
 });
 
+test("past PRUNE_AT records, those of generations the profile no longer has are dropped; the newest revisions stay", async () => {
+  const { PRUNE_AT } = await import('../../agent/state/metadata');
+  const dir = mkdtempSync(path.join(tmpdir(), 'nixfleet-unit-'));
+  try {
+    const state = path.join(dir, 'state');
+    const profile = path.join(dir, 'profiles', 'system');
+    mkdirSync(path.dirname(profile), { recursive: true });
+    const sys = (i: number) => `/nix/store/${String(i).padStart(32, '0')}-nixos-system-h1`;
+    // A long-lived host: PRUNE_AT switches recorded, of which the profile keeps the last three.
+    for (let g = 1; g <= PRUNE_AT; g++) {
+      recordRevision(state, sys(g), 'a'.repeat(40));
+      recordChecks(state, g, sys(g), { passed: true, at: new Date().toISOString() });
+    }
+    for (const g of [PRUNE_AT - 2, PRUNE_AT - 1, PRUNE_AT]) symlinkSync(sys(g), `${profile}-${g}-link`);
+    symlinkSync(`system-${PRUNE_AT}-link`, profile);
+    assert.equal(Object.keys(readMetadata(state).revisions).length, PRUNE_AT, 'nothing dropped without the profile');
+    // Generation PRUNE_AT + 1 is switched to: its records bring the count past PRUNE_AT.
+    const next = PRUNE_AT + 1;
+    symlinkSync(sys(next), `${profile}-${next}-link`);
+    recordRevision(state, sys(next), 'b'.repeat(40), profile);
+    const m = readMetadata(state);
+    const revisions = Object.keys(m.revisions);
+    assert.ok(revisions.length <= 32 + 1, `${revisions.length} revisions kept`);
+    for (const g of [PRUNE_AT - 2, PRUNE_AT - 1, PRUNE_AT, next]) assert.ok(m.revisions[sys(g)], `generation ${g}'s revision is kept`);
+    assert.equal(m.revisions[sys(1)], undefined, 'a collected generation is forgotten');
+    recordChecks(state, next, sys(next), { passed: true, at: new Date().toISOString() }, profile);
+    assert.deepEqual(Object.keys(readMetadata(state).checks).sort(), [PRUNE_AT - 2, PRUNE_AT - 1, PRUNE_AT, next].map(String).sort());
+    // What listGenerations shows for the generations that are left did not change.
+    const cfg = { stateDir: state, profile, host: 'h1', platform: 'nixos' as const };
+    const gens = await listGenerations(cfg as never);
+    assert.equal(gens.find((x) => x.generation === next)?.revision, 'b'.repeat(40));
+    assert.equal(gens.find((x) => x.generation === PRUNE_AT)?.revision, 'a'.repeat(40));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('parsePorcelainV2: HEAD and tracked changes from git status --porcelain=v2', async () => {
   const { parsePorcelainV2 } = await import('../../agent/git/sync');
   const sha = 'a'.repeat(40);
