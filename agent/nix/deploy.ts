@@ -8,7 +8,7 @@ import { OpError } from '../ops/types';
 import { recordChecks, recordRevision } from '../state/metadata';
 import { runHealthChecks } from '../checks';
 import { CommandError } from '../exec';
-import { currentGeneration, readProfile } from './profile';
+import { currentGeneration, generationsOf, readProfile } from './profile';
 import { withProfileLock } from './profileLock';
 import { rebuildToolArgv } from './rebuildTool';
 import { activateOrRestore, afterUndo, buildSystem, failingLineOf, flakeRef, restoreGeneration, setProfile } from './system';
@@ -79,7 +79,7 @@ async function deployCheckedOut(ctx: OpContext, opts: DeployOptions, before: Ret
     after = await setProfile(ctx, storePath);
     ctx.log('info', `profile ${config.profile} is now generation ${after.generation}`);
     // Recorded before activation: the build is from this revision whether or not activation works.
-    recordRevision(config.stateDir, storePath, revision, config.profile);
+    recordRevision(config.stateDir, storePath, revision, generationsOf(config.profile));
     await activateOrRestore(ctx, after, before);
   } else {
     // The rebuild tool also activates: the revision is known before anything changes.
@@ -103,7 +103,7 @@ async function deployCheckedOut(ctx: OpContext, opts: DeployOptions, before: Ret
     if (!after) {
       throw new OpError(`host ${config.host}: ${argv[0]} succeeded but the profile ${config.profile} has no generation; set "profile" in the agent config to the profile ${argv[0]} switches`);
     }
-    recordRevision(config.stateDir, after.target, revision, config.profile);
+    recordRevision(config.stateDir, after.target, revision, generationsOf(config.profile));
   }
   return {
     generationBefore: before?.generation,
@@ -125,7 +125,7 @@ export async function checkAndRecord(ctx: OpContext, result: OpResult): Promise<
   const current = currentGeneration(ctx.config.profile);
   if (!current) throw new OpError(`host ${ctx.config.host}: the profile ${ctx.config.profile} has no generation to check; switch first`);
   const outcome = await runHealthChecks(ctx);
-  recordChecks(ctx.config.stateDir, current.generation, current.target, outcome, ctx.config.profile);
+  recordChecks(ctx.config.stateDir, current.generation, current.target, outcome, generationsOf(ctx.config.profile));
   const checked: OpResult = { ...result, checks: outcome.passed ? 'passed' : 'failed' };
   if (outcome.passed) return checked;
   let restored = '';

@@ -29,6 +29,9 @@ export function readProfile(profile: string): ProfileState {
 type MtimeCache = Map<string, { target: string; mtimeMs: number; createdAt: string }>;
 const mtimes = new Map<string, MtimeCache>();
 
+/** The profile's generations, read when asked (state/metadata.ts prunes by them). */
+export const generationsOf = (profile: string) => () => readProfile(profile).links;
+
 /**
  * readProfile for frequent readers (the generations request): every link is still read,
  * but a link whose name and target are unchanged keeps the creation time read before, so

@@ -4,7 +4,7 @@ import type { AgentConfig } from '../config';
 import { runHealthChecks } from '../checks';
 import { deployConfiguration } from '../nix/deploy';
 import { activationCommands, systemAttr } from '../nix/platform';
-import { currentGeneration, readProfile } from '../nix/profile';
+import { currentGeneration, generationsOf, readProfile } from '../nix/profile';
 import { rebuildToolArgv } from '../nix/rebuildTool';
 import { activate, flakeRef, switchProfileGeneration } from '../nix/system';
 import { OpError, type OpContext } from '../ops/types';
@@ -44,7 +44,7 @@ export const agentNixSide: NixSide = {
   async healthChecks(ctx) {
     const outcome = await runHealthChecks(ctx);
     const now = currentGeneration(ctx.config.profile);
-    if (now) recordChecks(ctx.config.stateDir, now.generation, now.target, outcome, ctx.config.profile);
+    if (now) recordChecks(ctx.config.stateDir, now.generation, now.target, outcome, generationsOf(ctx.config.profile));
     return { passed: outcome.passed, detail: outcome.detail };
   },
 

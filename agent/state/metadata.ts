@@ -6,7 +6,6 @@ import path from 'node:path';
 import { z } from 'zod';
 import { checkOutcome } from '../../protocol';
 import { syncFiles, writeJsonAtomicSync } from './atomic';
-import { readProfile, type ProfileLink } from '../nix/profile';
 
 export const METADATA_FILE = 'generations.json';
 
@@ -107,12 +106,15 @@ export const PRUNE_AT = 256;
 /** Revisions kept whatever the profile says: the newest, in case one is read before its generation shows. */
 const KEEP_NEWEST = 32;
 
+/** The generations the profile has now (nix/profile.ts readProfile's links), asked only when pruning. */
+export type ProfileGenerations = () => readonly { generation: number; target: string }[];
+
 /** Drop what the profile no longer has (when the record is big enough to matter), then the oldest beyond MAX_RECORDS. */
-function prune(m: Metadata, profile: string | undefined): void {
+function prune(m: Metadata, profile: ProfileGenerations | undefined): void {
   if (profile !== undefined && (Object.keys(m.revisions).length > PRUNE_AT || Object.keys(m.checks).length > PRUNE_AT)) {
-    let links: ProfileLink[] = [];
+    let links: readonly { generation: number; target: string }[] = [];
     try {
-      links = readProfile(profile).links;
+      links = profile();
     } catch {
       /* unreadable now: pruned at a later record */
     }
@@ -145,7 +147,7 @@ function prune(m: Metadata, profile: string | undefined): void {
 /** Metadata files this process replaced, not yet fsynced (syncMetadata). */
 const unsynced = new Set<string>();
 
-function update(stateDir: string, change: (m: Metadata) => void, profile: string | undefined): void {
+function update(stateDir: string, change: (m: Metadata) => void, profile: ProfileGenerations | undefined): void {
   const m = structuredClone(readMetadataCached(stateDir));
   change(m);
   prune(m, profile);
@@ -170,8 +172,8 @@ export function syncMetadata(): void {
   syncFiles(files);
 }
 
-/** `profile`: the profile the agent switches; its generations decide what is kept (PRUNE_AT). */
-export function recordRevision(stateDir: string, storePath: string, revision: string, profile?: string): void {
+/** `profile`: the generations of the profile the agent switches, which decide what is kept (PRUNE_AT). */
+export function recordRevision(stateDir: string, storePath: string, revision: string, profile?: ProfileGenerations): void {
   update(
     stateDir,
     (m) => {
@@ -181,7 +183,7 @@ export function recordRevision(stateDir: string, storePath: string, revision: st
   );
 }
 
-export function recordChecks(stateDir: string, generation: number, storePath: string, outcome: CheckOutcome, profile?: string): void {
+export function recordChecks(stateDir: string, generation: number, storePath: string, outcome: CheckOutcome, profile?: ProfileGenerations): void {
   update(
     stateDir,
     (m) => {

@@ -301,6 +301,7 @@ test('metadata recorded during an op is made durable once, at its end, even when
 
 test("past PRUNE_AT records, those of generations the profile no longer has are dropped; the newest revisions stay", async () => {
   const { PRUNE_AT } = await import('../../agent/state/metadata');
+  const { generationsOf } = await import('../../agent/nix/profile');
   const dir = mkdtempSync(path.join(tmpdir(), 'nixfleet-unit-'));
   try {
     const state = path.join(dir, 'state');
@@ -318,13 +319,13 @@ test("past PRUNE_AT records, those of generations the profile no longer has are 
     // Generation PRUNE_AT + 1 is switched to: its records bring the count past PRUNE_AT.
     const next = PRUNE_AT + 1;
     symlinkSync(sys(next), `${profile}-${next}-link`);
-    recordRevision(state, sys(next), 'b'.repeat(40), profile);
+    recordRevision(state, sys(next), 'b'.repeat(40), generationsOf(profile));
     const m = readMetadata(state);
     const revisions = Object.keys(m.revisions);
     assert.ok(revisions.length <= 32 + 1, `${revisions.length} revisions kept`);
     for (const g of [PRUNE_AT - 2, PRUNE_AT - 1, PRUNE_AT, next]) assert.ok(m.revisions[sys(g)], `generation ${g}'s revision is kept`);
     assert.equal(m.revisions[sys(1)], undefined, 'a collected generation is forgotten');
-    recordChecks(state, next, sys(next), { passed: true, at: new Date().toISOString() }, profile);
+    recordChecks(state, next, sys(next), { passed: true, at: new Date().toISOString() }, generationsOf(profile));
     assert.deepEqual(Object.keys(readMetadata(state).checks).sort(), [PRUNE_AT - 2, PRUNE_AT - 1, PRUNE_AT, next].map(String).sort());
     // What listGenerations shows for the generations that are left did not change.
     const cfg = { stateDir: state, profile, host: 'h1', platform: 'nixos' as const };
