@@ -6,6 +6,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import type { TestBed } from '../fixtures/testbed';
+import type { OpKind } from '../../protocol';
 import { AgentClient } from '../../src/fleet/agentClient';
 import { WsTransport } from '../../src/fleet/transportWs';
 
@@ -92,6 +93,18 @@ export function connect(agent: { url: string }, token: string | undefined, opts:
     requestTimeoutMs: 20_000,
     reconnect: opts.reconnect ?? { initialDelayMs: 50, maxDelayMs: 400 },
   });
+}
+
+/** Start op `opId` (a switch unless told) through a client of its own, and follow it to its end. */
+export async function runOpOnce(agent: { url: string }, token: string | undefined, opId: string, kind: OpKind = 'switch', params: Record<string, unknown> = {}) {
+  const c = connect(agent, token);
+  try {
+    await c.connect();
+    await c.startOp(opId, kind, params);
+    return await c.follow(opId);
+  } finally {
+    c.close();
+  }
 }
 
 /** A bare WebSocket that records every frame, for protocol-level tests. */

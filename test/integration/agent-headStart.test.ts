@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSy
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
-import { connect, startAgent, waitFor } from './agent-harness';
+import { runOpOnce, startAgent, waitFor } from './agent-harness';
 
 let bed: TestBed;
 let log: string;
@@ -44,27 +44,28 @@ const buildsRunning = () =>
       }
     });
 
+/** A switch asked of a fresh agent for h1 (the recording nix first on its PATH), followed to its end. */
+async function switchThroughAgent(opId: string) {
+  const agent = await startAgent(bed, 'h1', { env });
+  try {
+    return await runOpOnce(agent, bed.token, opId);
+  } finally {
+    await agent.stop();
+  }
+}
+
 describe('the first command of an op, started ahead', () => {
   test("a switch's build runs as the op's own: its `$` line, its output and its result, in order", async () => {
-    const agent = await startAgent(bed, 'h1', { env });
-    const c = connect(agent, bed.token);
-    try {
-      await c.connect();
-      await c.startOp('ahead-1', 'switch', {});
-      const run = await c.follow('ahead-1');
-      assert.equal(run.op.state, 'succeeded', run.op.error);
-      const texts = run.lines.map((l) => l.text);
-      const at = (re: RegExp) => texts.findIndex((t) => re.test(t));
-      assert.ok(at(/ started by /) < at(/current generation/), texts.join('\n'));
-      assert.ok(at(/current generation/) < at(/^\$ nix build /));
-      assert.ok(at(/^\$ nix build /) < at(/^built \/nix\/store\//));
-      assert.equal(texts.filter((t) => /^\$ nix build /.test(t)).length, 1, 'built once');
-      assert.equal(calls().filter((l) => l.startsWith('build')).length, 1);
-      assert.equal(readlinkSync(bed.host('h1').profile).endsWith('-1-link'), true);
-    } finally {
-      c.close();
-      await agent.stop();
-    }
+    const run = await switchThroughAgent('ahead-1');
+    assert.equal(run.op.state, 'succeeded', run.op.error);
+    const texts = run.lines.map((l) => l.text);
+    const at = (re: RegExp) => texts.findIndex((t) => re.test(t));
+    assert.ok(at(/ started by /) < at(/current generation/), texts.join('\n'));
+    assert.ok(at(/current generation/) < at(/^\$ nix build /));
+    assert.ok(at(/^\$ nix build /) < at(/^built \/nix\/store\//));
+    assert.equal(texts.filter((t) => /^\$ nix build /.test(t)).length, 1, 'built once');
+    assert.equal(calls().filter((l) => l.startsWith('build')).length, 1);
+    assert.equal(readlinkSync(bed.host('h1').profile).endsWith('-1-link'), true);
   });
 
   test('a switch its validation refuses stops the build it started ahead: nothing left running, no build in its journal', async () => {
@@ -72,24 +73,15 @@ describe('the first command of an op, started ahead', () => {
     const before = readlinkSync(h.profile);
     writeFileSync(path.join(h.stateDir, 'generations.json'), '{"version":1,"revisions":{"x":{"revision":5}},"checks":{}}');
     writeFileSync(log, '');
-    const agent = await startAgent(bed, 'h1', { env });
-    const c = connect(agent, bed.token);
-    try {
-      await c.connect();
-      await c.startOp('ahead-refused', 'switch', {});
-      const run = await c.follow('ahead-refused');
-      assert.equal(run.op.state, 'failed');
-      assert.match(run.op.error ?? '', /generations\.json is corrupt/);
-      assert.deepEqual(run.lines.filter((l) => /^\$ nix build /.test(l.text)), [], 'the op never ran the build');
-      const started = calls().filter((l) => l.startsWith('build '));
-      assert.equal(started.length, 1, 'the build had been started ahead');
-      const pid = started[0]!.split(' ')[1];
-      await waitFor('the recording nix to say it was stopped', () => calls().includes(`stopped ${pid}`), 10_000);
-      assert.deepEqual(buildsRunning(), [], 'no build left running once the op ended');
-      assert.equal(readlinkSync(h.profile), before, 'the profile did not move');
-    } finally {
-      c.close();
-      await agent.stop();
-    }
+    const run = await switchThroughAgent('ahead-refused');
+    assert.equal(run.op.state, 'failed');
+    assert.match(run.op.error ?? '', /generations\.json is corrupt/);
+    assert.deepEqual(run.lines.filter((l) => /^\$ nix build /.test(l.text)), [], 'the op never ran the build');
+    const started = calls().filter((l) => l.startsWith('build '));
+    assert.equal(started.length, 1, 'the build had been started ahead');
+    const pid = started[0]!.split(' ')[1];
+    await waitFor('the recording nix to say it was stopped', () => calls().includes(`stopped ${pid}`), 10_000);
+    assert.deepEqual(buildsRunning(), [], 'no build left running once the op ended');
+    assert.equal(readlinkSync(h.profile), before, 'the profile did not move');
   });
 });

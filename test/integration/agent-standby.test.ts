@@ -16,7 +16,7 @@ import { readAudit, readAuditLog } from '../../agent/journal/audit';
 import { processStartTime } from '../../agent/runner/process';
 import { claim, handOff, retire, revoke, standbyDir, writeOwner } from '../../agent/runner/standbyHandoff';
 import { createTestBed, type TestBed } from '../fixtures/testbed';
-import { connect, startAgent, waitFor, type RunningAgent } from './agent-harness';
+import { connect, runOpOnce, startAgent, waitFor, type RunningAgent } from './agent-harness';
 
 let bed: TestBed;
 before(async () => {
@@ -50,16 +50,7 @@ function readyStandby(): { id: string; pid: number; startTime?: string } | undef
 /** The op's journal lines the worker writes at its start ("switch X on h1 started by …"). */
 const startLines = (lines: OutputLine[]) => lines.filter((l) => / started by /.test(l.text));
 
-async function switchOnce(agent: RunningAgent, opId: string) {
-  const c = connect(agent, bed.token);
-  try {
-    await c.connect();
-    await c.startOp(opId, 'switch', {});
-    return await c.follow(opId);
-  } finally {
-    c.close();
-  }
-}
+const switchOnce = (agent: RunningAgent, opId: string) => runOpOnce(agent, bed.token, opId);
 
 /** The journal as a client sees it, with what differs between two runs (ids, times, pids, generations) left out. */
 function shape(lines: OutputLine[], opId: string): string[] {
