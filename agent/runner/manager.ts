@@ -19,6 +19,11 @@ import { endObserved, endRecord, recordEnd } from './endRules';
 import { ForeignOpScanner } from './foreignOps';
 import { StandbyWorker } from './standby';
 import { OpWatch } from './watch';
+import { readWorker } from './request';
+import { processRunning } from './process';
+
+/** How long the agent that saw an op end waits for its worker to exit before adding its own record. */
+const WORKER_EXIT_WAIT_MS = 2000;
 
 export { OpRequestError, type StartRequest } from './accept';
 export { CANCEL_GRACE_MS } from './control';
@@ -242,10 +247,32 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     const final = endRecord(this.config, info, def);
     if (final !== info) {
       this.ending.set(info.id, final);
+      if (def?.restartsAgent) {
+        // Its end gets a second audit record from this agent (endRules.ts). Written once the
+        // worker wrote its own (right after its final record, then it exits), and announced
+        // after both: the log keeps the worker's record first, and a client that saw op.end
+        // finds both. Such an op ran an activation; a few milliseconds more do not show.
+        this.afterWorker(info.id, () => {
+          this.recordEnd(info.id, def);
+          if (!this.closed) this.emit('end', final);
+        });
+        return final;
+      }
       setImmediate(() => this.recordEnd(info.id, def));
     }
     this.emit('end', final);
     return final;
+  }
+
+  /** Run `then` once op `opId`'s worker process is gone (at most WORKER_EXIT_WAIT_MS from now). */
+  private afterWorker(opId: string, then: () => void): void {
+    const until = performance.now() + WORKER_EXIT_WAIT_MS;
+    const check = () => {
+      const w = readWorker(this.stateDir, opId);
+      if (!this.closed && w && processRunning(w.pid, w.startTime) && performance.now() < until) setTimeout(check, 5).unref();
+      else then();
+    };
+    setImmediate(check);
   }
 
   private recordEnd(opId: string, def: ReturnType<typeof getOp>): void {
