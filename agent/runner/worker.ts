@@ -51,17 +51,10 @@ export async function preloadWorker(scratchDir: string, ahead: { stateDir: strin
 
 /** Run op `opId` to completion; resolves with the process exit code. `recorded` runs once worker.json names this process. */
 export async function runWorker(stateDir: string, opId: string, recorded: () => void = () => {}): Promise<number> {
-  const me = selfIdentity();
-  writeWorker(stateDir, opId, { pid: me.pid, startTime: me.startTime, unit: process.env.NIXFLEET_OP_UNIT });
-  recorded();
   const req = readRequest(stateDir, opId);
   const initial = readOpInfo(stateDir, opId);
   if (!initial) throw new Error(`op ${opId} has no op.json under ${stateDir}; it was never accepted`);
   if (FINAL_OP_STATES.includes(initial.state)) return initial.state === 'succeeded' ? 0 : 1;
-  // Asked side by side with git's config below (neither depends on the other); a failure
-  // surfaces where the op needs the answer, as before.
-  const nixInfo = detectNix();
-  nixInfo.catch(() => {});
   // Every program the op runs must not prompt either: nix fetching a git+ssh flake input
   // during a build or self-update, the rebuild tools, nh. (The agent's own git calls set
   // the same in agent/git/env.ts.) A standby asked git ahead and only checks nothing changed
@@ -81,20 +74,28 @@ export async function runWorker(stateDir: string, opId: string, recorded: () => 
   process.on('SIGINT', onSignal);
   // The agent's terminal may vanish; the worker must not die with it.
   process.on('SIGHUP', () => {});
+  // The op's first command (a build) starts before anything else of this worker's, and runs
+  // while the rest below is made ready. Not when the op was cancelled already.
+  const ahead = cancelRequested(stateDir, opId) ? undefined : await startAhead(req, toolEnv, abort.signal);
+  const me = selfIdentity();
+  writeWorker(stateDir, opId, { pid: me.pid, startTime: me.startTime, unit: process.env.NIXFLEET_OP_UNIT });
+  recorded();
   // Cancelled before this process ran it (op.start is answered before a standby claims the
-  // op, so op.cancel can come first): the op runs nothing. Read after the handler is in
-  // place: a cancel from now on signals this process.
+  // op, so op.cancel can come first): the op runs nothing (a build started ahead is
+  // stopped). Read after the handler is in place and worker.json names this process: a
+  // cancel from now on signals it.
   const cancelledEarly = cancelRequested(stateDir, opId);
   if (cancelledEarly) abort.abort();
+  // Asked beside the op's set-up (nothing below depends on it until the op's first
+  // step); a failure surfaces where the op needs the answer.
+  const nixInfo = detectNix();
+  nixInfo.catch(() => {});
 
   let def: OpDefinition | undefined;
   let outcome: Outcome;
   let lockHeld = false;
-  let ahead: HeadStart | undefined;
   try {
     def = requireOp(req.kind, req.config.host);
-    // The op's first command (a build) runs while the rest below is made ready.
-    if (!cancelledEarly) ahead = await startAhead(def, req, toolEnv, abort.signal);
     if (actsOnHost(def)) {
       claimLock(stateDir, opId, req.kind, initial.startedAt);
       lockHeld = true;
@@ -156,8 +157,17 @@ function describeClient(c: ClientIdentity): string {
   return `${c.name} (${c.auth}${c.address ? ' from ' + c.address : ''})`;
 }
 
-/** The op's firstCommand, started now (runner/headStart.ts); undefined when it has none for this request. */
-async function startAhead(def: OpDefinition, req: OpRequest, toolEnv: Promise<void>, signal: AbortSignal): Promise<HeadStart | undefined> {
+/**
+ * The op's firstCommand, started now (runner/headStart.ts); undefined when it has none for
+ * this request, or the request is one the op refuses (the op says why, as it would anyway).
+ */
+async function startAhead(req: OpRequest, toolEnv: Promise<void>, signal: AbortSignal): Promise<HeadStart | undefined> {
+  let def: OpDefinition;
+  try {
+    def = requireOp(req.kind, req.config.host);
+  } catch {
+    return undefined;
+  }
   const params = def.params.safeParse(req.params);
   const cmd = params.success ? def.firstCommand?.(req.config, params.data as never) : undefined;
   if (!cmd) return undefined;
