@@ -2,7 +2,7 @@
 // directory; ids are sorted newest first by start time.
 import { mkdirSync, readdirSync } from 'node:fs';
 import { opInfo, type OpInfo } from '../../protocol';
-import { readJsonSync, writeJsonAtomicSync } from '../state/atomic';
+import { readJsonSync, syncFiles, writeJsonAtomicSync } from '../state/atomic';
 import { opDir, opInfoFile, opsDir } from './paths';
 
 export function createOpDir(stateDir: string, opId: string): void {
@@ -10,8 +10,14 @@ export function createOpDir(stateDir: string, opId: string): void {
   mkdirSync(opDir(stateDir, opId), { mode: 0o700 });
 }
 
-export function writeOpInfo(stateDir: string, info: OpInfo): void {
-  writeJsonAtomicSync(opInfoFile(stateDir, info.id), opInfo.parse(info));
+/** `durable: false` only where syncOpInfo follows (an op's first record, at accept). */
+export function writeOpInfo(stateDir: string, info: OpInfo, opts: { durable?: boolean } = {}): void {
+  writeJsonAtomicSync(opInfoFile(stateDir, info.id), opInfo.parse(info), opts);
+}
+
+/** Make an op's record durable, and its directory's entry in ops/ with it. */
+export function syncOpInfo(stateDir: string, opId: string): void {
+  syncFiles([opInfoFile(stateDir, opId), opDir(stateDir, opId)]);
 }
 
 /** The op's recorded state, or undefined when no such op exists. Throws on a corrupt file. */

@@ -9,11 +9,12 @@ import type { AgentConfig } from '../config';
 import { AGENT_VERSION } from '../version';
 import { parseOpParams, requireOp } from '../ops/registry';
 import { actsOnHost, describeEffects, OpError, type OpDefinition } from '../ops/types';
-import { createOpDir, readOpInfo, writeOpInfo } from '../journal/opStore';
-import { journalFile, opDir } from '../journal/paths';
+import { createOpDir, readOpInfo, syncOpInfo, writeOpInfo } from '../journal/opStore';
+import { journalFile, opDir, opInfoFile } from '../journal/paths';
 import { auditStart } from '../journal/audit';
 import { acquireLock, BusyError, holderAlive, readLock, releaseLock } from './lock';
 import { readWorker, writeRequest } from './request';
+import { requestCancel, signalWorker } from './control';
 import { handOffOrSpawn, spawnCold, type LaunchHost } from './launch';
 import { APPEND, writeNoFollowSync } from '../state/noFollow';
 
@@ -124,23 +125,58 @@ export async function acceptOp(m: AcceptHost, req: StartRequest, opts: { authent
       magicRollback: req.magicRollback,
     });
     writeNoFollowSync(journalFile(stateDir, req.op), '', APPEND);
-    writeOpInfo(stateDir, info);
-    m.recorded(req.op);
     if (m.handOff) {
-      // The op is recorded: op.start is answered now, and the standby's claim (or, without
-      // one, a cold start) follows. An op whose activation restarts the agent must not end
-      // it before the controller heard that the op started.
+      // The standby is handed the op once op.json exists, and starts on it (its first step,
+      // a build, changes nothing on the host) while op.json is made durable here; op.start
+      // is answered after that (~0.8 ms that were on a switch's path). A power cut before
+      // then leaves no record, and the controller had no answer. An op whose activation
+      // restarts the agent must not end it before the controller heard that the op started.
+      writeOpInfo(stateDir, info, { durable: false });
+      m.recorded(req.op);
       void handOffOrSpawn(m, m.handOff, info);
+      try {
+        syncOpInfo(stateDir, req.op);
+      } catch (err) {
+        throw notDurable(stateDir, info, err);
+      }
       return { op: info, existing: false };
     }
+    writeOpInfo(stateDir, info);
+    m.recorded(req.op);
     m.accepted(info, spawnCold(config, req.op));
     return { op: info, existing: false };
   } catch (err) {
+    if (err instanceof NotDurableError) throw err.refusal;
     if (acts && readLock(stateDir)?.op === req.op && !readWorker(stateDir, req.op)) {
       releaseLock(stateDir, req.op);
     }
     throw err;
   }
+}
+
+/** op.json reached the disk's cache but not the disk: the op (handed to its worker) is cancelled. */
+class NotDurableError extends Error {
+  constructor(readonly refusal: OpRequestError) {
+    super(refusal.message);
+  }
+}
+
+/**
+ * The op's record could not be made durable after its worker was handed the op: ask it to
+ * stop (it sees the request once it records itself, before its first step that changes the
+ * host) and refuse the op. The lock is the worker's to release as it ends the op cancelled.
+ */
+function notDurable(stateDir: string, info: OpInfo, err: unknown): NotDurableError {
+  const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  try {
+    requestCancel(stateDir, info.id);
+    signalWorker(stateDir, info.id, 'SIGTERM');
+  } catch {
+    /* the same disk refused this too: the worker's own records fail the op */
+  }
+  return new NotDurableError(
+    new OpRequestError('failed', `${info.kind} ${info.id} was cancelled before it changed anything: its record ${opInfoFile(stateDir, info.id)} cannot be written to disk (${code}); check the disk, then retry with a new op id`),
+  );
 }
 
 function canonical(v: unknown): string {

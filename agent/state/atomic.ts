@@ -73,11 +73,12 @@ export function readJsonSync(file: string): unknown {
 
 /**
  * Make files written with `durable: false` durable now: each file's data, then the entry
- * of each distinct directory. A file removed since is skipped: there is nothing of it to
- * keep.
+ * of each distinct directory (once, also when it is named itself: a directory just made
+ * is made durable in its parent by naming it). A file removed since is skipped: there is
+ * nothing of it to keep.
  */
 export function syncFiles(files: readonly string[]): void {
-  for (const target of [...new Set(files), ...new Set(files.map((f) => path.dirname(f)))]) {
+  for (const target of new Set([...files, ...files.map((f) => path.dirname(f))])) {
     let fd: number;
     try {
       fd = openSync(target, 'r');
