@@ -42,6 +42,10 @@ export interface AcceptHost extends LaunchHost {
   get(opId: string): OpInfo | undefined;
   /** op.json is written: the op is this process's own, not a foreign one to discover; follow it from now. */
   recorded(opId: string): void;
+  /** Op `opId` is being accepted: a standby may start its first command now (standby.ts). */
+  startAhead?(opId: string, kind: OpKind, params: Record<string, unknown>): void;
+  /** Op `opId` told of by startAhead is not accepted after all. */
+  withdrawAhead?(opId: string): void;
 }
 
 /** The op's definition, or the refusal to answer with when this agent has none. */
@@ -69,8 +73,9 @@ export async function acceptOp(m: AcceptHost, req: StartRequest, opts: { authent
   // interleave; once op.json exists the id is taken and the lock held.
   const again = m.get(req.op);
   if (again) return { op: sameRequest(again, req), existing: true };
+  let params: Record<string, unknown>;
   try {
-    parseOpParams(def, config.host, req.params);
+    params = parseOpParams(def, config.host, req.params);
   } catch (err) {
     if (err instanceof OpError) throw new OpRequestError('invalid', err.message);
     throw err;
@@ -84,12 +89,16 @@ export async function acceptOp(m: AcceptHost, req: StartRequest, opts: { authent
       throw err;
     }
   }
+  // The host is the op's from here: its first command (a build) may start in the standby
+  // while the op is recorded below. Withdrawn (the standby retired) if the op is not accepted.
+  if (m.startAhead && def.firstCommand?.(config, params as never)) m.startAhead(req.op, req.kind, req.params);
   try {
     try {
       createOpDir(stateDir, req.op);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
         // Another process accepted the same id a moment ago.
+        m.withdrawAhead?.(req.op);
         if (acts) releaseLock(stateDir, req.op);
         const other = await waitForInfo(stateDir, req.op);
         if (other) return { op: sameRequest(other, req), existing: true };
@@ -147,6 +156,7 @@ export async function acceptOp(m: AcceptHost, req: StartRequest, opts: { authent
     return { op: info, existing: false };
   } catch (err) {
     if (err instanceof NotDurableError) throw err.refusal;
+    m.withdrawAhead?.(req.op);
     if (acts && readLock(stateDir)?.op === req.op && !readWorker(stateDir, req.op)) {
       releaseLock(stateDir, req.op);
     }

@@ -28,6 +28,12 @@ export class HeadStart {
     this.done.catch(() => {}); // its outcome is the taker's, or nobody's (stopped)
   }
 
+  /** Stop it also when `signal` aborts: the op's cancel, for a command its standby started before the op was handed to it. */
+  follow(signal: AbortSignal): void {
+    if (signal.aborted) this.stop.abort();
+    else signal.addEventListener('abort', () => this.stop.abort(), { once: true });
+  }
+
   /** Is this the command ctx.run is asked to run: the same argv, run the same way? */
   matches(argv: readonly string[], opts: RunOptions): boolean {
     const mine = this.cmd.opts;
@@ -60,4 +66,10 @@ export class HeadStart {
     this.stop.abort();
     await this.done.catch(() => {});
   }
+}
+
+/** A command started ahead that the op will not run: stopped, and gone once this resolves. */
+export async function dropHeadStart(started: HeadStart | undefined): Promise<undefined> {
+  await started?.discard();
+  return undefined;
 }

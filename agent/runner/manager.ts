@@ -124,6 +124,8 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
           this.emit('state', info);
         },
         handOff: this.standby ? (id) => this.standby!.handOff(id) : undefined,
+        startAhead: this.standby ? (id, kind, params) => this.standby!.startAhead(id, kind, params) : undefined,
+        withdrawAhead: (id) => this.standby?.withdrawAhead(id),
       },
       req,
       opts,

@@ -11,6 +11,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, statSync, watch, type FSWatcher } from 'node:fs';
+import type { OpKind } from '../../protocol';
 import type { AgentConfig } from '../config';
 import { AGENT_VERSION } from '../version';
 import { processRunning, selfIdentity } from './process';
@@ -28,6 +29,7 @@ import {
   standbyRoot,
   standbyUnit,
   sweepRetired,
+  writeAhead,
   writeOwner,
 } from './standbyHandoff';
 
@@ -43,6 +45,8 @@ interface Standby {
   gone: boolean;
   /** The agent's entry script when the standby was started: a changed file means changed code. */
   entry: string | undefined;
+  /** The op it was told of ahead of its handoff (startAhead). */
+  ahead?: string;
 }
 
 export class StandbyWorker {
@@ -111,7 +115,7 @@ export class StandbyWorker {
       mkdirSync(standbyRoot(stateDir), { recursive: true, mode: 0o700 });
       mkdirSync(dir, { mode: 0o700 });
       const me = selfIdentity();
-      writeOwner(dir, { pid: me.pid, startTime: me.startTime, version: AGENT_VERSION, flake: this.config.flake });
+      writeOwner(dir, { pid: me.pid, startTime: me.startTime, version: AGENT_VERSION, config: this.config });
       argv = [...agentCommand(), 'standby', '--state-dir', stateDir, '--standby', id];
     } catch (err) {
       this.log(`cannot start a standby worker in ${dir} (${(err as Error).message}); ops start their worker cold`);
@@ -149,6 +153,39 @@ export class StandbyWorker {
       }
       if (this.current === standby && !this.closed) this.launchDirect(standby, argv);
     });
+  }
+
+  /**
+   * The agent holds the host lock for op `opId` and is recording it: tell the ready standby
+   * now, so that it starts the op's first command (a build, which changes nothing on the
+   * host) while the op is recorded and handed to it (~3 ms sooner on a switch). Nothing
+   * when no ready standby of this code waits: the op then starts as it would without this.
+   */
+  startAhead(opId: string, kind: OpKind, params: Record<string, unknown>): void {
+    const standby = this.current;
+    if (!standby || this.closed || standby.gone || standby.ahead !== undefined || entryIdentity() !== standby.entry) return;
+    const ready = readReady(standby.dir);
+    if (!ready || !processRunning(ready.pid, ready.startTime)) return;
+    try {
+      if (!writeAhead(standby.dir, { op: opId, kind, params })) return;
+    } catch {
+      return; // the handoff finds out what is wrong with the directory
+    }
+    standby.ahead = opId;
+    try {
+      process.kill(ready.pid, 'SIGUSR2');
+    } catch {
+      /* gone: the handoff starts the op cold */
+    }
+  }
+
+  /** Op `opId` was not accepted after all: the standby told of it is retired, which stops what it started. */
+  withdrawAhead(opId: string): void {
+    const standby = this.current;
+    if (!standby || standby.ahead !== opId) return;
+    this.current = undefined;
+    this.retire(standby);
+    this.replenish();
   }
 
   /**

@@ -3,6 +3,11 @@
 // directory only the agent's user can write (the state directory is 0700 and checked at
 // start), so a file there is the agent's word. Every step that decides who runs an op is
 // one rename, so of two processes racing exactly one wins:
+//   ahead    the agent, holding the host lock for an op it is accepting, writes `ahead` (the
+//            op's id, kind and params; tmp + rename) and nudges the standby: it may start
+//            the op's first command, which changes nothing on the host (a build), while
+//            the op is recorded. An op not accepted after all retires the standby (which
+//            stops that command); a command the op does not run is stopped by its worker;
 //   handoff  the agent writes `op` (the op id; tmp + rename) and nudges the standby (SIGUSR2);
 //   claim    the standby renames `op` → `claimed`: the op is its own;
 //   revoke   the agent renames `op` → `revoked` (no claim in time): it starts a cold worker;
@@ -10,7 +15,7 @@
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { OP_ID_RE } from '../../protocol';
+import { OP_ID_RE, opKind } from '../../protocol';
 import { readJsonSync, writeJsonAtomicSync } from '../state/atomic';
 import { CREATE_NEW, writeNoFollowSync } from '../state/noFollow';
 import { processRunning } from './process';
@@ -28,8 +33,12 @@ export function standbyDir(stateDir: string, id: string): string {
 /** The systemd unit a standby runs in under systemd-run; it keeps it when it becomes an op's worker. */
 export const standbyUnit = (id: string) => `nixfleet-standby-${id}`;
 
-/** Written by the agent before it starts the standby: whose standby it is, and the checkout its ops build (for what the standby asks ahead). */
-const ownerSchema = z.object({ pid: z.number().int().positive(), startTime: z.string().optional(), version: z.string(), flake: z.string().optional() });
+/**
+ * Written by the agent before it starts the standby: whose standby it is, and the agent's
+ * config (what its ops run with: the standby asks git and starts an op's first command for
+ * it; the op's own request decides what the op runs).
+ */
+const ownerSchema = z.object({ pid: z.number().int().positive(), startTime: z.string().optional(), version: z.string(), config: z.unknown().optional() });
 export type StandbyOwner = z.infer<typeof ownerSchema>;
 
 /** Written by the standby once loaded and ready for an op (its SIGUSR2 handler is in place). */
@@ -39,6 +48,7 @@ export type StandbyReady = z.infer<typeof readySchema>;
 const ownerFile = (dir: string) => path.join(dir, 'agent.json');
 const readyFile = (dir: string) => path.join(dir, 'standby.json');
 const opFile = (dir: string) => path.join(dir, 'op');
+const aheadFile = (dir: string) => path.join(dir, 'ahead');
 const claimedFile = (dir: string) => path.join(dir, 'claimed');
 /** The standby's stderr; linked into the op's directory as worker.log when it claims an op. */
 export const standbyLog = (dir: string) => path.join(dir, 'worker.log');
@@ -68,13 +78,31 @@ function parse<T>(schema: z.ZodType<T>, file: string): T | undefined {
   }
 }
 
+/** The op an agent is accepting, told to its standby ahead of the handoff. */
+const aheadSchema = z.strictObject({ op: z.string().regex(OP_ID_RE), kind: opKind, params: z.record(z.string(), z.unknown()) });
+export type AheadNotice = z.infer<typeof aheadSchema>;
+
+/** Tell the standby in `dir` the op being accepted: false when the directory is gone (retired). */
+export function writeAhead(dir: string, notice: AheadNotice): boolean {
+  return replaceWhole(aheadFile(dir), JSON.stringify(notice) + '\n');
+}
+
+/** The op its agent is accepting, when it told one. */
+export function readAhead(dir: string): AheadNotice | undefined {
+  return parse(aheadSchema, aheadFile(dir));
+}
+
 /** The agent hands op `opId` to the standby in `dir`: false when the directory is gone (retired). */
 export function handOff(dir: string, opId: string): boolean {
-  // Whole or not at all (tmp + rename), but not fsynced: after a crash there is no standby to read it.
-  const tmp = `${opFile(dir)}.tmp-${process.pid}`;
+  return replaceWhole(opFile(dir), opId + '\n');
+}
+
+/** Whole or not at all (tmp + rename), but not fsynced: after a crash there is no standby to read it. */
+function replaceWhole(file: string, text: string): boolean {
+  const tmp = `${file}.tmp-${process.pid}`;
   try {
-    writeNoFollowSync(tmp, opId + '\n', CREATE_NEW);
-    renameSync(tmp, opFile(dir));
+    writeNoFollowSync(tmp, text, CREATE_NEW);
+    renameSync(tmp, file);
     return true;
   } catch (err) {
     rmSync(tmp, { force: true });

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { FINAL_OP_STATES, formatArgv, type ClientIdentity, type OpInfo, type OpResult, type OpStateName } from '../../protocol';
 import { AGENT_VERSION } from '../version';
 import { CommandError, runCommand } from '../exec';
-import { actsOnHost, OpError, type OpContext, type OpDefinition, type NixInfo } from '../ops/types';
+import { actsOnHost, OpError, type Command, type OpContext, type OpDefinition, type NixInfo } from '../ops/types';
 import { executeOp, registry, requireOp } from '../ops/registry';
 import { detectNix } from '../nix/info';
 import { configuredSshCommand, remoteToolEnv } from '../git/env';
@@ -19,7 +19,8 @@ import { selfIdentity } from './process';
 import { cancelRequested } from './control';
 import { clearActivation, readActivation } from '../state/activation';
 import { rehearseWorker } from './warmUp';
-import { HeadStart } from './headStart';
+export { rehearseSpawns } from './warmUp';
+import { dropHeadStart, HeadStart } from './headStart';
 import { metadataPath, readMetadataCached, syncMetadata } from '../state/metadata';
 
 
@@ -49,8 +50,15 @@ export async function preloadWorker(scratchDir: string, ahead: { stateDir: strin
   }
 }
 
-/** Run op `opId` to completion; resolves with the process exit code. `recorded` runs once worker.json names this process. */
-export async function runWorker(stateDir: string, opId: string, recorded: () => void = () => {}): Promise<number> {
+export interface WorkerOptions {
+  /** Runs once worker.json names this process. */
+  recorded?: () => void;
+  /** The op's first command as its standby started it when told of the op (startFirstCommand). */
+  ahead?: Promise<HeadStart | undefined>;
+}
+
+/** Run op `opId` to completion; resolves with the process exit code. */
+export async function runWorker(stateDir: string, opId: string, opts: WorkerOptions = {}): Promise<number> {
   const req = readRequest(stateDir, opId);
   const initial = readOpInfo(stateDir, opId);
   if (!initial) throw new Error(`op ${opId} has no op.json under ${stateDir}; it was never accepted`);
@@ -60,9 +68,7 @@ export async function runWorker(stateDir: string, opId: string, recorded: () => 
   // the same in agent/git/env.ts.) A standby asked git ahead and only checks nothing changed
   // since; a cold worker asks git while the op sets up. Every command the op runs waits for
   // the answer (makeContext's run).
-  const toolEnv = remoteToolEnv(req.config.flake).then((env) => {
-    Object.assign(process.env, env);
-  });
+  const toolEnv = useToolEnv(req.config.flake);
 
   const journal = JournalWriter.open(journalFile(stateDir, opId));
   const abort = new AbortController();
@@ -76,10 +82,11 @@ export async function runWorker(stateDir: string, opId: string, recorded: () => 
   process.on('SIGHUP', () => {});
   // The op's first command (a build) starts before anything else of this worker's, and runs
   // while the rest below is made ready. Not when the op was cancelled already.
-  const ahead = cancelRequested(stateDir, opId) ? undefined : await startAhead(req, toolEnv, abort.signal);
+  const started = await opts.ahead;
+  const ahead = cancelRequested(stateDir, opId) ? await dropHeadStart(started) : await startAhead(req, toolEnv, abort.signal, started);
   const me = selfIdentity();
   writeWorker(stateDir, opId, { pid: me.pid, startTime: me.startTime, unit: process.env.NIXFLEET_OP_UNIT });
-  recorded();
+  opts.recorded?.();
   // Cancelled before this process ran it (op.start is answered before a standby claims the
   // op, so op.cancel can come first): the op runs nothing (a build started ahead is
   // stopped). Read after the handler is in place and worker.json names this process: a
@@ -158,10 +165,28 @@ function describeClient(c: ClientIdentity): string {
 }
 
 /**
- * The op's firstCommand, started now (runner/headStart.ts); undefined when it has none for
- * this request, or the request is one the op refuses (the op says why, as it would anyway).
+ * The op's firstCommand, started now (runner/headStart.ts), or the one its standby started
+ * (`started`) when that is the same command; undefined when it has none for this request,
+ * or the request is one the op refuses (the op says why, as it would anyway).
  */
-async function startAhead(req: OpRequest, toolEnv: Promise<void>, signal: AbortSignal): Promise<HeadStart | undefined> {
+async function startAhead(req: OpRequest, toolEnv: Promise<void>, signal: AbortSignal, started?: HeadStart): Promise<HeadStart | undefined> {
+  const cmd = firstCommandOf(req);
+  if (started && cmd && started.matches(cmd.argv, cmd.opts)) {
+    started.follow(signal);
+    return started;
+  }
+  await dropHeadStart(started);
+  if (!cmd) return undefined;
+  await toolEnv; // its environment is ctx.run's (GIT_SSH_COMMAND)
+  return signal.aborted ? undefined : new HeadStart(cmd, signal);
+}
+
+/** The environment every program the op runs gets (no prompts: git/env.ts), in this process's own. */
+async function useToolEnv(flake: string): Promise<void> {
+  Object.assign(process.env, await remoteToolEnv(flake));
+}
+
+function firstCommandOf(req: Pick<OpRequest, 'kind' | 'params' | 'config'>): Command | undefined {
   let def: OpDefinition;
   try {
     def = requireOp(req.kind, req.config.host);
@@ -169,9 +194,18 @@ async function startAhead(req: OpRequest, toolEnv: Promise<void>, signal: AbortS
     return undefined;
   }
   const params = def.params.safeParse(req.params);
-  const cmd = params.success ? def.firstCommand?.(req.config, params.data as never) : undefined;
+  return params.success ? def.firstCommand?.(req.config, params.data as never) : undefined;
+}
+
+/**
+ * A standby told of the op its agent is accepting (standbyHandoff.ts `ahead`): the op's first
+ * command for the agent's config, started now and stopped by `signal`; the op's worker runs
+ * it when its own request asks for the same command (startAhead), else stops it.
+ */
+export async function startFirstCommand(req: Pick<OpRequest, 'kind' | 'params' | 'config'>, signal: AbortSignal): Promise<HeadStart | undefined> {
+  const cmd = firstCommandOf(req);
   if (!cmd) return undefined;
-  await toolEnv; // its environment is ctx.run's (GIT_SSH_COMMAND)
+  await useToolEnv(req.config.flake);
   return signal.aborted ? undefined : new HeadStart(cmd, signal);
 }
 
