@@ -153,8 +153,13 @@ async function main(): Promise<void> {
     const hand = bed.host('byhand');
     const mine = bed.host('ours');
     for (let r = 0; r <= ROUNDS; r++) {
-      await bed.commit({ 'hosts/ours/version': `24.11.${r}\n`, 'hosts/byhand/version': `24.11.${r}\n` }, `round ${r}`);
-      for (const h of [mine, hand]) execFileSync('git', ['pull', '-q', '--ff-only'], { cwd: h.checkout, env: bed.env });
+      // A commit per side: the two checkouts never hold the same tree, so neither finds the
+      // other's copy of the flake's source in the store (whoever went second did, and a
+      // round's two switches compared a copy with none).
+      for (const h of [mine, hand]) {
+        await bed.commit({ [`hosts/${h.name}/version`]: `24.11.${r}\n` }, `round ${r}: ${h.name}`);
+        execFileSync('git', ['pull', '-q', '--ff-only'], { cwd: h.checkout, env: bed.env });
+      }
       const runBaseline = async () => {
         const t = performance.now();
         const built = await runCommand(['nix', 'build', '--json', '--no-link', `${hand.checkout}#${hand.attr}`], quiet, { capture: true, quietStdout: true });
