@@ -20,5 +20,7 @@ export const requestFile = (stateDir: string, opId: string) => path.join(opDir(s
 export const workerFile = (stateDir: string, opId: string) => path.join(opDir(stateDir, opId), 'worker.json');
 /** Written by the agent when the controller confirms an activation (magic rollback). */
 export const confirmFile = (stateDir: string, opId: string) => path.join(opDir(stateDir, opId), 'confirmed');
+/** Written by the op's worker after its last step (final record, audit record, host lock released): runner/watch.ts. */
+export const finishedFile = (stateDir: string, opId: string) => path.join(opDir(stateDir, opId), 'finished');
 export const auditFile = (stateDir: string) => path.join(stateDir, 'audit.jsonl');
 export const lockFile = (stateDir: string) => path.join(stateDir, 'lock');

@@ -75,8 +75,8 @@ export async function handOffOrSpawn(m: LaunchHost, handOff: NonNullable<LaunchH
 function recordNotStarted(config: AgentConfig, info: OpInfo, err: unknown): void {
   const error = `${info.kind} did not start on host ${config.host}: its worker process could not be started (${(err as Error).message}); check the agent's log, then retry; nothing ran`;
   try {
-    launcherNotice(config.stateDir, info.id, error);
-    const final: OpInfo = { ...info, state: 'failed', endedAt: new Date().toISOString(), exit: 1, result: {}, error };
+    const lastSeq = launcherNotice(config.stateDir, info.id, error);
+    const final: OpInfo = { ...info, state: 'failed', endedAt: new Date().toISOString(), lastSeq: lastSeq ?? info.lastSeq, exit: 1, result: {}, error };
     writeOpInfo(config.stateDir, final);
     auditOp(config.stateDir, final);
   } finally {
@@ -87,15 +87,17 @@ function recordNotStarted(config: AgentConfig, info: OpInfo, err: unknown): void
 /**
  * Why the worker was not started the configured way: in the agent's log and in the op's
  * journal (written before the worker opens it), so whoever follows the op sees it too.
+ * Returns the journal's last line number (undefined when it could not be written).
  */
-function launcherNotice(stateDir: string, opId: string, text: string): void {
+function launcherNotice(stateDir: string, opId: string, text: string): number | undefined {
   process.stderr.write(`nixfleet-agent: ${text}\n`);
   try {
     const journal = JournalWriter.open(journalFile(stateDir, opId));
     journal.append('info', text);
     journal.close();
+    return journal.lastSeq;
   } catch {
-    /* the agent's log has it */
+    return undefined; // the agent's log has it
   }
 }
 

@@ -1,11 +1,12 @@
 // Following running ops: read each op's record whenever it is replaced (fs.watch on the
 // op's directory) and every POLL_MS (file systems without inotify, a missed event), until
-// it is final; notice the moment it starts waiting for a confirmation (magic rollback), and
+// it is final and its worker finished what follows (its `finished` file, or the process
+// gone); notice the moment it starts waiting for a confirmation (magic rollback), and
 // tell a worker that died without writing its end from one that is still starting.
-import { watch as watchDir, type FSWatcher } from 'node:fs';
+import { existsSync, watch as watchDir, type FSWatcher } from 'node:fs';
 import { FINAL_OP_STATES, type OpInfo } from '../../protocol';
 import { readOpInfo } from '../journal/opStore';
-import { opDir } from '../journal/paths';
+import { finishedFile, opDir } from '../journal/paths';
 import { processRunning } from './process';
 import { readWorker } from './request';
 
@@ -56,7 +57,7 @@ export class OpWatch {
     this.running.set(opId, watched);
     try {
       watched.dirWatcher = watchDir(opDir(this.stateDir, opId), { persistent: false }, (_event, name) => {
-        if (name === null || name === 'op.json') this.check(opId);
+        if (name === null || name === 'op.json' || name === 'finished') this.check(opId);
       });
       watched.dirWatcher.on('error', () => watched.dirWatcher?.close());
     } catch {
@@ -98,6 +99,9 @@ export class OpWatch {
     }
     if (!info) return;
     if (FINAL_OP_STATES.includes(info.state)) {
+      // After its final record the worker writes its audit record and frees the host: the
+      // end is announced once it says it finished them, or is gone.
+      if (!existsSync(finishedFile(this.stateDir, opId)) && this.workerRunning(opId)) return;
       this.unwatch(opId);
       this.hooks.ended(info);
       return;
@@ -112,6 +116,12 @@ export class OpWatch {
     this.unwatch(opId);
     if (again && FINAL_OP_STATES.includes(again.state)) this.hooks.ended(again);
     else this.hooks.died(again ?? info);
+  }
+
+  /** Does a worker that recorded itself still run the op? */
+  private workerRunning(opId: string): boolean {
+    const worker = readWorker(this.stateDir, opId);
+    return worker !== undefined && processRunning(worker.pid, worker.startTime);
   }
 
   private workerAlive(opId: string, watched: Watched): boolean {

@@ -10,7 +10,8 @@ import { executeOp, registry, requireOp } from '../ops/registry';
 import { detectNix } from '../nix/info';
 import { configuredSshCommand, remoteToolEnv } from '../git/env';
 import { JournalWriter } from '../journal/writer';
-import { confirmFile, journalFile } from '../journal/paths';
+import { confirmFile, finishedFile, journalFile } from '../journal/paths';
+import { CREATE_NEW, writeNoFollowSync } from '../state/noFollow';
 import { readOpInfo, writeOpInfo } from '../journal/opStore';
 import { auditOp } from '../journal/audit';
 import { BusyError, claimLock, releaseLock } from './lock';
@@ -156,8 +157,23 @@ export async function runWorker(stateDir: string, opId: string, opts: WorkerOpti
     // An audit log that cannot be written (a planted symlink: ELOOP; a full disk) fails the
     // worker loudly, but must not keep the host locked.
     if (lockHeld) releaseLock(stateDir, opId);
+    markFinished(stateDir, opId);
   }
   return final.exit!;
+}
+
+/**
+ * The worker's last word: its final record, its audit record and the host lock's release are
+ * done. The agent announces the op's end once it sees this (or the worker gone: runner/watch.ts),
+ * so a controller that heard op.end finds the audit record and the host free. Not fsynced: it
+ * describes this live process, which a power cut ends anyway.
+ */
+function markFinished(stateDir: string, opId: string): void {
+  try {
+    writeNoFollowSync(finishedFile(stateDir, opId), '', CREATE_NEW);
+  } catch {
+    /* the agent announces the end once this process exited */
+  }
 }
 
 function describeClient(c: ClientIdentity): string {

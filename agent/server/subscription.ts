@@ -3,6 +3,7 @@
 // batched into op.output frames. When the client does not keep up, reading pauses
 // (the session's unflushed bytes are bounded) and resumes from the journal offset,
 // so a slow client costs disk reads, never agent memory.
+import { fstatSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { OpInfo } from '../../protocol';
 import { journalFile } from '../journal/paths';
@@ -60,8 +61,20 @@ export class Subscription {
   /** The op ended: drain what is left, then send op.end; resolves once it is sent (or the subscription closed). */
   ended(info: OpInfo): Promise<void> {
     this.final = info;
+    // Its worker closed the journal before its final record: when every line and byte of it
+    // went out already, op.end goes now rather than after one more read (~1 ms on a switch).
+    if (!this.busy && this.fh && !this.sink.congested() && this.lastSeq >= info.lastSeq && fstatSync(this.fh.fd).size === this.offset) {
+      this.end(info);
+      return this.over;
+    }
     this.kick();
     return this.over;
+  }
+
+  private end(info: OpInfo): void {
+    this.sink.sendEvent({ type: 'op.end', op: { ...info, lastSeq: Math.max(info.lastSeq, this.lastSeq) } });
+    this.close();
+    this.onDone();
   }
 
   kick(): void {
@@ -94,11 +107,7 @@ export class Subscription {
       const read = await readOutputFrame(this.fh, this.offset, this.lastSeq, this.prefix);
       if (this.closed) return;
       if (read.nextOffset === this.offset) {
-        if (endKnown) {
-          this.sink.sendEvent({ type: 'op.end', op: { ...endKnown, lastSeq: Math.max(endKnown.lastSeq, this.lastSeq) } });
-          this.close();
-          this.onDone();
-        }
+        if (endKnown) this.end(endKnown);
         return;
       }
       this.offset = read.nextOffset;
