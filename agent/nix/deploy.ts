@@ -76,10 +76,19 @@ async function deployCheckedOut(ctx: OpContext, opts: DeployOptions, before: Ret
   if (config.switchMethod === 'direct') {
     let storePath: string;
     ({ storePath, revision } = await buildCheckout(ctx, { nixOptions: opts.nixOptions }));
-    after = await setProfile(ctx, storePath);
+    const setting = setProfile(ctx, storePath); // nix-env runs from here
+    // Recorded while nix-env runs, and before activation: the build is from this revision
+    // whatever follows (revisions are kept whatever the profile says: state/metadata.ts).
+    // A record that fails fails the op once nix-env is done, not while it runs.
+    let unrecorded: unknown;
+    try {
+      recordRevision(config.stateDir, storePath, revision, generationsOf(config.profile));
+    } catch (err) {
+      unrecorded = err;
+    }
+    after = await setting;
+    if (unrecorded !== undefined) throw unrecorded;
     ctx.log('info', `profile ${config.profile} is now generation ${after.generation}`);
-    // Recorded before activation: the build is from this revision whether or not activation works.
-    recordRevision(config.stateDir, storePath, revision, generationsOf(config.profile));
     await activateOrRestore(ctx, after, before);
   } else {
     // The rebuild tool also activates: the revision is known before anything changes.

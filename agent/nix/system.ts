@@ -10,13 +10,13 @@ import { currentGeneration, readProfile, type ProfileLink } from './profile';
 import { withProfileLock } from './profileLock';
 import { NIX_JSON_LOG, NixLogDecoder } from './internalJson';
 import { existsSync } from 'node:fs';
-import { activationStep, profileChangeStarts } from '../state/activation';
+import { activationStep, profileChangeStarts, type GenerationRef } from '../state/activation';
 
 /** opId (every op's context has it) keys the activation record that recovery reads. */
 export type NixContext = Pick<OpContext, 'config' | 'log' | 'run'> & { opId?: string };
 
 /** Record a step in the host's activation record (agent/state/activation.ts), when run by an op. */
-function step(ctx: NixContext, phase: 'profile-set' | 'activating' | 'activated' | 'activation-failed', to?: ProfileLink): void {
+function step(ctx: NixContext, phase: 'activating' | 'activated' | 'activation-failed', to?: GenerationRef): void {
   if (ctx.opId) activationStep(ctx.config.stateDir, ctx.opId, phase, to && { generation: to.generation, target: to.target });
 }
 function changeStarts(ctx: NixContext, to: { generation?: number; target: string }): void {
@@ -123,7 +123,8 @@ export async function setProfile(ctx: NixContext, storePath: string): Promise<Pr
   if (!now || now.target !== storePath) {
     throw new OpError(`host ${ctx.config.host}: after nix-env --set the profile ${ctx.config.profile} does not point at ${storePath}; another process may be changing it: retry`);
   }
-  step(ctx, 'profile-set', now);
+  // No record of its own: until activation starts, the profile says whether it was set
+  // (runner/recovery.ts reads it for "profile-changing"), and "activating" names the generation.
   return now;
 }
 
@@ -139,14 +140,13 @@ export async function switchProfileGeneration(ctx: NixContext, generation: numbe
     if (err instanceof OpError) throw err;
     throw commandFailure(ctx, `switching the profile ${ctx.config.profile} to generation ${generation}`, err, 'list the generations and pick one that exists');
   }
-  if (to) step(ctx, 'profile-set', to);
 }
 
-/** Run the activation script(s) of a built system. Throws CommandError on failure. */
-export async function activate(ctx: NixContext, storePath: string): Promise<void> {
-  step(ctx, 'activating');
+/** Run the activation script(s) of `to` (the profile's generation now). Throws CommandError on failure. */
+export async function activate(ctx: NixContext, to: GenerationRef): Promise<void> {
+  step(ctx, 'activating', to);
   try {
-    for (const { argv, optional } of activationCommands(ctx.config.platform, storePath)) {
+    for (const { argv, optional } of activationCommands(ctx.config.platform, to.target)) {
       if (optional && !existsSync(argv[0]!)) continue;
       ctx.log('info', `activating: ${formatArgv(argv)}`);
       await ctx.run(argv);
@@ -171,7 +171,7 @@ export async function restoreGeneration(ctx: NixContext, to: ProfileLink): Promi
     return `switching the profile back to generation ${to.generation} failed too: switch it by hand (${formatArgv(['nix-env', '-p', ctx.config.profile, '--switch-generation', String(to.generation)])})`;
   }
   try {
-    await activate(ctx, to.target);
+    await activate(ctx, to);
   } catch (err) {
     ctx.log('stderr', `re-activating generation ${to.generation} failed: ${(err as Error).message}`);
     return `the profile points at generation ${to.generation} again but its re-activation failed: activate it by hand (${formatArgv(activationCommands(ctx.config.platform, to.target).at(-1)!.argv)})`;
@@ -185,7 +185,7 @@ export async function restoreGeneration(ctx: NixContext, to: ProfileLink): Promi
  */
 export async function activateOrRestore(ctx: NixContext, target: ProfileLink, before: ProfileLink | undefined): Promise<void> {
   try {
-    await activate(ctx, target.target);
+    await activate(ctx, target);
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     const restored =

@@ -38,7 +38,7 @@ export const agentNixSide: NixSide = {
       throw new OpError(`host ${ctx.config.host}: generation ${generation} no longer exists in ${ctx.config.profile} (garbage-collected?): pick another one with the rollback op`);
     }
     await switchProfileGeneration(ctx, generation);
-    await activate(ctx, link.target);
+    await activate(ctx, link);
   },
 
   async healthChecks(ctx) {

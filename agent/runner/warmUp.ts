@@ -50,7 +50,7 @@ export async function rehearseWorker(dir: string): Promise<boolean> {
     currentGeneration(path.join(dir, 'profile'));
     const to = { generation: 1, target: `/nix/store/${'0'.repeat(32)}-rehearsal` };
     profileChangeStarts(dir, REHEARSAL_OP, undefined, to);
-    for (const phase of ['profile-set', 'activating', 'activated'] as const) activationStep(dir, REHEARSAL_OP, phase, to);
+    for (const phase of ['activating', 'activated'] as const) activationStep(dir, REHEARSAL_OP, phase, to);
     recordRevision(dir, to.target, '0'.repeat(40));
     recordChecks(dir, to.generation, to.target, { passed: true, at: new Date().toISOString() });
     syncMetadata();

@@ -226,6 +226,8 @@ export async function startFirstCommand(req: Pick<OpRequest, 'kind' | 'params' |
 }
 
 function makeContext(req: OpRequest, opId: string, journal: JournalWriter, nix: NixInfo, signal: AbortSignal, toolEnv: Promise<void>, ahead?: HeadStart): OpContext {
+  let envReady = false;
+  void toolEnv.then(() => (envReady = true));
   return {
     config: req.config,
     opId,
@@ -236,7 +238,9 @@ function makeContext(req: OpRequest, opId: string, journal: JournalWriter, nix: 
     signal,
     log: (stream, text) => journal.append(stream, text),
     run: async (argv, opts = {}) => {
-      await toolEnv;
+      // Once the environment is in place a command starts in this call, before it returns:
+      // what the caller does next runs beside it (deploy.ts records a revision while nix-env runs).
+      if (!envReady) await toolEnv;
       journal.append('info', `$ ${formatArgv(argv)}`);
       if (ahead?.matches(argv, opts)) return ahead.take((s, t, progress) => journal.append(s, t, progress), opts.signal);
       return runCommand(argv, (s, t, progress) => journal.append(s, t, progress), { ...opts, signal: opts.signal ?? signal });

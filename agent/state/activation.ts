@@ -14,7 +14,8 @@ export const activationRecord = z.strictObject({
   op: z.string(),
   /**
    * profile-changing: nix-env is changing the profile to `to` (it may or may not have).
-   * profile-set: the profile points at `to`; activation has not started.
+   * profile-set: the profile points at `to`; activation has not started. (Written only
+   *   by earlier agents; recovery reads it as profile-changing, which checks the profile.)
    * activating: `to`'s activation started and has not finished.
    * activated: `to` was activated; the host runs it.
    * activation-failed: `to`'s activation failed; the op restores `runs` next.
