@@ -177,11 +177,14 @@ export function programOnPath(name: string, env: NodeJS.ProcessEnv = process.env
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {
     if (!dir) continue;
     try {
-      const file = realpathSync(path.join(dir, name));
-      const st = statSync(file);
-      if (st.isFile() && (st.mode & 0o111) !== 0) return { file, identity: `${file} ${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` };
+      // Most directories do not have it: asked without an exception for each (~25 µs apiece).
+      const st = statSync(path.join(dir, name), { throwIfNoEntry: false });
+      if (st?.isFile() && (st.mode & 0o111) !== 0) {
+        const file = realpathSync(path.join(dir, name));
+        return { file, identity: `${file} ${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` };
+      }
     } catch {
-      /* not in this directory */
+      /* not readable in this directory */
     }
   }
   return undefined;

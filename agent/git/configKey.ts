@@ -56,6 +56,11 @@ export function gitConfigKey(dir: string, env: NodeJS.ProcessEnv = process.env):
   for (const file of new Set(files)) {
     let text: string;
     try {
+      // Most of these files do not exist: asked without an exception for each.
+      if (!statSync(file, { throwIfNoEntry: false })) {
+        parts.push(`${file} -`);
+        continue;
+      }
       text = readFileSync(file, 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;

@@ -48,11 +48,10 @@ const asked = new Map<string, { key: string; value: string | undefined }>();
  * standby worker asks before its op, so the op's commands need not wait for a git process.
  */
 export async function configuredSshCommand(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  if (env.GIT_SSH_COMMAND?.trim()) return env.GIT_SSH_COMMAND;
+  const known = knownSshCommand(dir, env);
+  if (known) return known.value;
   // Taken before git runs: a file changed while it runs makes the next call ask again.
   const key = gitConfigKey(dir);
-  const known = asked.get(dir);
-  if (key !== undefined && known?.key === key) return known.value;
   let value: string | undefined;
   try {
     const { stdout } = await execFileP('git', ['config', '--get', 'core.sshCommand'], { cwd: dir, timeout: 10_000 });
@@ -67,6 +66,14 @@ export async function configuredSshCommand(dir: string, env: NodeJS.ProcessEnv =
   return value;
 }
 
+/** The answer configuredSshCommand would give without running git, when it has one. */
+function knownSshCommand(dir: string, env: NodeJS.ProcessEnv): { value: string | undefined } | undefined {
+  if (env.GIT_SSH_COMMAND?.trim()) return { value: env.GIT_SSH_COMMAND };
+  const key = gitConfigKey(dir);
+  const known = asked.get(dir);
+  return key !== undefined && known?.key === key ? { value: known.value } : undefined;
+}
+
 /** process.env for git: no prompts, no editor, no ambient GIT_* redirection. */
 export function gitEnv(sshCommand: string, extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
@@ -79,7 +86,20 @@ export function gitEnv(sshCommand: string, extra: Record<string, string> = {}): 
 
 /** Environment for other programs that run git underneath (jj git fetch/push). */
 export async function remoteToolEnv(dir: string): Promise<Record<string, string>> {
-  return { GIT_TERMINAL_PROMPT: '0', GIT_SSH_COMMAND: batchSshCommand(await configuredSshCommand(dir)) };
+  return toolEnvWith(await configuredSshCommand(dir));
+}
+
+/**
+ * remoteToolEnv's answer now, when no git needs asking (what git reads for it is unchanged
+ * since it was asked): a command can then start in this call (a standby's first command).
+ */
+export function knownToolEnv(dir: string): Record<string, string> | undefined {
+  const known = knownSshCommand(dir, process.env);
+  return known && toolEnvWith(known.value);
+}
+
+function toolEnvWith(sshCommand: string | undefined): Record<string, string> {
+  return { GIT_TERMINAL_PROMPT: '0', GIT_SSH_COMMAND: batchSshCommand(sshCommand) };
 }
 
 export interface OpenGitOptions {

@@ -11,7 +11,8 @@ import { rollbackOp } from './rollback';
 import { selfUpdateOp } from './selfUpdate';
 import { switchOp } from './switch';
 import { testOp } from './test';
-import type { OpContext, OpDefinition } from './types';
+import type { AgentConfig } from '../config';
+import type { Command, OpContext, OpDefinition } from './types';
 import { OpError } from './types';
 
 /** Every kind the protocol names has its definition here: a kind without one does not compile. */
@@ -37,6 +38,22 @@ export function requireOp(kind: string, host: string): OpDefinition {
   const def = getOp(kind as OpKind) as OpDefinition | undefined;
   if (!def) throw new OpError(`host ${host}: this agent has no op "${printable(kind)}"; update the agent or use another op`);
   return def;
+}
+
+/**
+ * The command op `kind` starts with for these params and config when it can be started ahead
+ * (OpDefinition.firstCommand); undefined when it has none, or the op would refuse the request
+ * (the op says why when it runs).
+ */
+export function firstCommandOf(req: { kind: string; params: Record<string, unknown>; config: AgentConfig }): Command | undefined {
+  let def: OpDefinition;
+  try {
+    def = requireOp(req.kind, req.config.host);
+  } catch {
+    return undefined;
+  }
+  const params = def.params.safeParse(req.params);
+  return params.success ? def.firstCommand?.(req.config, params.data as never) : undefined;
 }
 
 /**

@@ -1,5 +1,6 @@
 // A standby worker's rehearsal: before any op is handed to it, it runs once, on scratch
-// files of its own, the steps of a worker around an op's commands — read a request and an
+// files of its own, the steps of a worker around an op's commands — read the notice of an
+// op ahead of its handoff and make its first command, read a request and an
 // op record, open, write and close a journal, take and release the host lock, move an
 // activation record through a switch's phases, record a revision and a check outcome, audit
 // the end — and asks git (through execFile and simple-git). Node compiles a function the
@@ -22,6 +23,8 @@ import { currentGeneration } from '../nix/profile';
 import { activationStep, clearActivation, profileChangeStarts, readActivation } from '../state/activation';
 import { recordChecks, recordRevision, syncMetadata } from '../state/metadata';
 import { AGENT_VERSION } from '../version';
+import { firstCommandOf } from '../ops/registry';
+import { readAhead, writeAhead } from './standbyHandoff';
 import { runCommand } from '../exec';
 
 const REHEARSAL_OP = 'standby-rehearsal';
@@ -35,6 +38,10 @@ export async function rehearseWorker(dir: string): Promise<boolean> {
   }
   try {
     const config = parseConfig({ host: 'rehearsal', flake: dir, platform: 'nixos', stateDir: dir }, 'the standby rehearsal');
+    // Told of an op ahead of its handoff (standbyHandoff.ts): the notice read, the op's first command made (not run).
+    writeAhead(dir, { op: REHEARSAL_OP, kind: 'switch', params: {} });
+    const notice = readAhead(dir);
+    if (notice) firstCommandOf({ ...notice, config });
     createOpDir(dir, REHEARSAL_OP);
     const client = { name: 'standby', auth: 'rehearsal' };
     writeRequest(dir, REHEARSAL_OP, { kind: 'switch', params: opParams.switch.parse({}), client, config });

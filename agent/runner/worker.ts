@@ -5,10 +5,10 @@ import { existsSync } from 'node:fs';
 import { FINAL_OP_STATES, formatArgv, type ClientIdentity, type OpInfo, type OpResult, type OpStateName } from '../../protocol';
 import { AGENT_VERSION } from '../version';
 import { CommandError, runCommand } from '../exec';
-import { actsOnHost, OpError, type Command, type OpContext, type OpDefinition, type NixInfo } from '../ops/types';
-import { executeOp, registry, requireOp } from '../ops/registry';
+import { actsOnHost, OpError, type OpContext, type OpDefinition, type NixInfo } from '../ops/types';
+import { executeOp, firstCommandOf, registry, requireOp } from '../ops/registry';
 import { detectNix } from '../nix/info';
-import { configuredSshCommand, remoteToolEnv } from '../git/env';
+import { configuredSshCommand, knownToolEnv, remoteToolEnv } from '../git/env';
 import { JournalWriter } from '../journal/writer';
 import { confirmFile, finishedFile, journalFile } from '../journal/paths';
 import { CREATE_NEW, writeNoFollowSync } from '../state/noFollow';
@@ -202,16 +202,6 @@ async function useToolEnv(flake: string): Promise<void> {
   Object.assign(process.env, await remoteToolEnv(flake));
 }
 
-function firstCommandOf(req: Pick<OpRequest, 'kind' | 'params' | 'config'>): Command | undefined {
-  let def: OpDefinition;
-  try {
-    def = requireOp(req.kind, req.config.host);
-  } catch {
-    return undefined;
-  }
-  const params = def.params.safeParse(req.params);
-  return params.success ? def.firstCommand?.(req.config, params.data as never) : undefined;
-}
 
 /**
  * A standby told of the op its agent is accepting (standbyHandoff.ts `ahead`): the op's first
@@ -221,7 +211,10 @@ function firstCommandOf(req: Pick<OpRequest, 'kind' | 'params' | 'config'>): Com
 export async function startFirstCommand(req: Pick<OpRequest, 'kind' | 'params' | 'config'>, signal: AbortSignal): Promise<HeadStart | undefined> {
   const cmd = firstCommandOf(req);
   if (!cmd) return undefined;
-  await useToolEnv(req.config.flake);
+  // Started within this call when git need not be asked (the standby asked it ahead).
+  const env = knownToolEnv(req.config.flake);
+  if (env) Object.assign(process.env, env);
+  else await useToolEnv(req.config.flake);
   return signal.aborted ? undefined : new HeadStart(cmd, signal);
 }
 
