@@ -7,9 +7,9 @@
 // Then where the op's time went, from the timestamps production already writes (the op
 // record's startedAt/endedAt, each journal line's time, `$ argv` before every command), so
 // the breakdown costs the measured switch nothing: accept (request → op record), the
-// handoff to the agent's standby worker (op record → worker.json; or, with the standby off
-// or not taking it, the cold start: spawn and node loading the agent), the worker's set-up
-// (→ its first line), each command (its `$` line → the next line the op itself writes),
+// handoff to the agent's standby worker (op record → worker.json, which the worker writes
+// once the op's first command runs; or, with the standby off or not taking it, the cold
+// start: spawn and node loading the agent), the worker's set-up (→ its first line), each command (its `$` line → the next line the op itself writes),
 // in-process work between commands, and the end (last line → the worker's endedAt → the
 // client holding op.end). The parts of one round add up to its wall time. Neither side is
 // measured while the agent's next standby worker loads (it starts when an op ended); its
@@ -88,20 +88,21 @@ function breakdown(s: Sample, worker: { startTicks?: string; recordedAt: number 
   // output and progress lines belong to that command.
   const own = s.lines.filter((l) => l.stream === 'info' && !l.progress);
   if (!own.length) throw new Error(`op ${s.op.id} journaled no line of its own`);
-  // worker.json is the worker's first write: its mtime splits the start in two (at the file
-  // system's timestamp granularity, ~4 ms on ext4 here: the two parts' sum is finer than
-  // either).
+  // worker.json is written once the op's first command runs (a standby started it when the
+  // agent took the host lock; a cold worker, first thing): its mtime splits the start in two
+  // (at the file system's timestamp granularity, ~4 ms on ext4 here: the two parts' sum is
+  // finer than either).
   const execAt = bootMs !== undefined && worker.startTicks ? bootMs + (Number(worker.startTicks) * 1000) / TICKS_PER_S : undefined;
   // A worker process older than the request is the agent's standby worker (started before, ready).
   if (execAt !== undefined && execAt < s.sentAt) {
-    add('handoff: op record → the standby claims it (→ worker.json)', worker.recordedAt - started);
+    add('handoff: op record → the standby claims it (→ worker.json; the build runs already)', worker.recordedAt - started);
   } else if (execAt !== undefined) {
     add('worker start: spawn (op record → worker process)', execAt - started);
     add('worker start: node loads the agent (→ worker.json)', worker.recordedAt - execAt);
   } else add('worker start: spawn and node load (op record → worker.json)', worker.recordedAt - started);
-  // The build is started ahead (agent/runner/headStart.ts) inside this part: its `$` line
+  // The build was started ahead (agent/runner/headStart.ts) before this part: its `$` line
   // below marks when the op took the running build over, not when it started.
-  add('worker start: request, the build started ahead, journal, lock (→ first line)', t(own[0]!.time) - worker.recordedAt);
+  add('worker start: cancel check, lock (→ first line)', t(own[0]!.time) - worker.recordedAt);
   for (let i = 0; i < own.length - 1; i++) {
     const here = own[i]!;
     const ms = t(own[i + 1]!.time) - t(here.time);
@@ -229,7 +230,7 @@ async function main(): Promise<void> {
     const all = ours.map((x) => breakdown(x, x.worker));
     const names = [...new Set(all.flatMap((p) => [...p.keys()]))];
     const lines = names.map((n) => ({ n, ms: median(all.map((p) => p.get(n) ?? 0)) })).sort((x, y) => y.ms - x.ms);
-    console.log(`switch per-op parts (median of ${ROUNDS}, ms; the nix commands are the by-hand ones plus their journaling; nix build from its $ line, ~3 ms after it was started ahead):`);
+    console.log(`switch per-op parts (median of ${ROUNDS}, ms; the nix commands are the by-hand ones plus their journaling; nix build from its $ line, some ms after it was started ahead):`);
     for (const { n, ms } of lines) console.log(`  ${ms.toFixed(1).padStart(8)}  ${n}`);
     for (const n of ['nix build', 'nix-env --set', 'switch-to-configuration']) console.log(`  ${median(handParts.map((p) => p.get(n)!)).toFixed(1).padStart(8)}  (${n} by hand)`);
     console.log(`  ${median(git).toFixed(1).padStart(8)}  (git status --porcelain=v2 by hand: the switch's git call, beside its nix build)`);
