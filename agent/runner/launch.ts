@@ -55,18 +55,23 @@ export async function handOffOrSpawn(m: LaunchHost, handOff: NonNullable<LaunchH
     m.accepted(info, {});
     return;
   }
-  if (spawned) noteWorker(m.config, info.id, spawned);
-  else {
+  if (!spawned) return startCold(m, info);
+  noteWorker(m.config, info.id, spawned);
+  m.accepted(info, spawned);
+}
+
+/** Start an accepted op's worker cold; one that cannot start ends the op failed (nothing ran). Never throws. */
+export function startCold(m: LaunchHost, info: OpInfo): void {
+  let spawned: SpawnedWorker;
+  try {
+    spawned = spawnCold(m.config, info.id);
+  } catch (err) {
     try {
-      spawned = spawnCold(m.config, info.id);
-    } catch (err) {
-      try {
-        recordNotStarted(m.config, info, err); // its watch (since recorded) reports the end
-      } catch {
-        /* the state directory refused the record too: the watch records the op interrupted */
-      }
-      return;
+      recordNotStarted(m.config, info, err); // its watch (since recorded) reports the end
+    } catch {
+      /* the state directory refused the record too: the watch records the op interrupted */
     }
+    return;
   }
   m.accepted(info, spawned);
 }

@@ -17,6 +17,8 @@ import { CANCEL_GRACE_MS, notConfirmable, requestCancel, signalWorker, writeConf
 import { recordDeadWorker } from './deadWorker';
 import { endObserved, endRecord, recordEnd } from './endRules';
 import { ForeignOpScanner } from './foreignOps';
+import { startCold } from './launch';
+import type { SpawnedWorker } from './spawn';
 import { StandbyWorker } from './standby';
 import { OpWatch } from './watch';
 import { readWorker } from './request';
@@ -71,9 +73,23 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
     });
   }
 
-  /** Start the standby worker (when configured): retires those of earlier agents first. */
+  /**
+   * Start the standby worker (when configured): retires those of earlier agents first, and
+   * starts cold the worker of an op one of them was handed and never took (after recover()).
+   */
   startStandby(): void {
-    this.standby?.start();
+    this.standby?.start((opId) => {
+      let info: OpInfo | undefined;
+      try {
+        info = readOpInfo(this.stateDir, opId);
+      } catch {
+        return; // unreadable: its watch records it interrupted once no worker recorded itself
+      }
+      if (info?.state !== 'running' || readWorker(this.stateDir, opId)) return;
+      this.known.add(opId);
+      this.watcher.watch(opId);
+      startCold({ config: this.config, accepted: (i, spawned) => this.accepted(i, spawned) }, info);
+    });
   }
 
   /**
@@ -119,10 +135,7 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
           // itself is found dead (watch.ts).
           this.watcher.watch(id);
         },
-        accepted: (info, spawned) => {
-          spawned.exited?.then(() => this.watcher.check(info.id));
-          this.emit('state', info);
-        },
+        accepted: (info, spawned) => this.accepted(info, spawned),
         handOff: this.standby ? (id) => this.standby!.handOff(id) : undefined,
         startAhead: this.standby ? (id, kind, params) => this.standby!.startAhead(id, kind, params) : undefined,
         withdrawAhead: (id) => this.standby?.withdrawAhead(id),
@@ -130,6 +143,12 @@ export class OpManager extends EventEmitter<OpManagerEvents> {
       req,
       opts,
     );
+  }
+
+  /** Its worker was started (or handed the op): say so, and notice that process's exit. */
+  private accepted(info: OpInfo, spawned: SpawnedWorker): void {
+    spawned.exited?.then(() => this.watcher.check(info.id));
+    this.emit('state', info);
   }
 
   /** The op's record, with lastSeq read from the journal while it runs. */

@@ -29,6 +29,7 @@ import {
   standbyRoot,
   standbyUnit,
   sweepRetired,
+  takeBack,
   writeAhead,
   writeOwner,
 } from './standbyHandoff';
@@ -65,10 +66,23 @@ export class StandbyWorker {
     private readonly opRunning: () => boolean = () => false,
   ) {}
 
-  /** Retire every standby this agent did not start (an earlier agent's, older code), then start one if wanted. */
-  start(): void {
-    for (const id of listStandbys(this.config.stateDir)) retire(this.config.stateDir, id);
+  /**
+   * Retire every standby this agent did not start (an earlier agent's, older code), then
+   * start one if wanted. An op an earlier agent handed to one of them that it never claimed
+   * is given to `unclaimed`, which starts its worker cold: that agent answered op.start.
+   */
+  start(unclaimed: (opId: string) => void): void {
+    const orphans: string[] = [];
+    for (const id of listStandbys(this.config.stateDir)) {
+      const opId = takeBack(standbyDir(this.config.stateDir, id));
+      retire(this.config.stateDir, id);
+      if (opId) orphans.push(opId);
+    }
     sweepRetired(this.config.stateDir);
+    for (const opId of orphans) {
+      this.log(`op ${opId} was handed to a standby worker of an earlier agent, which never took it; starting the op's worker cold`);
+      unclaimed(opId);
+    }
     this.replenish();
   }
 

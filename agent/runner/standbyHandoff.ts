@@ -149,6 +149,24 @@ export function revoke(dir: string): boolean {
 }
 
 /**
+ * At an agent's start, for a standby an earlier agent left: take back the op that agent
+ * handed it and it has not claimed (the agent was killed while the standby was loading or
+ * stopped). The op was accepted, and op.start may have been answered: it needs a cold
+ * worker now, since once its directory is retired no standby can claim it. Undefined
+ * when nothing was handed, or the standby claimed it (it then runs the op).
+ */
+export function takeBack(dir: string): string | undefined {
+  if (!revoke(dir)) return undefined;
+  let opId: string;
+  try {
+    opId = readFileSync(path.join(dir, 'revoked'), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  return OP_ID_RE.test(opId) ? opId : undefined;
+}
+
+/**
  * Retire the standby in `dir`: move its directory aside (from then on it can claim nothing),
  * stop it unless it already claimed an op (it is then that op's worker), remove the directory.
  * `pid` stops a standby that has not said it is ready yet (the agent's own direct child).

@@ -181,7 +181,7 @@ describe('the first command of an op, started ahead', () => {
     Object.assign(process.env, bed.env, env, { NIXFLEET_AGENT_ENTRY: path.join(ROOT, 'agent/main.ts'), NIXFLEET_NO_SYSTEMD: '1' });
     const standbys = new StandbyWorker(config, 'always', () => {});
     try {
-      standbys.start();
+      standbys.start(() => assert.fail('no earlier agent handed an op'));
       const ready = (not?: number) =>
         waitFor('a ready standby', () => {
           for (const id of readdirSync(path.join(stateDir, 'standby')).filter((n) => /^[0-9a-f]{12}$/.test(n))) {

@@ -277,6 +277,39 @@ describe('the serving agent runs ops in its standby worker', () => {
     }
   });
 
+  test('an agent killed after op.start was answered, before its standby took the op: the next agent starts the op cold and it succeeds, once', async () => {
+    let agent = await startAgent(bed, 'h1', { overrides: { standbyWorker: true } });
+    const port = agent.port;
+    let standby: { id: string; pid: number } | undefined;
+    try {
+      standby = await waitFor('a ready standby worker', readyStandby, 30_000);
+      // Stopped, it cannot claim (as one still loading cannot): the op waits in its directory.
+      process.kill(standby.pid, 'SIGSTOP');
+      const c = connect(agent, bed.token, { reconnect: { initialDelayMs: 30, maxDelayMs: 200 } });
+      await c.connect();
+      await c.startOp('sb-orphan-1', 'switch', {});
+      assert.equal(existsSync(path.join(stateDir(), 'standby', standby.id, 'op')), true, 'handed, not claimed');
+      await agent.kill9();
+      agent = await startAgent(bed, 'h1', { port, overrides: { standbyWorker: true } });
+      const run = await c.follow('sb-orphan-1');
+      c.close();
+      assert.equal(run.op.state, 'succeeded', run.op.error);
+      assert.notEqual(workerOf('sb-orphan-1').pid, standby.pid, 'a cold worker ran it');
+      assert.match(agent.stderr(), /op sb-orphan-1 was handed to a standby worker of an earlier agent, which never took it; starting the op's worker cold/);
+      assert.equal(existsSync(path.join(stateDir(), 'standby', standby.id)), false, 'the old standby was retired');
+      const pid = standby.pid;
+      process.kill(pid, 'SIGCONT');
+      await waitFor('the retired standby exiting', () => !alive(pid), 20_000);
+      const lines = await readAllLines(opFile('sb-orphan-1', 'journal.jsonl'));
+      assert.equal(startLines(lines).length, 1, 'the op started once');
+      assert.deepEqual(lines, run.lines, 'the client has the whole journal, nothing was written after its end');
+      assert.deepEqual(readAudit(stateDir()).filter((r) => r.op === 'sb-orphan-1').map((r) => r.outcome), ['succeeded']);
+    } finally {
+      if (standby && alive(standby.pid)) process.kill(standby.pid, 'SIGCONT');
+      await agent.stop();
+    }
+  });
+
   test('standbyWorker "auto" (the default): a standby only while an authenticated controller runs ops on the host', async () => {
     const agent = await startAgent(bed, 'h1', { overrides: { standbyIdleTimeout: 2 } });
     try {
