@@ -324,18 +324,11 @@ export async function stopAllAgents(): Promise<void> {
 
 /**
  * Kill every op worker (process group) still running under a state dir, and the agent's
- * standby workers (they go by themselves within a second of their agent's death, but the
- * bed is removed at once): a failed trial must not leak.
+ * standby workers, ready or still loading (they go by themselves within a second of their
+ * agent's death, but a loading one writes its rehearsal in its directory meanwhile, and the
+ * bed is removed at once): a failed trial must not leak, and cleanup must not race them.
  */
 export function killWorkers(stateDir: string): void {
-  const standbys = path.join(stateDir, 'standby');
-  for (const id of existsSync(standbys) ? readdirSync(standbys) : []) {
-    try {
-      process.kill((JSON.parse(readFileSync(path.join(standbys, id, 'standby.json'), 'utf8')) as { pid: number }).pid, 'SIGKILL');
-    } catch {
-      /* not ready yet (it exits by itself, writing nothing), or gone */
-    }
-  }
   for (const id of opDirs(stateDir)) {
     const pid = workerPid(stateDir, id);
     if (pid && alive(pid)) {
@@ -346,4 +339,30 @@ export function killWorkers(stateDir: string): void {
       }
     }
   }
+  // Standbys and workers by their command line (`--state-dir DIR`): a loading standby and a
+  // worker that has not recorded itself yet are named in no file.
+  for (const pid of processesUsing(stateDir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+/** Pids whose command line has `--state-dir <stateDir>` (Linux /proc). */
+function processesUsing(stateDir: string): number[] {
+  const pids: number[] = [];
+  for (const n of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(n) || Number(n) === process.pid) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${n}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const i = argv.indexOf('--state-dir');
+    if (i >= 0 && argv[i + 1] === stateDir) pids.push(Number(n));
+  }
+  return pids;
 }
