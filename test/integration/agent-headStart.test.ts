@@ -27,10 +27,12 @@ before(async () => {
   log = path.join(bed.root, 'nix-calls');
   slow = path.join(bed.root, 'slow');
   const realNix = bed.env.PATH!.split(':').map((d) => path.join(d, 'nix')).find((f) => existsSync(f))!;
-  // Records `nix build` runs; on SIGTERM (a stopped command's process group) says so.
+  // Records `nix build` runs; on SIGTERM (a stopped command's process group) says so. The
+  // trap comes first: a build stopped at once may get SIGTERM before it logged its start
+  // (exec resets it for the other nix commands).
   writeFileSync(
     path.join(bin, 'nix'),
-    `#!/bin/sh\n[ "$1" = build ] || exec '${realNix}' "$@"\necho "build $$ $PPID" >> '${log}'\ntrap 'echo "stopped $$" >> '"'${log}'"'; kill $child 2>/dev/null; exit 143' TERM\n` +
+    `#!/bin/sh\ntrap 'echo "stopped $$" >> '"'${log}'"'; kill $child 2>/dev/null; exit 143' TERM\n[ "$1" = build ] || exec '${realNix}' "$@"\necho "build $$ $PPID" >> '${log}'\n` +
       // While the file `slow` exists, a build first waits (a long one, as a real system's).
       `if [ -e '${slow}' ]; then sleep 60 & child=$!; wait $child; fi\n'${realNix}' "$@" & child=$!\nwait $child\n`,
   );
@@ -83,17 +85,24 @@ describe('the first command of an op, started ahead', () => {
     const h = bed.host('h1');
     const before = readlinkSync(h.profile);
     writeFileSync(path.join(h.stateDir, 'generations.json'), '{"version":1,"revisions":{"x":{"revision":5}},"checks":{}}');
-    writeFileSync(log, '');
-    const run = await switchThroughAgent('ahead-refused');
-    assert.equal(run.op.state, 'failed');
-    assert.match(run.op.error ?? '', /generations\.json is corrupt/);
-    assert.deepEqual(run.lines.filter((l) => /^\$ nix build /.test(l.text)), [], 'the op never ran the build');
-    const started = calls().filter((l) => l.startsWith('build '));
-    assert.equal(started.length, 1, 'the build had been started ahead');
-    const pid = started[0]!.split(' ')[1];
+    // The refusal may stop the build before its shell ran a line (SIGTERM's default then
+    // ends it unrecorded): tried again, up to 5 times, until the recording nix shows the
+    // build it started; every try must leave nothing running and the profile where it was.
+    let seen: string[] = [];
+    for (let attempt = 1; attempt <= 5 && seen.length === 0; attempt++) {
+      writeFileSync(log, '');
+      const run = await switchThroughAgent(`ahead-refused-${attempt}`);
+      assert.equal(run.op.state, 'failed');
+      assert.match(run.op.error ?? '', /generations\.json is corrupt/);
+      assert.deepEqual(run.lines.filter((l) => /^\$ nix build /.test(l.text)), [], 'the op never ran the build');
+      assert.deepEqual(buildsRunning(), [], 'no build left running once the op ended');
+      assert.equal(readlinkSync(h.profile), before, 'the profile did not move');
+      seen = calls().filter((l) => /^(build|stopped) /.test(l));
+    }
+    const pids = new Set(seen.map((l) => l.split(' ')[1]));
+    assert.equal(pids.size, 1, `the build had been started ahead, once: ${seen.join('; ')}`);
+    const [pid] = pids;
     await waitFor('the recording nix to say it was stopped', () => calls().includes(`stopped ${pid}`), 10_000);
-    assert.deepEqual(buildsRunning(), [], 'no build left running once the op ended');
-    assert.equal(readlinkSync(h.profile), before, 'the profile did not move');
   });
 
   describe('with a standby: started as soon as the agent holds the host lock for the op', () => {
