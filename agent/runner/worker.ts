@@ -20,10 +20,11 @@ import { selfIdentity } from './process';
 import { cancelRequested } from './control';
 import { clearActivation, readActivation } from '../state/activation';
 import { rehearseWorker } from './warmUp';
-export { rehearseSpawns } from './warmUp';
 import { dropHeadStart, HeadStart } from './headStart';
 import { metadataPath, readMetadataCached, syncMetadata } from '../state/metadata';
 
+// For the standby, which loads this module (and all an op runs) through one dynamic import.
+export { rehearseSpawns } from './warmUp';
 
 interface Outcome {
   state: OpStateName;
