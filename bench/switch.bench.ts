@@ -9,11 +9,12 @@
 // the breakdown costs the measured switch nothing: accept (request → op record), the
 // handoff to the agent's standby worker (op record → worker.json, which the worker writes
 // once the op's first command runs; or, with the standby off or not taking it, the cold
-// start: spawn and node loading the agent), the worker's set-up (→ its first line), each command (its `$` line → the next line the op itself writes),
-// in-process work between commands, and the end (last line → the worker's endedAt → the
-// client holding op.end). The parts of one round add up to its wall time. Neither side is
-// measured while the agent's next standby worker loads (it starts when an op ended); its
-// start is printed apart. The agent runs as configured by default (standbyWorker "auto": once
+// start: spawn and node loading the agent), the worker's set-up (→ its first line), each
+// command (its `$` line → the next line the op itself writes), in-process work between
+// commands, and the end (last line → the worker's endedAt → the client holding op.end).
+// The parts of one round add up to its wall time. Neither side is measured while the
+// agent's next standby worker loads (it starts when an op ended); its start is printed
+// apart. The agent runs as configured by default (standbyWorker "auto": once
 // the bench's client, an authenticated controller, ran an op, a standby waits for each switch);
 // NIXFLEET_BENCH_STANDBY=never starts every worker cold. The git status runs
 // through simple-git beside the build, which the journal does not time: it is timed by hand in

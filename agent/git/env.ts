@@ -48,10 +48,11 @@ const asked = new Map<string, { key: string; value: string | undefined }>();
  * standby worker asks before its op, so the op's commands need not wait for a git process.
  */
 export async function configuredSshCommand(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  const known = knownSshCommand(dir, env);
-  if (known) return known.value;
+  if (env.GIT_SSH_COMMAND?.trim()) return env.GIT_SSH_COMMAND;
   // Taken before git runs: a file changed while it runs makes the next call ask again.
   const key = gitConfigKey(dir);
+  const known = remembered(dir, key);
+  if (known) return known.value;
   let value: string | undefined;
   try {
     const { stdout } = await execFileP('git', ['config', '--get', 'core.sshCommand'], { cwd: dir, timeout: 10_000 });
@@ -69,7 +70,11 @@ export async function configuredSshCommand(dir: string, env: NodeJS.ProcessEnv =
 /** The answer configuredSshCommand would give without running git, when it has one. */
 function knownSshCommand(dir: string, env: NodeJS.ProcessEnv): { value: string | undefined } | undefined {
   if (env.GIT_SSH_COMMAND?.trim()) return { value: env.GIT_SSH_COMMAND };
-  const key = gitConfigKey(dir);
+  return remembered(dir, gitConfigKey(dir));
+}
+
+/** git's answer in `dir` as asked before, when nothing it reads changed since (`key`, configKey.ts). */
+function remembered(dir: string, key: string | undefined): { value: string | undefined } | undefined {
   const known = asked.get(dir);
   return key !== undefined && known?.key === key ? { value: known.value } : undefined;
 }

@@ -203,7 +203,6 @@ async function useToolEnv(flake: string): Promise<void> {
   Object.assign(process.env, await remoteToolEnv(flake));
 }
 
-
 /**
  * A standby told of the op its agent is accepting (standbyHandoff.ts `ahead`): the op's first
  * command for the agent's config, started now and stopped by `signal`; the op's worker runs
