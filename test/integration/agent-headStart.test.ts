@@ -88,16 +88,23 @@ describe('the first command of an op, started ahead', () => {
     // The refusal may stop the build before its shell ran a line (SIGTERM's default then
     // ends it unrecorded): tried again, up to 5 times, until the recording nix shows the
     // build it started; every try must leave nothing running and the profile where it was.
+    // The build is made slow: one already in the store can end before the refusal on a busy
+    // machine, and then there is nothing left to stop.
+    writeFileSync(slow, '');
     let seen: string[] = [];
-    for (let attempt = 1; attempt <= 5 && seen.length === 0; attempt++) {
-      writeFileSync(log, '');
-      const run = await switchThroughAgent(`ahead-refused-${attempt}`);
-      assert.equal(run.op.state, 'failed');
-      assert.match(run.op.error ?? '', /generations\.json is corrupt/);
-      assert.deepEqual(run.lines.filter((l) => /^\$ nix build /.test(l.text)), [], 'the op never ran the build');
-      assert.deepEqual(buildsRunning(), [], 'no build left running once the op ended');
-      assert.equal(readlinkSync(h.profile), before, 'the profile did not move');
-      seen = calls().filter((l) => /^(build|stopped) /.test(l));
+    try {
+      for (let attempt = 1; attempt <= 5 && seen.length === 0; attempt++) {
+        writeFileSync(log, '');
+        const run = await switchThroughAgent(`ahead-refused-${attempt}`);
+        assert.equal(run.op.state, 'failed');
+        assert.match(run.op.error ?? '', /generations\.json is corrupt/);
+        assert.deepEqual(run.lines.filter((l) => /^\$ nix build /.test(l.text)), [], 'the op never ran the build');
+        assert.deepEqual(buildsRunning(), [], 'no build left running once the op ended');
+        assert.equal(readlinkSync(h.profile), before, 'the profile did not move');
+        seen = calls().filter((l) => /^(build|stopped) /.test(l));
+      }
+    } finally {
+      rmSync(slow, { force: true });
     }
     const pids = new Set(seen.map((l) => l.split(' ')[1]));
     assert.equal(pids.size, 1, `the build had been started ahead, once: ${seen.join('; ')}`);
